@@ -1,0 +1,3 @@
+"""stowflow-aws: the aws provider plugin for stowflow."""
+
+__all__: list[str] = []

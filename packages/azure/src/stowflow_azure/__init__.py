@@ -1,0 +1,3 @@
+"""stowflow-azure: the azure provider plugin for stowflow."""
+
+__all__: list[str] = []

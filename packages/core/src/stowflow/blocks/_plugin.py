@@ -1,0 +1,36 @@
+"""Core's built-in block types, registered through the same hook plugins use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from stowflow.plugins import hookimpl
+
+
+@hookimpl
+def stowflow_register_block_types(register: Callable[[type], None]) -> None:
+    """Register the core ``Secret`` block."""
+    from stowflow.blocks.secret import Secret
+
+    register(Secret)
+
+
+@hookimpl
+def stowflow_install_hints() -> dict[str, str]:
+    """Name the distribution of each official provider's URL schemes, block types and modules."""
+    hints = {}
+    for dist, keys in {
+        "stowflow-aws": ["s3", "s3a", "stowflow_aws", "aws-credentials", "s3-bucket"],
+        "stowflow-gcp": ["gs", "gcs", "stowflow_gcp", "gcp-credentials", "gcs-bucket"],
+        "stowflow-azure": [
+            "az", "abfs", "abfss", "stowflow_azure",
+            "azure-blob-credentials", "azure-blob-storage",
+        ],
+        "stowflow-github": ["stowflow_github", "github-credentials", "github-repository"],
+        "stowflow-gitlab": ["stowflow_gitlab", "gitlab-credentials", "gitlab-repository"],
+        "stowflow-bitbucket": [
+            "stowflow_bitbucket", "bitbucket-credentials", "bitbucket-repository",
+        ],
+    }.items():
+        hints.update(dict.fromkeys(keys, dist))
+    return hints

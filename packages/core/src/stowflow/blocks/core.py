@@ -1,0 +1,206 @@
+"""The ``Block`` base class: typed, validated configuration that can be saved by name.
+
+A block is a pydantic model. Saving it writes one document to the database: its public
+fields as JSON, its secret fields (``SecretStr``, ``SecretBytes``, ``pydantic.Secret``)
+encrypted, and each nested block as a reference to that block's own document. Loading it
+reverses this and registers every secret value with the shared redactor.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    PrivateAttr,
+    Secret,
+    SecretBytes,
+    SecretStr,
+    model_validator,
+)
+
+from stowflow.blocks import slugs, store
+from stowflow.errors import BlockError
+from stowflow.redact import register_secret
+
+_SECRET_TYPES = (SecretStr, SecretBytes, Secret)
+REF_KEY = "$ref"
+
+
+def _reveal(value: Any) -> Any:
+    if isinstance(value, SecretBytes):
+        return value.get_secret_value().decode()
+    if isinstance(value, _SECRET_TYPES):
+        return value.get_secret_value()
+    return value
+
+
+class Block(BaseModel):
+    """Base class of every block: subclass it, declare fields (each with a description).
+
+    The type slug is derived from ``__block_type_name__`` when a class sets it (for brand
+    names such as ``"GitHub Credentials"``), else from the class name.
+    """
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    __block_type_name__: ClassVar[str | None] = None
+
+    _document_id: str | None = PrivateAttr(default=None)
+    _document_name: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _register_secrets(self) -> Self:
+        for name in type(self).model_fields:
+            value = getattr(self, name, None)
+            if isinstance(value, _SECRET_TYPES):
+                revealed = _reveal(value)
+                if isinstance(revealed, str | bytes):
+                    register_secret(revealed)
+        return self
+
+    # --- naming -------------------------------------------------------------------------
+
+    @classmethod
+    def get_block_type_name(cls) -> str:
+        """Return the display name of this block type (``GitHub Credentials``)."""
+        return cls.__block_type_name__ or slugs.display_name(cls.__name__)
+
+    @classmethod
+    def get_block_type_slug(cls) -> str:
+        """Return the type slug used in documents and templates (``github-credentials``)."""
+        return slugs.slugify(cls.get_block_type_name())
+
+    @property
+    def block_document_name(self) -> str | None:
+        """The name this block was saved or loaded under, or ``None``."""
+        return self._document_name
+
+    @property
+    def block_document_id(self) -> str | None:
+        """The id of the document this block was saved to or loaded from, or ``None``."""
+        return self._document_id
+
+    @classmethod
+    def secret_field_names(cls) -> list[str]:
+        """Return the names of the fields stored encrypted."""
+        names = []
+        for name, info in cls.model_fields.items():
+            annotation = info.annotation
+            text = repr(annotation)
+            if any(t.__name__ in text for t in _SECRET_TYPES) or (
+                isinstance(annotation, type) and issubclass(annotation, _SECRET_TYPES)
+            ):
+                names.append(name)
+        return names
+
+    # --- persistence --------------------------------------------------------------------
+
+    def _split_for_storage(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        data: dict[str, Any] = {}
+        secrets: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, Block):
+                ref = value._document_id if value._document_name else None
+                if ref is None:
+                    ref = value._save_document(None, overwrite=False)
+                data[name] = {REF_KEY: ref}
+            elif isinstance(value, _SECRET_TYPES):
+                secrets[name] = _reveal(value)
+            else:
+                data[name] = self.__pydantic_serializer__.to_python(
+                    self, mode="json", include={name}
+                ).get(name)
+        return data, secrets
+
+    def _save_document(self, name: str | None, *, overwrite: bool) -> str:
+        data, secrets = self._split_for_storage()
+        document_id = store.write_document(
+            type(self).get_block_type_slug(), name, data, secrets, overwrite=overwrite,
+            document_id=self._document_id if name is None else None,
+        )
+        self._document_id = document_id
+        self._document_name = name
+        return document_id
+
+    def save(self, name: str, overwrite: bool = False) -> str:
+        """Save this block as ``name``; return the document id.
+
+        Nested blocks that were loaded by name are stored as references to their documents;
+        unsaved ones are saved as anonymous documents first. Raises
+        :class:`~stowflow.errors.BlockAlreadyExistsError` when ``name`` is taken and
+        ``overwrite`` is false.
+        """
+        if not name or "/" in name:
+            raise BlockError(f"invalid block name {name!r}: use a non-empty name without '/'")
+        from stowflow.blocks.types import ensure_block_type_recorded
+
+        ensure_block_type_recorded(type(self))
+        return self._save_document(name, overwrite=overwrite)
+
+    @classmethod
+    def load(cls, name: str) -> Self:
+        """Load the block saved as ``name``.
+
+        On a subclass, ``name`` is the document name. On ``Block`` itself, it is
+        ``"type-slug/name"`` and the class is found through the block type registry; a type
+        whose module is not installed raises an error naming the distribution to install.
+        """
+        from stowflow.blocks.types import get_block_class
+
+        if cls is Block:
+            slug, _, doc_name = name.partition("/")
+            if not doc_name:
+                raise BlockError(
+                    f"Block.load needs 'type-slug/name', got {name!r}",
+                    hint="for example Block.load('secret/my-token')",
+                )
+            block_cls: type[Block] = get_block_class(slug)
+        else:
+            block_cls, slug, doc_name = cls, cls.get_block_type_slug(), name
+        document_id, data, secrets = store.read_document(slug, doc_name)
+        block = block_cls._from_document(data, secrets)
+        block._document_id, block._document_name = document_id, doc_name
+        return block  # type: ignore[return-value]
+
+    @classmethod
+    def _from_document(cls, data: dict[str, Any], secrets: dict[str, Any]) -> Self:
+        from stowflow.blocks.types import load_block_by_id
+
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            if isinstance(value, dict) and set(value) == {REF_KEY}:
+                values[key] = load_block_by_id(value[REF_KEY])
+            else:
+                values[key] = value
+        values.update(secrets)
+        return cls.model_validate(values)
+
+    def delete(self) -> None:
+        """Delete the document this block was saved as or loaded from."""
+        if not self._document_name:
+            raise BlockError("this block was never saved under a name, so there is nothing to delete")
+        store.delete_document(type(self).get_block_type_slug(), self._document_name)
+        self._document_id = self._document_name = None
+
+    # --- use ----------------------------------------------------------------------------
+
+    def revealed_data(self) -> dict[str, Any]:
+        """Return the fields as plain data with secrets revealed (for templating at run time).
+
+        Only for handing a block's values to a step in the worker; never log the result.
+        """
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, Block):
+                out[name] = value.revealed_data()
+            elif isinstance(value, _SECRET_TYPES):
+                out[name] = _reveal(value)
+            else:
+                out[name] = self.__pydantic_serializer__.to_python(
+                    self, mode="json", include={name}
+                ).get(name)
+        return out

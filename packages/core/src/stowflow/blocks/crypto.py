@@ -1,0 +1,60 @@
+"""Encryption of block secrets at rest (Fernet).
+
+The key comes from ``STOWFLOW_SECRET_KEY`` or, when unset, from ``$STOWFLOW_HOME/secret.key``,
+created on first use with mode 0600 (atomically, so concurrent processes agree on one key).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from stowflow.errors import ConfigError, SecretDecryptionError
+from stowflow.settings import get_settings
+
+KEY_FILE_NAME = "secret.key"
+
+
+def _key() -> bytes:
+    settings = get_settings()
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value().encode()
+    path = settings.home / KEY_FILE_NAME
+    settings.home.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(Fernet.generate_key())
+    return path.read_bytes().strip()
+
+
+def _fernet() -> Fernet:
+    try:
+        return Fernet(_key())
+    except ValueError as exc:
+        raise ConfigError(
+            "the secret key is not a valid Fernet key",
+            hint="set STOWFLOW_SECRET_KEY to the output of "
+            "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'",
+        ) from exc
+
+
+def encrypt_json(value: dict[str, Any]) -> str:
+    """Return ``value`` as JSON, encrypted with the stowflow secret key."""
+    return _fernet().encrypt(json.dumps(value).encode()).decode()
+
+
+def decrypt_json(token: str) -> dict[str, Any]:
+    """Return the dict encrypted by :func:`encrypt_json`; a wrong key raises a clear error."""
+    try:
+        return json.loads(_fernet().decrypt(token.encode()))
+    except InvalidToken as exc:
+        raise SecretDecryptionError(
+            "a saved block secret cannot be decrypted with the current secret key",
+            hint="use the STOWFLOW_SECRET_KEY (or secret.key file) the block was saved with",
+        ) from exc

@@ -1,0 +1,40 @@
+"""``stowflow config``: the effective settings, secrets masked."""
+
+from __future__ import annotations
+
+import typer
+from pydantic import SecretStr
+from rich.table import Table
+
+from stowflow.cli.output import MASKED, console
+from stowflow.settings import get_settings
+
+
+def show_config() -> None:
+    """Show the effective settings and where each value comes from."""
+    settings = get_settings()
+    table = Table("setting", "value", "environment variable")
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            shown = MASKED
+        elif name == "database_url" and value:
+            from sqlalchemy.engine import make_url
+
+            shown = make_url(value).render_as_string(hide_password=True)
+        else:
+            shown = "-" if value is None else str(value)
+        table.add_row(name, shown, f"STOWFLOW_{name.upper()}")
+    table.add_row("(database in use)", _safe_url(settings.effective_database_url), "")
+    console.print(table)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``stowflow config``."""
+    app.command("config")(show_config)

@@ -1,0 +1,114 @@
+"""Database engines and sessions: SQLite in ``STOWFLOW_HOME`` by default, PostgreSQL by URL.
+
+The schema is migrated to the newest Alembic revision the first time a URL is used in a
+process (under a file lock on SQLite, an advisory lock on PostgreSQL), so every command
+and every worker finds the tables it needs without a separate setup step.
+
+SQLite runs in WAL mode with a busy timeout, and every transaction begins ``IMMEDIATE``:
+writers queue for the lock up front instead of failing to upgrade a read lock midway, which
+is what makes claiming a run a single atomic step on SQLite.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from stowflow.errors import ConfigError
+from stowflow.settings import get_settings
+
+_lock = threading.Lock()
+_engines: dict[str, Engine] = {}
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _migrate(engine: Engine, url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.connect() as connection:
+        config.attributes["connection"] = connection
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("SELECT pg_advisory_lock(724104)")
+            try:
+                command.upgrade(config, "head")
+            finally:
+                connection.exec_driver_sql("SELECT pg_advisory_unlock(724104)")
+                connection.commit()
+        else:
+            command.upgrade(config, "head")
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """Return the (cached, migrated) engine for ``url`` or the configured database."""
+    settings = get_settings()
+    url = url or settings.effective_database_url
+    with _lock:
+        engine = _engines.get(url)
+        if engine is not None:
+            return engine
+        if url.startswith("sqlite"):
+            settings.home.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url, connect_args={"timeout": 60})
+            _configure_sqlite(engine)
+        else:
+            try:
+                engine = create_engine(url, pool_pre_ping=True)
+            except Exception as exc:  # bad URL or missing driver
+                raise ConfigError(
+                    f"cannot use database URL: {exc}",
+                    hint="STOWFLOW_DATABASE_URL must look like postgresql+psycopg://user@host/db "
+                    "and needs 'pip install stowflow[postgres]'",
+                ) from exc
+        if url.startswith("sqlite"):
+            from filelock import FileLock
+
+            with FileLock(str(settings.home / ".migrate.lock")):
+                _migrate(engine, url)
+        else:
+            try:
+                _migrate(engine, url)
+            except Exception as exc:
+                raise ConfigError(f"cannot reach or migrate the database: {exc}") from exc
+        _engines[url] = engine
+        return engine
+
+
+def dispose_engines() -> None:
+    """Close every cached engine (tests and forked workers call this)."""
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+@contextmanager
+def session() -> Iterator[Session]:
+    """Yield a session in one transaction: committed on success, rolled back on error."""
+    maker = sessionmaker(bind=get_engine(), expire_on_commit=False)
+    with maker() as db, db.begin():
+        yield db

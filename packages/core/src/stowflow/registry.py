@@ -1,0 +1,104 @@
+"""Registries filled from the registration hooks: block types, steps and init recipes.
+
+Each is built once from ``stowflow_register_*`` on first use and cached until
+:func:`reset` (called by :func:`stowflow.plugins.reset_plugin_manager`). Core owns naming
+and collisions here, in one place, for every plugin.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from stowflow.errors import PluginError
+
+if TYPE_CHECKING:
+    from stowflow.blocks.core import Block
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A ``stowflow init`` template."""
+
+    name: str
+    description: str
+    yaml_text: str
+
+
+_lock = threading.RLock()
+_block_types: dict[str, type[Block]] | None = None
+_steps: dict[str, Callable[..., Any]] | None = None
+_recipes: dict[str, Recipe] | None = None
+
+
+def reset() -> None:
+    """Forget every registry; the next access rebuilds it from the hooks."""
+    global _block_types, _steps, _recipes
+    with _lock:
+        _block_types = _steps = _recipes = None
+
+
+def block_types() -> dict[str, type[Block]]:
+    """Return ``{slug: Block class}`` for every block type the plugins register."""
+    global _block_types
+    with _lock:
+        if _block_types is None:
+            from stowflow.blocks.core import Block
+            from stowflow.plugins import get_plugin_manager
+
+            found: dict[str, type[Block]] = {}
+
+            def register(cls: type[Block]) -> None:
+                if not (isinstance(cls, type) and issubclass(cls, Block)):
+                    raise PluginError(f"register() expects a Block subclass, got {cls!r}")
+                slug = cls.get_block_type_slug()
+                other = found.get(slug)
+                if other is not None and other is not cls:
+                    raise PluginError(
+                        f"block type '{slug}' is registered twice: by "
+                        f"{other.__module__}.{other.__qualname__} and "
+                        f"{cls.__module__}.{cls.__qualname__}"
+                    )
+                found[slug] = cls
+
+            get_plugin_manager().hook.stowflow_register_block_types(register=register)
+            _block_types = found
+        return dict(_block_types)
+
+
+def steps() -> dict[str, Callable[..., Any]]:
+    """Return ``{import.path.of.step: function}`` for every registered step."""
+    global _steps
+    with _lock:
+        if _steps is None:
+            from stowflow.plugins import get_plugin_manager
+
+            found: dict[str, Callable[..., Any]] = {}
+
+            def register(func: Callable[..., Any]) -> None:
+                found[f"{func.__module__}.{func.__qualname__}"] = func
+
+            get_plugin_manager().hook.stowflow_register_steps(register=register)
+            _steps = found
+        return dict(_steps)
+
+
+def recipes() -> dict[str, Recipe]:
+    """Return ``{name: Recipe}`` for every ``stowflow init`` recipe."""
+    global _recipes
+    with _lock:
+        if _recipes is None:
+            from stowflow.plugins import get_plugin_manager
+
+            found: dict[str, Recipe] = {}
+
+            def register(name: str, description: str, yaml_text: str) -> None:
+                if name in found:
+                    raise PluginError(f"init recipe '{name}' is registered twice")
+                found[name] = Recipe(name, description, yaml_text)
+
+            get_plugin_manager().hook.stowflow_register_recipes(register=register)
+            _recipes = found
+        return dict(_recipes)

@@ -1,0 +1,69 @@
+"""Effective settings, read from ``STOWFLOW_*`` environment variables.
+
+Settings are read afresh on every :func:`get_settings` call (it costs microseconds), so a
+test or a worker that changes the environment sees the change at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """stowflow's settings; each field is read from ``STOWFLOW_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="STOWFLOW_", extra="ignore")
+
+    home: Path = Field(
+        default=Path("~/.stowflow"),
+        description="Folder for the SQLite database, the secret key file and the caches.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the database; SQLite in `home` when unset.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key that encrypts block secrets; a 0600 key file in `home` when unset.",
+    )
+    plugins: str | None = Field(
+        default=None,
+        description="Comma-separated allow-list of plugin names to load; all when unset.",
+    )
+    disable_plugins: str | None = Field(
+        default=None,
+        description="Comma-separated deny-list of plugin names never to load.",
+    )
+    logging_level: str = Field(default="INFO", description="Level of stowflow's own logs.")
+
+    @field_validator("home")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def cache_dir(self) -> Path:
+        """Folder of the node-local caches (content store, git mirrors, pip layers)."""
+        return self.home / "cache"
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL in use: ``database_url`` or the SQLite file in ``home``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home / 'stowflow.db'}"
+
+
+def get_settings() -> Settings:
+    """Return the settings as the environment says now."""
+    return Settings()
+
+
+def names(value: str | None) -> set[str]:
+    """Split a comma-separated settings value into a set of stripped, non-empty names."""
+    if not value:
+        return set()
+    return {part.strip() for part in value.split(",") if part.strip()}

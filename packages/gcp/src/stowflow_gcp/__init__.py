@@ -1,0 +1,3 @@
+"""stowflow-gcp: the gcp provider plugin for stowflow."""
+
+__all__: list[str] = []

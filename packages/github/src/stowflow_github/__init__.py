@@ -1,0 +1,3 @@
+"""stowflow-github: the github provider plugin for stowflow."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""stowflow-gitlab: the gitlab provider plugin for stowflow."""
+
+__all__: list[str] = []
