@@ -1,0 +1,1 @@
+"""Deployments: the ``stowflow.yaml`` model, deploying, and the core deployment steps."""

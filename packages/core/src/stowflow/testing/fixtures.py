@@ -1,8 +1,8 @@
 """The pytest plugin every stowflow test suite loads (``pytest_plugins = ["stowflow.testing.fixtures"]``).
 
 It isolates each test: a fresh ``STOWFLOW_HOME`` (so a fresh SQLite database, secret key
-and caches), a rebuilt plugin manager, and closed database engines afterwards. Real-server
-fixtures live in :mod:`stowflow.testing.servers` and are session-scoped.
+and caches), a rebuilt plugin manager, and closed database engines afterwards. It also
+loads the session-scoped real-server fixtures of :mod:`stowflow.testing.servers`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,14 @@ import pytest
 
 from stowflow.db import dispose_engines
 from stowflow.plugins import reset_plugin_manager
+
+pytest_plugins = [
+    "stowflow.testing.servers.s3",
+    "stowflow.testing.servers.azurite",
+    "stowflow.testing.servers.gcs",
+    "stowflow.testing.servers.git_http",
+    "stowflow.testing.servers.postgres",
+]
 
 
 @pytest.fixture(autouse=True)

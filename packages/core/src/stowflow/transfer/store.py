@@ -95,7 +95,7 @@ class ObjectStore(ABC):
         with self.get(key, byte_range) as stream:
             return stream.read()
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most stores need nothing
         """Release the client's connections; the default does nothing."""
 
     def __enter__(self) -> ObjectStore:

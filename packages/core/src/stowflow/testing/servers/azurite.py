@@ -1,0 +1,1 @@
+"""Real-server fixture: azurite (being written)."""

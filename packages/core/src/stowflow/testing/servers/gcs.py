@@ -1,0 +1,1 @@
+"""Real-server fixture: gcs (being written)."""

@@ -1,0 +1,1 @@
+"""Real-server fixture: git_http (being written)."""

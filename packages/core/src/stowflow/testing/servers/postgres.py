@@ -1,0 +1,1 @@
+"""Real-server fixture: postgres (being written)."""

@@ -1,0 +1,1 @@
+"""Real-server fixture: s3 (being written)."""
