@@ -27,6 +27,9 @@ from stowflow.redact import register_secret
 _SECRET_TYPES = (SecretStr, SecretBytes, Secret)
 REF_KEY = "$ref"
 
+#: Every Block subclass defined in this process, by slug (the last definition wins).
+DEFINED_BLOCK_TYPES: dict[str, type[Block]] = {}
+
 
 def _reveal(value: Any) -> Any:
     if isinstance(value, SecretBytes):
@@ -49,6 +52,12 @@ class Block(BaseModel):
 
     _document_id: str | None = PrivateAttr(default=None)
     _document_name: str | None = PrivateAttr(default=None)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        # Classes defined in this process are loadable by slug even if never registered.
+        DEFINED_BLOCK_TYPES[cls.get_block_type_slug()] = cls
 
     @model_validator(mode="after")
     def _register_secrets(self) -> Self:
@@ -116,6 +125,9 @@ class Block(BaseModel):
         return data, secrets
 
     def _save_document(self, name: str | None, *, overwrite: bool) -> str:
+        from stowflow.blocks.types import ensure_block_type_recorded
+
+        ensure_block_type_recorded(type(self))
         data, secrets = self._split_for_storage()
         document_id = store.write_document(
             type(self).get_block_type_slug(), name, data, secrets, overwrite=overwrite,
@@ -135,9 +147,6 @@ class Block(BaseModel):
         """
         if not name or "/" in name:
             raise BlockError(f"invalid block name {name!r}: use a non-empty name without '/'")
-        from stowflow.blocks.types import ensure_block_type_recorded
-
-        ensure_block_type_recorded(type(self))
         return self._save_document(name, overwrite=overwrite)
 
     @classmethod

@@ -9,7 +9,7 @@ from types import ModuleType
 
 from stowflow import registry
 from stowflow.blocks import store
-from stowflow.blocks.core import Block
+from stowflow.blocks.core import DEFINED_BLOCK_TYPES, Block
 from stowflow.errors import BlockError, BlockTypeNotFoundError, MissingDistributionError
 
 
@@ -31,13 +31,15 @@ def distribution_hint_for_module(module_name: str) -> str:
 def get_block_class(slug: str) -> type[Block]:
     """Return the Block class of type ``slug``.
 
-    Looks in the plugin registry first, then in types recorded by ``stowflow block
-    register`` (importing their module). A recorded type whose module is gone raises
+    Looks in the plugin registry first, then among the Block classes defined in this
+    process, then in types recorded by ``stowflow block register`` (importing their module). A recorded type whose module is gone raises
     :class:`~stowflow.errors.MissingDistributionError` naming the distribution.
     """
     known = registry.block_types()
     if slug in known:
         return known[slug]
+    if slug in DEFINED_BLOCK_TYPES:
+        return DEFINED_BLOCK_TYPES[slug]
     record = store.read_block_type(slug)
     if record is not None:
         try:

@@ -12,7 +12,6 @@ import importlib
 import logging
 import sys
 
-import click
 import typer
 
 from stowflow.cli.output import err_console
@@ -67,13 +66,17 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         return _fail(str(exc).replace("[", r"\["))
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Exit as exc:
+        return int(getattr(exc, "exit_code", 0) or 0)
+    except typer.Abort:
         return _fail("aborted", 130)
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
+    except typer.TyperException as exc:  # usage errors: Typer prints them its own way
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            _fail(str(exc))
+        return int(getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
     except Exception as exc:  # the boundary: never a bare traceback without --debug

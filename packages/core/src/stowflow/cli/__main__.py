@@ -1,0 +1,5 @@
+"""``python -m stowflow.cli``: the same as the ``stowflow`` command."""
+
+from stowflow.cli import main
+
+main()
