@@ -1,0 +1,87 @@
+"""One nox file for the whole monorepo: tests, lint, typecheck, bench, demo.
+
+``nox -s tests`` is the full test suite CI runs: it installs the system servers the tests
+need (PostgreSQL from apt when missing, Azurite from npm into a cache), every package of the
+monorepo in editable mode with the test dependencies, and runs pytest over all of them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tomllib
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+PACKAGES = ["core", "aws", "gcp", "azure", "github", "gitlab", "bitbucket"]
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+def dependency_group(name: str) -> list[str]:
+    """Return the root pyproject's ``[dependency-groups]`` entry ``name``."""
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return list(data["dependency-groups"][name])
+
+
+def install_packages(session: nox.Session) -> None:
+    """Install every package of the monorepo, editable, core with its PostgreSQL extra."""
+    args: list[str] = []
+    for package in PACKAGES:
+        spec = "packages/core[postgres]" if package == "core" else f"packages/{package}"
+        args += ["-e", spec]
+    session.install(*args)
+
+
+def ensure_system_servers(session: nox.Session) -> None:
+    """Install what the real-server fixtures run: PostgreSQL (apt) and Azurite (npm)."""
+    if not (shutil.which("initdb") or Path("/usr/lib/postgresql").exists()):
+        if os.geteuid() == 0 and shutil.which("apt-get"):
+            session.run("apt-get", "update", "-qq", external=True)
+            session.run("apt-get", "install", "-y", "-qq", "postgresql", external=True)
+        else:
+            session.error("PostgreSQL is needed for the tests: apt-get install postgresql")
+    session.run("python", "-m", "stowflow.testing.servers.azurite", "--install")
+
+
+@nox.session(python="3.11")
+def tests(session: nox.Session) -> None:
+    """Run the whole test suite against real servers (moto, Azurite, fake-gcs, git, PostgreSQL)."""
+    install_packages(session)
+    session.install(*dependency_group("test"))
+    ensure_system_servers(session)
+    session.run("pytest", *(session.posargs or []), env={"PYTHONDONTWRITEBYTECODE": "1"})
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    """Run ruff over the whole tree."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", ".")
+
+
+@nox.session(python="3.11")
+def typecheck(session: nox.Session) -> None:
+    """Run mypy over every package's sources."""
+    install_packages(session)
+    session.install(*dependency_group("lint"))
+    session.run("mypy", *[f"packages/{p}/src" for p in PACKAGES])
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """Run the benchmarks (sync engine, git, runs); pass --quick for a short run."""
+    install_packages(session)
+    session.install(*dependency_group("test"))
+    for script in sorted(ROOT.glob("benchmarks/*/run.py")):
+        session.run("python", str(script), *session.posargs)
+
+
+@nox.session(python="3.11")
+def demo(session: nox.Session) -> None:
+    """Install core alone and run the quickstart on the embedded defaults."""
+    session.install("./packages/core")
+    session.run("stowflow", "quickstart")
