@@ -44,7 +44,7 @@ def ensure_system_servers(session: nox.Session) -> None:
             session.run("apt-get", "install", "-y", "-qq", "postgresql", external=True)
         else:
             session.error("PostgreSQL is needed for the tests: apt-get install postgresql")
-    session.run("python", "-m", "stowflow.testing.servers.azurite", "--install")
+    session.run("python", "-m", "stowflow.testing.servers.azurite")
 
 
 @nox.session(python="3.11")
