@@ -1,0 +1,41 @@
+"""Flow runs: create them from deployments, move them through their states, log them.
+
+``from stowflow.runs import create_flow_run, get_flow_run, set_state, State``.
+"""
+
+from stowflow.runs.api import (
+    InvalidTransitionError,
+    create_flow_run,
+    find_deployment,
+    get_flow_run,
+    list_flow_runs,
+    request_cancel,
+    set_state,
+    update_run,
+)
+from stowflow.runs.logs import PHASES, phase, read_events, read_logs, record_event, write_logs
+from stowflow.runs.params import parse_param_pairs, validate_parameters
+from stowflow.runs.states import FINAL_STATES, TRANSITIONS, State, is_final
+
+__all__ = [
+    "FINAL_STATES",
+    "PHASES",
+    "TRANSITIONS",
+    "InvalidTransitionError",
+    "State",
+    "create_flow_run",
+    "find_deployment",
+    "get_flow_run",
+    "is_final",
+    "list_flow_runs",
+    "parse_param_pairs",
+    "phase",
+    "read_events",
+    "read_logs",
+    "record_event",
+    "request_cancel",
+    "set_state",
+    "update_run",
+    "validate_parameters",
+    "write_logs",
+]

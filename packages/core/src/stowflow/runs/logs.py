@@ -1,0 +1,75 @@
+"""Run logs and phase events: write them (redacted) and read them back."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from stowflow.db import RunEventRecord, RunLogRecord, session, utcnow
+from stowflow.redact import redact
+
+#: The phases of a run, in the order ``flow-run inspect`` shows them.
+PHASES = ("resolve", "install", "auth", "transfer", "import", "run")
+
+
+def write_logs(run_id: str, lines: Iterable[tuple[str, str]]) -> int:
+    """Append ``(level, message)`` lines to the run's log, each redacted; return how many."""
+    records = [RunLogRecord(flow_run_id=run_id, level=level[:10], message=redact(message),
+                            timestamp=utcnow())
+               for level, message in lines]
+    if records:
+        with session() as db:
+            db.add_all(records)
+    return len(records)
+
+
+def read_logs(run_id: str, after_id: int = 0, limit: int = 10_000) -> list[RunLogRecord]:
+    """Return the run's log lines with id greater than ``after_id``, oldest first."""
+    with session() as db:
+        return list(db.scalars(
+            select(RunLogRecord)
+            .where(RunLogRecord.flow_run_id == run_id, RunLogRecord.id > after_id)
+            .order_by(RunLogRecord.id).limit(limit)))
+
+
+def record_event(run_id: str, phase: str, *, status: str = "ok",
+                 duration_s: float | None = None, details: dict[str, Any] | None = None) -> None:
+    """Record that a phase of the run finished (``status`` ok or failed) and how long it took."""
+    safe = {k: redact(v) if isinstance(v, str) else v for k, v in (details or {}).items()}
+    with session() as db:
+        db.add(RunEventRecord(flow_run_id=run_id, phase=phase, status=status,
+                              duration_s=duration_s, details=safe, timestamp=utcnow()))
+
+
+def read_events(run_id: str) -> list[RunEventRecord]:
+    """Return the run's phase events, oldest first."""
+    with session() as db:
+        return list(db.scalars(select(RunEventRecord).where(RunEventRecord.flow_run_id == run_id)
+                               .order_by(RunEventRecord.id)))
+
+
+@dataclass
+class PhaseTimer:
+    """What a phase reports about itself while it runs (set ``details`` inside the block)."""
+
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def phase(run_id: str, name: str) -> Iterator[PhaseTimer]:
+    """Time the block as phase ``name`` and record one event: ok, or failed if it raised."""
+    timer = PhaseTimer()
+    start = time.perf_counter()
+    try:
+        yield timer
+    except BaseException as exc:
+        timer.details.setdefault("error", f"{type(exc).__name__}: {exc}")
+        record_event(run_id, name, status="failed", duration_s=time.perf_counter() - start,
+                     details=timer.details)
+        raise
+    record_event(run_id, name, duration_s=time.perf_counter() - start, details=timer.details)
