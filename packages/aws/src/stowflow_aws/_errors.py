@@ -1,0 +1,104 @@
+"""Translation of botocore's failures into stowflow's storage errors (one place, every call).
+
+The engine retries only :class:`~stowflow.errors.StorageTransientError`, so the mapping
+decides what is retried: throttling, timeouts, resets and 5xx are; missing buckets, refused
+credentials and unreachable endpoints are not. Messages name the store, the action and the
+key; they carry the server's error code and message, never a credential (and pass through
+the shared redactor in any case).
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    CredentialRetrievalError,
+    EndpointConnectionError,
+    HTTPClientError,
+    IncompleteReadError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    ProfileNotFound,
+    ProxyConnectionError,
+    SSLError,
+)
+from stowflow.errors import (
+    StorageAuthError,
+    StorageError,
+    StorageNotFoundError,
+    StorageTransientError,
+    StorageUnreachableError,
+)
+
+NOT_FOUND_CODES = frozenset({"NoSuchBucket", "NoSuchKey", "NotFound", "404", "NoSuchUpload"})
+AUTH_CODES = frozenset({
+    "AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
+    "InvalidToken", "TokenRefreshRequired", "AllAccessDisabled", "AccountProblem",
+    "InvalidClientTokenId", "UnrecognizedClientException", "AuthorizationHeaderMalformed",
+})
+TRANSIENT_CODES = frozenset({
+    "SlowDown", "Throttling", "ThrottlingException", "ThrottledException",
+    "RequestThrottled", "RequestLimitExceeded", "TooManyRequestsException",
+    "ProvisionedThroughputExceededException", "RequestTimeout", "RequestTimeoutException",
+    "InternalError", "ServiceUnavailable", "BandwidthLimitExceeded", "PriorRequestNotComplete",
+    "IDPCommunicationError", "EC2ThrottledException",
+})
+
+_AUTH_HINT = "check the AWS credentials and that they may use this bucket"
+_UNREACHABLE_HINT = "check the endpoint URL, the network and any proxy"
+
+
+def _where(store: str, action: str, key: str | None) -> str:
+    return f"{store}: {action} '{key}'" if key else f"{store}: {action}"
+
+
+def translate(exc: Exception, store: str, action: str, key: str | None = None) -> StorageError:
+    """Return the stowflow error for a botocore/boto3 exception met doing ``action`` on ``key``.
+
+    ``store`` is the store's name (``s3://bucket``). Callers ``raise translate(...) from exc``
+    so the SDK's exception stays chained as the cause.
+    """
+    where = _where(store, action, key)
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code") or "")
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        detail = f"{code}: {error.get('Message')}" if error.get("Message") else code
+        if code == "NoSuchBucket":
+            return StorageNotFoundError(f"{where} failed: the bucket does not exist ({detail})",
+                                        hint="check the bucket name and the endpoint/region")
+        if code in NOT_FOUND_CODES or status == 404:
+            return StorageNotFoundError(f"{where} failed: not found ({detail})")
+        if code in AUTH_CODES or status in (401, 403):
+            return StorageAuthError(f"{where} failed: access refused ({detail})",
+                                    hint=_AUTH_HINT)
+        if code in TRANSIENT_CODES or status in (408, 429) or status >= 500:
+            return StorageTransientError(f"{where} failed: {detail or status} (retryable)")
+        return StorageError(f"{where} failed: {detail or status}")
+    if isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ProxyConnectionError
+                  | SSLError):
+        return StorageUnreachableError(f"{where} failed: endpoint unreachable ({exc})",
+                                       hint=_UNREACHABLE_HINT)
+    if isinstance(exc, HTTPClientError | IncompleteReadError):
+        # read timeouts, connections closed or reset mid-response, truncated bodies
+        return StorageTransientError(f"{where} failed: {type(exc).__name__}: {exc} (retryable)")
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError | ProfileNotFound
+                  | CredentialRetrievalError):
+        return StorageAuthError(
+            f"{where} failed: {exc}",
+            hint="give an AwsCredentials block, or configure the ambient AWS credentials "
+            "(environment, ~/.aws, instance role)",
+        )
+    if isinstance(exc, BotoCoreError):
+        return StorageError(f"{where} failed: {type(exc).__name__}: {exc}")
+    if isinstance(exc, TimeoutError | ConnectionError):
+        return StorageTransientError(f"{where} failed: {type(exc).__name__}: {exc} (retryable)")
+    return StorageError(f"{where} failed: {type(exc).__name__}: {exc}")
+
+
+def raise_translated(exc: Exception, store: str, action: str, key: str | None = None) -> NoReturn:
+    """Raise :func:`translate`'s error for ``exc`` with ``exc`` chained as its cause."""
+    raise translate(exc, store, action, key) from exc
