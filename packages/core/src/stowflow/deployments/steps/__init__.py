@@ -16,6 +16,7 @@ _STEPS = {
     "set_working_directory": "stowflow.steps.utility_steps",
     "pip_install_requirements": "stowflow.steps.utility_steps",
     "run_shell_script": "stowflow.steps.utility_steps",
+    "pull_with_block": "stowflow.steps.block_steps",
 }
 
 __all__ = sorted(_STEPS)

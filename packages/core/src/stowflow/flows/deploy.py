@@ -1,0 +1,99 @@
+"""``Flow.deploy``: turn a flow (with its source) into a recorded deployment."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from stowflow.errors import DeploymentError
+
+if TYPE_CHECKING:
+    from stowflow.flows.core import Flow
+
+
+def _image_entrypoint(flow: Flow) -> str:
+    assert flow.fn is not None
+    try:
+        file = Path(inspect.getfile(flow.fn)).resolve()
+    except TypeError as exc:
+        raise DeploymentError(f"flow '{flow.name}': cannot tell which file defines it") from exc
+    try:
+        relative = file.relative_to(Path.cwd().resolve())
+    except ValueError:
+        relative = file
+    return f"{relative.as_posix()}:{flow.fn.__qualname__}"
+
+
+def check_work_pool(name: str) -> None:
+    """Raise :class:`DeploymentError` unless work pool ``name`` exists."""
+    from stowflow.deployments.registry import work_pool_exists
+
+    if not name or not isinstance(name, str):
+        raise DeploymentError("a deployment needs a work pool name")
+    if not work_pool_exists(name):
+        raise DeploymentError(
+            f"work pool '{name}' does not exist",
+            hint=f"create it with: stowflow work-pool create {name} --type process",
+        )
+
+
+def deploy_flow(
+    flow: Flow,
+    *,
+    name: str,
+    work_pool_name: str,
+    image: str | None = None,
+    job_variables: dict[str, Any] | None = None,
+    parameters: dict[str, Any] | None = None,
+    description: str | None = None,
+    tags: list[str] | None = None,
+    version: str | None = None,
+    enforce_parameter_schema: bool = True,
+    build: bool = True,
+    push: bool = True,
+    work_queue_name: str | None = None,
+    concurrency_limit: int | None = None,
+) -> str:
+    """Record a deployment of ``flow``; return its id (see :meth:`Flow.deploy`).
+
+    ``build`` and ``push`` are accepted for compatibility: stowflow never builds images,
+    so ``image`` must name one that exists. Raises :class:`DeploymentError` for a flow with
+    neither source nor image, a missing work pool or invalid default parameters.
+    """
+    from stowflow.deployments.registry import upsert_deployment
+
+    del build, push  # images are built outside stowflow; see the docstring
+    if flow.storage is None and image is None:
+        raise DeploymentError(
+            f"flow '{flow.name}' has no source to deploy from and no image",
+            hint="use flow.from_source(source=..., entrypoint=...).deploy(...) so workers "
+            "know where to fetch the code, or pass image=",
+        )
+    check_work_pool(work_pool_name)
+    if parameters:
+        flow.validate_parameters(parameters, partial=True)
+    if flow.storage is not None:
+        assert flow.entrypoint is not None
+        entrypoint = flow.entrypoint
+        pull_steps = [flow.storage.to_pull_step()]
+    else:
+        entrypoint = _image_entrypoint(flow)
+        pull_steps = []
+    return upsert_deployment(
+        name=name,
+        flow_name=flow.name,
+        entrypoint=entrypoint,
+        work_pool_name=work_pool_name,
+        work_queue_name=work_queue_name,
+        job_variables=job_variables,
+        parameters=parameters,
+        parameter_schema=flow.parameter_schema,
+        enforce_parameter_schema=enforce_parameter_schema,
+        pull_steps=pull_steps,
+        tags=tags,
+        description=description if description is not None else flow.description,
+        version=version if version is not None else flow.version,
+        image=image,
+        concurrency_limit=concurrency_limit,
+    )
