@@ -38,6 +38,10 @@ class Settings(BaseSettings):
         description="Comma-separated deny-list of plugin names never to load.",
     )
     logging_level: str = Field(default="INFO", description="Level of stowflow's own logs.")
+    git_timeout: float = Field(
+        default=600.0,
+        description="Seconds one git command (a fetch, a checkout) may take before it is stopped.",
+    )
 
     @field_validator("home")
     @classmethod
