@@ -1,3 +1,102 @@
-"""Hook implementations of the stowflow-gcp plugin (registered through the `stowflow` entry point)."""
+"""Hook implementations of the stowflow-gcp plugin (registered through the `stowflow` entry point).
+
+Only hook functions live here, and the Google SDK is imported only when a hook needs it.
+"""
 
 from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from stowflow import hookimpl
+
+if TYPE_CHECKING:
+    from stowflow.transfer import ObjectStore
+
+#: URL schemes whose objects live in Google Cloud Storage.
+SCHEMES = ("gs", "gcs")
+#: Options of ``stowflow_object_store_for_url`` passed on to ``GcsObjectStore``.
+_STORE_OPTIONS = ("project", "max_concurrency", "page_size", "chunk_size",
+                  "resumable_threshold", "timeout")
+
+RECIPE = """\
+# stowflow.yaml for {project_name}: code is pushed to Google Cloud Storage on deploy
+# and pulled from it by the worker before each run.
+build: null
+push:
+- stowflow_gcp.deployments.steps.push_to_gcs:
+    id: push_code
+    requires: stowflow-gcp>=0.1
+    bucket: my-bucket
+    folder: {project_name}
+    credentials: "{{{{ stowflow.blocks.gcp-credentials.my-creds }}}}"
+pull:
+- stowflow_gcp.deployments.steps.pull_from_gcs:
+    id: pull_code
+    requires: stowflow-gcp>=0.1
+    bucket: "{{{{ push_code.bucket }}}}"
+    folder: "{{{{ push_code.folder }}}}"
+    credentials: "{{{{ stowflow.blocks.gcp-credentials.my-creds }}}}"
+deployments:
+- name: {project_name}
+  entrypoint: {entrypoint}
+  parameters: {{}}
+  work_pool: {{name: my-pool, work_queue_name: null, job_variables: {{}}}}
+  tags: []
+  version: null
+  description: null
+  concurrency_limit: null
+  enforce_parameter_schema: true
+  schedules: []
+"""
+
+
+@hookimpl
+def stowflow_register_block_types(register: Callable[[type[Any]], None]) -> None:
+    """Register ``GcpCredentials`` and ``GcsBucket``."""
+    from stowflow_gcp.credentials import GcpCredentials
+    from stowflow_gcp.storage import GcsBucket
+
+    register(GcpCredentials)
+    register(GcsBucket)
+
+
+@hookimpl
+def stowflow_register_steps(register: Callable[[Callable[..., Any]], None]) -> None:
+    """Register ``push_to_gcs`` and ``pull_from_gcs``."""
+    from stowflow_gcp.deployments.steps import pull_from_gcs, push_to_gcs
+
+    register(push_to_gcs)
+    register(pull_from_gcs)
+
+
+@hookimpl
+def stowflow_register_recipes(register: Callable[[str, str, str], None]) -> None:
+    """Register the ``gcs`` recipe of ``stowflow init``."""
+    register("gcs", "push code to a Google Cloud Storage bucket, pull it on the worker", RECIPE)
+
+
+@hookimpl
+def stowflow_object_store_for_url(url: str, options: dict[str, Any]) -> ObjectStore | None:
+    """Claim ``gs://bucket/...`` and ``gcs://bucket/...`` with a ``GcsObjectStore``.
+
+    ``options`` may carry ``credentials`` (a ``GcpCredentials`` block or a dict of its
+    fields) and the store's settings (``project``, ``max_concurrency``, ``page_size``,
+    ``chunk_size``, ``resumable_threshold``, ``timeout``); other options are refused.
+    """
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme.lower() not in SCHEMES:
+        return None
+    from stowflow.errors import ConfigError
+
+    from stowflow_gcp.credentials import coerce_credentials
+    from stowflow_gcp.storage import GcsObjectStore
+
+    unknown = sorted(set(options) - {"credentials", *_STORE_OPTIONS})
+    if unknown:
+        raise ConfigError(f"unknown option(s) for {parsed.scheme}:// storage: {', '.join(unknown)}",
+                          hint=f"known: credentials, {', '.join(_STORE_OPTIONS)}")
+    settings = {k: v for k, v in options.items() if k in _STORE_OPTIONS}
+    return GcsObjectStore(parsed.netloc, coerce_credentials(options.get("credentials")),
+                          **settings)

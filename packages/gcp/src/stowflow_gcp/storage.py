@@ -1,0 +1,332 @@
+"""Google Cloud Storage for stowflow: the ``GcsBucket`` block and the GCS ``ObjectStore``.
+
+:class:`GcsObjectStore` is all the core sync engine needs to push to and pull from a
+bucket; :class:`GcsBucket` is the saved, named configuration users pass to
+``flow.from_source`` and whose directory methods go through that same engine.
+
+Retries belong to the engine (it retries ``StorageTransientError`` with backoff and never
+an auth error), so SDK calls are made with ``retry=None``: an unreachable endpoint fails
+at once instead of after the SDK's two-minute retry deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import posixpath
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from pydantic import Field
+from stowflow.blocks import Block
+from stowflow.transfer import ObjectInfo, ObjectStore
+
+from stowflow_gcp._errors import translated
+from stowflow_gcp.credentials import GcpCredentials
+
+if TYPE_CHECKING:
+    from google.cloud.storage import Blob
+    from stowflow.transfer import PullResult, PushResult
+
+MiB = 1024 * 1024
+#: Fields a listing asks for: the rest of each object's metadata is never sent.
+_LIST_FIELDS = "items(name,size,md5Hash,crc32c,generation),nextPageToken"
+
+
+@dataclass(frozen=True)
+class GcsObjectInfo(ObjectInfo):
+    """An object in a GCS listing; ``etag`` is its generation (it changes on every write)."""
+
+    md5_hash: str | None = None
+    crc32c: str | None = None
+    generation: int | None = None
+
+
+def _info(blob: Blob) -> GcsObjectInfo:
+    generation = blob.generation
+    return GcsObjectInfo(
+        key=blob.name or "", size=int(blob.size or 0),
+        etag=str(generation) if generation is not None else None,
+        md5_hash=blob.md5_hash, crc32c=blob.crc32c, generation=generation,
+    )
+
+
+class _BlobStream(io.RawIOBase):
+    """A readable stream of bytes ``[start, end)`` of one object generation, fetched in chunks.
+
+    The first chunk is fetched on creation, so a missing object fails in ``get`` rather
+    than on the first read; later chunks are pinned to that chunk's generation, so a
+    concurrent overwrite can never mix two versions in one stream.
+    """
+
+    def __init__(self, store: GcsObjectStore, key: str, start: int, end: int | None) -> None:
+        super().__init__()
+        self._store, self._key = store, key
+        self._pos, self._end = start, end
+        self._blob: Blob = store._bucket.blob(key)
+        self._chunk = b""
+        self._pinned: int | None = None
+        self._eof = end is not None and start >= end
+        if not self._eof:
+            self._fetch()
+
+    def _fetch(self) -> None:
+        from google.api_core.exceptions import RequestRangeNotSatisfiable
+
+        want = self._store.chunk_size
+        if self._end is not None:
+            want = min(want, self._end - self._pos)
+        with translated(self._store.where(self._key), "download"):
+            try:
+                data = self._blob.download_as_bytes(
+                    start=self._pos, end=self._pos + want - 1, checksum=None, retry=None,
+                    timeout=self._store.timeout,
+                )
+            except RequestRangeNotSatisfiable:  # reading at or past the end of the object
+                data = b""
+        if self._pinned is None and self._blob.generation is not None:
+            # Pin every later chunk to the generation the first chunk came from.
+            self._pinned = int(self._blob.generation)
+            self._blob = self._store._bucket.blob(self._key, generation=self._pinned)
+        self._pos += len(data)
+        self._chunk = data
+        self._eof = len(data) < want or (self._end is not None and self._pos >= self._end)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if not self._chunk and not self._eof:
+            self._fetch()
+        count = min(len(view), len(self._chunk))
+        view[:count] = self._chunk[:count]
+        self._chunk = self._chunk[count:]
+        return count
+
+
+class GcsObjectStore(ObjectStore):
+    """A GCS bucket as a :class:`~stowflow.transfer.ObjectStore` (one client, thread-safe).
+
+    Class attributes are the tuning knobs (override per instance with keyword arguments).
+    """
+
+    #: Objects per listing request (GCS allows up to 1000; tests force small pages).
+    page_size: int = 1000
+    #: Bytes per ranged download request and per resumable-upload chunk (multiple of 256 KiB).
+    chunk_size: int = 8 * MiB
+    #: Files of at least this many bytes go up as resumable uploads, in chunks.
+    resumable_threshold: int = 8 * MiB
+    #: (connect, read) timeouts in seconds for every request.
+    timeout: tuple[float, float] = (10.0, 120.0)
+
+    def __init__(self, bucket: str, credentials: GcpCredentials | None = None, *,
+                 project: str | None = None, max_concurrency: int | None = None,
+                 page_size: int | None = None, chunk_size: int | None = None,
+                 resumable_threshold: int | None = None,
+                 timeout: tuple[float, float] | None = None) -> None:
+        """Connect to ``bucket`` with ``credentials`` (Application Default when ``None``).
+
+        ``project`` wins over the credentials' project. The HTTP connection pool holds
+        ``max_concurrency`` connections, one per engine worker thread.
+        """
+        if not bucket or "/" in bucket:
+            from stowflow.errors import ConfigError
+
+            raise ConfigError(f"invalid GCS bucket name {bucket!r}")
+        if max_concurrency is not None:
+            self.max_concurrency = max_concurrency
+        if page_size is not None:
+            self.page_size = page_size
+        if chunk_size is not None:
+            if chunk_size <= 0 or chunk_size % (256 * 1024):
+                from stowflow.errors import ConfigError
+
+                raise ConfigError(f"chunk_size must be a positive multiple of 256 KiB, "
+                                  f"got {chunk_size}")
+            self.chunk_size = chunk_size
+        if resumable_threshold is not None:
+            self.resumable_threshold = resumable_threshold
+        if timeout is not None:
+            self.timeout = timeout
+        self.bucket_name = bucket
+        self.credentials = credentials if credentials is not None else GcpCredentials()
+        with translated(self.name, "connect"):
+            self._client = self.credentials.get_storage_client(
+                project, pool_size=self.max_concurrency)
+        self._bucket = self._client.bucket(bucket)
+
+    @property
+    def name(self) -> str:
+        """``gs://bucket``."""
+        return f"gs://{self.bucket_name}"
+
+    @property
+    def project(self) -> str | None:
+        """The project the client was made for (``None`` when none was given or found)."""
+        return self._client.project  # type: ignore[no-any-return]
+
+    def where(self, key: str) -> str:
+        """Return ``gs://bucket/key`` for messages."""
+        return f"{self.name}/{key}" if key else self.name
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Yield every object under ``prefix``, ``page_size`` objects per request."""
+        with translated(self.where(prefix), "list"):
+            pages = self._client.list_blobs(
+                self.bucket_name, prefix=prefix or None, page_size=self.page_size,
+                fields=_LIST_FIELDS, retry=None, timeout=self.timeout,
+            ).pages
+            for page in pages:
+                for blob in page:
+                    yield _info(blob)
+
+    def head(self, key: str) -> ObjectInfo | None:
+        """Return the object's size, generation and checksums, or ``None`` if it is absent."""
+        with translated(self.where(key), "stat"):
+            blob = self._bucket.get_blob(key, retry=None, timeout=self.timeout)
+        return _info(blob) if blob is not None else None
+
+    def get(self, key: str, byte_range: tuple[int, int] | None = None) -> BinaryIO:
+        """Return a stream of the object (or bytes ``[start, end)``), fetched in chunks."""
+        start, end = byte_range if byte_range is not None else (0, None)
+        raw = _BlobStream(self, key, start, end)
+        return io.BufferedReader(raw, buffer_size=min(self.chunk_size, MiB))  # type: ignore[return-value]
+
+    def get_bytes(self, key: str, byte_range: tuple[int, int] | None = None) -> bytes:
+        """Return the object (or bytes ``[start, end)``) in one request, checksum-verified."""
+        if byte_range is not None and byte_range[0] >= byte_range[1]:
+            return b""
+        start, end = byte_range if byte_range is not None else (None, None)
+        with translated(self.where(key), "download"):
+            return self._bucket.blob(key).download_as_bytes(  # type: ignore[no-any-return]
+                start=start, end=end - 1 if end is not None else None,
+                checksum="auto" if byte_range is None else None,
+                retry=None, timeout=self.timeout,
+            )
+
+    def get_to_path(self, key: str, path: Path, byte_range: tuple[int, int] | None = None) -> None:
+        """Stream the object (or a byte range) into ``path``; whole objects are crc32c-checked."""
+        if byte_range is not None and byte_range[0] >= byte_range[1]:
+            Path(path).write_bytes(b"")
+            return
+        start, end = byte_range if byte_range is not None else (None, None)
+        with translated(self.where(key), "download"), open(path, "wb") as out:
+            self._bucket.blob(key).download_to_file(
+                out, start=start, end=end - 1 if end is not None else None,
+                checksum="auto" if byte_range is None else None,
+                retry=None, timeout=self.timeout,
+            )
+
+    def put(self, key: str, data: bytes | Path) -> None:
+        """Upload ``data`` to ``key``: one request when small, a resumable upload when large.
+
+        Both are checksum-validated by the SDK (crc32c).
+        """
+        size = len(data) if isinstance(data, bytes) else Path(data).stat().st_size
+        blob = self._bucket.blob(key)
+        with translated(self.where(key), "upload"):
+            if size < self.resumable_threshold:
+                if isinstance(data, bytes):
+                    blob.upload_from_string(data, content_type="application/octet-stream",
+                                            retry=None, timeout=self.timeout)
+                else:
+                    blob.upload_from_filename(str(data), content_type="application/octet-stream",
+                                              retry=None, timeout=self.timeout)
+                return
+            # An unknown size makes the SDK use a resumable session below its own 8 MiB
+            # multipart cut-off too; the file streams up chunk_size bytes at a time.
+            blob.chunk_size = self.chunk_size
+            stream = io.BytesIO(data) if isinstance(data, bytes) else open(data, "rb")  # noqa: SIM115
+            with stream:
+                blob.upload_from_file(stream, size=None, content_type="application/octet-stream",
+                                      retry=None, timeout=self.timeout)
+
+    def delete(self, keys: Sequence[str]) -> None:
+        """Delete ``keys`` (in parallel when several); missing keys are ignored."""
+        keys = list(keys)
+        if len(keys) <= 1:
+            for key in keys:
+                self._delete_one(key)
+            return
+        with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(keys))) as pool:
+            for _ in pool.map(self._delete_one, keys):
+                pass
+
+    def _delete_one(self, key: str) -> None:
+        from google.api_core.exceptions import NotFound
+
+        with translated(self.where(key), "delete"), contextlib.suppress(NotFound):
+            self._bucket.delete_blob(key, retry=None, timeout=self.timeout)
+
+    def close(self) -> None:
+        """Close the client's HTTP connections."""
+        self._client.close()
+
+
+class GcsBucket(Block):
+    """A folder in a GCS bucket that holds a deployment's code.
+
+    ``flow.from_source(source=GcsBucket.load("code"), entrypoint="etl.py:etl")``.
+    """
+
+    __block_type_name__ = "GCS Bucket"
+
+    bucket: str = Field(description="Name of the bucket.")
+    gcp_credentials: GcpCredentials = Field(
+        default_factory=GcpCredentials,
+        description="Credentials for the bucket; Application Default Credentials when empty.",
+    )
+    bucket_folder: str = Field(
+        default="", description="Folder in the bucket that paths are relative to.")
+
+    def _key(self, path: str | None) -> str:
+        parts = [p.strip("/") for p in (self.bucket_folder, path or "") if p and p.strip("/")]
+        return posixpath.join(*parts) if parts else ""
+
+    def object_store(self, **settings: Any) -> GcsObjectStore:
+        """Return a :class:`GcsObjectStore` for this bucket (``settings`` tune it)."""
+        return GcsObjectStore(self.bucket, self.gcp_credentials, **settings)
+
+    def get_directory(self, from_path: str | None = None,
+                      local_path: str | Path | None = None) -> PullResult:
+        """Pull the folder ``bucket_folder/from_path`` into ``local_path`` with the sync engine.
+
+        ``local_path`` ``None`` lets the engine choose (the folder's name under the current
+        directory). Returns the engine's result: the directory and the version pulled.
+        """
+        from stowflow import transfer
+
+        with self.object_store() as store:
+            return transfer.pull(store, self._key(from_path),
+                                 dest=Path(local_path) if local_path is not None else None)
+
+    def put_directory(self, local_path: str | Path | None = None, to_path: str | None = None,
+                      ignore_file: str | None = None) -> PushResult:
+        """Push ``local_path`` (default: the current directory) to ``bucket_folder/to_path``.
+
+        ``ignore_file`` (gitignore syntax) excludes files; the engine's default
+        ``.stowflowignore`` when ``None``. Returns the engine's push result (its version).
+        """
+        from stowflow import transfer
+
+        options: dict[str, Any] = {} if ignore_file is None else {"ignore_file": ignore_file}
+        with self.object_store() as store:
+            return transfer.push(Path(local_path) if local_path is not None else Path.cwd(),
+                                 store, self._key(to_path), **options)
+
+    def read_path(self, path: str) -> bytes:
+        """Return the bytes of the object at ``bucket_folder/path``."""
+        with self.object_store(max_concurrency=1) as store:
+            return store.get_bytes(self._key(path))
+
+    def write_path(self, path: str, content: bytes | str) -> str:
+        """Write ``content`` to ``bucket_folder/path``; return the object's key."""
+        key = self._key(path)
+        data = content.encode() if isinstance(content, str) else content
+        with self.object_store(max_concurrency=1) as store:
+            store.put(key, data)
+        return key
