@@ -1,0 +1,358 @@
+"""Azure Blob Storage for stowflow: the ``AzureBlobStorage`` block and the engine's ``ObjectStore``.
+
+:class:`AzureBlobObjectStore` is all the core sync engine needs to push to and pull from a
+container; :class:`AzureBlobStorage` is the saved, named form (container, credentials,
+folder) that users hand to ``flow.from_source`` or use directly.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+import urllib.parse
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
+
+from azure.core.exceptions import AzureError, ResourceNotFoundError
+from pydantic import Field, field_validator
+from stowflow.blocks import Block
+from stowflow.errors import StorageError, StorageNotFoundError, UnsafePathError
+from stowflow.transfer import ObjectInfo, ObjectStore
+
+from stowflow_azure._errors import CONTAINER_NOT_FOUND, error_code, translate
+from stowflow_azure.credentials import (
+    ACCOUNT_URL_ENV,
+    CONNECTION_STRING_ENV,
+    AzureBlobCredentials,
+    coerce_credentials,
+)
+
+if TYPE_CHECKING:
+    from azure.storage.blob import BlobProperties, StorageStreamDownloader
+    from stowflow.transfer import PullResult, PushResult
+
+MiB = 1024 * 1024
+#: Transfer sizes: blobs up to SINGLE_PUT_SIZE go up in one request, larger ones as
+#: BLOCK_SIZE blocks uploaded in parallel; downloads beyond SINGLE_GET_SIZE are fetched as
+#: CHUNK_GET_SIZE ranges in parallel (and streamed gets hold at most one chunk in memory).
+SINGLE_PUT_SIZE = 8 * MiB
+BLOCK_SIZE = 4 * MiB
+SINGLE_GET_SIZE = 4 * MiB
+CHUNK_GET_SIZE = 4 * MiB
+#: The Blob Batch API accepts at most 256 sub-requests.
+DELETE_BATCH_SIZE = 256
+
+
+def _is_directory_marker(name: str, metadata: dict[str, str] | None) -> bool:
+    # ADLS Gen2 / Storage Explorer folders: empty blobs flagged hdi_isfolder, or names ending "/"
+    if name.endswith("/"):
+        return True
+    return any(k.lower() == "hdi_isfolder" and str(v).lower() == "true"
+               for k, v in (metadata or {}).items())
+
+
+def _etag(props: BlobProperties) -> str | None:
+    # Content-MD5 is derived from the content (stable across identical uploads); block-list
+    # uploads have none, so fall back to the service's ETag.
+    settings = getattr(props, "content_settings", None)
+    md5 = getattr(settings, "content_md5", None)
+    if md5:
+        return bytes(md5).hex()
+    etag = props.etag
+    return etag.strip('"') if etag else None
+
+
+def _range(byte_range: tuple[int, int] | None) -> tuple[int | None, int | None]:
+    if byte_range is None:
+        return None, None
+    start, end = byte_range
+    if start < 0 or end < start:
+        raise ValueError(f"invalid byte range {byte_range!r}: need 0 <= start <= end")
+    return start, end - start
+
+
+class _DownloadStream(io.RawIOBase):
+    """A readable stream over a blob download, translating SDK errors mid-stream."""
+
+    def __init__(self, downloader: StorageStreamDownloader[bytes], store: AzureBlobObjectStore,
+                 key: str) -> None:
+        self._downloader = downloader
+        self._store = store
+        self._key = key
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        try:
+            data = self._downloader.read(len(view))
+        except AzureError as exc:
+            raise self._store._error(exc, "read", self._key) from exc
+        view[: len(data)] = data
+        return len(data)
+
+
+class AzureBlobObjectStore(ObjectStore):
+    """An Azure Blob Storage container as an :class:`~stowflow.transfer.ObjectStore`.
+
+    One ``BlobServiceClient`` per store, shared by the engine's threads, with a connection
+    pool of ``max_concurrency`` connections; large blobs move as parallel blocks/ranges.
+    ``client_options`` reach ``BlobServiceClient`` (timeouts, transfer sizes).
+    """
+
+    #: Listing page size; ``None`` lets the service choose (up to 5,000). Tests lower it.
+    results_per_page: int | None = None
+
+    def __init__(self, container: str, credentials: AzureBlobCredentials, *,
+                 max_concurrency: int = 16, **client_options: Any) -> None:
+        if not container:
+            raise StorageError("an Azure Blob Storage container name is required")
+        self.container = container
+        self.max_concurrency = max(1, int(max_concurrency))
+        self.account = credentials.account_name
+        options = {
+            "max_single_put_size": SINGLE_PUT_SIZE, "max_block_size": BLOCK_SIZE,
+            "max_single_get_size": SINGLE_GET_SIZE, "max_chunk_get_size": CHUNK_GET_SIZE,
+            **client_options,
+        }
+        self._service = credentials.get_blob_service_client(self.max_concurrency, **options)
+        self._client = self._service.get_container_client(container)
+
+    @property
+    def name(self) -> str:
+        """``az://CONTAINER`` and the account, for messages (never a credential)."""
+        return f"az://{self.container} (account {self.account})"
+
+    def _error(self, exc: AzureError, action: str, key: str | None) -> StorageError:
+        return translate(exc, store=self.name, action=action, key=key,
+                         endpoint=str(self._service.primary_hostname), container=self.container)
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Yield every blob under ``prefix``, page by page, skipping directory markers."""
+        try:
+            pages = self._client.list_blobs(
+                name_starts_with=prefix or None, include=["metadata"],
+                results_per_page=self.results_per_page,
+            ).by_page()
+            for page in pages:
+                for blob in page:
+                    if not _is_directory_marker(blob.name, blob.metadata):
+                        yield ObjectInfo(key=blob.name, size=int(blob.size), etag=_etag(blob))
+        except AzureError as exc:
+            raise self._error(exc, "list", prefix) from exc
+
+    def head(self, key: str) -> ObjectInfo | None:
+        """Return the blob's size and etag, or ``None`` when there is no blob at ``key``."""
+        try:
+            props = self._client.get_blob_client(key).get_blob_properties()
+        except ResourceNotFoundError as exc:
+            if error_code(exc) == CONTAINER_NOT_FOUND:
+                raise self._error(exc, "head", key) from exc
+            return None
+        except AzureError as exc:
+            raise self._error(exc, "head", key) from exc
+        if _is_directory_marker(key, props.metadata):
+            return None
+        return ObjectInfo(key=key, size=int(props.size), etag=_etag(props))
+
+    def _download(self, key: str, byte_range: tuple[int, int] | None,
+                  concurrency: int) -> StorageStreamDownloader[bytes] | None:
+        """Start a download; ``None`` for an empty byte range of an existing blob."""
+        offset, length = _range(byte_range)
+        if length == 0:
+            if self.head(key) is None:
+                raise StorageNotFoundError(f"{self.name}: no blob at '{key}'")
+            return None
+        try:
+            return self._client.get_blob_client(key).download_blob(
+                offset=offset, length=length, max_concurrency=concurrency)
+        except AzureError as exc:
+            raise self._error(exc, "get", key) from exc
+
+    def get(self, key: str, byte_range: tuple[int, int] | None = None) -> BinaryIO:
+        """Return a stream of the blob (or bytes ``[start, end)``), read chunk by chunk."""
+        downloader = self._download(key, byte_range, concurrency=1)
+        if downloader is None:
+            return io.BytesIO(b"")
+        return cast(BinaryIO, io.BufferedReader(_DownloadStream(downloader, self, key)))
+
+    def get_to_path(self, key: str, path: Path, byte_range: tuple[int, int] | None = None) -> None:
+        """Download the blob (or a byte range) into ``path``, large blobs as parallel ranges."""
+        downloader = self._download(key, byte_range, concurrency=self.max_concurrency)
+        with open(path, "wb") as out:
+            if downloader is None:
+                return
+            try:
+                downloader.readinto(out)
+            except AzureError as exc:
+                raise self._error(exc, "get", key) from exc
+
+    def put(self, key: str, data: bytes | Path) -> None:
+        """Upload ``data`` to ``key`` (overwriting); large files go as parallel blocks."""
+        blob = self._client.get_blob_client(key)
+        try:
+            if isinstance(data, Path):
+                with open(data, "rb") as stream:
+                    blob.upload_blob(stream, length=data.stat().st_size, overwrite=True,
+                                     max_concurrency=self.max_concurrency)
+            else:
+                blob.upload_blob(bytes(data), overwrite=True, max_concurrency=self.max_concurrency)
+        except AzureError as exc:
+            raise self._error(exc, "put", key) from exc
+
+    def delete(self, keys: Sequence[str]) -> None:
+        """Delete ``keys`` in Blob Batch requests of up to 256; missing blobs are ignored."""
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), DELETE_BATCH_SIZE):
+            batch = unique[start:start + DELETE_BATCH_SIZE]
+            try:
+                responses = list(self._client.delete_blobs(*batch, raise_on_any_failure=False))
+            except AzureError as exc:
+                raise self._error(exc, "delete", batch[0]) from exc
+            for key, response in zip(batch, responses, strict=False):
+                status = response.status_code
+                if status in (200, 202):
+                    continue
+                code = response.headers.get("x-ms-error-code")
+                if status == 404 and code != CONTAINER_NOT_FOUND:
+                    continue
+                raise self._error(_batch_error(response), "delete", key)
+
+    def close(self) -> None:
+        """Close the client and its connection pool."""
+        self._service.close()
+
+
+def _batch_error(response: Any) -> AzureError:
+    from azure.core.exceptions import HttpResponseError
+
+    error = HttpResponseError(response=response)
+    error.error_code = response.headers.get("x-ms-error-code")  # type: ignore[attr-defined]
+    if response.status_code == 404:
+        return ResourceNotFoundError(response=response, error=error)
+    return error
+
+
+class AzureBlobStorage(Block):
+    """A folder in an Azure Blob Storage container, for pushing and pulling flow code.
+
+    ``AzureBlobStorage(container="code", credentials=AzureBlobCredentials.load("prod"),
+    folder="etl")``; usable as ``flow.from_source(source=AzureBlobStorage.load("code"), ...)``.
+    """
+
+    __block_type_name__ = "Azure Blob Storage"
+
+    container: str = Field(description="The name of the blob container.")
+    credentials: AzureBlobCredentials = Field(
+        description="The Azure Blob Credentials block used to reach the container.")
+    folder: str = Field(
+        default="",
+        description="The folder (blob name prefix) inside the container; '' for the whole "
+        "container.")
+
+    @field_validator("folder")
+    @classmethod
+    def _posix_folder(cls, value: str) -> str:
+        return value.replace("\\", "/").strip("/")
+
+    def object_store(self, max_concurrency: int = 16, **client_options: Any) -> AzureBlobObjectStore:
+        """Return a new store for this block's container (close it, or use it in ``with``)."""
+        return AzureBlobObjectStore(self.container, self.credentials,
+                                    max_concurrency=max_concurrency, **client_options)
+
+    def _key(self, path: str | None) -> str:
+        """Return the blob name of ``path`` inside the folder (POSIX; never outside it)."""
+        relative = (path or "").replace("\\", "/").lstrip("/")
+        relative = posixpath.normpath(relative) if relative else ""
+        if relative == ".":
+            relative = ""
+        if relative == ".." or relative.startswith("../"):
+            raise UnsafePathError(f"path {path!r} would leave the folder '{self.folder}'")
+        return "/".join(p for p in (self.folder, relative) if p)
+
+    def get_directory(self, from_path: str | None = None,
+                      local_path: str | Path | None = None) -> PullResult:
+        """Pull ``folder/from_path`` into ``local_path`` with the core sync engine.
+
+        ``local_path`` ``None`` lets the engine choose (the folder's name under the current
+        directory). Cached, verified and atomic. Returns the engine's result: the
+        directory and the version pulled.
+        """
+        from stowflow import transfer
+
+        dest = Path(local_path) if local_path is not None else None
+        with self.object_store() as store:
+            return transfer.pull(store, self._key(from_path), dest=dest)
+
+    def put_directory(self, local_path: str | Path | None = None, to_path: str | None = None,
+                      ignore_file: str | None = None) -> PushResult:
+        """Push ``local_path`` (default: the current directory) to ``folder/to_path``.
+
+        Goes through the core sync engine: only what the container lacks is uploaded.
+        ``ignore_file`` (gitignore syntax) excludes files; the engine's default
+        ``.stowflowignore`` when ``None``. Returns the engine's push result (its version).
+        """
+        from stowflow import transfer
+
+        options: dict[str, Any] = {} if ignore_file is None else {"ignore_file": ignore_file}
+        source = Path(local_path) if local_path is not None else Path.cwd()
+        with self.object_store() as store:
+            return transfer.push(source, store, self._key(to_path), **options)
+
+    def read_path(self, path: str) -> bytes:
+        """Return the content of the blob at ``folder/path``."""
+        with self.object_store(max_concurrency=4) as store:
+            return store.get_bytes(self._key(path))
+
+    def write_path(self, path: str, content: bytes | str) -> str:
+        """Write ``content`` to the blob at ``folder/path``; return the blob name."""
+        key = self._key(path)
+        data = content.encode() if isinstance(content, str) else bytes(content)
+        with self.object_store(max_concurrency=4) as store:
+            store.put(key, data)
+        return key
+
+
+
+#: URL schemes whose objects live in Azure Blob Storage.
+SCHEMES = ("az", "abfs", "abfss")
+#: ``stowflow_object_store_for_url`` options passed on to the store and its client.
+STORE_OPTIONS = ("max_concurrency", "connection_timeout", "read_timeout", "max_single_put_size",
+                 "max_block_size", "max_single_get_size", "max_chunk_get_size")
+_CREDENTIAL_FIELDS = ("connection_string", "account_url", "client_id", "tenant_id",
+                      "client_secret")
+
+
+def store_for_url(url: str, options: Mapping[str, Any]) -> AzureBlobObjectStore:
+    """Return the store for ``az://CONTAINER/...`` or ``abfs[s]://CONTAINER[@ACCOUNT.dfs...]/...``.
+
+    Credentials come from ``options["credentials"]`` (a block or a dict of its fields), or
+    from credential fields given directly in ``options``, else from the environment
+    (``AZURE_STORAGE_CONNECTION_STRING`` / ``AZURE_STORAGE_ACCOUNT_URL``), else — for an
+    ``abfs://container@account.dfs.core.windows.net`` URL — the account's endpoint with
+    ``DefaultAzureCredential``. Unknown options are refused with the list of known ones.
+    """
+    from stowflow.errors import ConfigError
+
+    parsed = urllib.parse.urlsplit(url)
+    unknown = sorted(set(options) - {"credentials", *_CREDENTIAL_FIELDS, *STORE_OPTIONS})
+    if unknown:
+        raise ConfigError(
+            f"unknown option(s) for {parsed.scheme}:// storage: {', '.join(unknown)}",
+            hint=f"known: credentials, {', '.join(_CREDENTIAL_FIELDS + STORE_OPTIONS)}")
+    container, _, host = parsed.netloc.partition("@")
+    if not container:
+        raise ConfigError(f"{parsed.scheme}:// URL names no container: {url}",
+                          hint=f"use {parsed.scheme}://CONTAINER/FOLDER")
+    given = {k: options[k] for k in _CREDENTIAL_FIELDS if options.get(k) is not None}
+    value = options.get("credentials")
+    if value is None and given:
+        value = given
+    elif value is None and host and not (os.environ.get(CONNECTION_STRING_ENV)
+                                         or os.environ.get(ACCOUNT_URL_ENV)):
+        value = {"account_url": f"https://{host.split('.')[0]}.blob.core.windows.net"}
+    settings = {k: options[k] for k in STORE_OPTIONS if k in options}
+    return AzureBlobObjectStore(container, coerce_credentials(value), **settings)

@@ -1,0 +1,217 @@
+"""AzureBlobObjectStore and the AzureBlobStorage block against a real Azurite server."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.storage.blob import BlobServiceClient
+from stowflow.errors import StorageNotFoundError, UnsafePathError
+from stowflow.testing.servers.azurite import AzuriteServer
+from stowflow_azure import AzureBlobCredentials, AzureBlobObjectStore, AzureBlobStorage
+from stowflow_azure import storage as storage_module
+
+
+class RequestLog:
+    """Records (method, query) of every response a client sees, via ``raw_response_hook``."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str]] = []
+
+    def __call__(self, response: Any) -> None:
+        request = response.http_request
+        self.requests.append((request.method, request.url.partition("?")[2]))
+
+    def count(self, method: str, query_part: str = "") -> int:
+        return sum(1 for m, q in self.requests if m == method and query_part in q)
+
+
+@pytest.fixture
+def logged_store(container: str,
+                 credentials: AzureBlobCredentials) -> Iterator[tuple[AzureBlobObjectStore, RequestLog]]:
+    log = RequestLog()
+    with AzureBlobObjectStore(
+        container, credentials, max_concurrency=4, raw_response_hook=log,
+        max_single_put_size=256 * 1024, max_block_size=64 * 1024,
+        max_single_get_size=128 * 1024, max_chunk_get_size=64 * 1024,
+    ) as store:
+        store.results_per_page = 2
+        yield store, log
+
+
+def test_put_get_list_round_trip(store: AzureBlobObjectStore, tmp_path: Path) -> None:
+    store.put("code/a.txt", b"alpha")
+    source = tmp_path / "b.bin"
+    source.write_bytes(os.urandom(1000))
+    store.put("code/sub/b.bin", source)
+    store.put("code-2/c.txt", b"other folder")
+
+    assert store.get_bytes("code/a.txt") == b"alpha"
+    with store.get("code/sub/b.bin") as stream:
+        assert stream.read() == source.read_bytes()
+    listed = {info.key: info for info in store.list("code/")}
+    assert sorted(listed) == ["code/a.txt", "code/sub/b.bin"]
+    assert listed["code/a.txt"].size == 5
+    assert listed["code/sub/b.bin"].size == 1000
+    # a single-shot upload gets a Content-MD5; the etag is its hex digest
+    assert listed["code/a.txt"].etag == hashlib.md5(b"alpha").hexdigest()
+    assert {i.key for i in store.list("")} == {"code/a.txt", "code/sub/b.bin", "code-2/c.txt"}
+    assert list(store.list("nothing/")) == []
+
+
+def test_listing_follows_every_page(logged_store: tuple[AzureBlobObjectStore, RequestLog]) -> None:
+    store, log = logged_store
+    keys = [f"many/{i:02d}.txt" for i in range(7)]
+    for key in keys:
+        store.put(key, key.encode())
+    listed = [info.key for info in store.list("many/")]
+    assert sorted(listed) == keys
+    assert log.count("GET", "comp=list") == 4  # 7 blobs, 2 per page
+
+
+def test_directory_markers_are_ignored(store: AzureBlobObjectStore,
+                                       azurite_server: AzuriteServer) -> None:
+    with BlobServiceClient.from_connection_string(azurite_server.connection_string) as client:
+        container = client.get_container_client(store.container)
+        container.upload_blob("tree/folder", b"", metadata={"hdi_isfolder": "true"})
+        container.upload_blob("tree/other/", b"")
+        container.upload_blob("tree/folder/file.txt", b"content")
+    assert [info.key for info in store.list("tree/")] == ["tree/folder/file.txt"]
+    assert store.head("tree/folder") is None
+    assert store.head("tree/other/") is None
+    info = store.head("tree/folder/file.txt")
+    assert info is not None and info.size == 7
+
+
+def test_head(store: AzureBlobObjectStore) -> None:
+    assert store.head("missing") is None
+    store.put("present", b"12345")
+    info = store.head("present")
+    assert info is not None
+    assert (info.key, info.size) == ("present", 5)
+    assert info.etag == next(iter(store.list("present"))).etag
+
+
+def test_byte_ranges(store: AzureBlobObjectStore, tmp_path: Path) -> None:
+    data = bytes(range(256)) * 4
+    store.put("r", data)
+    assert store.get_bytes("r", (10, 20)) == data[10:20]
+    assert store.get_bytes("r", (0, len(data))) == data
+    assert store.get_bytes("r", (5, 5)) == b""
+    target = tmp_path / "part"
+    store.get_to_path("r", target, (100, 612))
+    assert target.read_bytes() == data[100:612]
+    with pytest.raises(StorageNotFoundError):
+        store.get_bytes("missing", (0, 0))
+    with pytest.raises(ValueError, match="byte range"):
+        store.get_bytes("r", (5, 2))
+
+
+def test_streamed_get_reads_in_chunks(logged_store: tuple[AzureBlobObjectStore, RequestLog]) -> None:
+    store, log = logged_store
+    data = os.urandom(300 * 1024)
+    store.put("stream.bin", data)
+    log.requests.clear()
+    with store.get("stream.bin") as stream:
+        first = stream.read(1000)
+        assert log.count("GET") == 1  # only the first range is fetched up front
+        rest = stream.read()
+    assert first + rest == data
+    assert log.count("GET") > 1
+
+
+def test_large_upload_goes_as_blocks(logged_store: tuple[AzureBlobObjectStore, RequestLog],
+                                     azurite_server: AzuriteServer, tmp_path: Path) -> None:
+    store, log = logged_store
+    source = tmp_path / "large.bin"
+    source.write_bytes(os.urandom(600 * 1024))
+    store.put("big/large.bin", source)
+    blocks = [q for m, q in log.requests if m == "PUT" and "blockid=" in q]
+    assert len(blocks) == 10  # 600 KiB in 64 KiB blocks
+    assert log.count("PUT", "comp=blocklist") == 1
+    with BlobServiceClient.from_connection_string(azurite_server.connection_string) as client:
+        committed, _ = client.get_blob_client(store.container, "big/large.bin").get_block_list()
+    assert len(committed) == 10
+    # and overwriting works (overwrite=True)
+    store.put("big/large.bin", b"small now")
+    assert store.get_bytes("big/large.bin") == b"small now"
+
+
+def test_large_download_goes_as_parallel_ranges(
+    logged_store: tuple[AzureBlobObjectStore, RequestLog], tmp_path: Path,
+) -> None:
+    store, log = logged_store
+    data = os.urandom(700 * 1024)
+    store.put("big.bin", data)
+    log.requests.clear()
+    target = tmp_path / "big.bin"
+    store.get_to_path("big.bin", target)
+    assert target.read_bytes() == data
+    # 128 KiB first, then 64 KiB ranges: 1 + ceil(572 / 64) = 10 requests
+    assert log.count("GET") == 10
+
+
+def test_delete_in_batches(store: AzureBlobObjectStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(storage_module, "DELETE_BATCH_SIZE", 3)
+    keys = [f"d/{i}" for i in range(7)]
+    for key in keys:
+        store.put(key, b"x")
+    store.put("keep", b"y")
+    store.delete([*keys, "d/never-existed", keys[0]])
+    assert [info.key for info in store.list("")] == ["keep"]
+    store.delete([])
+    store.delete(["d/0"])  # already gone: ignored
+
+
+def test_delete_a_full_batch(store: AzureBlobObjectStore) -> None:
+    keys = [f"full/{i:03d}" for i in range(storage_module.DELETE_BATCH_SIZE + 4)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: store.put(k, b"."), keys))
+    store.delete(keys)
+    assert list(store.list("full/")) == []
+
+
+def test_one_store_shared_by_threads(store: AzureBlobObjectStore) -> None:
+    payloads = {f"t/{i}": os.urandom(2048) for i in range(40)}
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda item: store.put(*item), payloads.items()))
+        fetched = dict(zip(payloads, pool.map(store.get_bytes, payloads), strict=True))
+    assert fetched == payloads
+
+
+def test_missing_key_raises_not_found(store: AzureBlobObjectStore, tmp_path: Path) -> None:
+    with pytest.raises(StorageNotFoundError, match="'nope'"):
+        store.get("nope")
+    with pytest.raises(StorageNotFoundError):
+        store.get_to_path("nope", tmp_path / "nope")
+
+
+# --- the block ------------------------------------------------------------------------
+
+
+def test_block_read_and_write_paths(container: str, credentials: AzureBlobCredentials) -> None:
+    block = AzureBlobStorage(container=container, credentials=credentials, folder="/team/code/")
+    assert block.folder == "team/code"
+    assert block.write_path("flows/etl.py", "print('hi')") == "team/code/flows/etl.py"
+    assert block.read_path("flows/etl.py") == b"print('hi')"
+    assert block.read_path("./flows/../flows/etl.py") == b"print('hi')"
+    with pytest.raises(UnsafePathError):
+        block.read_path("../other/secret.txt")
+    with pytest.raises(StorageNotFoundError):
+        block.read_path("flows/missing.py")
+
+
+def test_block_saves_and_loads_with_its_credentials(container: str,
+                                                    credentials: AzureBlobCredentials) -> None:
+    credentials.save("azurite")
+    AzureBlobStorage(container=container, credentials=AzureBlobCredentials.load("azurite"),
+                     folder="f").save("code")
+    loaded = AzureBlobStorage.load("code")
+    assert loaded.credentials.connection_string == credentials.connection_string
+    loaded.write_path("x.txt", b"1")
+    assert loaded.read_path("x.txt") == b"1"
