@@ -11,6 +11,7 @@ shared redactor like every stowflow error.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 
 from stowflow.errors import (
@@ -22,10 +23,11 @@ from stowflow.errors import (
 )
 
 _TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
+_REQUEST_PREFIX = re.compile(r"^[A-Z]+ \S+: ")
 _HINTS = {
     StorageNotFoundError: "check the bucket name and that the object exists",
-    StorageAuthError: "check the GCP Credentials block: the service account needs a "
-    "Storage Object role on the bucket",
+    StorageAuthError: "check the GCP Credentials block: the key must be valid and its "
+    "service account needs a Storage Object role on the bucket",
     StorageUnreachableError: "check the network, api_endpoint and STORAGE_EMULATOR_HOST",
 }
 
@@ -70,7 +72,9 @@ def classify(exc: BaseException) -> tuple[type[StorageError], str] | None:
     from google.cloud.storage import exceptions as media
 
     if isinstance(exc, api.GoogleAPICallError):
-        reason = f"HTTP {exc.code}: {exc.message}" if exc.code else str(exc.message)
+        # The SDK prefixes the request ("GET https://…/o?…: "); the server's words suffice.
+        message = _REQUEST_PREFIX.sub("", str(exc.message))
+        reason = f"HTTP {exc.code}: {message}" if exc.code else message
         return _status_class(exc.code), reason
     if isinstance(exc, api.RetryError):
         return StorageTransientError, f"gave up retrying: {exc.cause or exc}"
@@ -80,7 +84,8 @@ def classify(exc: BaseException) -> tuple[type[StorageError], str] | None:
         # A token endpoint that answers 5xx marks the error retryable; a refusal does not.
         if getattr(exc, "retryable", False):
             return StorageTransientError, f"could not refresh the access token: {exc}"
-        return StorageAuthError, f"the credentials were refused: {exc}"
+        detail = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+        return StorageAuthError, f"the credentials were refused: {detail}"
     if isinstance(exc, media.InvalidResponse):
         status = getattr(exc.response, "status_code", None)
         return _status_class(status), f"HTTP {status}: {exc}"
