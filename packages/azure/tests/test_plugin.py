@@ -1,0 +1,144 @@
+"""The stowflow-azure plugin: discovery, hooks, block registration through the CLI, URL schemes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+from pydantic import SecretStr
+from stowflow import registry
+from stowflow.blocks import store as block_store
+from stowflow.cli.app import main
+from stowflow.errors import BlockError, ConfigError
+from stowflow.plugins import get_plugin_manager, install_hints, plugin_infos
+from stowflow.testing.servers.azurite import AzuriteServer
+from stowflow_azure import AzureBlobCredentials, AzureBlobObjectStore, AzureBlobStorage
+from stowflow_azure.deployments import steps
+
+HOOKS = ["stowflow_object_store_for_url", "stowflow_register_block_types",
+         "stowflow_register_recipes", "stowflow_register_steps"]
+
+
+def test_entry_point_loads_without_error() -> None:
+    info = next(i for i in plugin_infos() if i.name == "azure")
+    assert info.error is None
+    assert info.distribution == "stowflow-azure"
+    assert info.module == "stowflow_azure.plugin"
+    assert info.hooks == HOOKS
+
+
+def test_loading_the_plugin_does_not_import_the_sdk() -> None:
+    code = ("import sys, stowflow_azure.plugin, stowflow_azure; "
+            "print(sorted(m for m in sys.modules if m.startswith('azure')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    assert out.strip() == "[]"
+
+
+def test_hooks_register_blocks_steps_and_recipe() -> None:
+    types = registry.block_types()
+    assert types["azure-blob-credentials"] is AzureBlobCredentials
+    assert types["azure-blob-storage"] is AzureBlobStorage
+    found = registry.steps()
+    assert found["stowflow_azure.deployments.steps.push_to_azure_blob_storage"] is \
+        steps.push_to_azure_blob_storage
+    assert found["stowflow_azure.deployments.steps.pull_from_azure_blob_storage"] is \
+        steps.pull_from_azure_blob_storage
+    assert "azure" in registry.recipes()
+    for key in ("az", "abfs", "azure-blob-credentials", "azure-blob-storage", "stowflow_azure"):
+        assert install_hints()[key] == "stowflow-azure"
+
+
+def test_recipe_renders_to_the_documented_shape() -> None:
+    recipe = registry.recipes()["azure"]
+    text = recipe.yaml_text.format(project_name="shop", entrypoint="flows/etl.py:etl")
+    data = yaml.safe_load(text)
+    (push,) = data["push"]
+    (pull,) = data["pull"]
+    push_args = push["stowflow_azure.deployments.steps.push_to_azure_blob_storage"]
+    pull_args = pull["stowflow_azure.deployments.steps.pull_from_azure_blob_storage"]
+    placeholder = "{{ stowflow.blocks.azure-blob-credentials.my-creds }}"
+    assert push_args == {"id": "push_code", "requires": "stowflow-azure>=0.1",
+                         "container": "my-container", "folder": "shop",
+                         "credentials": placeholder}
+    assert pull_args == {"id": "pull_code", "requires": "stowflow-azure>=0.1",
+                         "container": "{{ push_code.container }}",
+                         "folder": "{{ push_code.folder }}", "credentials": placeholder}
+    (deployment,) = data["deployments"]
+    assert deployment["name"] == "shop"
+    assert deployment["entrypoint"] == "flows/etl.py:etl"
+    assert deployment["work_pool"] == {"name": "my-pool", "work_queue_name": None,
+                                       "job_variables": {}}
+    assert data["build"] is None
+
+
+def test_block_register_through_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["block", "register", "-m", "stowflow_azure"]) == 0
+    out = capsys.readouterr().out
+    assert "azure-blob-credentials" in out and "azure-blob-storage" in out
+    recorded = {record.slug: record for record in block_store.list_block_types()}
+    assert recorded["azure-blob-credentials"].module == "stowflow_azure.credentials"
+    assert recorded["azure-blob-storage"].module == "stowflow_azure.storage"
+
+
+def _resolve(url: str, options: dict[str, object]) -> AzureBlobObjectStore | None:
+    return get_plugin_manager().hook.stowflow_object_store_for_url(url=url, options=options)  # type: ignore[no-any-return]
+
+
+def test_schemes_resolve_to_the_azure_store(azurite_server: AzuriteServer,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    container = azurite_server.create_container()
+    monkeypatch.delenv("AZURE_STORAGE_ACCOUNT_URL", raising=False)
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite_server.connection_string)
+    for url in (f"az://{container}/folder", f"abfs://{container}/folder",
+                f"ABFSS://{container}@devstoreaccount1.dfs.core.windows.net/folder"):
+        store = _resolve(url, {})
+        assert isinstance(store, AzureBlobObjectStore)
+        with store:
+            assert store.container == container
+            store.put("folder/x.txt", url.encode())
+            assert store.get_bytes("folder/x.txt") == url.encode()
+
+
+def test_options_carry_credentials_and_client_settings(azurite_server: AzuriteServer,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
+    container = azurite_server.create_container()
+    block = AzureBlobCredentials(connection_string=SecretStr(azurite_server.connection_string))
+    for options in ({"credentials": block}, {"credentials": block.revealed_data()},
+                    {"connection_string": azurite_server.connection_string}):
+        store = _resolve(f"az://{container}", {**options, "max_concurrency": 3})
+        assert isinstance(store, AzureBlobObjectStore)
+        with store:
+            assert store.max_concurrency == 3
+            assert list(store.list("")) == []
+
+
+def test_abfs_account_in_the_url_is_used_without_other_credentials(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
+    monkeypatch.delenv("AZURE_STORAGE_ACCOUNT_URL", raising=False)
+    store = _resolve("abfss://code@myacct.dfs.core.windows.net/etl", {})
+    assert isinstance(store, AzureBlobObjectStore)
+    with store:
+        assert (store.account, store.container) == ("myacct", "code")
+
+
+def test_other_schemes_and_bad_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stowflow_azure.plugin import stowflow_object_store_for_url
+
+    assert stowflow_object_store_for_url("s3://bucket/x", {}) is None
+    assert stowflow_object_store_for_url("gs://bucket/x", {}) is None
+    with pytest.raises(ConfigError, match="unknown option"):
+        stowflow_object_store_for_url("az://c/x", {"anon": True})
+    with pytest.raises(ConfigError, match="names no container"):
+        stowflow_object_store_for_url("az:///x", {})
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
+    monkeypatch.delenv("AZURE_STORAGE_ACCOUNT_URL", raising=False)
+    with pytest.raises(ConfigError, match="no Azure credentials"):
+        stowflow_object_store_for_url("az://c/x", {})
+    with pytest.raises(BlockError, match="not both"):
+        stowflow_object_store_for_url(
+            "az://c/x", {"credentials": {"connection_string": "a=b", "account_url": "https://a"}})
