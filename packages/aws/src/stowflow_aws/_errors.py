@@ -51,6 +51,11 @@ _AUTH_HINT = "check the AWS credentials and that they may use this bucket"
 _UNREACHABLE_HINT = "check the endpoint URL, the network and any proxy"
 
 
+def _text(value: object) -> str:
+    # botocore's messages can span lines (parameter validation); an error is one line.
+    return " ".join(str(value).split())
+
+
 def _where(store: str, action: str, key: str | None) -> str:
     return f"{store}: {action} '{key}'" if key else f"{store}: {action}"
 
@@ -66,7 +71,7 @@ def translate(exc: Exception, store: str, action: str, key: str | None = None) -
         error = exc.response.get("Error", {})
         code = str(error.get("Code") or "")
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        detail = f"{code}: {error.get('Message')}" if error.get("Message") else code
+        detail = f"{code}: {_text(error.get('Message'))}" if error.get("Message") else code
         if code == "NoSuchBucket":
             return StorageNotFoundError(f"{where} failed: the bucket does not exist ({detail})",
                                         hint="check the bucket name and the endpoint/region")
@@ -80,23 +85,23 @@ def translate(exc: Exception, store: str, action: str, key: str | None = None) -
         return StorageError(f"{where} failed: {detail or status}")
     if isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ProxyConnectionError
                   | SSLError):
-        return StorageUnreachableError(f"{where} failed: endpoint unreachable ({exc})",
+        return StorageUnreachableError(f"{where} failed: endpoint unreachable ({_text(exc)})",
                                        hint=_UNREACHABLE_HINT)
     if isinstance(exc, HTTPClientError | IncompleteReadError):
         # read timeouts, connections closed or reset mid-response, truncated bodies
-        return StorageTransientError(f"{where} failed: {type(exc).__name__}: {exc} (retryable)")
+        return StorageTransientError(f"{where} failed: {type(exc).__name__}: {_text(exc)} (retryable)")
     if isinstance(exc, NoCredentialsError | PartialCredentialsError | ProfileNotFound
                   | CredentialRetrievalError):
         return StorageAuthError(
-            f"{where} failed: {exc}",
+            f"{where} failed: {_text(exc)}",
             hint="give an AwsCredentials block, or configure the ambient AWS credentials "
             "(environment, ~/.aws, instance role)",
         )
     if isinstance(exc, BotoCoreError):
-        return StorageError(f"{where} failed: {type(exc).__name__}: {exc}")
+        return StorageError(f"{where} failed: {type(exc).__name__}: {_text(exc)}")
     if isinstance(exc, TimeoutError | ConnectionError):
-        return StorageTransientError(f"{where} failed: {type(exc).__name__}: {exc} (retryable)")
-    return StorageError(f"{where} failed: {type(exc).__name__}: {exc}")
+        return StorageTransientError(f"{where} failed: {type(exc).__name__}: {_text(exc)} (retryable)")
+    return StorageError(f"{where} failed: {type(exc).__name__}: {_text(exc)}")
 
 
 def raise_translated(exc: Exception, store: str, action: str, key: str | None = None) -> NoReturn:

@@ -82,7 +82,7 @@ class AwsClientParameters(BaseModel):
 
         retries = self.retries or AwsRetries()
         config: dict[str, Any] = {
-            "retries": {"max_attempts": retries.max_attempts, "mode": retries.mode},
+            "retries": {"total_max_attempts": retries.max_attempts, "mode": retries.mode},
         }
         if self.addressing_style:
             config["s3"] = {"addressing_style": self.addressing_style}
@@ -90,6 +90,11 @@ class AwsClientParameters(BaseModel):
             config["max_pool_connections"] = max_pool_connections
         if not signed:
             config["signature_version"] = UNSIGNED
+        if self.endpoint_url:
+            # Many S3-compatible stores reject the CRC checksums botocore sends by default
+            # since 1.36; the sync engine verifies sha256 of every file it pulls anyway.
+            config["request_checksum_calculation"] = "when_required"
+            config["response_checksum_validation"] = "when_required"
         kwargs: dict[str, Any] = {"config": Config(**config)}
         if self.endpoint_url:
             kwargs["endpoint_url"] = self.endpoint_url
@@ -158,11 +163,15 @@ class AwsCredentials(Block):
             found = sts.assume_role(
                 RoleArn=self.assume_role_arn, RoleSessionName=f"stowflow-{uuid.uuid4().hex[:12]}"
             )["Credentials"]
-        except (ClientError, BotoCoreError) as exc:
+        except ClientError as exc:
             raise StorageAuthError(
-                f"could not assume role {self.assume_role_arn}: {exc}",
+                f"could not assume role {self.assume_role_arn}: {' '.join(str(exc).split())}",
                 hint="check the role's trust policy and the base credentials' sts:AssumeRole right",
             ) from exc
+        except BotoCoreError as exc:
+            from stowflow_aws._errors import raise_translated
+
+            raise_translated(exc, "sts", f"assume role {self.assume_role_arn}")
         register_secret(found["SecretAccessKey"])
         register_secret(found["SessionToken"])
         return boto3.Session(
