@@ -1,3 +1,6 @@
-"""stowflow-bitbucket: the bitbucket provider plugin for stowflow."""
+"""stowflow-bitbucket: Bitbucket credentials, repositories and API client for stowflow."""
 
-__all__: list[str] = []
+from stowflow_bitbucket.credentials import BitBucketCredentials
+from stowflow_bitbucket.repository import BitBucketRepository
+
+__all__ = ["BitBucketCredentials", "BitBucketRepository"]

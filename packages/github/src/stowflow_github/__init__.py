@@ -1,3 +1,6 @@
-"""stowflow-github: the github provider plugin for stowflow."""
+"""stowflow-github: GitHub credentials, repositories and API client for stowflow."""
 
-__all__: list[str] = []
+from stowflow_github.credentials import GitHubCredentials
+from stowflow_github.repository import GitHubRepository
+
+__all__ = ["GitHubCredentials", "GitHubRepository"]

@@ -1,3 +1,29 @@
 """Hook implementations of the stowflow-github plugin (registered through the `stowflow` entry point)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from stowflow import hookimpl
+
+if TYPE_CHECKING:
+    from stowflow.git.auth import GitAuth
+
+
+@hookimpl
+def stowflow_register_block_types(register: Callable[[type], None]) -> None:
+    """Register GitHubCredentials and GitHubRepository."""
+    from stowflow_github.credentials import GitHubCredentials
+    from stowflow_github.repository import GitHubRepository
+
+    register(GitHubCredentials)
+    register(GitHubRepository)
+
+
+@hookimpl
+def stowflow_git_auth(url: str, credentials: Any) -> GitAuth | None:
+    """Claim GitHub credentials blocks, and bare tokens for GitHub's hosts."""
+    from stowflow_github._git_auth import git_auth
+
+    return git_auth(url, credentials)

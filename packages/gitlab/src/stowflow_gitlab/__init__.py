@@ -1,3 +1,6 @@
-"""stowflow-gitlab: the gitlab provider plugin for stowflow."""
+"""stowflow-gitlab: GitLab credentials, repositories and API client for stowflow."""
 
-__all__: list[str] = []
+from stowflow_gitlab.credentials import GitLabCredentials
+from stowflow_gitlab.repository import GitLabRepository
+
+__all__ = ["GitLabCredentials", "GitLabRepository"]
