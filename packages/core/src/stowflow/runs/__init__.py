@@ -6,6 +6,7 @@
 from stowflow.runs.api import (
     InvalidTransitionError,
     create_flow_run,
+    deployment_for_run,
     find_deployment,
     get_flow_run,
     list_flow_runs,
@@ -24,6 +25,7 @@ __all__ = [
     "InvalidTransitionError",
     "State",
     "create_flow_run",
+    "deployment_for_run",
     "find_deployment",
     "get_flow_run",
     "is_final",

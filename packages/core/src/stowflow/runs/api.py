@@ -13,7 +13,14 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from stowflow.db import DeploymentRecord, FlowRunRecord, new_id, session, utcnow
+from stowflow.db import (
+    DeploymentRecord,
+    DeploymentVersionRecord,
+    FlowRunRecord,
+    new_id,
+    session,
+    utcnow,
+)
 from stowflow.errors import NotFoundError, RunError
 from stowflow.redact import redact
 from stowflow.runs.params import validate_parameters
@@ -48,6 +55,26 @@ def find_deployment(ref: str) -> DeploymentRecord:
         raise NotFoundError(f"no deployment {ref!r}",
                             hint="list deployments with 'stowflow deployment ls'")
     return found
+
+
+def deployment_for_run(run: FlowRunRecord) -> dict[str, Any]:
+    """Return the deployment as it was when ``run`` was created (its version snapshot).
+
+    Falls back to the deployment's current row when no snapshot exists. Raises RunError
+    when the deployment was deleted.
+    """
+    with session() as db:
+        if run.deployment_id and run.deployment_version is not None:
+            snapshot = db.scalars(select(DeploymentVersionRecord.snapshot).where(
+                DeploymentVersionRecord.deployment_id == run.deployment_id,
+                DeploymentVersionRecord.version_number == run.deployment_version)).first()
+            if snapshot:
+                return {"id": run.deployment_id, **snapshot}
+        record = db.get(DeploymentRecord, run.deployment_id) if run.deployment_id else None
+        if record is None:
+            raise RunError(f"flow run {run.id}: its deployment no longer exists")
+        return {column.key: getattr(record, column.key)
+                for column in DeploymentRecord.__mapper__.column_attrs}
 
 
 def create_flow_run(deployment: str | DeploymentRecord, parameters: dict[str, Any] | None = None,

@@ -33,12 +33,13 @@ def claim_runs(worker_name: str, limit: int, *, pool: str | None = None,
     now = utcnow()
     with session() as db:
         if pool is not None:
-            # Locking the pool row serialises claims only when a limit must be counted.
-            record = db.scalars(select(WorkPoolRecord).where(WorkPoolRecord.name == pool)
-                                .with_for_update()).first()
+            record = db.scalars(select(WorkPoolRecord).where(WorkPoolRecord.name == pool)).first()
             if record is None or record.is_paused:
                 return []
             if record.concurrency_limit is not None:
+                # Counting free slots is only sound if claims of this pool take turns.
+                db.scalars(select(WorkPoolRecord.id).where(WorkPoolRecord.id == record.id)
+                           .with_for_update()).first()
                 busy = db.scalar(select(func.count()).select_from(FlowRunRecord).where(
                     FlowRunRecord.work_pool_name == pool, FlowRunRecord.state.in_(_ACTIVE)))
                 limit = min(limit, max(record.concurrency_limit - int(busy or 0), 0))

@@ -1,0 +1,105 @@
+"""Capturing a run's prints and log records into its run log, redacted, in batches.
+
+The run subprocess replaces ``sys.stdout`` / ``sys.stderr`` with :class:`LineWriter`
+streams and puts a :class:`SinkHandler` on the root logger. Lines are queued and written
+by one background thread every ``flush_interval`` seconds (one transaction per batch), so
+a chatty flow does not pay one database round trip per print. Redaction happens in
+:func:`stowflow.runs.write_logs`, with every secret the run has loaded by then.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from collections.abc import Callable
+
+from stowflow.runs.logs import write_logs
+
+
+class LogSink:
+    """A buffer of ``(level, message)`` lines flushed to the run log by a daemon thread."""
+
+    def __init__(self, run_id: str, flush_interval: float = 0.25,
+                 writer: Callable[[str, list[tuple[str, str]]], int] = write_logs) -> None:
+        self.run_id = run_id
+        self.flush_interval = flush_interval
+        self._writer = writer
+        self._lines: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="stowflow-log-sink", daemon=True)
+
+    def start(self) -> LogSink:
+        """Start the flushing thread; return self."""
+        self._thread.start()
+        return self
+
+    def emit(self, level: str, message: str) -> None:
+        """Queue one line."""
+        with self._lock:
+            self._lines.append((level, message))
+
+    def flush(self) -> None:
+        """Write every queued line now."""
+        with self._lock:
+            lines, self._lines = self._lines, []
+        if lines:
+            self._writer(self.run_id, lines)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.flush_interval):
+            try:
+                self.flush()
+            except Exception:  # the database hiccuped: keep the lines for the next try
+                continue
+
+    def close(self) -> None:
+        """Stop the thread and write what is left."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self.flush()
+
+
+class LineWriter(io.TextIOBase):
+    """A text stream that sends each complete line to a :class:`LogSink` at one level."""
+
+    def __init__(self, sink: LogSink, level: str) -> None:
+        self._sink = sink
+        self._level = level
+        self._partial = ""
+
+    def writable(self) -> bool:
+        """Always true: this is an output stream."""
+        return True
+
+    def write(self, text: str) -> int:
+        """Queue every complete line of ``text``; keep a trailing partial line for later."""
+        data = self._partial + text
+        *lines, self._partial = data.split("\n")
+        for line in lines:
+            self._sink.emit(self._level, line.rstrip("\r"))
+        return len(text)
+
+    def flush(self) -> None:
+        """Queue a pending partial line (a ``print(..., end="")`` followed by flush)."""
+        if self._partial:
+            self._sink.emit(self._level, self._partial)
+            self._partial = ""
+
+
+class SinkHandler(logging.Handler):
+    """A logging handler that queues formatted records into a :class:`LogSink`."""
+
+    def __init__(self, sink: LogSink) -> None:
+        super().__init__(level=logging.INFO)
+        self._sink = sink
+        self.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Queue the formatted record (with its traceback, if any) at its level."""
+        try:
+            self._sink.emit(record.levelname, self.format(record))
+        except Exception:
+            self.handleError(record)

@@ -1,0 +1,200 @@
+"""The run subprocess: ``python -m stowflow.workers.execute RUN_ID``.
+
+A worker starts this in the run's fresh workspace with the run's environment. It marks the
+run RUNNING, then goes through the phases — install (``EXTRA_PIP_PACKAGES`` layer), auth
+(load the credential blocks the pull steps name), transfer (the pull steps; the last
+``directory`` output becomes the working directory), import (the entrypoint, and the
+parameters validated by the flow), run (call the flow) — recording one event per phase
+with its duration, and ends in COMPLETED (exit 0) or FAILED (exit 1). Prints and log
+records go to the run log, redacted. It exits by itself if its worker dies.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import Any
+
+from stowflow.errors import StowflowError
+from stowflow.redact import install_logging_filter, redact
+from stowflow.runs import (
+    InvalidTransitionError,
+    State,
+    deployment_for_run,
+    get_flow_run,
+    phase,
+    set_state,
+    update_run,
+)
+from stowflow.workers.capture import LineWriter, LogSink, SinkHandler
+
+WORKER_ENV = "STOWFLOW_WORKER_NAME"
+RUN_ENV = "STOWFLOW_FLOW_RUN_ID"
+_BLOCK_PREFIX = "stowflow.blocks."
+
+log = logging.getLogger("stowflow.run")
+
+
+class PhaseFailed(Exception):
+    """A phase raised; carries which one so the final state message can say so."""
+
+    def __init__(self, phase_name: str, cause: BaseException) -> None:
+        super().__init__(f"{phase_name} failed: {describe(cause)}")
+        self.phase_name = phase_name
+
+
+def describe(exc: BaseException) -> str:
+    """Return a one-line, redacted description of an exception."""
+    if isinstance(exc, StowflowError):
+        return str(exc)
+    return redact(f"{type(exc).__name__}: {exc}")
+
+
+def _watch_parent(interval: float = 0.5) -> None:
+    """Exit when the worker that started us disappears (we get re-parented)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            threading.Event().wait(interval)
+            if os.getppid() != parent:
+                os._exit(70)
+
+    threading.Thread(target=watch, name="stowflow-parent-watch", daemon=True).start()
+
+
+def _install(run_id: str) -> None:
+    from stowflow.workers.envlayer import ENV_VAR, activate, ensure_layer, parse_packages
+
+    packages = parse_packages(os.environ.get(ENV_VAR))
+    with phase(run_id, "install") as p:
+        p.details["packages"] = packages
+        if packages:
+            layer, built = ensure_layer(packages)
+            activate(layer)
+            p.details.update(cached=not built, layer=layer.name)
+            log.info("%s: %s (%s)", ENV_VAR, " ".join(packages),
+                     "built" if built else "cached")
+
+
+def _auth(run_id: str, pull_steps: list[Any]) -> None:
+    """Load every block the pull steps reference: decrypts them and registers their secrets
+    with the redactor before any step runs, and times credential loading on its own."""
+    from stowflow.steps.templating import placeholders, resolve
+
+    with phase(run_id, "auth") as p:
+        refs = sorted({".".join(expr.split(".")[:4]) for expr in placeholders(pull_steps)
+                       if expr.startswith(_BLOCK_PREFIX)})
+        for ref in refs:
+            resolve("{{ " + ref + " }}")
+        p.details["blocks"] = [r[len(_BLOCK_PREFIX):].replace(".", "/", 1) for r in refs]
+
+
+def _transfer(run_id: str, pull_steps: list[Any]) -> Path:
+    from stowflow.steps import run_steps
+
+    with phase(run_id, "transfer") as p:
+        outputs = run_steps(pull_steps) if pull_steps else {}
+        directory = Path(outputs.get("directory") or Path.cwd())
+        os.chdir(directory)
+        version = outputs.get("commit_sha") or outputs.get("version")
+        p.details.update(directory=str(directory), code_version=version,
+                         steps=len(pull_steps))
+        if version:
+            update_run(run_id, code_version=str(version)[:200])
+    return directory
+
+
+def _import(run_id: str, entrypoint: str, root: Path, parameters: dict[str, Any]) -> Any:
+    from stowflow.flows import load_flow_from_entrypoint
+
+    with phase(run_id, "import") as p:
+        p.details["entrypoint"] = entrypoint
+        flow = load_flow_from_entrypoint(entrypoint, root)
+        params = flow.validate_parameters(parameters)
+    return flow, params
+
+
+def _run_phases(run_id: str) -> None:
+    run = get_flow_run(run_id)
+    deployment = deployment_for_run(run)
+    pull_steps = list(deployment.get("pull_steps") or [])
+    current = "install"
+    try:
+        _install(run_id)
+        current = "auth"
+        _auth(run_id, pull_steps)
+        current = "transfer"
+        root = _transfer(run_id, pull_steps)
+        current = "import"
+        flow, params = _import(run_id, deployment["entrypoint"], root, run.parameters or {})
+        current = "run"
+        with phase(run_id, "run"):
+            flow(**params)
+    except (Exception, KeyboardInterrupt) as exc:
+        raise PhaseFailed(current, exc) from exc
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Execute the run named by ``argv[0]``; return the process exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m stowflow.workers.execute RUN_ID", file=sys.stderr)
+        return 2
+    run_id = args[0]
+    _watch_parent()
+    os.environ[RUN_ENV] = run_id
+    sink = LogSink(run_id).start()
+    real_out, real_err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = LineWriter(sink, "INFO"), LineWriter(sink, "ERROR")
+    root_logger = logging.getLogger()
+    root_logger.addHandler(SinkHandler(sink))
+    root_logger.setLevel(logging.INFO)
+    install_logging_filter()
+
+    def on_term(signum: int, _frame: Any) -> None:
+        sink.emit("ERROR", f"run stopped by signal {signal.Signals(signum).name}")
+        sink.close()
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_term)
+
+    def finish() -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sink.close()
+
+    try:
+        set_state(run_id, State.RUNNING, worker_name=os.environ.get(WORKER_ENV))
+    except InvalidTransitionError as exc:  # cancelled or reaped before we got going
+        finish()
+        sys.stdout, sys.stderr = real_out, real_err
+        print(str(exc), file=sys.stderr)
+        return 3
+    final, message, code = State.COMPLETED, None, 0
+    try:
+        _run_phases(run_id)
+    except PhaseFailed as failure:
+        cause = failure.__cause__
+        if cause is not None and not isinstance(cause, StowflowError):
+            sink.emit("ERROR", "".join(traceback.format_exception(cause)).rstrip())
+        sink.emit("ERROR", str(failure))
+        final, message, code = State.FAILED, str(failure), 1
+    finally:
+        finish()
+        sys.stdout, sys.stderr = real_out, real_err
+    try:
+        set_state(run_id, final, message=message)
+    except InvalidTransitionError as exc:  # cancelled or reaped while running
+        print(str(exc), file=sys.stderr)
+        return 3
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
