@@ -215,3 +215,12 @@ def test_block_saves_and_loads_with_its_credentials(container: str,
     assert loaded.credentials.connection_string == credentials.connection_string
     loaded.write_path("x.txt", b"1")
     assert loaded.read_path("x.txt") == b"1"
+
+
+def test_dot_segments_cannot_address_a_blob(store: AzureBlobObjectStore) -> None:
+    for key in ("a/../b", "./a", "a/./b", ".."):
+        with pytest.raises(UnsafePathError, match="segment"):
+            store.put(key, b"x")
+        with pytest.raises(UnsafePathError):
+            store.head(key)
+    assert list(store.list("")) == []

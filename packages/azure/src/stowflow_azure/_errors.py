@@ -7,6 +7,8 @@ SAS token.
 
 from __future__ import annotations
 
+from enum import Enum
+
 from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
@@ -36,6 +38,8 @@ def error_code(exc: BaseException) -> str | None:
         response = getattr(exc, "response", None)
         headers = getattr(response, "headers", None) or {}
         code = headers.get("x-ms-error-code")
+    if isinstance(code, Enum):  # the SDK's StorageErrorCode
+        code = code.value
     return str(code) if code else None
 
 

@@ -30,7 +30,7 @@ from stowflow_azure.credentials import (
 )
 
 if TYPE_CHECKING:
-    from azure.storage.blob import BlobProperties, StorageStreamDownloader
+    from azure.storage.blob import BlobClient, BlobProperties, StorageStreamDownloader
     from stowflow.transfer import PullResult, PushResult
 
 MiB = 1024 * 1024
@@ -130,6 +130,15 @@ class AzureBlobObjectStore(ObjectStore):
         return translate(exc, store=self.name, action=action, key=key,
                          endpoint=str(self._service.primary_hostname), container=self.container)
 
+    def _blob(self, key: str) -> BlobClient:
+        # A "." or ".." segment is resolved away on the way to the service (and the request
+        # signature then no longer matches), so such a name cannot address a blob.
+        if any(part in (".", "..") for part in key.split("/")):
+            raise UnsafePathError(
+                f"{self.name}: blob name '{key}' has a '.' or '..' segment, which Azure "
+                "cannot address")
+        return self._client.get_blob_client(key)
+
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         """Yield every blob under ``prefix``, page by page, skipping directory markers."""
         try:
@@ -147,7 +156,7 @@ class AzureBlobObjectStore(ObjectStore):
     def head(self, key: str) -> ObjectInfo | None:
         """Return the blob's size and etag, or ``None`` when there is no blob at ``key``."""
         try:
-            props = self._client.get_blob_client(key).get_blob_properties()
+            props = self._blob(key).get_blob_properties()
         except ResourceNotFoundError as exc:
             if error_code(exc) == CONTAINER_NOT_FOUND:
                 raise self._error(exc, "head", key) from exc
@@ -167,7 +176,7 @@ class AzureBlobObjectStore(ObjectStore):
                 raise StorageNotFoundError(f"{self.name}: no blob at '{key}'")
             return None
         try:
-            return self._client.get_blob_client(key).download_blob(
+            return self._blob(key).download_blob(
                 offset=offset, length=length, max_concurrency=concurrency)
         except AzureError as exc:
             raise self._error(exc, "get", key) from exc
@@ -192,7 +201,7 @@ class AzureBlobObjectStore(ObjectStore):
 
     def put(self, key: str, data: bytes | Path) -> None:
         """Upload ``data`` to ``key`` (overwriting); large files go as parallel blocks."""
-        blob = self._client.get_blob_client(key)
+        blob = self._blob(key)
         try:
             if isinstance(data, Path):
                 with open(data, "rb") as stream:
