@@ -1,3 +1,45 @@
-"""Core's built-in hook implementations for the transfer area."""
+"""Core's built-in hook implementations for the transfer area.
+
+Both are fallbacks (``trylast``): a provider plugin that claims a scheme wins.
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+from stowflow.plugins import hookimpl
+
+
+@hookimpl(trylast=True)
+def stowflow_object_store_for_url(url: str, options: dict[str, Any]) -> Any:
+    """Wrap any fsspec filesystem (``memory://``, ``file://``, ...) as an ObjectStore."""
+    from stowflow.transfer.url import NOT_OBJECT_STORES, scheme_of
+
+    scheme = scheme_of(url)
+    if not scheme or scheme in NOT_OBJECT_STORES:
+        return None
+    from stowflow.transfer.fsspec_store import store_for_url
+
+    return store_for_url(url, options)
+
+
+@hookimpl(trylast=True)
+def stowflow_storage_for_url(url: str, options: dict[str, Any]) -> Any:
+    """Claim ``scheme://`` URLs that some object store understands, as ``RemoteStorage``.
+
+    Never git or web URLs, ``git@host:`` remotes, ``file://`` URLs or local paths — the
+    storage area handles those.
+    """
+    from stowflow.plugins import get_plugin_manager
+    from stowflow.transfer.url import NOT_OBJECT_STORES, scheme_of
+
+    scheme = scheme_of(url)
+    if not scheme or scheme in NOT_OBJECT_STORES or scheme in ("file", "local"):
+        return None
+    store = get_plugin_manager().hook.stowflow_object_store_for_url(url=url, options=dict(options))
+    if store is None:
+        return None
+    store.close()
+    from stowflow.storage.remote import RemoteStorage
+
+    return RemoteStorage(url, **options)

@@ -1,0 +1,159 @@
+"""The node-local content-addressed cache shared by every pull on the machine.
+
+Layout under ``<STOWFLOW_HOME>/cache/transfer/``::
+
+    objects/<sha[:2]>/<sha>      verified file content, read-only (0444)
+    objects/<sha[:2]>/<sha>.x    the same content with exec bits (0555), made on demand
+    manifests/<id>.json          manifests by version id (immutable, verified on read)
+    records/<digest>.json        which version a pull last put in a destination
+    foreign/<digest>.json        key → (size, etag, sha256) of foreign folders' objects
+    locks/<digest>.lock          one lock per destination folder
+    tmp/                         downloads in progress (same filesystem, so renames are atomic)
+
+Safe for concurrent processes without a global lock: content is written to a unique temp
+file, verified, then moved into place with :func:`os.replace`; two processes adding the
+same object both write identical bytes. Cached files are read-only because pulls hardlink
+them into destinations — a file edited in place in a pulled tree would otherwise corrupt
+the cache; exec bits live in a separate ``.x`` copy for the same reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from stowflow.settings import get_settings
+from stowflow.transfer.manifest import version_id
+
+READ_ONLY = 0o444
+READ_EXEC = 0o555
+
+
+def digest_text(text: str) -> str:
+    """Return a short stable digest of ``text`` for file names (destinations, store names)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def hash_file(path: Path) -> str:
+    """Return the sha256 of the file at ``path``, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1024 * 1024):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class ContentCache:
+    """The content-addressed cache under ``root`` (default: ``settings.cache_dir/transfer``)."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = Path(root) if root is not None else get_settings().cache_dir / "transfer"
+        self.tmp_dir = self.root / "tmp"
+        for sub in ("objects", "manifests", "records", "foreign", "locks", "tmp"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+
+    # --- content -----------------------------------------------------------------------
+
+    def object_path(self, sha: str, executable: bool = False) -> Path:
+        """Return where the content ``sha`` is (or would be) cached."""
+        return self.root / "objects" / sha[:2] / (f"{sha}.x" if executable else sha)
+
+    def lookup(self, sha: str, size: int) -> Path | None:
+        """Return the cached file of ``sha`` if present with the right size, else ``None``."""
+        path = self.object_path(sha)
+        try:
+            if path.stat().st_size == size:
+                return path
+        except FileNotFoundError:
+            return None
+        return None
+
+    def temp_path(self, suffix: str = "") -> Path:
+        """Return a fresh, unique temp file path inside the cache (same filesystem)."""
+        fd, name = tempfile.mkstemp(dir=self.tmp_dir, suffix=suffix)
+        os.close(fd)
+        return Path(name)
+
+    def add_file(self, tmp: Path, sha: str) -> Path:
+        """Move a verified temp file into the cache as ``sha`` and return its cached path."""
+        final = self.object_path(sha)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(tmp, READ_ONLY)
+        os.replace(tmp, final)
+        return final
+
+    def add_bytes(self, data: bytes, sha: str) -> Path:
+        """Write verified ``data`` into the cache as ``sha`` and return its cached path."""
+        tmp = self.temp_path()
+        try:
+            tmp.write_bytes(data)
+            return self.add_file(tmp, sha)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def source_for(self, sha: str, executable: bool) -> Path:
+        """Return the cached file to link for content ``sha`` with the wanted exec bit.
+
+        The ``.x`` copy is made on first use (a copy, not a link: a link shares the mode).
+        """
+        base = self.object_path(sha)
+        if not executable:
+            return base
+        target = self.object_path(sha, executable=True)
+        if not target.exists():
+            tmp = self.temp_path()
+            try:
+                shutil.copyfile(base, tmp)
+                os.chmod(tmp, READ_EXEC)
+                os.replace(tmp, target)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+        return target
+
+    # --- manifests, records, foreign indexes --------------------------------------------
+
+    def manifest(self, version: str) -> bytes | None:
+        """Return the cached bytes of manifest ``version`` (verified), or ``None``."""
+        path = self.root / "manifests" / f"{version}.json"
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        return data if version_id(data) == version else None
+
+    def save_manifest(self, version: str, data: bytes) -> None:
+        """Cache verified manifest bytes under their version id."""
+        self._write_atomic(self.root / "manifests" / f"{version}.json", data)
+
+    def read_json(self, kind: str, key: str) -> dict[str, Any]:
+        """Return the JSON document ``kind/<digest(key)>.json`` or ``{}``."""
+        try:
+            data = json.loads((self.root / kind / f"{digest_text(key)}.json").read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def write_json(self, kind: str, key: str, doc: dict[str, Any]) -> None:
+        """Atomically write the JSON document ``kind/<digest(key)>.json``."""
+        self._write_atomic(self.root / kind / f"{digest_text(key)}.json",
+                           json.dumps(doc).encode())
+
+    def lock_path(self, key: str) -> Path:
+        """Return the lock file that serialises work on ``key`` (e.g. a destination)."""
+        return self.root / "locks" / f"{digest_text(key)}.lock"
+
+    def _write_atomic(self, path: Path, data: bytes) -> None:
+        tmp = self.temp_path()
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise

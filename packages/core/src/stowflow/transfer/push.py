@@ -1,0 +1,241 @@
+"""Push: upload a folder as a new version under a prefix.
+
+One walk of the tree, one hash per file, one listing of what the store already holds,
+then only the missing content is uploaded in parallel — new small files as a few packs,
+large files as their own objects (or, in the plain layout, each changed file at its
+path). The manifest goes up next and ``HEAD`` last, so readers see the old version or
+the new one, never a mix. Pushing an unchanged tree uploads nothing and keeps the version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stowflow.errors import StorageError, StorageNotFoundError
+from stowflow.transfer import layout as keys
+from stowflow.transfer import manifest as mf
+from stowflow.transfer.cache import ContentCache
+from stowflow.transfer.ignore import walk
+from stowflow.transfer.packing import (
+    SMALL_FILE_LIMIT,
+    PackItem,
+    build_pack,
+    pack_target,
+    plan_packs,
+)
+from stowflow.transfer.parallel import run_parallel
+from stowflow.transfer.paths import dir_prefix, normalize_prefix
+from stowflow.transfer.progress import ProgressCallback, Reporter
+from stowflow.transfer.refs import load_manifest, read_head, save_manifest, write_head
+from stowflow.transfer.retry import retrying
+from stowflow.transfer.scan import HashedFile, hash_files
+from stowflow.transfer.store import ObjectInfo, ObjectStore
+
+LAYOUTS = ("packed", "files")
+
+
+@dataclass
+class PushResult:
+    """What a push did.
+
+    ``version`` is the version id now at ``HEAD`` (``None`` for a dry run); ``files`` and
+    ``total_bytes`` describe the pushed tree; ``uploaded_objects`` and ``bytes_sent`` count
+    content uploads (packs, objects, plain files — not the manifest or ``HEAD``);
+    ``skipped`` counts files whose bytes the store already held; ``paths`` lists the
+    files (filled on a dry run); ``changed`` says whether a new version was written.
+    """
+
+    version: str | None
+    files: int
+    uploaded_objects: int = 0
+    bytes_sent: int = 0
+    skipped: int = 0
+    total_bytes: int = 0
+    paths: list[str] = field(default_factory=list)
+    changed: bool = False
+
+
+class _Uploads:
+    """Runs uploads on a thread pool and counts them."""
+
+    def __init__(self, store: ObjectStore, reporter: Reporter) -> None:
+        self.store, self.reporter = store, reporter
+        self.objects = self.bytes = 0
+
+    def count(self, nbytes: int) -> None:
+        self.objects += 1
+        self.bytes += nbytes
+
+
+def push(source_dir: str | Path, store: ObjectStore, prefix: str, *, layout: str = "packed",
+         ignore_file: str | None = ".stowflowignore", dry_run: bool = False,
+         progress: ProgressCallback | None = None) -> PushResult:
+    """Upload ``source_dir`` to ``prefix`` in ``store`` as a new version; return a PushResult.
+
+    Called by ``stowflow storage push``, the push steps and ``RemoteStorage``. Files
+    matched by the built-in ignore rules or ``ignore_file`` are left out. ``dry_run``
+    returns the file list and total size without touching the store.
+    """
+    if layout not in LAYOUTS:
+        raise StorageError(f"unknown layout {layout!r}", hint="use 'packed' or 'files'")
+    prefix = normalize_prefix(prefix)
+    sources = walk(Path(source_dir), ignore_file)
+    total = sum(f.size for f in sources)
+    if dry_run:
+        return PushResult(version=None, files=len(sources), total_bytes=total,
+                          paths=[f.relpath for f in sources])
+    reporter = Reporter("push", progress)
+    reporter.start(len(sources), total)
+    store = retrying(store)
+    cache = ContentCache()
+    hashed = hash_files(sources)
+    head = read_head(store, prefix)
+    previous = None
+    if head is not None:
+        try:
+            previous = load_manifest(store, prefix, head, cache)
+        except StorageNotFoundError:
+            previous = None  # a dangling HEAD: this push repairs it
+    listing_prefix = keys.meta_prefix(prefix) if layout == "packed" else dir_prefix(prefix)
+    listing = {info.key: info for info in store.list(listing_prefix)}
+    uploads = _Uploads(store, reporter)
+    if layout == "packed":
+        entries, packs, skipped = _push_packed(hashed, prefix, previous, listing, uploads)
+    else:
+        entries, skipped = _push_files(hashed, prefix, previous, listing, uploads)
+        packs = {}
+    doc = mf.build(entries, layout=layout, parent=head, packs=packs)
+    result = PushResult(version=head, files=len(sources), uploaded_objects=uploads.objects,
+                        bytes_sent=uploads.bytes, skipped=skipped, total_bytes=total)
+    if doc.same_content(previous) and uploads.objects == 0:
+        return result
+    result.version = save_manifest(store, prefix, doc, cache)
+    write_head(store, prefix, result.version)
+    result.changed = True
+    if previous is not None and layout == "files":
+        _delete_stale_mirror(store, prefix, previous, doc)
+    return result
+
+
+def _push_packed(hashed: list[HashedFile], prefix: str, previous: mf.Manifest | None,
+                 listing: dict[str, ObjectInfo], up: _Uploads,
+                 ) -> tuple[list[mf.FileEntry], dict[str, int], int]:
+    known: dict[str, mf.FileEntry] = {}
+    if previous is not None:
+        for entry in previous.files:
+            key = (keys.pack_key(prefix, entry.pack or "") if entry.location == "pack"
+                   else keys.object_key(prefix, entry.sha256))
+            if entry.location in ("pack", "object") and key in listing:
+                known.setdefault(entry.sha256, entry)
+    packs: dict[str, int] = {}
+    entries: list[mf.FileEntry] = []
+    new_small: dict[str, PackItem] = {}
+    new_large: dict[str, HashedFile] = {}
+    pending: list[HashedFile] = []
+    skipped = 0
+    for h in hashed:
+        src = h.source
+        if src.size == 0:
+            entries.append(mf.FileEntry(src.relpath, 0, mf.EMPTY_SHA256, src.executable, "empty"))
+            up.reporter.advance(1, 0)
+        elif h.sha256 in known:
+            old = known[h.sha256]
+            entries.append(mf.FileEntry(src.relpath, src.size, h.sha256, src.executable,
+                                        old.location, old.pack, old.offset))
+            if old.pack:
+                packs[old.pack] = previous.packs[old.pack]  # type: ignore[union-attr]
+            skipped += 1
+            up.reporter.advance(1, src.size)
+        elif src.size >= SMALL_FILE_LIMIT:
+            entries.append(mf.FileEntry(src.relpath, src.size, h.sha256, src.executable, "object"))
+            if keys.object_key(prefix, h.sha256) in listing:
+                skipped += 1
+                up.reporter.advance(1, src.size)
+            else:
+                new_large.setdefault(h.sha256, h)
+                pending.append(h)
+        else:
+            new_small.setdefault(h.sha256, PackItem(h.sha256, src.size, src.path))
+            pending.append(h)
+
+    groups = plan_packs(list(new_small.values()),
+                        pack_target(sum(i.size for i in new_small.values()),
+                                    up.store.max_concurrency))
+    placed: dict[str, tuple[str, int]] = {}
+
+    def upload_pack(group: list[PackItem]) -> None:
+        blob, sha, offsets = build_pack(group)
+        key = keys.pack_key(prefix, sha)
+        if key not in listing:
+            up.store.put(key, blob)
+            up.count(len(blob))
+        packs[sha] = len(blob)
+        for item_sha, offset in offsets.items():
+            placed[item_sha] = (sha, offset)
+        up.reporter.advance(len(group), len(blob))
+
+    def upload_object(h: HashedFile) -> None:
+        key = keys.object_key(prefix, h.sha256)
+        up.store.put(key, h.source.path)
+        if not h.unchanged():
+            up.store.delete([key])
+            raise StorageError(f"'{h.source.path}' changed while it was being pushed",
+                               hint="push again once the files are stable")
+        up.count(h.source.size)
+        up.reporter.advance(1, h.source.size)
+
+    run_parallel(up.store, [lambda g=g: upload_pack(g) for g in groups]
+                  + [lambda h=h: upload_object(h) for h in new_large.values()])
+    for h in pending:
+        if h.source.size < SMALL_FILE_LIMIT:
+            pack, offset = placed[h.sha256]
+            entries.append(mf.FileEntry(h.relpath, h.source.size, h.sha256,
+                                        h.source.executable, "pack", pack, offset))
+    return entries, packs, skipped
+
+
+def _push_files(hashed: list[HashedFile], prefix: str, previous: mf.Manifest | None,
+                listing: dict[str, ObjectInfo], up: _Uploads) -> tuple[list[mf.FileEntry], int]:
+    before = {e.path: e for e in previous.files} if previous is not None else {}
+    entries: list[mf.FileEntry] = []
+    todo: list[HashedFile] = []
+    skipped = 0
+    for h in hashed:
+        src = h.source
+        entries.append(mf.FileEntry(src.relpath, src.size, h.sha256, src.executable, "file"))
+        old = before.get(src.relpath)
+        info = listing.get(keys.file_key(prefix, src.relpath))
+        if (old is not None and old.location == "file" and old.sha256 == h.sha256
+                and info is not None and info.size == src.size):
+            skipped += 1
+            up.reporter.advance(1, src.size)
+        else:
+            todo.append(h)
+
+    def upload(h: HashedFile) -> None:
+        data: bytes | Path = h.source.path if h.source.size >= SMALL_FILE_LIMIT else b""
+        if h.source.size < SMALL_FILE_LIMIT:
+            data = h.source.path.read_bytes()
+            if mf.version_id(data) != h.sha256:
+                raise StorageError(f"'{h.source.path}' changed while it was being pushed",
+                                   hint="push again once the files are stable")
+        up.store.put(keys.file_key(prefix, h.relpath), data)
+        if isinstance(data, Path) and not h.unchanged():
+            raise StorageError(f"'{h.source.path}' changed while it was being pushed",
+                               hint="push again once the files are stable")
+        up.count(h.source.size)
+        up.reporter.advance(1, h.source.size)
+
+    run_parallel(up.store, [lambda h=h: upload(h) for h in todo])
+    return entries, skipped
+
+
+def _delete_stale_mirror(store: ObjectStore, prefix: str, previous: mf.Manifest,
+                         current: mf.Manifest) -> None:
+    """Remove plain-layout files the previous version had and this one does not."""
+    keep = {e.path for e in current.files}
+    stale = [keys.file_key(prefix, e.path) for e in previous.files
+             if e.location == "file" and e.path not in keep]
+    for start in range(0, len(stale), 1000):
+        store.delete(stale[start:start + 1000])

@@ -1,0 +1,64 @@
+"""From a URL to an ObjectStore and a prefix, through the plugins' object-store hook."""
+
+from __future__ import annotations
+
+import urllib.parse
+from typing import Any
+
+from stowflow.errors import UnsupportedURLError
+from stowflow.transfer.paths import normalize_prefix
+from stowflow.transfer.store import ObjectStore
+
+#: Schemes that are never object stores (git remotes, web pages).
+NOT_OBJECT_STORES = frozenset({"http", "https", "ssh", "git", "git+ssh", "git+https"})
+
+
+def scheme_of(url: str) -> str:
+    """Return the lowercased scheme of ``url`` (``""`` for plain paths and ``git@host:…``)."""
+    scheme, sep, _ = url.partition("://")
+    return scheme.lower() if sep and scheme.replace("+", "").isalnum() else ""
+
+
+def display_url(url: str) -> str:
+    """Return ``url`` without any ``user:password@`` part, for messages."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=host))
+
+
+def split_url(url: str) -> tuple[str, str]:
+    """Split ``scheme://bucket/a/b`` into (``scheme://bucket``, ``a/b``).
+
+    For ``file:///srv/code`` the bucket is empty and the prefix is ``srv/code``.
+    """
+    scheme = scheme_of(url)
+    rest = url.split("://", 1)[1] if scheme else url
+    bucket, _, path = rest.partition("/")
+    return f"{scheme}://{bucket}", normalize_prefix(path)
+
+
+def open_store(url: str, options: dict[str, Any] | None = None) -> tuple[ObjectStore, str]:
+    """Return (an ObjectStore for the bucket of ``url``, the prefix inside it).
+
+    The store comes from the first plugin whose ``stowflow_object_store_for_url`` claims
+    the URL (core's fsspec fallback last). Raises ``UnsupportedURLError`` naming the
+    distribution to install when nothing claims it.
+    """
+    from stowflow.plugins import get_plugin_manager, install_hints
+
+    scheme = scheme_of(url)
+    _, prefix = split_url(url)
+    store = None
+    if scheme and scheme not in NOT_OBJECT_STORES:
+        store = get_plugin_manager().hook.stowflow_object_store_for_url(
+            url=url, options=dict(options or {}))
+    if store is None:
+        dist = install_hints().get(scheme)
+        hint = f"pip install {dist}" if dist else "use scheme://bucket/prefix of an installed store"
+        raise UnsupportedURLError(f"no installed object store understands '{display_url(url)}'",
+                                  hint=hint)
+    return store, prefix
