@@ -1,0 +1,116 @@
+"""The stowflow-gcp plugin: discovery, hooks, block registration through the CLI, URL schemes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+from stowflow import registry
+from stowflow.blocks import store as block_store
+from stowflow.cli.app import main
+from stowflow.errors import BlockError, ConfigError
+from stowflow.plugins import get_plugin_manager, install_hints, plugin_infos
+from stowflow.testing.servers.gcs import GcsServer
+from stowflow_gcp import GcpCredentials, GcsBucket, GcsObjectStore, plugin
+from stowflow_gcp.deployments import steps
+
+HOOKS = ["stowflow_object_store_for_url", "stowflow_register_block_types",
+         "stowflow_register_recipes", "stowflow_register_steps"]
+
+
+def test_entry_point_loads_without_error() -> None:
+    info = next(i for i in plugin_infos() if i.name == "gcp")
+    assert info.error is None
+    assert info.distribution == "stowflow-gcp"
+    assert info.module == "stowflow_gcp.plugin"
+    assert info.hooks == HOOKS
+
+
+def test_loading_the_plugin_does_not_import_the_sdk() -> None:
+    code = ("import sys, stowflow_gcp.plugin, stowflow_gcp; "
+            "print(sorted(m for m in sys.modules if m.startswith('google')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    assert out.strip() == "[]"
+
+
+def test_hooks_register_blocks_steps_and_recipe() -> None:
+    types = registry.block_types()
+    assert types["gcp-credentials"] is GcpCredentials
+    assert types["gcs-bucket"] is GcsBucket
+    found = registry.steps()
+    assert found["stowflow_gcp.deployments.steps.push_to_gcs"] is steps.push_to_gcs
+    assert found["stowflow_gcp.deployments.steps.pull_from_gcs"] is steps.pull_from_gcs
+    assert "gcs" in registry.recipes()
+    for key in ("gs", "gcs", "gcp-credentials", "gcs-bucket", "stowflow_gcp"):
+        assert install_hints()[key] == "stowflow-gcp"
+
+
+def test_recipe_renders_to_the_documented_shape() -> None:
+    recipe = registry.recipes()["gcs"]
+    text = recipe.yaml_text.format(project_name="shop", entrypoint="flows/etl.py:etl")
+    data = yaml.safe_load(text)
+    (push,) = data["push"]
+    (pull,) = data["pull"]
+    placeholder = "{{ stowflow.blocks.gcp-credentials.my-creds }}"
+    assert push["stowflow_gcp.deployments.steps.push_to_gcs"] == {
+        "id": "push_code", "requires": "stowflow-gcp>=0.1", "bucket": "my-bucket",
+        "folder": "shop", "credentials": placeholder}
+    assert pull["stowflow_gcp.deployments.steps.pull_from_gcs"] == {
+        "id": "pull_code", "requires": "stowflow-gcp>=0.1", "bucket": "{{ push_code.bucket }}",
+        "folder": "{{ push_code.folder }}", "credentials": placeholder}
+    (deployment,) = data["deployments"]
+    assert deployment["name"] == "shop"
+    assert deployment["entrypoint"] == "flows/etl.py:etl"
+    assert deployment["work_pool"] == {"name": "my-pool", "work_queue_name": None,
+                                       "job_variables": {}}
+    assert deployment["parameters"] == {} and data["build"] is None
+
+
+def test_block_register_through_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["block", "register", "-m", "stowflow_gcp"]) == 0
+    out = capsys.readouterr().out
+    assert "gcp-credentials" in out and "gcs-bucket" in out
+    recorded = {record.slug: record for record in block_store.list_block_types()}
+    assert recorded["gcp-credentials"].module == "stowflow_gcp.credentials"
+    assert recorded["gcs-bucket"].module == "stowflow_gcp.storage"
+
+
+def _resolve(url: str, options: dict[str, object]) -> GcsObjectStore | None:
+    return get_plugin_manager().hook.stowflow_object_store_for_url(url=url, options=options)  # type: ignore[no-any-return]
+
+
+def test_both_schemes_resolve_to_the_gcs_store(gcs_server: GcsServer, gcs_bucket: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_server.endpoint)
+    for url in (f"gs://{gcs_bucket}/folder", f"gcs://{gcs_bucket}", f"GS://{gcs_bucket}/a/b"):
+        store = _resolve(url, {})
+        assert isinstance(store, GcsObjectStore)
+        with store:
+            assert store.bucket_name == gcs_bucket and store.name == f"gs://{gcs_bucket}"
+            store.put("folder/x.txt", url.encode())
+            assert store.get_bytes("folder/x.txt") == url.encode()
+
+
+def test_options_carry_credentials_and_client_settings(gcs_server: GcsServer,
+                                                       gcs_bucket: str) -> None:
+    block = GcpCredentials(api_endpoint=gcs_server.endpoint, project="block-project")
+    for credentials in (block, block.revealed_data()):
+        store = _resolve(f"gs://{gcs_bucket}", {"credentials": credentials, "max_concurrency": 3,
+                                                "page_size": 7, "project": "url-project"})
+        assert isinstance(store, GcsObjectStore)
+        with store:
+            assert (store.max_concurrency, store.page_size) == (3, 7)
+            assert store.project == "url-project"
+            assert list(store.list("")) == []
+    with pytest.raises(ConfigError, match=r"unknown option.*anon"):
+        _resolve(f"gs://{gcs_bucket}", {"anon": True})
+    with pytest.raises(BlockError, match="invalid GCP credentials"):
+        _resolve(f"gs://{gcs_bucket}", {"credentials": {"token": "x"}})
+
+
+def test_other_schemes_are_left_to_other_plugins() -> None:
+    for url in ("s3://bucket/x", "az://c/x", "memory://x", "/local/path"):
+        assert plugin.stowflow_object_store_for_url(url=url, options={}) is None
