@@ -1,0 +1,223 @@
+"""``stowflow deploy``: run build and push once, then register the chosen deployments.
+
+Build and push steps run once per invocation (per distinct set of steps, when a
+deployment overrides them), in the project folder. Pull steps are stored with their
+placeholders: only references to build/push outputs are filled in at deploy time; blocks,
+variables and environment variables are resolved on the worker at run time, so no secret
+is ever stored resolved. ``dry_run`` runs nothing and writes nothing: it reports the files
+a push would upload and the deployments that would be written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stowflow.deployments.project import PROJECT_FILE, DeploymentSpec, ProjectConfig, load_project
+from stowflow.errors import DeploymentError
+from stowflow.flows.metadata import read_flow_metadata
+from stowflow.steps import requires as _requires
+from stowflow.steps.engine import parse_step, run_steps
+from stowflow.steps.templating import resolve
+
+LOCAL_PULL_STEP = "stowflow.deployments.steps.set_working_directory"
+
+
+@dataclass
+class PlannedDeployment:
+    """A deployment as it will be (or was) recorded."""
+
+    name: str
+    flow_name: str
+    entrypoint: str
+    work_pool_name: str | None
+    work_queue_name: str | None
+    job_variables: dict[str, Any]
+    parameters: dict[str, Any]
+    parameter_schema: dict[str, Any]
+    enforce_parameter_schema: bool
+    pull_steps: list[Any]
+    tags: list[str]
+    description: str | None
+    version: str | None
+    image: str | None
+    concurrency_limit: int | None
+    id: str | None = None
+
+
+@dataclass
+class PushPreview:
+    """What a push would upload: paths with sizes, and the total."""
+
+    files: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def total_bytes(self) -> int:
+        """The sum of the file sizes."""
+        return sum(size for _, size in self.files)
+
+
+@dataclass
+class DeployReport:
+    """What ``deploy_project`` did (or, on a dry run, would do)."""
+
+    dry_run: bool
+    deployments: list[PlannedDeployment] = field(default_factory=list)
+    step_runs: int = 0
+    push_preview: PushPreview | None = None
+    missing_requirements: list[str] = field(default_factory=list)
+
+
+def select_deployments(config: ProjectConfig, names: list[str], all_: bool) -> list[DeploymentSpec]:
+    """Return the deployments ``names`` (or all) picks; raise :class:`DeploymentError` otherwise."""
+    available = [spec.name for spec in config.deployments]
+    if not available:
+        raise DeploymentError(
+            f"{PROJECT_FILE} defines no deployments",
+            hint="add an entry under 'deployments:' with a name and an entrypoint",
+        )
+    if all_:
+        return list(config.deployments)
+    if not names:
+        if len(available) == 1:
+            return list(config.deployments)
+        raise DeploymentError(
+            "which deployment? this project defines several",
+            hint=f"name one of {', '.join(available)}, or pass --all",
+        )
+    by_name = {spec.name: spec for spec in config.deployments}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise DeploymentError(
+            f"no deployment named {', '.join(repr(n) for n in unknown)} in {PROJECT_FILE}",
+            hint=f"deployments: {', '.join(available)}",
+        )
+    return [by_name[n] for n in dict.fromkeys(names)]
+
+
+def _effective(spec: DeploymentSpec, config: ProjectConfig, section: str) -> list[Any] | None:
+    own = getattr(spec, section)
+    return own if own is not None else getattr(config, section)
+
+
+def preview_push(root: Path) -> PushPreview:
+    """Return the files a push of ``root`` would upload, honouring ``.stowflowignore``."""
+    try:
+        from stowflow.transfer.ignore import walk
+    except ImportError:  # the sync engine is not installed in this build
+        walk = None
+    if walk is not None:
+        return PushPreview([(f.relpath, f.size) for f in walk(root)])
+    files = sorted(p for p in root.rglob("*") if p.is_file() and ".git" not in p.parts)
+    return PushPreview([(p.relative_to(root).as_posix(), p.stat().st_size) for p in files])
+
+
+def _missing(steps: list[Any] | None) -> list[str]:
+    found = []
+    for index, step in enumerate(steps or []):
+        path, settings = parse_step(step, index)
+        reqs = _requires.parse_requirements(settings.get("requires"), step=settings.get("id") or path)
+        found += [str(r) for r in _requires.missing_requirements(reqs)]
+    return found
+
+
+def plan_deployment(
+    spec: DeploymentSpec, config: ProjectConfig, root: Path, outputs: dict[str, Any]
+) -> PlannedDeployment:
+    """Return what deploying ``spec`` records, given the build/push ``outputs``."""
+    metadata = read_flow_metadata(spec.entrypoint, root)
+
+    def fill(value: Any) -> Any:
+        return resolve(value, outputs, step=f"deployment {spec.name}", partial=True)
+
+    pull = _effective(spec, config, "pull")
+    if pull is None:
+        pull = [{LOCAL_PULL_STEP: {"directory": str(root)}}]
+    parameters = fill(spec.parameters)
+    if spec.enforce_parameter_schema and parameters:
+        metadata.parameters.validate(
+            {k: v for k, v in parameters.items() if not (isinstance(v, str) and "{{" in v)},
+            partial=True,
+        )
+    return PlannedDeployment(
+        name=spec.name,
+        flow_name=metadata.name,
+        entrypoint=spec.entrypoint,
+        work_pool_name=fill(spec.work_pool.name),
+        work_queue_name=fill(spec.work_pool.work_queue_name),
+        job_variables=fill(spec.work_pool.job_variables),
+        parameters=parameters,
+        parameter_schema=metadata.parameters.schema(),
+        enforce_parameter_schema=spec.enforce_parameter_schema,
+        pull_steps=fill(pull),
+        tags=fill(spec.tags),
+        description=spec.description if spec.description is not None else metadata.description,
+        version=fill(spec.version) if spec.version is not None else metadata.version,
+        image=fill(spec.image),
+        concurrency_limit=spec.concurrency_limit,
+    )
+
+
+def deploy_project(
+    project_file: str | Path = PROJECT_FILE,
+    names: list[str] | None = None,
+    *,
+    all_: bool = False,
+    dry_run: bool = False,
+) -> DeployReport:
+    """Deploy ``names`` (or all) from ``project_file``; return a :class:`DeployReport`.
+
+    Build then push steps run once per distinct set (in the project folder), then each
+    deployment is recorded with :func:`~stowflow.deployments.registry.upsert_deployment`.
+    With ``dry_run`` nothing runs and nothing is written.
+    """
+    from stowflow.deployments.registry import upsert_deployment
+    from stowflow.flows.deploy import check_work_pool
+
+    path = Path(project_file).expanduser().resolve()
+    config = load_project(path)
+    root = path.parent
+    chosen = select_deployments(config, names or [], all_)
+    report = DeployReport(dry_run=dry_run)
+    if not dry_run:  # fail before anything is built or pushed
+        for spec in chosen:
+            pool = spec.work_pool.name
+            if not pool:
+                raise DeploymentError(
+                    f"deployment '{spec.name}' has no work pool",
+                    hint="set work_pool.name in stowflow.yaml",
+                )
+            if "{{" not in pool:
+                check_work_pool(pool)
+    outputs_by_steps: dict[str, dict[str, Any]] = {}
+    planned: list[PlannedDeployment] = []
+    for spec in chosen:
+        build, push = _effective(spec, config, "build"), _effective(spec, config, "push")
+        key = json.dumps([build, push], sort_keys=True, default=str)
+        if key not in outputs_by_steps:
+            if dry_run:
+                outputs_by_steps[key] = {}
+                report.missing_requirements += [
+                    r for r in _missing(build) + _missing(push) + _missing(
+                        _effective(spec, config, "pull"))
+                    if r not in report.missing_requirements
+                ]
+                if push and report.push_preview is None:
+                    report.push_preview = preview_push(root)
+            else:
+                with contextlib.chdir(root):
+                    built = run_steps(build)
+                    outputs_by_steps[key] = run_steps(push, upstream=built)
+                report.step_runs += len(build or []) + len(push or [])
+        planned.append(plan_deployment(spec, config, root, outputs_by_steps[key]))
+    if not dry_run:
+        for plan in planned:
+            check_work_pool(str(plan.work_pool_name))
+        for plan in planned:
+            values = {k: v for k, v in plan.__dict__.items() if k != "id"}
+            plan.id = upsert_deployment(**values)
+    report.deployments = planned
+    return report

@@ -1,0 +1,87 @@
+"""Reading YAML with line numbers, so every error can point at the line it is about."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stowflow.errors import ConfigError
+
+Location = tuple[str | int, ...]
+
+
+class StowflowYamlError(ConfigError):
+    """``stowflow.yaml`` is unreadable or invalid; carries the file, field and line."""
+
+    def __init__(self, message: str, *, file: str, line: int | None = None,
+                 field: str | None = None, hint: str | None = None) -> None:
+        self.file, self.line, self.field = file, line, field
+        where = f"{file}:{line}" if line else file
+        super().__init__(f"{where}: {message}", hint=hint)
+
+
+def _record_lines(node: yaml.Node, path: Location, lines: dict[Location, int]) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                child = (*path, key.value)
+                lines[child] = key.start_mark.line + 1
+                _record_lines(value, child, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _record_lines(item, (*path, index), lines)
+
+
+def load_yaml_with_lines(text: str, file: str) -> tuple[Any, dict[Location, int]]:
+    """Parse one YAML document; return ``(data, {path: line})``.
+
+    ``path`` is the tuple of mapping keys and list indexes leading to a value (as pydantic
+    reports error locations). Raises :class:`StowflowYamlError` for invalid YAML, with the
+    line of the problem.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        raise StowflowYamlError(
+            f"invalid YAML: {problem}", file=file, line=mark.line + 1 if mark else None
+        ) from None
+    except yaml.YAMLError as exc:
+        raise StowflowYamlError(f"invalid YAML: {exc}", file=file) from None
+    except RecursionError:
+        raise StowflowYamlError("invalid YAML: nested too deeply", file=file) from None
+    finally:
+        loader.dispose()
+    lines: dict[Location, int] = {}
+    _record_lines(node, (), lines)
+    return data, lines
+
+
+def line_of(lines: dict[Location, int], location: Location) -> int | None:
+    """Return the line of ``location``, or of its nearest enclosing value that has one."""
+    path = tuple(location)
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return lines.get(())
+
+
+def read_text(path: Path) -> str:
+    """Read ``path`` as UTF-8; raise :class:`StowflowYamlError` if it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise StowflowYamlError(
+            "no such file", file=str(path), hint="create one with 'stowflow init'"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StowflowYamlError(f"cannot read the file: {exc}", file=str(path)) from None

@@ -1,0 +1,85 @@
+"""``resolve(source)``: turn whatever a user passes as ``source=`` into a :class:`Storage`."""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from typing import Any
+
+from stowflow.errors import StorageError, UnsupportedURLError
+from stowflow.storage.base import Storage
+
+
+def _scheme(url: str) -> str:
+    scheme = urllib.parse.urlsplit(url).scheme.lower()
+    return "" if len(scheme) == 1 else scheme  # "C:" is a drive, not a scheme
+
+
+def _remote_storage(url: str, options: dict[str, Any]) -> Storage | None:
+    """An object-store URL that a store plugin claims becomes a RemoteStorage."""
+    try:
+        from stowflow.storage.remote import RemoteStorage
+    except ImportError:
+        return None
+    from stowflow.plugins import get_plugin_manager
+
+    store = get_plugin_manager().hook.stowflow_object_store_for_url(url=url, options=options)
+    if store is None:
+        return None
+    close = getattr(store, "close", None)
+    if callable(close):
+        close()
+    storage: Storage = RemoteStorage(url, **options)
+    return storage
+
+
+def resolve(source: Any, **options: Any) -> Storage:
+    """Return the :class:`Storage` for ``source``.
+
+    - a :class:`Storage` is returned as it is;
+    - a block with ``get_directory`` becomes a
+      :class:`~stowflow.storage.block.BlockStorage`;
+    - a path or URL is offered to the ``stowflow_storage_for_url`` plugins (core claims
+      local paths, ``file://`` and git URLs; providers claim their object stores).
+
+    ``options`` are passed to the plugin (credentials, client settings). An unknown URL
+    scheme raises :class:`UnsupportedURLError` naming the distribution to install.
+    """
+    if isinstance(source, Storage) and not callable(getattr(source, "get_directory", None)):
+        return source
+    if callable(getattr(source, "get_directory", None)):
+        if isinstance(source, Storage):
+            return source
+        from stowflow.storage.block import BlockStorage
+
+        return BlockStorage(source)
+    if isinstance(source, os.PathLike):
+        source = os.fspath(source)
+    if not isinstance(source, str) or not source.strip():
+        raise StorageError(
+            f"cannot use {type(source).__name__} {source!r} as a code source",
+            hint="pass a path, a URL (git, s3://, gs://, az://), a Storage or a storage block",
+        )
+    from stowflow.plugins import get_plugin_manager
+
+    storage = get_plugin_manager().hook.stowflow_storage_for_url(url=source, options=dict(options))
+    if storage is not None:
+        return storage
+    scheme = _scheme(source)
+    if scheme:
+        remote = _remote_storage(source, dict(options))
+        if remote is not None:
+            return remote
+        from stowflow.plugins import install_hints
+
+        dist = install_hints().get(scheme)
+        if dist:
+            raise UnsupportedURLError(
+                f"no installed storage understands '{scheme}://' URLs ({source})",
+                hint=f"install {dist}: pip install {dist}",
+            )
+        raise UnsupportedURLError(
+            f"no installed storage understands '{scheme}://' URLs ({source})",
+            hint="'stowflow plugins' lists the installed storage plugins",
+        )
+    raise StorageError(f"code source '{source}' does not exist", hint="check the path")
