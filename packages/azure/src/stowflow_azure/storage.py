@@ -123,12 +123,13 @@ class AzureBlobObjectStore(ObjectStore):
 
     @property
     def name(self) -> str:
-        """``az://CONTAINER`` and the account, for messages (never a credential)."""
-        return f"az://{self.container} (account {self.account})"
+        """``az://CONTAINER``, for messages and default folder names (never a credential)."""
+        return f"az://{self.container}"
 
     def _error(self, exc: AzureError, action: str, key: str | None) -> StorageError:
-        return translate(exc, store=self.name, action=action, key=key,
-                         endpoint=str(self._service.primary_hostname), container=self.container)
+        return translate(exc, store=f"{self.name} (account {self.account})", action=action,
+                         key=key, endpoint=str(self._service.primary_hostname),
+                         container=self.container)
 
     def _blob(self, key: str) -> BlobClient:
         # A "." or ".." segment is resolved away on the way to the service (and the request
