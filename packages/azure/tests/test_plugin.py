@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -142,3 +143,19 @@ def test_other_schemes_and_bad_options(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(BlockError, match="not both"):
         stowflow_object_store_for_url(
             "az://c/x", {"credentials": {"connection_string": "a=b", "account_url": "https://a"}})
+
+
+def test_init_writes_the_azure_recipe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "flows" / "etl.py").write_text(
+        "from stowflow import flow\n\n@flow\ndef etl():\n    pass\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "--recipe", "azure", "--name", "shop",
+                 "--entrypoint", "flows/etl.py:etl"]) == 0, capsys.readouterr().err
+    data = yaml.safe_load((tmp_path / "stowflow.yaml").read_text())
+    step = data["push"][0]["stowflow_azure.deployments.steps.push_to_azure_blob_storage"]
+    assert step["folder"] == "shop"
+    assert step["credentials"] == "{{ stowflow.blocks.azure-blob-credentials.my-creds }}"
+    assert data["deployments"][0]["entrypoint"] == "flows/etl.py:etl"
+    assert (tmp_path / ".stowflowignore").exists()

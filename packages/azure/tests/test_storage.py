@@ -224,3 +224,25 @@ def test_dot_segments_cannot_address_a_blob(store: AzureBlobObjectStore) -> None
         with pytest.raises(UnsafePathError):
             store.head(key)
     assert list(store.list("")) == []
+
+
+def test_block_put_and_get_directory(container: str, credentials: AzureBlobCredentials,
+                                     tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "src"
+    (source / "flows").mkdir(parents=True)
+    (source / "flows" / "etl.py").write_text("x = 1\n")
+    (source / "skip.tmp").write_text("no\n")
+    (source / "my.ignore").write_text("*.tmp\n")
+    block = AzureBlobStorage(container=container, credentials=credentials, folder="proj")
+    pushed = block.put_directory(source, "v1", ignore_file="my.ignore")
+    assert pushed.version and pushed.files == 2  # etl.py and the ignore file itself
+    pulled = block.get_directory("v1", tmp_path / "dest")
+    assert pulled.version == pushed.version
+    assert (tmp_path / "dest" / "flows" / "etl.py").read_text() == "x = 1\n"
+    assert not (tmp_path / "dest" / "skip.tmp").exists()
+    # defaults: push the cwd to the folder itself, pull into a folder named after it
+    monkeypatch.chdir(source)
+    assert block.put_directory().version
+    monkeypatch.chdir(tmp_path)
+    assert block.get_directory().directory == tmp_path / "proj"
+    assert (tmp_path / "proj" / "skip.tmp").exists()
