@@ -218,3 +218,51 @@ def test_block_saves_and_loads_with_nested_credentials(
     assert loaded.gcp_credentials.api_endpoint == emulator_credentials.api_endpoint
     loaded.write_path("x", b"1")
     assert loaded.read_path("x") == b"1"
+
+
+def _project(root: Path) -> Path:
+    (root / "flows").mkdir(parents=True)
+    (root / "flows" / "etl.py").write_text("def etl():\n    return 1\n")
+    (root / "notes.tmp").write_text("scratch\n")
+    (root / "custom.ignore").write_text("*.tmp\n")
+    return root
+
+
+def test_block_put_and_get_directory_go_through_the_engine(
+        gcs_server: GcsServer, gcs_bucket: str, emulator_credentials: GcpCredentials,
+        tmp_path: Path) -> None:
+    block = GcsBucket(bucket=gcs_bucket, gcp_credentials=emulator_credentials,
+                      bucket_folder="deploys")
+    pushed = block.put_directory(_project(tmp_path / "src"), "shop", ignore_file="custom.ignore")
+    assert pushed.version and pushed.files == 2  # flows/etl.py and custom.ignore
+    assert all(name.startswith("deploys/shop/") for name in gcs_server.object_names(gcs_bucket))
+
+    pulled = block.get_directory("shop", tmp_path / "out")
+    assert pulled.version == pushed.version and pulled.directory == tmp_path / "out"
+    assert (tmp_path / "out" / "flows" / "etl.py").read_text() == "def etl():\n    return 1\n"
+    assert not (tmp_path / "out" / "notes.tmp").exists()
+
+
+def test_block_is_a_from_source_source(gcs_bucket: str, emulator_credentials: GcpCredentials,
+                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from stowflow.steps import run_steps
+    from stowflow.storage.resolve import resolve
+
+    emulator_credentials.save("emu")
+    GcsBucket(bucket=gcs_bucket, gcp_credentials=GcpCredentials.load("emu"),
+              bucket_folder="code").save("code")
+    block = GcsBucket.load("code")
+    block.put_directory(_project(tmp_path / "src"))
+
+    storage = resolve(block)
+    assert storage.describe() == "block gcs-bucket/code"
+    assert storage.pull(tmp_path / "deploy-time").directory == tmp_path / "deploy-time"
+    assert (tmp_path / "deploy-time" / "flows" / "etl.py").is_file()
+
+    step = storage.to_pull_step()
+    assert "credentials" not in str(step)
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    monkeypatch.chdir(workspace)
+    outputs = run_steps([step])
+    assert Path(outputs["directory"], "flows", "etl.py").is_file()
