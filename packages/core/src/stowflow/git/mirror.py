@@ -1,0 +1,304 @@
+"""The node-local mirror cache: one bare repository per git URL under ``STOWFLOW_HOME``.
+
+A pull never re-clones. Under a file lock (so concurrent processes take turns), it asks the
+host which commit the requested ref names (``ls-remote``, which also proves the
+credentials can read the repository — the cache never serves code to someone who could not
+fetch it), fetches that one commit shallow (``--depth 1``) only when the mirror lacks it,
+and then fetches exactly the blobs the checkout needs that are still missing (for a
+sparse checkout the commit comes with ``--filter=blob:none``, so files outside
+``directories`` are never downloaded). Because the mirror keeps earlier commits, a fetch
+after a branch moved sends only new objects.
+
+A damaged mirror shows up as a :class:`~stowflow.git.classify.GitCorruptionError` from
+any git command on it; :meth:`Mirror.rebuild` replaces it with an empty one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from stowflow.errors import GitRefNotFoundError, GitTimeoutError
+from stowflow.git.classify import GitCorruptionError
+from stowflow.git.runner import GitEnv, GitResult, run_git
+from stowflow.git.url import GitURL
+from stowflow.settings import get_settings
+
+_FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """The commit a pull checks out, and the branch it came from (``None`` for a pin)."""
+
+    commit_sha: str
+    branch: str | None
+
+
+def mirrors_root() -> Path:
+    """Return the folder holding every mirror: ``<cache_dir>/git``."""
+    return get_settings().cache_dir / "git"
+
+
+def in_cone(path: str, directories: Sequence[str]) -> bool:
+    """True when a cone-mode sparse checkout of ``directories`` includes file ``path``.
+
+    Cone mode (git's default) keeps files at the top level, files directly in each parent
+    of a requested directory, and everything under the requested directories.
+    """
+    parent = path.rsplit("/", 1)[0] if "/" in path else ""
+    for directory in directories:
+        if path.startswith(directory + "/"):
+            return True
+        if parent == "" or directory == parent or directory.startswith(parent + "/"):
+            return True
+    return not directories
+
+
+class Mirror:
+    """The bare mirror of one repository; use :meth:`locked` around :meth:`prepare`."""
+
+    def __init__(self, url: GitURL, env: GitEnv, root: Path | None = None) -> None:
+        self.url = url
+        self.env = env
+        self.path = (root or mirrors_root()) / url.cache_key
+        self._lock_path = self.path.with_name(self.path.name + ".lock")
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    def git(self, *args: str, action: str, retry: bool = False, input: bytes | None = None,
+            check: bool = True) -> GitResult:
+        """Run git against this mirror with the repository's credentials in the environment."""
+        return run_git(list(args), action=action, env=self.env, git_dir=self.path,
+                       input=input, retry=retry, check=check)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the mirror's inter-process lock (waiting at most the git timeout)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self._lock_path), timeout=get_settings().git_timeout)
+        try:
+            with lock:
+                yield
+        except Timeout as exc:
+            raise GitTimeoutError(
+                f"waited too long for the git cache lock of {self.url}",
+                hint=f"another process is fetching it; if none is, delete {self._lock_path}",
+            ) from exc
+
+    def exists(self) -> bool:
+        """True when the mirror folder exists."""
+        return (self.path / "HEAD").exists()
+
+    def ensure(self) -> None:
+        """Create the mirror (bare, ``origin`` = the URL, never any credentials) if missing."""
+        if self.exists():
+            return
+        if self.path.exists():
+            self._remove()
+        tmp = self.path.with_name(f"{self.path.name}.new-{uuid.uuid4().hex[:8]}")
+        run_git(["init", "-q", "--bare", "--template=", str(tmp)],
+                action=f"init of the cache for {self.url}", env=self.env)
+        with open(tmp / "config", "a", encoding="utf-8") as config:
+            config.write(f'[remote "origin"]\n\turl = {config_quote(self.url.url)}\n'
+                         "[gc]\n\tauto = 0\n[core]\n\tlogAllRefUpdates = false\n")
+        os.rename(tmp, self.path)
+
+    def rebuild(self) -> None:
+        """Throw the mirror away and create an empty one (after corruption)."""
+        self._remove()
+        self.ensure()
+
+    def _remove(self) -> None:
+        trash = self.path.with_name(f"{self.path.name}.trash-{uuid.uuid4().hex[:8]}")
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(self.path, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    @property
+    def is_partial(self) -> bool:
+        """True once a filtered fetch made this a partial clone (blobs may be missing)."""
+        pack = self.path / "objects" / "pack"
+        return pack.is_dir() and any(p.suffix == ".promisor" for p in pack.iterdir())
+
+    def shallow_file(self) -> str:
+        """Return the mirror's list of shallow commits (empty when it has full history)."""
+        try:
+            return (self.path / "shallow").read_text()
+        except FileNotFoundError:
+            return ""
+
+    # --- queries ------------------------------------------------------------------------
+
+    def has_commit(self, sha: str) -> bool:
+        """True when a ref of the mirror points at commit ``sha`` (directly or as a tag).
+
+        Refs are read instead of the object itself because reading a missing object in a
+        partial clone would make git fetch it — and its whole history — on the spot.
+        """
+        out = self.git("for-each-ref", "--format=%(objectname) %(*objectname)",
+                       action=f"read of the cache of {self.url}").stdout
+        return sha in out.split()
+
+    def remote_refs(self, branch: str | None) -> dict[str, str]:
+        """Ask the host for ``HEAD`` and ``branch`` (as a branch and as a tag).
+
+        Returns ``{refname: sha}`` plus ``"symref:HEAD"`` → the default branch's ref name.
+        Fails fast on bad credentials, a missing repository or an unreachable host.
+        """
+        patterns = ["HEAD"]
+        if branch:
+            name = branch.removeprefix("refs/heads/")
+            patterns += [f"refs/heads/{name}", f"refs/tags/{name}", f"refs/tags/{name}^{{}}"]
+        out = self.git("ls-remote", "--symref", "origin", *patterns,
+                       action=f"ls-remote of {self.url}", retry=True).stdout
+        refs: dict[str, str] = {}
+        for line in out.splitlines():
+            left, _, right = line.partition("\t")
+            if left.startswith("ref: "):
+                refs[f"symref:{right}"] = left[5:]
+            elif right:
+                refs[right] = left
+        return refs
+
+    # --- the pull -----------------------------------------------------------------------
+
+    def prepare(self, branch: str | None, commit_sha: str | None,
+                directories: Sequence[str]) -> Target:
+        """Make the mirror hold the requested commit and the blobs the checkout needs.
+
+        ``commit_sha`` (full or short) pins; else ``branch`` (a branch or a tag); else the
+        host's default branch. Returns the resolved :class:`Target`. Call under
+        :meth:`locked`.
+        """
+        self.ensure()
+        refs = self.remote_refs(branch)
+        filtered = bool(directories)
+        if commit_sha:
+            sha = self._pin(commit_sha, filtered)
+            target = Target(sha, branch)
+        else:
+            target = self._follow(refs, branch, filtered)
+        self._fetch_missing_blobs(target.commit_sha, directories)
+        return target
+
+    def _fetch(self, refspecs: Sequence[str], *, filtered: bool, depth: int | None = 1,
+               extra: Sequence[str] = ()) -> None:
+        args = ["fetch", "--no-tags", "--no-write-fetch-head", "--no-progress",
+                "--recurse-submodules=no"]
+        if depth is not None:
+            args.append(f"--depth={depth}")
+        if filtered:
+            args.append("--filter=blob:none")
+        args += [*extra, "origin", *refspecs]
+        self.git(*args, action=f"fetch of {self.url}", retry=True)
+
+    def _follow(self, refs: dict[str, str], branch: str | None, filtered: bool) -> Target:
+        if branch:
+            name = branch.removeprefix("refs/heads/")
+            if f"refs/heads/{name}" in refs:
+                ref, label = f"refs/heads/{name}", name
+            elif f"refs/tags/{name}" in refs:
+                ref, label = f"refs/tags/{name}", name
+            else:
+                raise GitRefNotFoundError(
+                    f"git fetch of {self.url} failed: branch or tag {name!r} not found",
+                    hint="check the branch name; 'git ls-remote URL' lists the branches")
+        else:
+            if "HEAD" not in refs:
+                raise GitRefNotFoundError(
+                    f"git fetch of {self.url} failed: the repository has no commits",
+                    hint="push a commit, or pass branch= or commit_sha=")
+            ref = refs.get("symref:HEAD", "HEAD")
+            refs.setdefault(ref, refs["HEAD"])
+            label = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
+        advertised = refs.get(f"{ref}^{{}}") or refs[ref]
+        if not self.has_commit(advertised):
+            local = ref if ref != "HEAD" else "refs/stowflow/HEAD"
+            self._fetch([f"+{ref}:{local}"], filtered=filtered)
+            advertised = self._resolve_local(f"{local}^{{commit}}")
+        return Target(advertised, label)
+
+    def _pin(self, commit_sha: str, filtered: bool) -> str:
+        sha = commit_sha.lower()
+        if _FULL_SHA.match(sha):
+            if not self.has_commit(sha):
+                self._fetch([f"+{sha}:refs/stowflow/pinned/{sha}"], filtered=filtered)
+            return self._resolve_local(f"{sha}^{{commit}}", wanted=commit_sha)
+        found = self._resolve_short(sha)
+        if found is None:
+            # A short SHA cannot be asked for; fetch the branches' history (commits and
+            # trees only) and look again.
+            extra = ["--unshallow"] if self.shallow_file() else []
+            self._fetch(["+refs/heads/*:refs/heads/*"], filtered=True, depth=None, extra=extra)
+            found = self._resolve_short(sha)
+        if found is None:
+            raise GitRefNotFoundError(
+                f"git fetch of {self.url} failed: commit {commit_sha!r} not found on any branch",
+                hint="check the SHA; use the full 40-character SHA for commits not on a branch")
+        if not self.has_commit(found):
+            self._fetch([f"+{found}:refs/stowflow/pinned/{found}"], filtered=filtered)
+        return found
+
+    def _resolve_short(self, short: str) -> str | None:
+        result = self.git("rev-parse", "--verify", "--quiet", "--end-of-options",
+                          f"{short}^{{commit}}", action="read of the cache", check=False)
+        if "ambiguous" in result.stderr:
+            raise GitRefNotFoundError(f"commit {short!r} is ambiguous in {self.url}",
+                                      hint="give more characters of the SHA")
+        sha = result.stdout.strip()
+        return sha if _FULL_SHA.match(sha) else None
+
+    def _resolve_local(self, rev: str, wanted: str | None = None) -> str:
+        result = self.git("rev-parse", "--verify", "--quiet", "--end-of-options", rev,
+                          action="read of the cache", check=False)
+        sha = result.stdout.strip()
+        if not _FULL_SHA.match(sha):
+            if wanted:
+                raise GitRefNotFoundError(
+                    f"git fetch of {self.url} failed: commit {wanted!r} not found",
+                    hint="check the SHA and that it was pushed")
+            raise GitCorruptionError(f"the git cache of {self.url} lost {rev} after a fetch",
+                                     hint="it is rebuilt automatically")
+        return sha
+
+    def _fetch_missing_blobs(self, sha: str, directories: Sequence[str]) -> None:
+        if not self.is_partial:
+            return
+        listing = self.git("rev-list", "--objects", "--no-walk", "--missing=print", sha,
+                           action="read of the cache").stdout
+        missing = {line[1:].split()[0] for line in listing.splitlines() if line.startswith("?")}
+        if not missing:
+            return
+        tree = self.git("ls-tree", "-r", "-z", "--full-tree", sha,
+                        action="read of the cache").stdout
+        wanted = []
+        for entry in tree.split("\0"):
+            meta, _, path = entry.partition("\t")
+            parts = meta.split()
+            if len(parts) == 3 and parts[1] == "blob" and parts[2] in missing \
+                    and in_cone(path, directories):
+                wanted.append(parts[2])
+        if not wanted:
+            return
+        # The same request git's own lazy fetch makes: these objects, nothing else.
+        self.git("-c", "fetch.negotiationAlgorithm=noop", "fetch", "origin", "--no-tags",
+                 "--no-write-fetch-head", "--recurse-submodules=no", "--no-progress",
+                 "--filter=blob:none", "--stdin", action=f"fetch of files from {self.url}",
+                 input="\n".join(sorted(set(wanted))).encode() + b"\n", retry=True)
+
+
+def config_quote(value: str) -> str:
+    """Return ``value`` quoted for a git config file."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+

@@ -1,0 +1,197 @@
+"""Parsing and normalising git URLs: ``https://``, ``http://``, ``ssh://``, ``git://`` and scp-like.
+
+A :class:`GitURL` is the one place that knows a repository's host, path and name, the
+scope its credentials apply to, and the key of its node-local mirror. User info in an HTTP
+URL (``https://user:token@host/...``) is refused: credentials go in ``credentials=``, never
+in a URL that git would write to ``.git/config`` and print in errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import urllib.parse
+from dataclasses import dataclass
+
+from stowflow.errors import ConfigError
+from stowflow.redact import register_secret
+
+#: Hosts whose repositories are git repositories even without a ``.git`` suffix.
+KNOWN_GIT_HOSTS = frozenset({"github.com", "gitlab.com", "bitbucket.org"})
+
+_SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>[^@/:]+):(?P<path>[^/].*)$")
+_DEFAULT_PORTS = {"https": 443, "http": 80, "ssh": 22, "git": 9418}
+
+
+@dataclass(frozen=True)
+class GitURL:
+    """A parsed git URL without credentials.
+
+    ``scheme`` is ``https``, ``http``, ``ssh`` or ``git`` (scp-like ``git@host:org/repo`` is
+    ``ssh``); ``path`` has no leading slash; ``user`` is only ever an SSH login name.
+    """
+
+    scheme: str
+    host: str
+    port: int | None
+    path: str
+    user: str | None = None
+    scp_like: bool = False
+
+    @property
+    def is_http(self) -> bool:
+        """True for ``http``/``https`` URLs, the ones credentials are sent to."""
+        return self.scheme in ("http", "https")
+
+    @property
+    def netloc(self) -> str:
+        """``host[:port]`` with the default port left out."""
+        if self.port is None or self.port == _DEFAULT_PORTS.get(self.scheme):
+            return self.host
+        return f"{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The URL as git is given it (scp-like URLs keep their form)."""
+        login = f"{self.user}@" if self.user else ""
+        if self.scp_like:
+            return f"{login}{self.host}:{self.path}"
+        return f"{self.scheme}://{login}{self.netloc}/{self.path}"
+
+    @property
+    def auth_scope(self) -> str:
+        """``scheme://host[:port]/``: the URL prefix an ``http.<url>.extraHeader`` covers.
+
+        Every repository on the same host (submodules included) matches it; others do not.
+        """
+        return f"{self.scheme}://{self.netloc}/"
+
+    @property
+    def name(self) -> str:
+        """The repository name: the last path component without ``.git`` (``repo``)."""
+        last = self.path.rstrip("/").rsplit("/", 1)[-1]
+        return last.removesuffix(".git") or self.host
+
+    @property
+    def canonical(self) -> str:
+        """The URL normalised for identity: lower-case scheme and host, no ``.git``, no ``/``."""
+        path = self.path.rstrip("/").removesuffix(".git")
+        return f"{self.scheme}://{self.netloc.lower()}/{path}"
+
+    @property
+    def cache_key(self) -> str:
+        """A readable, collision-free folder name for this repository's mirror."""
+        readable = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{self.netloc}-{self.path}").strip("-")
+        digest = hashlib.sha256(self.canonical.encode()).hexdigest()[:12]
+        return f"{readable.removesuffix('.git')[:80]}-{digest}"
+
+    def same_host(self, other: GitURL) -> bool:
+        """True when ``other`` is served by the same scheme, host and port."""
+        return (self.scheme, self.netloc.lower()) == (other.scheme, other.netloc.lower())
+
+    def __str__(self) -> str:
+        return self.url
+
+
+def _refuse_user_info(url: str, user: str | None, password: str | None) -> None:
+    if password:
+        register_secret(password)
+    if password or user:
+        safe = re.sub(r"//[^@/]*@", "//", url)
+        raise ConfigError(
+            f"credentials in the git URL {safe!r} are refused: they would be written to "
+            ".git/config and shown in logs",
+            hint="remove them from the URL and pass credentials=... (a Secret block, or a "
+            "provider credentials block)",
+        )
+
+
+def parse_git_url(url: str) -> GitURL:
+    """Parse ``url`` into a :class:`GitURL`; raise :class:`~stowflow.errors.ConfigError` if invalid.
+
+    Accepts ``https://host/org/repo(.git)``, ``http://…``, ``ssh://[user@]host[:port]/path``,
+    ``git://…`` and scp-like ``user@host:org/repo.git``. An HTTP URL carrying user info is
+    refused (its password is registered with the redactor first, so the error cannot leak it).
+    """
+    text = url.strip()
+    if "://" in text:
+        parts = urllib.parse.urlsplit(text)
+        scheme = parts.scheme.lower()
+        if scheme not in _DEFAULT_PORTS:
+            raise ConfigError(f"not a git URL: {text!r}",
+                              hint="use https://, ssh://, git:// or user@host:path")
+        if scheme in ("http", "https"):
+            _refuse_user_info(text, parts.username, parts.password)
+            user = None
+        else:
+            if parts.password:
+                _refuse_user_info(text, parts.username, parts.password)
+            user = parts.username
+        if not parts.hostname:
+            raise ConfigError(f"git URL {text!r} has no host")
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ConfigError(f"git URL {text!r} has an invalid port") from exc
+        path = parts.path.lstrip("/")
+        if parts.query or parts.fragment:
+            raise ConfigError(f"git URL {text!r} must not have a query or fragment")
+        if not path:
+            raise ConfigError(f"git URL {text!r} names no repository",
+                              hint="for example https://github.com/org/repo.git")
+        return GitURL(scheme, parts.hostname.lower(), port, path, user)
+    match = _SCP_LIKE.match(text)
+    if match and "/" not in match["host"]:
+        return GitURL("ssh", match["host"].lower(), None, match["path"], match["user"],
+                      scp_like=True)
+    raise ConfigError(f"not a git URL: {text!r}",
+                      hint="use https://host/org/repo.git, ssh://host/org/repo.git or "
+                      "git@host:org/repo.git")
+
+
+def looks_like_git_url(url: str) -> bool:
+    """True when ``url`` is certainly a git repository URL (used to claim sources).
+
+    ``ssh://``, ``git://`` and scp-like ``user@host:path`` always are; an ``http(s)`` URL is
+    when its path ends with ``.git`` or it is on a known git host (``github.com``,
+    ``gitlab.com``, ``bitbucket.org``) and names at least ``org/repo``.
+    """
+    text = url.strip()
+    lowered = text.lower()
+    if lowered.startswith(("ssh://", "git://")):
+        return True
+    if lowered.startswith(("http://", "https://")):
+        parts = urllib.parse.urlsplit(text)
+        path = parts.path.rstrip("/")
+        if path.endswith(".git"):
+            return True
+        host = (parts.hostname or "").lower().removeprefix("www.")
+        return host in KNOWN_GIT_HOSTS and len([p for p in path.split("/") if p]) >= 2
+    if "://" in text:
+        return False
+    match = _SCP_LIKE.match(text)
+    return bool(match and match["user"] and "/" not in match["host"])
+
+
+def resolve_submodule_url(parent: GitURL, url: str) -> str:
+    """Return a submodule's URL made absolute against its ``parent`` repository's URL.
+
+    ``../other.git`` and ``./sub.git`` are relative to the parent's URL the way git resolves
+    them (``../`` climbs one path component from the repository itself).
+    """
+    if not url.startswith(("./", "../")):
+        return url
+    base = parent.path.rstrip("/").split("/")
+    rel = url
+    while True:
+        if rel.startswith("./"):
+            rel = rel[2:]
+        elif rel.startswith("../"):
+            rel = rel[3:]
+            if base:
+                base.pop()
+        else:
+            break
+    path = "/".join([*base, rel]) if base else rel
+    return GitURL(parent.scheme, parent.host, parent.port, path, parent.user,
+                  parent.scp_like).url

@@ -1,0 +1,162 @@
+"""``GitRepository``: code in a git repository, pulled through core's git engine.
+
+.. code-block:: python
+
+    GitRepository("https://github.com/org/repo.git", branch="main")
+    GitRepository("https://git.example.com/org/private.git",
+                  credentials={"access_token": Secret.load("git-token")})
+    GitRepository("https://github.com/org/private.git",
+                  credentials=GitHubCredentials.load("gh"), directories=["flows"])
+
+``pull()`` checks the repository out (see :func:`stowflow.git.pull`); ``to_pull_step()``
+returns the ``git_clone`` step a worker runs, with credentials as block placeholders only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from stowflow.blocks import Block, Secret
+from stowflow.errors import ConfigError
+from stowflow.git.checkout import normalize_directories
+from stowflow.git.url import parse_git_url
+from stowflow.storage.base import PullResult
+
+GIT_CLONE_STEP = "stowflow.deployments.steps.git_clone"
+
+_SAVE_HINT = ("save the token as a Secret block — Secret(value=...).save('git-token') — and "
+              "pass credentials=Secret.load('git-token') or "
+              "{'access_token': Secret.load('git-token')}")
+
+
+def _is_placeholder(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().startswith("{{") and \
+        value.strip().endswith("}}")
+
+
+def block_placeholder(block: Block, what: str) -> str:
+    """Return ``{{ stowflow.blocks.<slug>.<name> }}`` for a saved block; refuse an unsaved one."""
+    name = block.block_document_name
+    if not name:
+        raise ConfigError(
+            f"{what} is an unsaved {type(block).__name__} block, so a deployment cannot "
+            "refer to it",
+            hint=f"save it first: block.save('name'); {_SAVE_HINT}"
+            if isinstance(block, Secret) else "save it first: block.save('name')")
+    return f"{{{{ stowflow.blocks.{block.get_block_type_slug()}.{name} }}}}"
+
+
+def credentials_placeholder(credentials: Any) -> Any:
+    """Return ``credentials`` as they may be stored in a deployment: placeholders only.
+
+    A saved block becomes its placeholder; a dict keeps ``username``, ``provider`` and any
+    other key, with ``access_token`` a saved Secret's placeholder; a plain-string token
+    (or an unsaved block) is refused with a message saying to save it as a Secret block.
+    """
+    if credentials is None or _is_placeholder(credentials):
+        return credentials
+    if isinstance(credentials, Block):
+        return block_placeholder(credentials, "the git credentials")
+    if isinstance(credentials, dict):
+        out = dict(credentials)
+        token = credentials.get("access_token")
+        if isinstance(token, Block):
+            out["access_token"] = block_placeholder(token, "credentials['access_token']")
+        elif token is not None and not _is_placeholder(token):
+            raise ConfigError(
+                "credentials['access_token'] is a plain value, which would be stored in the "
+                "deployment as it is", hint=_SAVE_HINT)
+        for key, value in out.items():
+            if isinstance(value, Block):
+                out[key] = block_placeholder(value, f"credentials[{key!r}]")
+        return out
+    if isinstance(credentials, str | SecretStr):
+        raise ConfigError("a plain-string git token cannot be stored in a deployment",
+                          hint=_SAVE_HINT)
+    raise ConfigError(f"git credentials of type {type(credentials).__name__} cannot be stored "
+                      "in a deployment", hint=_SAVE_HINT)
+
+
+class GitRepository:
+    """A git repository as a code source (a :class:`~stowflow.storage.base.Storage`).
+
+    :param url: ``https://host/org/repo.git``, ``git@host:org/repo.git``, ``ssh://…``, or a
+        known host's URL without ``.git``. Credentials in the URL are refused.
+    :param credentials: ``None``; a Secret block; ``{"access_token": Secret, "username"?,
+        "provider"?}``; a provider credentials block; (for ``pull`` only) a plain token.
+    :param name: the folder name of the checkout (default: the repository name).
+    :param branch: a branch or tag (default: the repository's default branch).
+    :param commit_sha: a full or short commit SHA to pin (wins over ``branch``).
+    :param include_submodules: also check out submodules (shallow, same credentials on
+        the same host).
+    :param directories: only these folders (sparse checkout; other files are not fetched).
+    """
+
+    def __init__(self, url: str, credentials: Any = None, name: str | None = None,
+                 branch: str | None = None, commit_sha: str | None = None,
+                 include_submodules: bool = False,
+                 directories: Sequence[str] | str | None = None) -> None:
+        self._url = parse_git_url(url)
+        self.url = url.strip()
+        self.credentials = credentials
+        self.name = name or self._url.name
+        self.branch = branch
+        self.commit_sha = commit_sha
+        self.include_submodules = include_submodules
+        self.directories = normalize_directories(directories) or None
+        #: The commit the last ``pull`` checked out.
+        self.last_commit_sha: str | None = None
+
+    @property
+    def destination(self) -> Path:
+        """Where ``pull()`` puts the checkout by default: ``<cwd>/<name>``."""
+        return Path.cwd() / self.name
+
+    def pull(self, destination: Path | None = None) -> PullResult:
+        """Check the repository out into ``destination`` (default ``<cwd>/<name>``).
+
+        Replaces ``destination`` atomically; returns the folder and the commit SHA as
+        :attr:`PullResult.version`. Raises a :class:`~stowflow.errors.GitError` subclass
+        (authentication failed, repository or ref not found, unreachable, timeout).
+        """
+        from stowflow.git.pull import pull
+
+        result = pull(self.url, Path(destination) if destination else self.destination,
+                      credentials=self.credentials, branch=self.branch,
+                      commit_sha=self.commit_sha, include_submodules=self.include_submodules,
+                      directories=self.directories)
+        self.last_commit_sha = result.commit_sha
+        return PullResult(result.directory, result.commit_sha)
+
+    def to_pull_step(self) -> dict[str, Any]:
+        """Return the ``git_clone`` step reproducing this repository on a worker.
+
+        Credentials appear only as block placeholders; a plain-string token raises
+        :class:`~stowflow.errors.ConfigError`. Every setting is kept.
+        """
+        kwargs: dict[str, Any] = {"repository": self.url}
+        if self.branch:
+            kwargs["branch"] = self.branch
+        if self.commit_sha:
+            kwargs["commit_sha"] = self.commit_sha
+        if self.include_submodules:
+            kwargs["include_submodules"] = True
+        if self.directories:
+            kwargs["directories"] = list(self.directories)
+        if self.credentials is not None:
+            kwargs["credentials"] = credentials_placeholder(self.credentials)
+        if self.name != self._url.name:
+            kwargs["clone_directory_name"] = self.name
+        return {GIT_CLONE_STEP: kwargs}
+
+    def describe(self) -> str:
+        """Return ``url`` with the branch or commit, e.g. ``https://h/o/r.git@main``."""
+        ref = self.commit_sha or self.branch
+        return f"{self.url}@{ref}" if ref else self.url
+
+    def __repr__(self) -> str:
+        return f"GitRepository({self.describe()!r})"

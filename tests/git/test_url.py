@@ -1,0 +1,101 @@
+"""Unit tests of git URL parsing, normalisation and source claiming."""
+
+from __future__ import annotations
+
+import pytest
+from stowflow.errors import ConfigError
+from stowflow.git.url import looks_like_git_url, parse_git_url, resolve_submodule_url
+from stowflow.redact import redact
+
+
+@pytest.mark.parametrize(
+    ("url", "scheme", "host", "path", "name"),
+    [
+        ("https://github.com/org/repo.git", "https", "github.com", "org/repo.git", "repo"),
+        ("https://GitHub.com/org/repo", "https", "github.com", "org/repo", "repo"),
+        ("http://127.0.0.1:8080/a/b/c.git", "http", "127.0.0.1", "a/b/c.git", "c"),
+        ("git@gitlab.com:group/sub/project.git", "ssh", "gitlab.com", "group/sub/project.git",
+         "project"),
+        ("ssh://git@host.example:2222/org/repo.git", "ssh", "host.example", "org/repo.git",
+         "repo"),
+        ("git://host.example/repo", "git", "host.example", "repo", "repo"),
+    ],
+)
+def test_parse(url: str, scheme: str, host: str, path: str, name: str) -> None:
+    parsed = parse_git_url(url)
+    assert (parsed.scheme, parsed.host, parsed.path, parsed.name) == (scheme, host, path, name)
+
+
+def test_scp_like_keeps_its_form_and_ssh_port_is_kept() -> None:
+    assert parse_git_url("git@gitlab.com:g/p.git").url == "git@gitlab.com:g/p.git"
+    assert parse_git_url("ssh://git@h:2222/o/r.git").url == "ssh://git@h:2222/o/r.git"
+
+
+def test_default_ports_are_dropped_and_identity_is_normalised() -> None:
+    a = parse_git_url("https://GITHUB.com:443/org/repo.git")
+    b = parse_git_url("https://github.com/org/repo/")
+    assert a.netloc == "github.com"
+    assert a.canonical == b.canonical == "https://github.com/org/repo"
+    assert a.cache_key == b.cache_key
+    assert a.auth_scope == "https://github.com/"
+    assert parse_git_url("http://127.0.0.1:9/x.git").auth_scope == "http://127.0.0.1:9/"
+
+
+def test_cache_keys_differ_per_repository() -> None:
+    keys = {parse_git_url(u).cache_key for u in
+            ["https://h/o/a.git", "https://h/o/b.git", "https://h2/o/a.git", "http://h/o/a.git"]}
+    assert len(keys) == 4
+
+
+@pytest.mark.parametrize("url", ["https://user:hunter2-secret@github.com/org/repo.git",
+                                 "https://x-access-token:hunter2-secret@h/o/r.git",
+                                 "ssh://git:hunter2-secret@h/o/r.git"])
+def test_user_info_is_refused_without_leaking_the_password(url: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_git_url(url)
+    assert "hunter2-secret" not in str(info.value)
+    assert "credentials" in str(info.value)
+    assert redact("hunter2-secret") == "***"
+
+
+def test_bare_user_in_https_url_is_refused_too() -> None:
+    with pytest.raises(ConfigError):
+        parse_git_url("https://token@github.com/org/repo.git")
+
+
+@pytest.mark.parametrize("url", ["", "s3://bucket/x", "https://github.com", "/local/path",
+                                 "https://h/o/r.git?x=1"])
+def test_invalid_urls(url: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_git_url(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://example.com/org/repo.git", True),
+        ("https://github.com/org/repo", True),
+        ("https://gitlab.com/group/sub/project", True),
+        ("https://bitbucket.org/ws/repo/", True),
+        ("https://www.github.com/org/repo", True),
+        ("https://github.com/org", False),
+        ("https://example.com/org/repo", False),
+        ("git@github.com:org/repo.git", True),
+        ("ssh://host/org/repo", True),
+        ("git://host/repo", True),
+        ("s3://bucket/folder", False),
+        ("/tmp/folder", False),
+        ("C:/folder", False),
+        ("file:///tmp/x.git", False),
+    ],
+)
+def test_looks_like_git_url(url: str, expected: bool) -> None:
+    assert looks_like_git_url(url) is expected
+
+
+def test_relative_submodule_urls_resolve_like_git() -> None:
+    parent = parse_git_url("https://h:8443/org/super.git")
+    assert resolve_submodule_url(parent, "../lib.git") == "https://h:8443/org/lib.git"
+    assert resolve_submodule_url(parent, "./sub.git") == "https://h:8443/org/super.git/sub.git"
+    assert resolve_submodule_url(parent, "../../other/x.git") == "https://h:8443/other/x.git"
+    assert resolve_submodule_url(parent, "https://e/x.git") == "https://e/x.git"
