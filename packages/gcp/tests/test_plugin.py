@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -114,3 +115,21 @@ def test_options_carry_credentials_and_client_settings(gcs_server: GcsServer,
 def test_other_schemes_are_left_to_other_plugins() -> None:
     for url in ("s3://bucket/x", "az://c/x", "memory://x", "/local/path"):
         assert plugin.stowflow_object_store_for_url(url=url, options={}) is None
+
+
+def test_init_writes_the_gcs_recipe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "flows" / "etl.py").write_text(
+        "from stowflow import flow\n\n@flow\ndef etl():\n    pass\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "--recipe", "gcs", "--name", "shop",
+                 "--entrypoint", "flows/etl.py:etl"]) == 0, capsys.readouterr().err
+    data = yaml.safe_load((tmp_path / "stowflow.yaml").read_text())
+    step = data["push"][0]["stowflow_gcp.deployments.steps.push_to_gcs"]
+    assert step["folder"] == "shop" and step["requires"] == "stowflow-gcp>=0.1"
+    assert step["credentials"] == "{{ stowflow.blocks.gcp-credentials.my-creds }}"
+    pull = data["pull"][0]["stowflow_gcp.deployments.steps.pull_from_gcs"]
+    assert pull["bucket"] == "{{ push_code.bucket }}"
+    assert data["deployments"][0]["entrypoint"] == "flows/etl.py:etl"
+    assert (tmp_path / ".stowflowignore").exists()
