@@ -52,7 +52,7 @@ def git_origin(cwd: Path) -> tuple[str, str]:
             f"the git recipe needs a repository with an 'origin' remote, and {cwd} has none",
             hint="run 'git remote add origin URL' first, or pass --repository URL",
         )
-    branch = _git(["rev-parse", "--abbrev-ref", "HEAD"], cwd)
+    branch = _git(["symbolic-ref", "--short", "HEAD"], cwd)  # works before the first commit too
     return strip_userinfo(url), branch if branch and branch != "HEAD" else "main"
 
 

@@ -23,11 +23,11 @@ def set_working_directory(directory: str) -> dict[str, str]:
 
     Used as a pull step for code that is already on the machine (local storage).
     """
-    path = Path(directory).expanduser()
+    path = Path(directory).expanduser().resolve()  # before chdir: relative to where we are
     if not path.is_dir():
         raise StepError(f"set_working_directory: '{directory}' is not a directory")
     os.chdir(path)
-    return {"directory": str(path.resolve())}
+    return {"directory": str(path)}
 
 
 def pip_install_requirements(
