@@ -246,3 +246,22 @@ def test_block_put_and_get_directory(container: str, credentials: AzureBlobCrede
     monkeypatch.chdir(tmp_path)
     assert block.get_directory().directory == tmp_path / "proj"
     assert (tmp_path / "proj" / "skip.tmp").exists()
+
+
+def test_block_as_a_code_source(container: str, credentials: AzureBlobCredentials,
+                                tmp_path: Path) -> None:
+    from stowflow.storage.resolve import resolve
+
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "etl.py").write_text("def etl():\n    return 1\n")
+    credentials.save("azurite")
+    block = AzureBlobStorage(container=container, credentials=AzureBlobCredentials.load("azurite"),
+                             folder="code")
+    block.put_directory(source)
+    block.save("code")
+    storage = resolve(AzureBlobStorage.load("code"))
+    assert storage.to_pull_step() == {"stowflow.deployments.steps.pull_with_block": {
+        "block_document_name": "code", "block_type_slug": "azure-blob-storage"}}
+    pulled = storage.pull(tmp_path / "dest")
+    assert (pulled.directory / "etl.py").read_text() == "def etl():\n    return 1\n"
