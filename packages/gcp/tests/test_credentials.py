@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -146,3 +147,19 @@ def test_coerce_accepts_a_block_its_data_or_nothing(service_account_info: dict[s
         coerce_credentials({"no_such_field": 1})
     with pytest.raises(BlockError, match="got str"):
         coerce_credentials("a-token")  # type: ignore[arg-type]
+
+
+def test_cli_creates_the_block_with_the_key_from_stdin(
+        service_account_info: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from stowflow.cli.app import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(service_account_info)))
+    assert main(["block", "create", "gcp-credentials", "deployer",
+                 "--set", "project=my-project"]) == 0
+    assert main(["block", "inspect", "gcp-credentials/deployer"]) == 0
+    out = capsys.readouterr().out
+    assert '"project": "my-project"' in out
+    assert_no_secret(service_account_info["private_key"], out)
+    loaded = GcpCredentials.load("deployer")
+    assert json.loads(loaded.service_account_info.get_secret_value()) == service_account_info
