@@ -109,3 +109,28 @@ def test_credentials_from_a_saved_block_through_templating(
     captured = capsys.readouterr()
     assert_no_secret(azurite_server.account_key, caplog.text, captured.out, captured.err,
                      repr(pushed), repr(pulled))
+
+
+@pytest.mark.xfail(strict=True, raises=FileNotFoundError, reason=(
+    "core bug, reported: pull_with_block pulls into the working directory and the engine's "
+    "atomic swap (transfer.materialise.swap_in) renames that folder away, so the process is "
+    "left in a deleted directory; swap_in should chdir into the new tree when it replaces "
+    "the cwd"))
+def test_pull_with_block_step(container: str, credentials: AzureBlobCredentials,
+                              tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from stowflow.steps import run_steps
+    from stowflow_azure import AzureBlobStorage
+
+    credentials.save("azurite")
+    block = AzureBlobStorage(container=container, credentials=AzureBlobCredentials.load("azurite"),
+                             folder="by-block")
+    block.put_directory(_project(tmp_path / "project"))
+    block.save("code")
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    monkeypatch.chdir(workspace)
+    out = run_steps([{"stowflow.deployments.steps.pull_with_block": {
+        "block_document_name": "code", "block_type_slug": "azure-blob-storage"}}])
+    assert out["directory"] == str(workspace)
+    assert Path.cwd() == workspace
+    assert (Path.cwd() / "flows" / "etl.py").read_text() == "def etl():\n    return 'azure'\n"
