@@ -1,3 +1,91 @@
-"""Hook implementations of the stowflow-aws plugin (registered through the `stowflow` entry point)."""
+"""Hook implementations of the stowflow-aws plugin (registered through the `stowflow` entry point).
+
+Only hook functions live here, and boto3 is imported only when a hook needs it.
+"""
 
 from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from stowflow import hookimpl
+
+if TYPE_CHECKING:
+    from stowflow.transfer import ObjectStore
+
+#: URL schemes whose objects live in S3 (kept in step with storage.SCHEMES).
+SCHEMES = ("s3", "s3a")
+
+RECIPE = """\
+# stowflow.yaml for {project_name}: code is pushed to S3 (or an S3-compatible store) on
+# deploy and pulled from it by the worker before each run.
+build: null
+push:
+- stowflow_aws.deployments.steps.push_to_s3:
+    id: push_code
+    requires: stowflow-aws>=0.1
+    bucket: my-bucket
+    folder: {project_name}
+    credentials: "{{{{ stowflow.blocks.aws-credentials.my-creds }}}}"
+pull:
+- stowflow_aws.deployments.steps.pull_from_s3:
+    id: pull_code
+    requires: stowflow-aws>=0.1
+    bucket: "{{{{ push_code.bucket }}}}"
+    folder: "{{{{ push_code.folder }}}}"
+    credentials: "{{{{ stowflow.blocks.aws-credentials.my-creds }}}}"
+deployments:
+- name: {project_name}
+  entrypoint: {entrypoint}
+  parameters: {{}}
+  work_pool: {{name: my-pool, work_queue_name: null, job_variables: {{}}}}
+  tags: []
+  version: null
+  description: null
+  concurrency_limit: null
+  enforce_parameter_schema: true
+  schedules: []
+"""
+
+
+@hookimpl
+def stowflow_register_block_types(register: Callable[[type[Any]], None]) -> None:
+    """Register ``AwsCredentials`` and ``S3Bucket``."""
+    from stowflow_aws.credentials import AwsCredentials
+    from stowflow_aws.storage import S3Bucket
+
+    register(AwsCredentials)
+    register(S3Bucket)
+
+
+@hookimpl
+def stowflow_register_steps(register: Callable[[Callable[..., Any]], None]) -> None:
+    """Register ``push_to_s3`` and ``pull_from_s3``."""
+    from stowflow_aws.deployments.steps import pull_from_s3, push_to_s3
+
+    register(push_to_s3)
+    register(pull_from_s3)
+
+
+@hookimpl
+def stowflow_register_recipes(register: Callable[[str, str, str], None]) -> None:
+    """Register the ``s3`` recipe of ``stowflow init``."""
+    register("s3", "push code to an S3 bucket (or an S3-compatible store), pull it on the worker",
+             RECIPE)
+
+
+@hookimpl
+def stowflow_object_store_for_url(url: str, options: dict[str, Any]) -> ObjectStore | None:
+    """Claim ``s3://bucket/...`` and ``s3a://bucket/...`` with an ``S3ObjectStore``.
+
+    ``options`` may carry ``credentials`` (an ``AwsCredentials`` block or a dict of its
+    fields), ``client_parameters`` / ``endpoint_url``, ``max_concurrency``, and the
+    s3fs-style ``key``/``secret``/``token``/``profile``/``anon``/``client_kwargs``;
+    without credentials the ambient AWS chain is used. Other options are refused.
+    """
+    if urllib.parse.urlsplit(url).scheme.lower() not in SCHEMES:
+        return None
+    from stowflow_aws.storage import store_for_url
+
+    return store_for_url(url, options)

@@ -45,7 +45,8 @@ class S3ObjectStore(ObjectStore):
     Made once per operation and shared by its threads. ``credentials`` default to the
     ambient AWS chain; ``client_parameters`` refine the block's own (a step's endpoint,
     say). Objects of ``multipart_threshold`` bytes or more are uploaded and downloaded in
-    ``multipart_chunksize`` parts, up to ``max_concurrency`` at a time.
+    ``multipart_chunksize`` parts, up to ``max_concurrency`` at a time. ``list_page_size``
+    caps the keys per listing page (S3's own limit, 1,000, when ``None``).
     """
 
     def __init__(
@@ -58,6 +59,7 @@ class S3ObjectStore(ObjectStore):
         multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
         multipart_chunksize: int = DEFAULT_MULTIPART_CHUNKSIZE,
         anonymous: bool = False,
+        list_page_size: int | None = None,
     ) -> None:
         if not bucket or "/" in bucket:
             raise ConfigError(f"invalid S3 bucket name {bucket!r}",
@@ -66,6 +68,7 @@ class S3ObjectStore(ObjectStore):
         self.max_concurrency = max_concurrency
         self.multipart_threshold = multipart_threshold
         self.multipart_chunksize = multipart_chunksize
+        self.list_page_size = list_page_size
         self.credentials = coerce_credentials(credentials)
         # Engine threads make single-request calls while the transfer manager's threads
         # move parts, so the pool holds both without discarding connections.
@@ -90,8 +93,10 @@ class S3ObjectStore(ObjectStore):
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         """Yield every object under ``prefix`` with its size and etag, page after page."""
         paginator = self.client.get_paginator("list_objects_v2")
+        paging = {"PageSize": self.list_page_size} if self.list_page_size else {}
         try:
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix,
+                                           PaginationConfig=paging):
                 for item in page.get("Contents", ()):
                     yield ObjectInfo(item["Key"], int(item["Size"]), _etag(item.get("ETag")))
         except Exception as exc:
@@ -361,10 +366,15 @@ def join_key(*parts: str) -> str:
 
 def split_url(url: str) -> tuple[str, str]:
     """Return ``(bucket, prefix)`` of ``s3://bucket/prefix`` (or ``s3a://``)."""
-    parts = urlsplit(url)
-    if parts.scheme not in SCHEMES or not parts.netloc:
+    from stowflow.transfer import split_url as split_store_url
+
+    if urlsplit(url).scheme.lower() not in SCHEMES:
         raise ConfigError(f"not an S3 URL: {url!r}", hint="use s3://bucket/folder")
-    return parts.netloc, parts.path.strip("/")
+    root, prefix = split_store_url(url)
+    bucket = root.split("://", 1)[1]
+    if not bucket:
+        raise ConfigError(f"no bucket in {url!r}", hint="use s3://bucket/folder")
+    return bucket, prefix
 
 
 _STORE_OPTIONS = {"credentials", "client_parameters", "endpoint_url", "max_concurrency",
