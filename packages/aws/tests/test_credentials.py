@@ -169,3 +169,24 @@ def test_credentials_arrive_as_block_dict_or_nothing() -> None:
     assert "colour" in str(caught.value) and "blue-secret" not in str(caught.value)
     with pytest.raises(ConfigError, match="got str"):
         coerce_credentials("AKIA...")  # type: ignore[arg-type]
+
+
+def test_cli_creates_the_block_with_secrets_from_stdin(monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    from stowflow.cli.app import main
+
+    secret = "cli-secret-value-0042"
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"aws_secret_access_key={secret}\n"))
+    assert main(["block", "create", "aws-credentials", "from-cli",
+                 "--set", "aws_access_key_id=AKIACLI",
+                 "--set", 'aws_client_parameters={"endpoint_url": "http://127.0.0.1:9000", '
+                          '"addressing_style": "path"}']) == 0
+    loaded = AwsCredentials.load("from-cli")
+    assert loaded.aws_secret_access_key == SecretStr(secret)
+    assert loaded.aws_client_parameters.endpoint_url == "http://127.0.0.1:9000"
+    assert main(["block", "inspect", "aws-credentials/from-cli"]) == 0
+    assert_no_secret(secret, capsys.readouterr().out)
+    assert main(["block", "create", "aws-credentials", "refused",
+                 "--set", f"aws_secret_access_key={secret}"]) == 1
