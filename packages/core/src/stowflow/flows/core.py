@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import functools
+import hashlib
 import inspect
 import logging
 from collections.abc import Callable, Iterator
@@ -15,6 +16,7 @@ from stowflow.errors import FlowError
 from stowflow.flows.metadata import FlowMetadata, default_flow_name, read_flow_metadata
 from stowflow.flows.parameters import Parameters
 from stowflow.redact import redact
+from stowflow.settings import get_settings
 
 if TYPE_CHECKING:
     from stowflow.storage.base import Storage
@@ -31,6 +33,16 @@ class _SourceMethod:
 
     def __get__(self, instance: Flow | None, owner: type[Flow]) -> Callable[..., Flow]:
         return functools.partial(self.func, owner, instance)
+
+
+def source_cache_dir(storage: Storage) -> Path:
+    """Return the node-local folder where deploy-time copies of ``storage`` are kept.
+
+    Object-store pulls go through the shared content cache, so the files fetched here are
+    not downloaded again by a worker on this machine.
+    """
+    digest = hashlib.sha256(f"{type(storage).__name__}:{storage.describe()}".encode()).hexdigest()
+    return get_settings().cache_dir / "sources" / digest[:16]
 
 
 @contextlib.contextmanager
@@ -172,7 +184,7 @@ class Flow:
         from stowflow.storage.resolve import resolve
 
         storage = resolve(source)
-        directory = Path(storage.pull().directory)
+        directory = Path(storage.pull(source_cache_dir(storage)).directory)
         metadata = read_flow_metadata(entrypoint, directory)
         return cls(
             metadata=metadata,

@@ -15,24 +15,6 @@ def _scheme(url: str) -> str:
     return "" if len(scheme) == 1 else scheme  # "C:" is a drive, not a scheme
 
 
-def _remote_storage(url: str, options: dict[str, Any]) -> Storage | None:
-    """An object-store URL that a store plugin claims becomes a RemoteStorage."""
-    try:
-        from stowflow.storage.remote import RemoteStorage
-    except ImportError:
-        return None
-    from stowflow.plugins import get_plugin_manager
-
-    store = get_plugin_manager().hook.stowflow_object_store_for_url(url=url, options=options)
-    if store is None:
-        return None
-    close = getattr(store, "close", None)
-    if callable(close):
-        close()
-    storage: Storage = RemoteStorage(url, **options)
-    return storage
-
-
 def resolve(source: Any, **options: Any) -> Storage:
     """Return the :class:`Storage` for ``source``.
 
@@ -40,7 +22,8 @@ def resolve(source: Any, **options: Any) -> Storage:
     - a block with ``get_directory`` becomes a
       :class:`~stowflow.storage.block.BlockStorage`;
     - a path or URL is offered to the ``stowflow_storage_for_url`` plugins (core claims
-      local paths, ``file://`` and git URLs; providers claim their object stores).
+      local paths, ``file://``, git URLs, and object-store URLs that a
+      ``stowflow_object_store_for_url`` plugin understands).
 
     ``options`` are passed to the plugin (credentials, client settings). An unknown URL
     scheme raises :class:`UnsupportedURLError` naming the distribution to install.
@@ -67,9 +50,6 @@ def resolve(source: Any, **options: Any) -> Storage:
         return storage
     scheme = _scheme(source)
     if scheme:
-        remote = _remote_storage(source, dict(options))
-        if remote is not None:
-            return remote
         from stowflow.plugins import install_hints
 
         dist = install_hints().get(scheme)
