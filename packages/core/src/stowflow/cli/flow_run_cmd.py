@@ -1,9 +1,140 @@
-"""CLI commands: flow-run (not yet implemented)."""
+"""``stowflow flow-run``: list, inspect (with phase timings), follow logs, cancel."""
 
 from __future__ import annotations
 
+import json
+import time
+
 import typer
+from rich.markup import escape
+from rich.table import Table
+
+from stowflow.cli.output import console
+from stowflow.db import FlowRunRecord
+from stowflow.runs import (
+    get_flow_run,
+    is_final,
+    list_flow_runs,
+    read_events,
+    read_logs,
+    request_cancel,
+)
+
+flow_run_app = typer.Typer(help="List, inspect, follow and cancel flow runs.",
+                           no_args_is_help=True)
+
+_STATE_STYLE = {"COMPLETED": "green", "FAILED": "red", "CRASHED": "red", "CANCELLED": "yellow",
+                "RUNNING": "cyan", "PENDING": "blue", "SCHEDULED": "white"}
+
+
+def styled_state(state: str) -> str:
+    """Return ``state`` with its colour markup."""
+    return f"[{_STATE_STYLE.get(state, 'white')}]{state}[/]"
+
+
+def _when(value: object) -> str:
+    return value.isoformat(timespec="seconds") if value is not None else "-"  # type: ignore[attr-defined]
+
+
+def print_phases(run_id: str) -> None:
+    """Print the run's phase events as a table (phase, status, seconds, details)."""
+    table = Table("phase", "status", "seconds", "details")
+    for event in read_events(run_id):
+        details = ", ".join(f"{k}={v}" for k, v in (event.details or {}).items()
+                            if v not in (None, [], ""))
+        status = "[red]failed[/]" if event.status == "failed" else event.status
+        seconds = f"{event.duration_s:.3f}" if event.duration_s is not None else "-"
+        table.add_row(event.phase, status, seconds, escape(details))
+    console.print(table)
+
+
+def print_logs(run_id: str, after_id: int = 0) -> int:
+    """Print the run's log lines after ``after_id``; return the last id printed."""
+    for line in read_logs(run_id, after_id=after_id):
+        style = {"ERROR": "red", "WARNING": "yellow"}.get(line.level, "")
+        text = escape(line.message)
+        console.print(f"[dim]{line.timestamp:%H:%M:%S}[/] "
+                      f"{f'[{style}]{line.level:<7}[/]' if style else f'{line.level:<7}'} {text}")
+        after_id = line.id
+    return after_id
+
+
+def follow(run_id: str, *, poll: float = 0.5, timeout: float | None = None) -> FlowRunRecord:
+    """Print the run's logs as they arrive until it reaches a final state; return the run."""
+    last = 0
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        last = print_logs(run_id, last)
+        run = get_flow_run(run_id)
+        if is_final(run.state):
+            print_logs(run_id, last)
+            return run
+        if deadline is not None and time.monotonic() > deadline:
+            return run
+        time.sleep(poll)
+
+
+@flow_run_app.command("ls")
+def ls_cmd(
+    deployment: str | None = typer.Option(None, "--deployment", "-d",
+                                          help="Only runs of this deployment."),
+    state: str | None = typer.Option(None, "--state", help="Only runs in this state."),
+    limit: int = typer.Option(20, "--limit", min=1, help="How many runs."),
+) -> None:
+    """List the newest flow runs."""
+    deployment_id = None
+    if deployment:
+        from stowflow.runs import find_deployment
+
+        deployment_id = find_deployment(deployment).id
+    table = Table("id", "name", "flow", "state", "pool", "created", "code version")
+    for run in list_flow_runs(deployment_id=deployment_id, state=state, limit=limit):
+        table.add_row(run.id, run.name, run.flow_name, styled_state(run.state),
+                      run.work_pool_name or "-", _when(run.created), run.code_version or "-")
+    console.print(table)
+
+
+@flow_run_app.command("inspect")
+def inspect_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique prefix).")) -> None:
+    """Show a run: state, parameters, code version, worker, and each phase's timing."""
+    run = get_flow_run(run_id)
+    view = {
+        "id": run.id, "name": run.name, "flow": run.flow_name, "state": run.state,
+        "state_message": run.state_message, "deployment_id": run.deployment_id,
+        "deployment_version": run.deployment_version, "work_pool": run.work_pool_name,
+        "parameters": run.parameters, "code_version": run.code_version,
+        "worker": run.worker_name, "scheduled": _when(run.scheduled_at),
+        "started": _when(run.started_at), "ended": _when(run.ended_at),
+        "cancel_requested": run.cancel_requested,
+    }
+    console.print_json(json.dumps(view, default=str))
+    print_phases(run.id)
+
+
+@flow_run_app.command("logs")
+def logs_cmd(
+    run_id: str = typer.Argument(..., help="Run id (or a unique prefix)."),
+    follow_: bool = typer.Option(False, "--follow", "-f", help="Keep printing until it ends."),
+) -> None:
+    """Print a run's logs (secrets masked)."""
+    run = get_flow_run(run_id)
+    if follow_:
+        follow(run.id)
+    else:
+        print_logs(run.id)
+
+
+@flow_run_app.command("cancel")
+def cancel_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique prefix).")) -> None:
+    """Cancel a run: at once if not started, else its worker stops it."""
+    run = request_cancel(run_id)
+    if run.state == "CANCELLED":
+        console.print(f"Cancelled flow run {run.id}")
+    else:
+        console.print(f"Cancellation requested for flow run {run.id} ({run.state}); "
+                      "its worker will stop it")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add ``stowflow flow-run``."""
+    app.add_typer(flow_run_app, name="flow-run")

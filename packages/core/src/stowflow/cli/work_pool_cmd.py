@@ -1,9 +1,82 @@
-"""CLI commands: work-pool (not yet implemented)."""
+"""``stowflow work-pool``: create, list, inspect and delete work pools."""
 
 from __future__ import annotations
 
+import json
+
 import typer
+from rich.table import Table
+
+from stowflow.cli.output import console
+from stowflow.errors import ConfigError
+from stowflow.workers import pools
+
+work_pool_app = typer.Typer(help="Create, list, inspect and delete work pools.",
+                            no_args_is_help=True)
+
+
+def _parse_env(pairs: list[str]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--env expects NAME=VALUE, got {pair!r}",
+                              hint="e.g. --env EXTRA_PIP_PACKAGES=stowflow-aws")
+        env[key.strip()] = value
+    return env
+
+
+@work_pool_app.command("create")
+def create_cmd(
+    name: str = typer.Argument(..., help="Name of the new pool."),
+    type_: str = typer.Option("process", "--type", help="Worker type (only 'process')."),
+    env: list[str] = typer.Option([], "--env", help="NAME=VALUE default run environment "
+                                  "(repeatable), e.g. EXTRA_PIP_PACKAGES=…"),
+    concurrency_limit: int | None = typer.Option(None, "--concurrency-limit", min=1,
+                                                  help="Most runs of this pool at once."),
+    description: str | None = typer.Option(None, "--description", help="Free text."),
+) -> None:
+    """Create a work pool (with its 'default' queue)."""
+    pool = pools.create_pool(name, type=type_, env=_parse_env(env), description=description,
+                             concurrency_limit=concurrency_limit)
+    console.print(f"Created work pool [bold]{pool.name}[/bold] ({pool.type}). Start a worker:\n"
+                  f"  stowflow worker start --pool {pool.name}")
+
+
+@work_pool_app.command("ls")
+def ls_cmd() -> None:
+    """List work pools with their runs in flight."""
+    table = Table("name", "type", "concurrency", "scheduled", "running", "paused")
+    for pool in pools.list_pools():
+        counts = pools.run_counts(pool.name)
+        table.add_row(pool.name, pool.type, str(pool.concurrency_limit or "-"),
+                      str(counts.get("SCHEDULED", 0)),
+                      str(counts.get("PENDING", 0) + counts.get("RUNNING", 0)),
+                      "yes" if pool.is_paused else "no")
+    console.print(table)
+
+
+@work_pool_app.command("inspect")
+def inspect_cmd(name: str = typer.Argument(..., help="Pool name.")) -> None:
+    """Show a pool: type, job defaults, queues and run counts."""
+    pool = pools.get_pool(name)
+    view = {
+        "id": pool.id, "name": pool.name, "type": pool.type, "description": pool.description,
+        "base_job_template": pool.base_job_template, "paused": pool.is_paused,
+        "concurrency_limit": pool.concurrency_limit,
+        "queues": [{"name": q.name, "priority": q.priority} for q in pools.pool_queues(pool)],
+        "runs": pools.run_counts(pool.name), "created": pool.created.isoformat(),
+    }
+    console.print_json(json.dumps(view, default=str))
+
+
+@work_pool_app.command("delete")
+def delete_cmd(name: str = typer.Argument(..., help="Pool name.")) -> None:
+    """Delete a pool (refused while it has runs in flight)."""
+    pools.delete_pool(name)
+    console.print(f"Deleted work pool {name}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add ``stowflow work-pool``."""
+    app.add_typer(work_pool_app, name="work-pool")

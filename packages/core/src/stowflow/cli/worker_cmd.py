@@ -1,9 +1,45 @@
-"""CLI commands: worker (not yet implemented)."""
+"""``stowflow worker start``: run a process worker for a pool."""
 
 from __future__ import annotations
 
+import logging
+
 import typer
+
+from stowflow.cli.output import console
+
+worker_app = typer.Typer(help="Run workers that execute flow runs.", no_args_is_help=True)
+
+
+@worker_app.command("start")
+def start_cmd(
+    pool: str = typer.Option(..., "--pool", "-p", help="Work pool to take runs from."),
+    limit: int = typer.Option(4, "--limit", min=1, help="Most runs at once."),
+    run_once: bool = typer.Option(False, "--run-once",
+                                  help="Take the runs due now, run them, then exit."),
+    name: str | None = typer.Option(None, "--name", help="Worker name (default host-pid-id)."),
+    poll_interval: float = typer.Option(2.0, "--poll-interval", min=0.01,
+                                        help="Seconds between polls for new runs."),
+    heartbeat_interval: float = typer.Option(5.0, "--heartbeat-interval", min=0.05,
+                                             help="Seconds between heartbeats of runs."),
+    crash_timeout: float = typer.Option(
+        60.0, "--crash-timeout", min=0.1,
+        help="Mark a run CRASHED when its worker missed heartbeats this long."),
+) -> None:
+    """Claim and run the pool's flow runs (Ctrl-C: finish runs in flight; twice: cancel)."""
+    from stowflow.workers.pools import create_pool
+    from stowflow.workers.worker import Worker
+
+    logging.getLogger("stowflow.workers").setLevel(logging.INFO)
+    create_pool(pool, exist_ok=True)
+    worker = Worker(pool, name=name, limit=limit, poll_interval=poll_interval,
+                    heartbeat_interval=heartbeat_interval, crash_timeout=crash_timeout)
+    console.print(f"Worker [bold]{worker.name}[/bold] polling pool [bold]{pool}[/bold] "
+                  f"(limit {limit}{', run once' if run_once else ''}). Ctrl-C to stop.")
+    finished = worker.start(run_once=run_once)
+    console.print(f"Worker {worker.name} stopped after {finished} run(s).")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add ``stowflow worker``."""
+    app.add_typer(worker_app, name="worker")

@@ -153,7 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     real_out, real_err = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = LineWriter(sink, "INFO"), LineWriter(sink, "ERROR")
     root_logger = logging.getLogger()
-    root_logger.addHandler(SinkHandler(sink))
+    handler = SinkHandler(sink)
+    # stdout is captured already; @flow(log_prints=True) would log every print a second time.
+    handler.addFilter(lambda record: not (record.funcName == "logged_print"
+                                          and record.name.startswith("stowflow.flows.")))
+    root_logger.addHandler(handler)
     root_logger.setLevel(logging.INFO)
     install_logging_filter()
 

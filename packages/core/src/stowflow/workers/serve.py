@@ -1,0 +1,78 @@
+"""``flow.serve(name)``: deploy a flow without a work pool and run its runs from here.
+
+The deployment's pull step is the flow's own storage when it came from ``from_source``,
+or ``set_working_directory`` to where its file lives for local code. This process then
+polls for runs of that deployment only and executes each in a subprocess, exactly as a
+process worker does (fresh workspace, phases, logs, cancel). The first Ctrl-C stops
+taking runs and waits for those in flight; a second cancels them.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from stowflow.errors import FlowError
+
+if TYPE_CHECKING:
+    from stowflow.flows import Flow
+
+LOCAL_PULL_STEP = "stowflow.deployments.steps.set_working_directory"
+
+
+def local_source(flow: Flow) -> tuple[str, list[dict[str, Any]]]:
+    """Return ``(entrypoint, pull_steps)`` for a flow defined in a local file.
+
+    The root is the working directory when the file lies under it (so the flow's own
+    imports resolve as they do when the user runs it), else the file's folder.
+    """
+    if flow.fn is None:
+        raise FlowError(f"flow '{flow.name}' has neither a function nor a source")
+    try:
+        file = Path(inspect.getfile(flow.fn)).resolve()
+    except TypeError as exc:
+        raise FlowError(f"flow '{flow.name}': cannot tell which file defines it",
+                        hint="define the flow in a .py file, or use from_source") from exc
+    cwd = Path.cwd().resolve()
+    root = cwd if file.is_relative_to(cwd) else file.parent
+    entrypoint = f"{file.relative_to(root).as_posix()}:{flow.fn.__qualname__}"
+    return entrypoint, [{LOCAL_PULL_STEP: {"directory": str(root)}}]
+
+
+def serve(flow: Flow, name: str, *, parameters: dict[str, Any] | None = None,
+          description: str | None = None, tags: list[str] | None = None,
+          version: str | None = None, job_variables: dict[str, Any] | None = None,
+          enforce_parameter_schema: bool = True, limit: int = 4,
+          poll_interval: float = 2.0, run_once: bool = False,
+          print_starting_message: bool = True) -> str:
+    """Create or update deployment ``flow.name/name`` and run its runs until stopped.
+
+    ``limit`` caps concurrent runs; ``run_once`` takes what is scheduled now, runs it and
+    returns (for scripts and tests). Returns the deployment id.
+    """
+    from stowflow.deployments.registry import upsert_deployment
+    from stowflow.workers.worker import Worker, default_worker_name
+
+    if flow.storage is not None and flow.entrypoint:
+        entrypoint, pull_steps = flow.entrypoint, [flow.storage.to_pull_step()]
+    else:
+        entrypoint, pull_steps = local_source(flow)
+    if parameters:
+        flow.validate_parameters(parameters, partial=True)
+    deployment_id = upsert_deployment(
+        name=name, flow_name=flow.name, entrypoint=entrypoint, work_pool_name=None,
+        job_variables=job_variables, parameters=parameters,
+        parameter_schema=flow.parameter_schema,
+        enforce_parameter_schema=enforce_parameter_schema, pull_steps=pull_steps, tags=tags,
+        description=description if description is not None else flow.description,
+        version=version if version is not None else flow.version)
+    if print_starting_message:
+        from stowflow.cli.output import console
+
+        console.print(f"Serving [bold]{flow.name}/{name}[/bold]. Start a run with:\n"
+                      f"  stowflow deployment run '{flow.name}/{name}'\n"
+                      "Ctrl-C to stop.")
+    Worker(deployment_ids=[deployment_id], name=f"serve-{default_worker_name()}", limit=limit,
+           poll_interval=poll_interval).start(run_once=run_once)
+    return deployment_id

@@ -1,0 +1,233 @@
+"""The process worker end to end: a real run subprocess pulls, imports and runs a flow."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from stowflow.blocks import Secret
+from stowflow.deployments.registry import upsert_deployment
+from stowflow.runs import create_flow_run, get_flow_run, read_events, read_logs, request_cancel
+from stowflow.testing import assert_no_secret
+from stowflow.workers.claim import reap_crashed_runs
+from stowflow.workers.pools import create_pool
+from stowflow.workers.runner import run_dir
+from stowflow.workers.worker import Worker
+
+sys.path.insert(0, str(Path(__file__).parent))
+from wheels import build_wheel
+
+FLOW = '''
+import logging
+import os
+import time
+
+from stowflow import flow
+from stowflow.blocks import Secret
+
+
+@flow(log_prints=True)
+def hello(name: str = "World", mode: str = "ok"):
+    print(f"Hello {name}!")
+    print("cwd=" + os.getcwd())
+    logging.getLogger("user").warning("the token is %s", Secret.load("tok").get())
+    if mode == "fail":
+        raise ValueError("boom from the flow")
+    if mode == "sleep":
+        time.sleep(120)
+    if mode == "die":
+        os._exit(9)
+    if mode == "layer":
+        import sfdemo_layer
+        print("layer version " + sfdemo_layer.VERSION)
+    return name
+'''
+
+STEPS = '''
+import os
+
+def pull_here(directory, version, token):
+    print("pulling with " + token)
+    os.chdir(directory)
+    return {"directory": directory, "version": version}
+'''
+
+TOKEN = "tok-5f0c2a9e-very-secret"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A flow project plus a custom pull step module on the run's PYTHONPATH."""
+    root = tmp_path / "project"
+    (root / "flows").mkdir(parents=True)
+    (root / "flows" / "hello.py").write_text(textwrap.dedent(FLOW))
+    steps = tmp_path / "steplib"
+    steps.mkdir()
+    (steps / "teststeps.py").write_text(STEPS)
+    return root
+
+
+def deploy(project: Path, *, enforce: bool = True, env: dict[str, str] | None = None) -> str:
+    create_pool("pool", exist_ok=True)
+    Secret(value=TOKEN).save("tok", overwrite=True)
+    steplib = project.parent / "steplib"
+    return upsert_deployment(
+        name="dep", flow_name="hello", entrypoint="flows/hello.py:hello",
+        work_pool_name="pool", enforce_parameter_schema=enforce,
+        parameter_schema={"type": "object", "properties": {"name": {"type": "string"},
+                                                           "mode": {"type": "string"}}},
+        job_variables={"env": {"PYTHONPATH": str(steplib), **(env or {})}},
+        pull_steps=[{"teststeps.pull_here": {
+            "directory": str(project), "version": "v-123",
+            "token": "{{ stowflow.blocks.secret.tok.value }}"}}])
+
+
+def work(**kwargs) -> Worker:
+    worker = Worker("pool", poll_interval=0.1, heartbeat_interval=0.2, **kwargs)
+    worker.start(run_once=True, install_signal_handlers=False)
+    return worker
+
+
+def messages(run_id: str) -> list[str]:
+    return [line.message for line in read_logs(run_id)]
+
+
+def test_run_completes_with_logs_phases_and_code_version(stowflow_database, project):
+    dep = deploy(project)
+    run = create_flow_run(dep, {"name": "Ada"})
+    work()
+    done = get_flow_run(run.id)
+    assert done.state == "COMPLETED", messages(run.id)
+    assert done.code_version == "v-123"
+    assert done.started_at and done.ended_at and done.worker_name
+    lines = messages(run.id)
+    assert lines.count("Hello Ada!") == 1  # log_prints does not log captured prints twice
+    assert f"cwd={project}" in lines  # the last directory output became the working dir
+    assert "user: the token is ***" in lines
+    assert "pulling with ***" in lines
+    assert_no_secret(TOKEN, lines, done.state_message or "")
+    events = read_events(run.id)
+    assert [e.phase for e in events] == ["resolve", "install", "auth", "transfer", "import",
+                                         "run"]
+    assert all(e.status == "ok" and e.duration_s >= 0 for e in events)
+    assert events[2].details["blocks"] == ["secret/tok"]
+    assert events[3].details["code_version"] == "v-123"
+    assert not run_dir(run.id).exists()  # the workspace is removed afterwards
+
+
+def test_failing_flow_is_failed_with_its_traceback(stowflow_database, project):
+    run = create_flow_run(deploy(project), {"mode": "fail"})
+    work()
+    failed = get_flow_run(run.id)
+    assert failed.state == "FAILED"
+    assert failed.state_message == "run failed: ValueError: boom from the flow"
+    text = "\n".join(messages(run.id))
+    assert "Traceback" in text and 'raise ValueError("boom from the flow")' in text
+    assert read_events(run.id)[-1].phase == "run" and read_events(run.id)[-1].status == "failed"
+
+
+def test_flow_validates_parameters_when_the_schema_is_not_enforced(stowflow_database, project):
+    run = create_flow_run(deploy(project, enforce=False), {"bogus": 1})
+    work()
+    failed = get_flow_run(run.id)
+    assert failed.state == "FAILED"
+    assert failed.state_message.startswith("import failed:")
+    assert "bogus" in failed.state_message
+
+
+def test_interpreter_death_is_crashed(stowflow_database, project):
+    run = create_flow_run(deploy(project), {"mode": "die"})
+    work()
+    crashed = get_flow_run(run.id)
+    assert crashed.state == "CRASHED"
+    assert crashed.state_message == "the run process exited with code 9"
+
+
+def test_cancel_stops_a_running_flow(stowflow_database, project):
+    run = create_flow_run(deploy(project), {"mode": "sleep"})
+    worker = Worker("pool", poll_interval=0.1, heartbeat_interval=0.2)
+    thread = threading.Thread(target=worker.start,
+                              kwargs={"run_once": True, "install_signal_handlers": False})
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while "Hello World!" not in messages(run.id):
+            assert time.monotonic() < deadline, messages(run.id)
+            time.sleep(0.1)
+        request_cancel(run.id)
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+    finally:
+        worker.stop()
+        worker.stop()
+        thread.join(timeout=30)
+    cancelled = get_flow_run(run.id)
+    assert cancelled.state == "CANCELLED"
+    assert any("cancelling: cancellation requested" in m for m in messages(run.id))
+
+
+def test_extra_pip_packages_layer_is_used_and_failures_fail_the_run(
+        stowflow_database, project, tmp_path, monkeypatch):
+    monkeypatch.setenv("UV_OFFLINE", "1")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    wheel = build_wheel(tmp_path, "sfdemo_layer", "2.5")
+    good = create_flow_run(deploy(project, env={"EXTRA_PIP_PACKAGES": str(wheel)}),
+                           {"mode": "layer"})
+    work()
+    assert get_flow_run(good.id).state == "COMPLETED", messages(good.id)
+    assert "layer version 2.5" in messages(good.id)
+    install = next(e for e in read_events(good.id) if e.phase == "install")
+    assert install.details["packages"] == [str(wheel)] and install.details["cached"] is False
+
+    bad = create_flow_run(deploy(project, env={"EXTRA_PIP_PACKAGES": str(tmp_path / "x.whl")}))
+    work()
+    failed = get_flow_run(bad.id)
+    assert failed.state == "FAILED"
+    assert failed.state_message.startswith("install failed: installing EXTRA_PIP_PACKAGES=")
+    assert "x.whl" in failed.state_message
+
+
+def _alive(pid: str) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+
+
+@pytest.mark.slow
+def test_kill_9_worker_stops_its_run_and_the_run_is_crashed(stowflow_database, project):
+    run = create_flow_run(deploy(project), {"mode": "sleep"})
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "stowflow", "worker", "start", "--pool", "pool",
+         "--heartbeat-interval", "0.2", "--poll-interval", "0.1"],
+        env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while "Hello World!" not in messages(run.id):
+            assert time.monotonic() < deadline, messages(run.id)
+            assert worker.poll() is None, worker.stdout.read().decode()
+            time.sleep(0.1)
+        child_pids = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True,
+                                    text=True, check=False).stdout.split()
+        assert child_pids, "the run subprocess should be a child of the worker"
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in child_pids):
+            assert time.monotonic() < deadline, "the orphaned run kept running"
+            time.sleep(0.1)
+        time.sleep(1.2)
+        assert reap_crashed_runs(1.0, pool="pool") == [run.id]
+        assert get_flow_run(run.id).state == "CRASHED"
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(timeout=10)
