@@ -16,8 +16,9 @@ class TestGcsConformance(ObjectStoreConformance):
     @pytest.fixture
     def object_store(self, gcs_server: GcsServer) -> Iterator[GcsObjectStore]:
         credentials = GcpCredentials(api_endpoint=gcs_server.endpoint, project=gcs_server.project)
-        # Three objects per listing page and a 1 MiB resumable threshold, so listings page
-        # and the suite's large file goes up in 256 KiB resumable chunks.
+        # Three objects per listing page and 1 MiB thresholds, so listings page and the
+        # suite's large file goes up in 256 KiB resumable chunks and comes down in slices.
         with GcsObjectStore(gcs_server.create_bucket(), credentials, page_size=3,
-                            chunk_size=256 * 1024, resumable_threshold=1024 * 1024) as store:
+                            chunk_size=256 * 1024, resumable_threshold=1024 * 1024,
+                            sliced_download_threshold=1024 * 1024, download_workers=3) as store:
             yield store

@@ -132,6 +132,25 @@ def test_get_to_path_whole_and_ranged(store: GcsObjectStore, tmp_path: Path) -> 
         store.get_to_path("missing", tmp_path / "none")
 
 
+def test_large_objects_download_as_parallel_slices(
+        store: GcsObjectStore, sent_requests: list[str], tmp_path: Path) -> None:
+    store.sliced_download_threshold, store.download_workers = 512 * KiB, 3
+    data = os.urandom(1536 * KiB + 5)
+    store.put("large.bin", data)
+    sent_requests.clear()
+    store.get_to_path("large.bin", tmp_path / "large.bin")
+    assert (tmp_path / "large.bin").read_bytes() == data
+    media = [r for r in sent_requests if "alt=media" in r]
+    assert len(media) == 3 and all("generation=" in r for r in media)
+
+    sent_requests.clear()
+    store.put("medium.bin", data[:400 * KiB])  # below the threshold: one streamed request
+    sent_requests.clear()
+    store.get_to_path("medium.bin", tmp_path / "medium.bin")
+    assert (tmp_path / "medium.bin").read_bytes() == data[:400 * KiB]
+    assert len([r for r in sent_requests if "alt=media" in r]) == 1
+
+
 def test_large_files_go_up_as_resumable_uploads_in_chunks(
         store: GcsObjectStore, sent_requests: list[str], tmp_path: Path) -> None:
     big = tmp_path / "big.bin"

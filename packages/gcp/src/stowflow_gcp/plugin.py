@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 SCHEMES = ("gs", "gcs")
 #: Options of ``stowflow_object_store_for_url`` passed on to ``GcsObjectStore``.
 _STORE_OPTIONS = ("project", "max_concurrency", "page_size", "chunk_size",
-                  "resumable_threshold", "timeout")
+                  "resumable_threshold", "sliced_download_threshold", "download_workers",
+                  "timeout")
 
 RECIPE = """\
 # stowflow.yaml for {project_name}: code is pushed to Google Cloud Storage on deploy
@@ -83,7 +84,8 @@ def stowflow_object_store_for_url(url: str, options: dict[str, Any]) -> ObjectSt
 
     ``options`` may carry ``credentials`` (a ``GcpCredentials`` block or a dict of its
     fields) and the store's settings (``project``, ``max_concurrency``, ``page_size``,
-    ``chunk_size``, ``resumable_threshold``, ``timeout``); other options are refused.
+    ``chunk_size``, ``resumable_threshold``, ``sliced_download_threshold``,
+    ``download_workers``, ``timeout``); other options are refused.
     """
     parsed = urllib.parse.urlsplit(url)
     if parsed.scheme.lower() not in SCHEMES:
