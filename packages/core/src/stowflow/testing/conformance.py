@@ -339,7 +339,7 @@ class ObjectStoreConformance:
         write_tree(src, {"a.txt": b"two, longer\n"})
         transfer.push(src, object_store, store_prefix, layout="files")
         with pytest.raises(StorageError, match="plain-layout"):
-            transfer.rollback(object_store, store_prefix, v1 or "")
+            transfer.rollback(object_store, store_prefix, str(v1))
 
     def test_gc_keeps_what_kept_versions_need(self, object_store: ObjectStore,
                                               store_prefix: str, tmp_path: Path) -> None:
@@ -349,10 +349,11 @@ class ObjectStoreConformance:
             {"shared.txt": shared, "a.txt": b"a1\n"},
             {"a.txt": b"a2\n"},
         ]
-        ids, trees = [], []
+        ids: list[str] = []
+        trees = []
         for n, spec in enumerate(specs):
             src, tree = self.make(tmp_path, f"v{n}", spec)
-            ids.append(transfer.push(src, object_store, store_prefix).version)
+            ids.append(str(transfer.push(src, object_store, store_prefix).version))
             trees.append(tree)
         transfer.rollback(object_store, store_prefix, ids[1])
         result = transfer.gc(object_store, store_prefix, keep=1)

@@ -17,7 +17,14 @@ from stowflow.transfer.pull import PullResult, pull
 from stowflow.transfer.push import PushResult, push
 from stowflow.transfer.store import ObjectInfo, ObjectStore
 from stowflow.transfer.url import open_store, split_url
-from stowflow.transfer.versions import GcResult, VersionInfo, gc, list_versions, rollback
+from stowflow.transfer.versions import (
+    GcResult,
+    VersionInfo,
+    gc,
+    list_files,
+    list_versions,
+    rollback,
+)
 
 __all__ = [
     "DEFAULT_STOWFLOWIGNORE",
@@ -31,6 +38,7 @@ __all__ = [
     "PushResult",
     "VersionInfo",
     "gc",
+    "list_files",
     "list_versions",
     "open_store",
     "pull",

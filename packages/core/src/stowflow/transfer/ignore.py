@@ -92,8 +92,8 @@ def _walk(root: Path, spec: pathspec.GitIgnoreSpec) -> Iterator[SourceFile]:
         kept = []
         for name in dirnames:
             rel = rel_dir + name
-            full = os.path.join(dirpath, name)
-            if is_meta_relpath(rel) or os.path.islink(full) or spec.match_file(rel + "/"):
+            if (is_meta_relpath(rel) or os.path.islink(os.path.join(dirpath, name))
+                    or spec.match_file(rel + "/")):
                 continue
             kept.append(name)
         dirnames[:] = kept
@@ -101,12 +101,12 @@ def _walk(root: Path, spec: pathspec.GitIgnoreSpec) -> Iterator[SourceFile]:
             rel = rel_dir + name
             if spec.match_file(rel):
                 continue
-            full = Path(dirpath, name)
+            path = Path(dirpath, name)
             try:
-                st = full.stat()
+                st = path.stat()
             except OSError:  # a dangling symlink or a file deleted meanwhile
                 continue
             if not stat.S_ISREG(st.st_mode):
                 continue
             safe_relpath(rel, where=f"'{root}'")
-            yield SourceFile(rel, full, st.st_size, bool(st.st_mode & 0o111))
+            yield SourceFile(rel, path, st.st_size, bool(st.st_mode & 0o111))

@@ -28,6 +28,7 @@ def build_tree(dest: Path, entries: Iterable[FileEntry], cache: ContentCache) ->
     dest.parent.mkdir(parents=True, exist_ok=True)
     new = Path(tempfile.mkdtemp(prefix=f".{dest.name}.stowflow-new-", dir=dest.parent))
     try:
+        os.chmod(new, 0o755)  # mkdtemp makes 0700; the tree is for the user's tools too
         made: set[str] = set()
         for entry in entries:
             target = new / entry.path

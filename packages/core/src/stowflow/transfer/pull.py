@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from filelock import FileLock
@@ -127,12 +129,15 @@ def default_dest(store: ObjectStore, prefix: str) -> Path:
 
 
 def pull(store: ObjectStore, prefix: str, dest: str | Path | None = None, *,
-         version: str | None = None, progress: ProgressCallback | None = None) -> PullResult:
+         version: str | None = None, progress: ProgressCallback | None = None,
+         replace: bool = False) -> PullResult:
     """Pull ``version`` (default: ``HEAD``) of ``prefix`` into ``dest``; return a PullResult.
 
     Called by ``stowflow storage pull``, the pull steps and ``RemoteStorage.pull``. Atomic:
-    on any failure ``dest`` is exactly as it was. Pulls into the same destination are
-    serialised across processes; pulls into different destinations run concurrently.
+    on any failure ``dest`` is exactly as it was. ``dest`` is replaced as a whole, so it
+    must be missing, empty, or a folder an earlier pull on this machine made — anything
+    else (someone's own folder) is refused unless ``replace`` is true. Pulls into the same
+    destination are serialised across processes; into different ones they run concurrently.
     """
     prefix = normalize_prefix(prefix)
     target = Path(dest) if dest is not None else default_dest(store, prefix)
@@ -141,6 +146,8 @@ def pull(store: ObjectStore, prefix: str, dest: str | Path | None = None, *,
     cache = ContentCache()
     reporter = Reporter("pull", progress)
     with FileLock(str(cache.lock_path(str(target)))):
+        if not replace:
+            _check_replaceable(target, cache)
         for attempt in range(RESTARTS):
             resolved = version or read_head(store, prefix)
             if resolved is None:
@@ -157,6 +164,20 @@ def pull(store: ObjectStore, prefix: str, dest: str | Path | None = None, *,
                 if not _wait_for_new_head(store, prefix, resolved):
                     raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _check_replaceable(dest: Path, cache: ContentCache) -> None:
+    """Refuse to replace a non-empty folder that no pull on this machine produced."""
+    if not dest.is_dir() or dest.is_symlink():
+        return  # missing (fine) or not a folder (swap_in refuses it with a clear error)
+    if cache.read_json("records", str(dest)).get("dest") == str(dest):
+        return
+    if next(dest.iterdir(), None) is None:
+        return
+    raise StorageError(
+        f"refusing to replace '{dest}': it holds files that no stowflow pull put there",
+        hint="pull into a new or empty folder, or pass replace=True (--replace) to overwrite it",
+    )
 
 
 def _wait_for_new_head(store: ObjectStore, prefix: str, old: str,
@@ -178,7 +199,7 @@ def _pull_version(store: ObjectStore, prefix: str, version: str, doc: Manifest, 
     fetcher = _Fetcher(store, cache, reporter)
     was_cached: dict[str, bool] = {}
     by_pack: dict[str, list[Wanted]] = {}
-    tasks = []
+    tasks: list[Callable[[], object]] = []
     for entry in doc.files:
         if entry.size == 0 or entry.sha256 in was_cached:
             continue
@@ -191,11 +212,11 @@ def _pull_version(store: ObjectStore, prefix: str, version: str, doc: Manifest, 
         else:
             key = (keys.object_key(prefix, entry.sha256) if entry.location == "object"
                    else keys.file_key(prefix, entry.path))
-            tasks.append(lambda k=key, e=entry: fetcher.fetch_whole(
-                k, e.sha256, e.size, f"'{e.path}'"))
+            tasks.append(partial(fetcher.fetch_whole, key, entry.sha256, entry.size,
+                                 f"'{entry.path}'"))
     for pack, wanted in by_pack.items():
         for read in plan_reads(pack, doc.packs[pack], wanted):
-            tasks.append(lambda r=read: fetcher.read_pack(prefix, r))
+            tasks.append(partial(fetcher.read_pack, prefix, read))
     run_parallel(store, tasks, "stowflow-pull")
     _finish(dest, doc.files, cache, version)
     reporter.advance(len(doc.files), 0)
@@ -225,7 +246,7 @@ def _pull_foreign(store: ObjectStore, prefix: str, dest: Path, cache: ContentCac
     index = cache.read_json("foreign", index_key)
     fetcher = _Fetcher(store, cache, reporter)
     shas: dict[str, tuple[str, int]] = {}
-    tasks = []
+    tasks: list[Callable[[], object]] = []
     cached = 0
     for rel, key, size, etag in found:
         known = index.get(key)
@@ -236,10 +257,7 @@ def _pull_foreign(store: ObjectStore, prefix: str, dest: Path, cache: ContentCac
             reporter.advance(0, size)
             continue
 
-        def fetch(rel: str = rel, key: str = key, size: int = size) -> None:
-            shas[rel] = fetcher.fetch_whole(key, None, size, f"'{rel}'")
-
-        tasks.append(fetch)
+        tasks.append(partial(_fetch_into, shas, fetcher, rel, key, size))
     run_parallel(store, tasks, "stowflow-pull")
     entries = [FileEntry(rel, shas[rel][1], shas[rel][0], False, "file") for rel, *_ in found]
     _finish(dest, entries, cache, None)
@@ -247,6 +265,11 @@ def _pull_foreign(store: ObjectStore, prefix: str, dest: Path, cache: ContentCac
         key: [size, etag, shas[rel][0]] for rel, key, size, etag in found if etag})
     reporter.advance(len(entries), 0)
     return PullResult(dest, None, len(entries), fetcher.requests, fetcher.bytes, cached)
+
+
+def _fetch_into(shas: dict[str, tuple[str, int]], fetcher: _Fetcher, rel: str, key: str,
+                size: int) -> None:
+    shas[rel] = fetcher.fetch_whole(key, None, size, f"'{rel}'")
 
 
 def _drop_folder_markers(found: list[tuple[str, str, int, str | None]],

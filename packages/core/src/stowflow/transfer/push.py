@@ -9,7 +9,9 @@ the new one, never a mix. Pushing an unchanged tree uploads nothing and keeps th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from stowflow.errors import StorageError, StorageNotFoundError
@@ -185,8 +187,9 @@ def _push_packed(hashed: list[HashedFile], prefix: str, previous: mf.Manifest | 
         up.count(h.source.size)
         up.reporter.advance(1, h.source.size)
 
-    run_parallel(up.store, [lambda g=g: upload_pack(g) for g in groups]
-                  + [lambda h=h: upload_object(h) for h in new_large.values()])
+    tasks: list[Callable[[], object]] = [partial(upload_pack, g) for g in groups]
+    tasks += [partial(upload_object, h) for h in new_large.values()]
+    run_parallel(up.store, tasks)
     for h in pending:
         if h.source.size < SMALL_FILE_LIMIT:
             pack, offset = placed[h.sha256]
@@ -227,7 +230,7 @@ def _push_files(hashed: list[HashedFile], prefix: str, previous: mf.Manifest | N
         up.count(h.source.size)
         up.reporter.advance(1, h.source.size)
 
-    run_parallel(up.store, [lambda h=h: upload(h) for h in todo])
+    run_parallel(up.store, [partial(upload, h) for h in todo])
     return entries, skipped
 
 

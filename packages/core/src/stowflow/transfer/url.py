@@ -6,8 +6,12 @@ import urllib.parse
 from typing import Any
 
 from stowflow.errors import UnsupportedURLError
+from stowflow.redact import register_secret
 from stowflow.transfer.paths import normalize_prefix
 from stowflow.transfer.store import ObjectStore
+
+#: Option names whose values are credentials (matched as parts of the lowercased name).
+SECRET_OPTION_WORDS = ("secret", "token", "password", "credential", "key", "sas", "signature")
 
 #: Schemes that are never object stores (git remotes, web pages).
 NOT_OBJECT_STORES = frozenset({"http", "https", "ssh", "git", "git+ssh", "git+https"})
@@ -28,6 +32,21 @@ def display_url(url: str) -> str:
     if parts.port:
         host = f"{host}:{parts.port}"
     return urllib.parse.urlunsplit(parts._replace(netloc=host))
+
+
+def looks_secret(option_name: str) -> bool:
+    """Return whether an option with this name carries a credential (``secret``, ``key``...)."""
+    lowered = option_name.lower()
+    return any(word in lowered for word in SECRET_OPTION_WORDS)
+
+
+def register_option_secrets(options: dict[str, Any]) -> None:
+    """Register every credential-like option value (nested dicts too) with the redactor."""
+    for name, value in options.items():
+        if isinstance(value, dict):
+            register_option_secrets(value)
+        elif isinstance(value, str) and looks_secret(str(name)):
+            register_secret(value)
 
 
 def split_url(url: str) -> tuple[str, str]:
@@ -52,6 +71,7 @@ def open_store(url: str, options: dict[str, Any] | None = None) -> tuple[ObjectS
 
     scheme = scheme_of(url)
     _, prefix = split_url(url)
+    register_option_secrets(dict(options or {}))
     store = None
     if scheme and scheme not in NOT_OBJECT_STORES:
         store = get_plugin_manager().hook.stowflow_object_store_for_url(

@@ -11,6 +11,7 @@ not referenced by any manifest until it finishes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 from stowflow.errors import StorageError, StorageNotFoundError
 from stowflow.transfer import layout as keys
@@ -54,7 +55,7 @@ def _manifests(store: ObjectStore, prefix: str, cache: ContentCache) -> dict[str
     def load(version: str) -> None:
         found[version] = load_manifest(store, prefix, version, cache)
 
-    run_parallel(store, [lambda v=v: load(v) for v in ids], "stowflow-versions")
+    run_parallel(store, [partial(load, v) for v in ids], "stowflow-versions")
     return found
 
 
@@ -70,6 +71,27 @@ def list_versions(store: ObjectStore, prefix: str) -> list[VersionInfo]:
     docs = _manifests(store, prefix, ContentCache())
     return [VersionInfo(v, docs[v].created, docs[v].parent, len(docs[v].files),
                         docs[v].total_bytes, docs[v].layout, v == head) for v in _ordered(docs)]
+
+
+def list_files(store: ObjectStore, prefix: str, version: str | None = None,
+               ) -> list[tuple[str, int, bool]]:
+    """Return ``(path, size, executable)`` of each file of ``version`` (default ``HEAD``).
+
+    For a foreign folder (no ``HEAD``), the objects under the prefix are listed instead.
+    """
+    prefix = normalize_prefix(prefix)
+    store = retrying(store)
+    resolved = version or read_head(store, prefix)
+    if resolved is not None:
+        doc = load_manifest(store, prefix, resolved, ContentCache())
+        return [(e.path, e.size, e.executable) for e in doc.files]
+    base = dir_prefix(prefix)
+    found = sorted((info.key[len(base):], info.size, False) for info in store.list(base)
+                   if not info.key.endswith("/")
+                   and not keys.is_meta_relpath(info.key[len(base):]))
+    if not found:
+        raise StorageNotFoundError(f"{store.name}: nothing at '{base or '/'}'")
+    return found
 
 
 def rollback(store: ObjectStore, prefix: str, version_id: str) -> None:

@@ -1,0 +1,167 @@
+"""Engine behaviour beyond the conformance suite: packing counts, safety of the swap,
+progress, the cache across processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import fsspec
+import pytest
+from stowflow import transfer
+from stowflow.errors import StorageError
+from stowflow.testing.conformance import read_tree, write_tree
+from stowflow.transfer import FsspecStore, layout
+from stowflow.transfer.cache import ContentCache
+from stowflow.transfer.instrument import CountingStore
+from stowflow.transfer.progress import ProgressEvent
+
+
+@pytest.fixture
+def store() -> FsspecStore:
+    return FsspecStore(fsspec.filesystem("memory"), f"/engine-{uuid.uuid4().hex}")
+
+
+def _many(root: Path, count: int, size: int = 2048) -> dict:
+    files = {f"pkg{n % 20}/mod{n}.py": (bytes([n % 251]) * size) for n in range(count)}
+    return write_tree(root, files)
+
+
+def test_many_small_files_cost_a_handful_of_requests(store: FsspecStore, tmp_path: Path) -> None:
+    tree = _many(tmp_path / "src", 500)
+    counting = CountingStore(store)
+    pushed = transfer.push(tmp_path / "src", counting, "p")
+    # 500 files (1 MB) become one pack: one put for it, one manifest, one HEAD.
+    assert pushed.uploaded_objects == 1
+    assert counting.calls["put"] == 3
+    assert counting.calls["get"] == 1 and counting.calls["list"] == 1  # HEAD, listing
+    counting.reset()
+    pulled = transfer.pull(counting, "p", tmp_path / "dest")
+    assert pulled.fetched_objects == 1 and counting.requests == 2  # HEAD + the pack
+    assert read_tree(tmp_path / "dest") == tree
+
+
+def test_identical_files_are_stored_once(store: FsspecStore, tmp_path: Path) -> None:
+    write_tree(tmp_path / "src", {f"copy{n}.txt": b"same\n" * 100 for n in range(50)})
+    pushed = transfer.push(tmp_path / "src", store, "p")
+    pack = [k for k in store.fs.find(store.root) if k.endswith(".pack")]
+    assert len(pack) == 1 and store.fs.size(pack[0]) == 500
+    assert pushed.bytes_sent == 500
+
+
+def test_unsafe_dest_is_not_replaced(store: FsspecStore, tmp_path: Path) -> None:
+    write_tree(tmp_path / "src", {"a.txt": b"a"})
+    transfer.push(tmp_path / "src", store, "p")
+    mine = tmp_path / "my-project"
+    write_tree(mine, {"precious.py": b"do not lose me"})
+    with pytest.raises(StorageError, match="refusing to replace"):
+        transfer.pull(store, "p", mine)
+    assert (mine / "precious.py").read_bytes() == b"do not lose me"
+    transfer.pull(store, "p", mine, replace=True)
+    assert read_tree(mine) == {"a.txt": (b"a", False)}
+    (tmp_path / "empty").mkdir()
+    transfer.pull(store, "p", tmp_path / "empty")  # an empty folder is fine
+    with pytest.raises(StorageError, match="not a folder"):
+        (tmp_path / "file").write_text("x")
+        transfer.pull(store, "p", tmp_path / "file", replace=True)
+
+
+def test_a_failed_swap_restores_dest(store: FsspecStore, tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    write_tree(tmp_path / "v1", {"a.txt": b"one"})
+    write_tree(tmp_path / "v2", {"a.txt": b"two"})
+    transfer.push(tmp_path / "v1", store, "p")
+    transfer.pull(store, "p", tmp_path / "dest")
+    transfer.push(tmp_path / "v2", store, "p")
+    real_rename = os.rename
+
+    def rename(src: str, dst: str) -> None:
+        if ".stowflow-new-" in str(src):
+            raise OSError(28, "No space left on device")
+        real_rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(OSError, match="No space"):
+        transfer.pull(store, "p", tmp_path / "dest")
+    monkeypatch.undo()
+    assert read_tree(tmp_path / "dest") == {"a.txt": (b"one", False)}
+    assert [p.name for p in tmp_path.iterdir() if "stowflow" in p.name] == []
+
+
+def test_progress_reports_files_and_bytes(store: FsspecStore, tmp_path: Path) -> None:
+    tree = _many(tmp_path / "src", 80)
+    events: list[ProgressEvent] = []
+    transfer.push(tmp_path / "src", store, "p", progress=events.append)
+    total = sum(len(d) for d, _ in tree.values())
+    assert events[0].total_files == 80 and events[0].total_bytes == total
+    assert events[-1].done_files == 80 and events[-1].done_bytes >= total
+    events.clear()
+    transfer.pull(store, "p", tmp_path / "dest", progress=events.append)
+    assert events[-1].operation == "pull" and events[-1].done_files == 80
+    assert events[-1].done_bytes == total
+
+
+def test_pulled_files_are_links_to_read_only_cache(store: FsspecStore, tmp_path: Path) -> None:
+    write_tree(tmp_path / "src", {"a.txt": b"x" * 10, "run": (b"#!/bin/sh\n", True)})
+    transfer.push(tmp_path / "src", store, "p")
+    transfer.pull(store, "p", tmp_path / "dest")
+    st = (tmp_path / "dest/a.txt").stat()
+    assert st.st_nlink >= 2 and not st.st_mode & 0o222
+    assert (tmp_path / "dest/run").stat().st_mode & 0o111
+    assert not ((tmp_path / "dest/a.txt").stat().st_mode & 0o111)
+
+
+def test_files_changed_during_push_are_caught(store: FsspecStore, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    write_tree(tmp_path / "src", {"a.txt": b"before"})
+    from stowflow.transfer import scan
+
+    real = scan.hash_files
+
+    def hash_then_edit(files: list) -> list:
+        hashed = real(files)
+        (tmp_path / "src/a.txt").write_bytes(b"after!")
+        return hashed
+
+    monkeypatch.setattr(sys.modules["stowflow.transfer.push"], "hash_files", hash_then_edit)
+    with pytest.raises(StorageError, match="changed while"):
+        transfer.push(tmp_path / "src", store, "p")
+    assert not store.fs.exists(f"{store.root}/p/.stowflow/HEAD")
+
+
+CHILD = """
+import sys, fsspec
+from stowflow import transfer
+from stowflow.transfer import FsspecStore
+store = FsspecStore(fsspec.filesystem("file"), sys.argv[1])
+transfer.pull(store, "p", sys.argv[2])
+"""
+
+
+def test_two_processes_share_the_cache(tmp_path: Path) -> None:
+    bucket = tmp_path / "bucket"
+    store = FsspecStore(fsspec.filesystem("file"), str(bucket))
+    tree = _many(tmp_path / "src", 300, size=4096)
+    transfer.push(tmp_path / "src", store, "p")
+    procs = [subprocess.Popen([sys.executable, "-c", CHILD, str(bucket), str(tmp_path / d)],
+                              env=os.environ.copy()) for d in ("a", "b", "c")]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    for d in ("a", "b", "c"):
+        assert read_tree(tmp_path / d) == tree
+    cache = ContentCache()
+    assert list(cache.tmp_dir.iterdir()) == []
+    some = next(iter(tree.values()))[0]
+    import hashlib
+
+    assert cache.lookup(hashlib.sha256(some).hexdigest(), len(some)) is not None
+
+
+def test_layout_keys() -> None:
+    assert layout.head_key("a/b") == "a/b/.stowflow/HEAD"
+    assert layout.head_key("") == ".stowflow/HEAD"
+    assert layout.parse_version_key(layout.manifest_key("p", "a" * 64)) == "a" * 64
+    assert layout.parse_content_key(layout.pack_key("p", "b" * 64)) == "b" * 64
+    assert layout.parse_version_key("p/.stowflow/manifests/x.json") is None
