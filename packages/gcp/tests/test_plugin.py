@@ -133,3 +133,33 @@ def test_init_writes_the_gcs_recipe(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert pull["bucket"] == "{{ push_code.bucket }}"
     assert data["deployments"][0]["entrypoint"] == "flows/etl.py:etl"
     assert (tmp_path / ".stowflowignore").exists()
+
+
+def test_gs_urls_are_code_sources_on_the_native_store(
+        gcs_server: GcsServer, gcs_bucket: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from stowflow.steps import run_steps
+    from stowflow.storage.remote import RemoteStorage
+    from stowflow.storage.resolve import resolve
+
+    GcpCredentials(api_endpoint=gcs_server.endpoint).save("emu")
+    src = tmp_path / "src"
+    (src / "flows").mkdir(parents=True)
+    (src / "flows" / "etl.py").write_text("def etl():\n    return 1\n")
+
+    storage = resolve(f"gs://{gcs_bucket}/team/shop", credentials=GcpCredentials.load("emu"))
+    assert isinstance(storage, RemoteStorage)
+    assert storage.push(src).version
+    assert storage.pull(tmp_path / "deploy-time").directory == tmp_path / "deploy-time"
+    assert (tmp_path / "deploy-time" / "flows" / "etl.py").is_file()
+
+    step = storage.to_pull_step()
+    assert step == {"stowflow.deployments.steps.pull_from_remote_storage": {
+        "url": f"gs://{gcs_bucket}/team/shop",
+        "credentials": "{{ stowflow.blocks.gcp-credentials.emu }}"}}
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    monkeypatch.chdir(workspace)
+    outputs = run_steps([step])  # the placeholder resolves to the block's data at run time
+    assert Path(outputs["directory"], "flows", "etl.py").is_file()
+    assert outputs["directory"] == str(workspace / "shop")
