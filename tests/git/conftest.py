@@ -24,8 +24,10 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def git_argv_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Put a ``git`` wrapper first on PATH that logs each invocation's argv, then runs git.
 
-    git runs its own sub-commands (``git fetch`` inside ``git submodule update``,
-    ``index-pack``...) through PATH as well, so the log covers every git process spawned.
+    git starts its own sub-processes (``git clone`` inside ``git submodule update``,
+    ``index-pack``, ``remote-http``...) from its exec path, not through PATH, so
+    ``GIT_TRACE`` is pointed at the same log: git then appends the argv of every built-in
+    and every child process it runs. Together they cover every git process spawned.
     """
     real = shutil.which("git")
     assert real, "git must be installed"
@@ -38,4 +40,5 @@ def git_argv_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
                        f'exec "{real}" "$@"\n')
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("GIT_TRACE", str(log))
     yield log

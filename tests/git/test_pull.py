@@ -206,7 +206,7 @@ def test_failed_checkout_leaves_the_previous_checkout(git_remote: GitHTTPServer,
         assert (tmp / "a.txt").read_text() == "v2"  # the new tree was built...
         raise OSError("disk full")  # ...but could not be put in place
 
-    monkeypatch.setattr(checkout, "swap_into", broken_swap)
+    monkeypatch.setattr(checkout, "swap_in", broken_swap)
     with pytest.raises(OSError, match="disk full"):
         GitRepository(repo.url).pull()
     assert (first.directory / "a.txt").read_text() == "v1"

@@ -4,7 +4,8 @@ Every pull builds a new working tree in a temporary sibling of the destination â
 repository whose objects are borrowed from the mirror (git "alternates", as ``git clone
 --shared`` does), its ``origin`` the repository URL without credentials â€” checks the commit
 out (sparse in cone mode for ``directories``), fetches submodules shallow, and only then
-swaps it into place. A failure at any step removes the temporary tree and leaves the
+swaps it into place with the sync engine's :func:`~stowflow.transfer.materialise.swap_in`
+(the one folder swap in stowflow). A failure at any step removes the temporary tree and leaves the
 previous destination exactly as it was.
 
 The checkout's history commands (``git log``) read objects from the node's mirror; the
@@ -14,22 +15,17 @@ files themselves never depend on it.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from stowflow.errors import ConfigError, StorageError
+from stowflow.errors import ConfigError
 from stowflow.git.mirror import Mirror, Target, config_quote
 from stowflow.git.runner import GitEnv, run_git
 from stowflow.git.url import GitURL
-
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
+from stowflow.transfer.materialise import swap_in
 
 
 def normalize_directories(directories: Sequence[str] | str | None) -> list[str]:
@@ -91,46 +87,6 @@ def _prepare_repo(tmp: Path, mirror: Mirror, url: GitURL, target: Target,
         ref.write_text(target.commit_sha + "\n")
 
 
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two paths with ``renameat2(RENAME_EXCHANGE)``; False if unsupported."""
-    libc_name = ctypes.util.find_library("c")
-    if not libc_name:
-        return False
-    try:
-        libc = ctypes.CDLL(libc_name, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
-    return result == 0
-
-
-def swap_into(tmp: Path, destination: Path) -> None:
-    """Replace ``destination`` by the folder ``tmp`` (same parent), atomically where possible.
-
-    On Linux the two folders are exchanged in one ``renameat2`` call; elsewhere the old
-    folder is moved aside first and put back if the second rename fails. The old tree is
-    deleted afterwards.
-    """
-    if destination.is_symlink() or destination.is_file():
-        raise StorageError(f"cannot check out into {destination}: it is not a folder",
-                           hint="remove it or choose another destination")
-    if not destination.exists():
-        os.rename(tmp, destination)
-        return
-    if _exchange(tmp, destination):
-        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the previous tree
-        return
-    old = destination.with_name(f".{destination.name}.stowflow-old-{uuid.uuid4().hex[:8]}")
-    os.rename(destination, old)
-    try:
-        os.rename(tmp, destination)
-    except OSError:
-        os.rename(old, destination)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def materialise(mirror: Mirror, url: GitURL, env: GitEnv, target: Target, destination: Path,
                 *, directories: Sequence[str] = (), include_submodules: bool = False) -> Path:
     """Check ``target`` out into ``destination`` as a fresh tree; return ``destination``.
@@ -155,7 +111,7 @@ def materialise(mirror: Mirror, url: GitURL, env: GitEnv, target: Target, destin
             run_git(["-c", "submodule.fetchJobs=4", "submodule", "--quiet", "update",
                      "--init", "--recursive", "--depth", "1"], cwd=tmp, env=env,
                     retry=True, action=f"submodule update of {url}")
-        swap_into(tmp, destination)
+        swap_in(tmp, destination)
     except BaseException:
         with contextlib.suppress(OSError):
             shutil.rmtree(tmp, ignore_errors=True)

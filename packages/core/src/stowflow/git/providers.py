@@ -34,12 +34,13 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from stowflow.blocks import Block, Secret
 from stowflow.errors import ConfigError, StorageNotFoundError, UnsafePathError
 from stowflow.git.auth import GitAuth
-from stowflow.redact import register_basic_auth, register_secret
+from stowflow.git.credentials import bare_token
+from stowflow.redact import register_basic_auth
 
 PROVIDER_KEY = "provider"
 
@@ -57,52 +58,15 @@ B = TypeVar("B", bound=Block)
 
 @dataclass(frozen=True)
 class BareToken:
-    """A token given without a provider block, with what the user said about it."""
+    """A token given without a provider block, with what the user said about it.
+
+    Read by :func:`stowflow.git.credentials.bare_token` from a string, a ``Secret`` block,
+    ``{"value": …}`` or ``{"access_token", "username"?, "provider"?}``.
+    """
 
     token: str = field(repr=False)
     username: str | None = None
     provider: str | None = None
-
-
-def _secret_text(value: Any) -> str | None:
-    if isinstance(value, Secret):
-        return value.get()
-    if isinstance(value, SecretStr):
-        return value.get_secret_value()
-    if isinstance(value, Mapping) and set(value) == {"value"}:
-        return _secret_text(value["value"])
-    if isinstance(value, str):
-        return value
-    return None
-
-
-def bare_token(credentials: Any) -> BareToken | None:
-    """Return the bare token in ``credentials``, or ``None`` when they are not one.
-
-    Understands a string, a ``Secret`` block, a ``SecretStr``, ``{"value": …}`` (a templated
-    ``Secret``) and ``{"access_token": …, "username"?: …, "provider"?: …}`` whose token may
-    itself be any of the former. The token is registered with the redactor.
-    """
-    username = provider = None
-    if isinstance(credentials, Mapping):
-        provider = credentials.get(PROVIDER_KEY)
-        rest = {k: v for k, v in credentials.items() if k != PROVIDER_KEY}
-        if "access_token" in rest:
-            if set(rest) - {"access_token", "username"}:
-                return None
-            token = _secret_text(rest["access_token"])
-            username = rest.get("username") or None
-        elif set(rest) == {"value"}:
-            token = _secret_text(rest["value"])
-        else:
-            return None
-    else:
-        token = _secret_text(credentials)
-    if not token:
-        return None
-    register_secret(token)
-    return BareToken(token, str(username) if username else None,
-                     str(provider).lower() if provider else None)
 
 
 def check_server_url(value: str | None) -> str | None:
@@ -229,10 +193,12 @@ def _claim_plain(url: str, credentials: Any, provider: str, block_type: type[B],
         named = str(credentials.get(PROVIDER_KEY) or "").lower() or None
         if named is not None and named != provider:
             return None
-    token = bare_token(credentials)
-    if token is not None:
+    elif not isinstance(credentials, str | Secret | SecretStr):
+        return None
+    found = bare_token(dict(credentials) if isinstance(credentials, Mapping) else credentials)
+    if found is not None:
         if named == provider or host_matches(url, hosts):
-            return token_auth(token, url)
+            return token_auth(BareToken(found[0], found[1], named), url)
         return None
     if not isinstance(credentials, Mapping):
         return None
@@ -260,8 +226,12 @@ class GitProviderRepository(Block):
     code path (mirror cache, credentials through the environment) for every provider.
     """
 
+    # A validation error would otherwise print the input: a URL may carry a token.
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     repository_url: str = Field(
-        description="HTTPS URL of the repository, e.g. https://host/org/repo.git.",
+        description="URL of the repository, e.g. https://host/org/repo.git (credentials go "
+        "in the credentials field, never in the URL).",
     )
     reference: str | None = Field(
         default=None,
@@ -271,12 +241,12 @@ class GitProviderRepository(Block):
     @field_validator("repository_url")
     @classmethod
     def _check_repository_url(cls, value: str) -> str:
-        parts = urlsplit(value.strip())
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise ValueError(f"repository_url must be an http(s) URL, got {value!r}")
-        if parts.username or parts.password:
-            raise ValueError("repository_url must not contain a user or token; "
-                             "use the credentials field")
+        from stowflow.git.url import parse_git_url
+
+        try:
+            parse_git_url(value)
+        except ConfigError as exc:  # pydantic reports ValueErrors with the field name
+            raise ValueError(str(exc)) from exc
         return value.strip()
 
     def get_directory(self, from_path: str | None = None,

@@ -94,6 +94,7 @@ class RecordedRequest:
     user: str | None
     status: int
     git_protocol: str | None
+    host: str = ""
 
     @property
     def is_fetch(self) -> bool:
@@ -341,7 +342,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._cgi(path, query, body, user)
         state.record(RecordedRequest(self.command, path, query, user, self._status,
-                                     protocol))
+                                     protocol, self.headers.get("Host", "")))
 
     def _cgi(self, path: str, query: str, body: bytes, user: str | None) -> None:
         state = self.server_state
