@@ -55,9 +55,11 @@ def read_events(run_id: str) -> list[RunEventRecord]:
 
 @dataclass
 class PhaseTimer:
-    """What a phase reports about itself while it runs (set ``details`` inside the block)."""
+    """What a phase reports about itself while it runs: ``details``, and ``status``
+    (``ok`` unless the block sets ``skipped`` because there was nothing to do)."""
 
     details: dict[str, Any] = field(default_factory=dict)
+    status: str = "ok"
 
 
 @contextlib.contextmanager
@@ -72,4 +74,5 @@ def phase(run_id: str, name: str) -> Iterator[PhaseTimer]:
         record_event(run_id, name, status="failed", duration_s=time.perf_counter() - start,
                      details=timer.details)
         raise
-    record_event(run_id, name, duration_s=time.perf_counter() - start, details=timer.details)
+    record_event(run_id, name, status=timer.status, duration_s=time.perf_counter() - start,
+                 details=timer.details)

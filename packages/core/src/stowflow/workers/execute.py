@@ -20,6 +20,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from stowflow.db import get_engine
 from stowflow.errors import StowflowError
 from stowflow.redact import install_logging_filter, redact
 from stowflow.runs import (
@@ -74,7 +75,9 @@ def _install(run_id: str) -> None:
     packages = parse_packages(os.environ.get(ENV_VAR))
     with phase(run_id, "install") as p:
         p.details["packages"] = packages
-        if packages:
+        if not packages:
+            p.status = "skipped"
+        else:
             layer, built = ensure_layer(packages)
             activate(layer)
             p.details.update(cached=not built, layer=layer.name)
@@ -93,6 +96,8 @@ def _auth(run_id: str, pull_steps: list[Any]) -> None:
         for ref in refs:
             resolve("{{ " + ref + " }}")
         p.details["blocks"] = [r[len(_BLOCK_PREFIX):].replace(".", "/", 1) for r in refs]
+        if not refs:
+            p.status = "skipped"
 
 
 def _transfer(run_id: str, pull_steps: list[Any]) -> Path:
@@ -149,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     run_id = args[0]
     _watch_parent()
     os.environ[RUN_ENV] = run_id
+    get_engine()  # connect (and check migrations) before capture, so none of that is logged
     sink = LogSink(run_id).start()
     real_out, real_err = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = LineWriter(sink, "INFO"), LineWriter(sink, "ERROR")
