@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pydantic import Field
 from stowflow.blocks import Block
-from stowflow.errors import StorageTransientError
+from stowflow.errors import ConfigError, StorageTransientError
 from stowflow.transfer import ObjectInfo, ObjectStore
 
 from stowflow_gcp._errors import translated
@@ -70,7 +70,7 @@ class _BlobStream(io.RawIOBase):
         self._store, self._key = store, key
         self._pos, self._end = start, end
         self._blob: Blob = store._bucket.blob(key)
-        self._chunk = b""
+        self._chunk = memoryview(b"")  # the unread rest of the last chunk fetched
         self._pinned: int | None = None
         self._eof = end is not None and start >= end
         if not self._eof:
@@ -95,7 +95,7 @@ class _BlobStream(io.RawIOBase):
             self._pinned = int(self._blob.generation)
             self._blob = self._store._bucket.blob(self._key, generation=self._pinned)
         self._pos += len(data)
-        self._chunk = data
+        self._chunk = memoryview(data)
         self._eof = len(data) < want or (self._end is not None and self._pos >= self._end)
 
     def readable(self) -> bool:
@@ -107,7 +107,7 @@ class _BlobStream(io.RawIOBase):
             self._fetch()
         count = min(len(view), len(self._chunk))
         view[:count] = self._chunk[:count]
-        self._chunk = self._chunk[count:]
+        self._chunk = self._chunk[count:]  # a view: no copy of the rest
         return count
 
 
@@ -144,8 +144,6 @@ class GcsObjectStore(ObjectStore):
         ``max_concurrency`` connections, one per engine worker thread.
         """
         if not bucket or "/" in bucket:
-            from stowflow.errors import ConfigError
-
             raise ConfigError(f"invalid GCS bucket name {bucket!r}")
         if max_concurrency is not None:
             self.max_concurrency = max_concurrency
@@ -153,8 +151,6 @@ class GcsObjectStore(ObjectStore):
             self.page_size = page_size
         if chunk_size is not None:
             if chunk_size <= 0 or chunk_size % (256 * 1024):
-                from stowflow.errors import ConfigError
-
                 raise ConfigError(f"chunk_size must be a positive multiple of 256 KiB, "
                                   f"got {chunk_size}")
             self.chunk_size = chunk_size
