@@ -43,10 +43,7 @@ class Parameters:
     @classmethod
     def from_function(cls, flow_name: str, fn: Callable[..., Any]) -> Parameters:
         """Return the parameters of ``fn`` from its signature and (evaluated) type hints."""
-        try:
-            hints = inspect.get_annotations(fn, eval_str=True)
-        except Exception:  # an annotation naming something not importable here
-            hints = {}
+        hints = _annotations(fn)
         specs, extra = [], False
         for param in inspect.signature(fn).parameters.values():
             if param.kind is inspect.Parameter.VAR_KEYWORD:
@@ -160,6 +157,25 @@ class Parameters:
         if problems:
             raise FlowError(f"invalid parameters for flow '{self.flow_name}': {'; '.join(problems)}")
         return out
+
+
+def _annotations(fn: Callable[..., Any]) -> dict[str, Any]:
+    """Return ``fn``'s evaluated annotations; one that cannot be evaluated becomes ``Any``."""
+    try:
+        return inspect.get_annotations(fn, eval_str=True)
+    except Exception:  # some annotation names something not importable here: go one by one
+        pass
+    raw = inspect.get_annotations(fn)
+    namespace = dict(getattr(fn, "__globals__", {}))
+    hints: dict[str, Any] = {}
+    for name, annotation in raw.items():
+        if isinstance(annotation, str):
+            try:
+                annotation = eval(annotation, namespace)  # what eval_str=True does, per name
+            except Exception:
+                annotation = Any
+        hints[name] = annotation
+    return hints
 
 
 def _title(name: str) -> str:
