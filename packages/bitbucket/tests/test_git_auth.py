@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import pytest
 from stowflow.blocks import Secret
-from stowflow.errors import ConfigError
+from stowflow.errors import ConfigError, GitAuthError
 from stowflow.plugins import get_plugin_manager
 from stowflow.redact import redact
+from stowflow.testing import assert_no_secret
 from stowflow_bitbucket import BitBucketCredentials
 from stowflow_bitbucket._git_auth import git_auth
 
@@ -94,3 +98,60 @@ def test_claimed_token_is_registered_with_the_redactor():
     assert redact(fresh) == fresh
     git_auth(REPO, f"x-token-auth:{fresh}")
     assert redact(fresh) == "***"
+
+
+# --- through git_clone, against a git server that accepts only Bitbucket's form ----------
+
+GIT_CLONE = "stowflow.deployments.steps.git_clone"
+
+
+@pytest.fixture
+def bitbucket_only_repo(git_remote, monkeypatch, tmp_path):
+    """A private repository that lets in x-token-auth + TOKEN and nothing else."""
+    monkeypatch.chdir(tmp_path)
+    repo = git_remote.create_repo(files={"flow.py": "print('hi')\n"})
+    git_remote.accept({("x-token-auth", TOKEN)})
+    return repo
+
+
+def clone(repo, **settings):
+    from stowflow.steps import run_steps
+
+    return run_steps([{GIT_CLONE: {"repository": repo.url, **settings}}])
+
+
+@pytest.mark.parametrize("value", [TOKEN, f"x-token-auth:{TOKEN}"], ids=["bare", "prefixed"])
+def test_secret_block_through_git_clone_with_host_detection(bitbucket_only_repo, monkeypatch,
+                                                            caplog, stowflow_home, value):
+    caplog.set_level(logging.DEBUG)
+    Secret(value=value).save("bb-token")
+    token = "{{ stowflow.blocks.secret.bb-token }}"
+    with pytest.raises(GitAuthError) as info:
+        clone(bitbucket_only_repo, access_token=token)
+    assert_no_secret(TOKEN, str(info.value))
+    monkeypatch.setenv("STOWFLOW_BITBUCKET_HOSTS", "127.0.0.1")
+    outputs = clone(bitbucket_only_repo, access_token=token)
+    assert outputs["commit_sha"] == bitbucket_only_repo.rev_parse()
+    assert (Path(outputs["directory"]) / "flow.py").exists()
+    assert_no_secret(TOKEN, repr(outputs), caplog.text, stowflow_home, Path.cwd())
+
+
+@pytest.mark.parametrize("value", [TOKEN, f"x-token-auth:{TOKEN}"], ids=["bare", "prefixed"])
+def test_secret_block_through_git_clone_with_provider_key(bitbucket_only_repo, stowflow_home,
+                                                          value):
+    Secret(value=value).save("bb-token")
+    outputs = clone(bitbucket_only_repo, credentials={
+        "access_token": "{{ stowflow.blocks.secret.bb-token }}", "provider": "bitbucket"})
+    assert outputs["commit_sha"] == bitbucket_only_repo.rev_parse()
+    assert_no_secret(TOKEN, repr(outputs), stowflow_home, Path.cwd())
+
+
+def test_server_block_placeholder_is_recognised_by_its_url(git_remote, monkeypatch, tmp_path,
+                                                           stowflow_home):
+    monkeypatch.chdir(tmp_path)
+    repo = git_remote.create_repo(files={"flow.py": "print('hi')\n"})
+    git_remote.accept({("bob", TOKEN)})
+    BitBucketCredentials(username="bob", token=TOKEN, url=git_remote.base_url).save("dc")
+    outputs = clone(repo, credentials="{{ stowflow.blocks.bitbucket-credentials.dc }}")
+    assert outputs["commit_sha"] == repo.rev_parse()
+    assert_no_secret(TOKEN, repr(outputs), stowflow_home, Path.cwd())

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+from pathlib import Path
 
 import pytest
 from pydantic import Field, SecretStr
 from stowflow import hookimpl
 from stowflow.blocks import Block, Secret
-from stowflow.errors import ConfigError
+from stowflow.errors import ConfigError, GitAuthError
 from stowflow.plugins import get_plugin_manager, reset_plugin_manager
 from stowflow.redact import redact
+from stowflow.testing import assert_no_secret
 from stowflow_github import GitHubCredentials
 from stowflow_github._git_auth import git_auth
 
@@ -118,9 +121,6 @@ def test_ambiguous_block_data_dict_needs_a_known_host_or_provider(only_github, m
 
 
 def test_other_blocks_and_shapes_are_not_githubs():
-    class NotOurs(Secret):
-        pass
-
     assert git_auth(REPO, {"token": TOKEN, "deploy_token_username": "deployer"}) is None
     assert git_auth(REPO, {"username": "u", "password": TOKEN}) is None
     assert git_auth(REPO, 42) is None
@@ -143,3 +143,67 @@ def test_claimed_token_is_registered_with_the_redactor():
     assert redact(fresh) == fresh
     git_auth(REPO, {"access_token": fresh})
     assert redact(fresh) == "***"
+
+
+# --- through git_clone, against a git server that accepts only GitHub's form -------------
+
+GIT_CLONE = "stowflow.deployments.steps.git_clone"
+
+
+@pytest.fixture
+def github_only_repo(git_remote, monkeypatch, tmp_path):
+    """A private repository that lets in x-access-token + TOKEN and nothing else."""
+    monkeypatch.chdir(tmp_path)
+    repo = git_remote.create_repo(files={"flow.py": "print('hi')\n"})
+    git_remote.accept({("x-access-token", TOKEN)})
+    return repo
+
+
+def clone(repo, **settings):
+    from stowflow.steps import run_steps
+
+    return run_steps([{GIT_CLONE: {"repository": repo.url, **settings}}])
+
+
+def test_secret_block_through_git_clone_with_host_detection(github_only_repo, monkeypatch,
+                                                            caplog, stowflow_home, capsys):
+    caplog.set_level(logging.DEBUG)
+    Secret(value=TOKEN).save("gh-token")
+    token = "{{ stowflow.blocks.secret.gh-token }}"
+    # 127.0.0.1 is nobody's host yet: core's default username is refused by the server
+    with pytest.raises(GitAuthError) as info:
+        clone(github_only_repo, access_token=token)
+    assert_no_secret(TOKEN, str(info.value))
+    monkeypatch.setenv("STOWFLOW_GITHUB_HOSTS", "127.0.0.1")
+    outputs = clone(github_only_repo, access_token=token)
+    assert outputs["commit_sha"] == github_only_repo.rev_parse()
+    assert (Path(outputs["directory"]) / "flow.py").exists()
+    assert_no_secret(TOKEN, repr(outputs), caplog.text, stowflow_home, Path.cwd(),
+                     *capsys.readouterr())
+
+
+def test_secret_block_through_git_clone_with_provider_key(github_only_repo, stowflow_home):
+    Secret(value=TOKEN).save("gh-token")
+    outputs = clone(github_only_repo, credentials={
+        "access_token": "{{ stowflow.blocks.secret.gh-token }}", "provider": "github"})
+    assert outputs["commit_sha"] == github_only_repo.rev_parse()
+    assert_no_secret(TOKEN, repr(outputs), stowflow_home, Path.cwd())
+
+
+def test_credentials_block_placeholder_through_git_clone(github_only_repo, monkeypatch,
+                                                         stowflow_home):
+    GitHubCredentials(token=TOKEN).save("gh")
+    placeholder = "{{ stowflow.blocks.github-credentials.gh }}"
+    monkeypatch.setenv("STOWFLOW_GITHUB_HOSTS", "127.0.0.1")
+    outputs = clone(github_only_repo, credentials=placeholder)
+    assert outputs["commit_sha"] == github_only_repo.rev_parse()
+    assert_no_secret(TOKEN, repr(outputs), stowflow_home, Path.cwd())
+
+
+def test_github_enterprise_block_with_its_url(github_only_repo, git_remote, stowflow_home):
+    creds = GitHubCredentials(token=TOKEN, url=git_remote.base_url)
+    from stowflow.storage import GitRepository
+
+    result = GitRepository(github_only_repo.url, credentials=creds).pull(Path.cwd() / "ghe")
+    assert result.version == github_only_repo.rev_parse()
+    assert_no_secret(TOKEN, stowflow_home, Path.cwd())

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import pytest
 from stowflow.blocks import Secret
-from stowflow.errors import ConfigError
+from stowflow.errors import ConfigError, GitAuthError
 from stowflow.plugins import get_plugin_manager
 from stowflow.redact import redact
+from stowflow.testing import assert_no_secret
 from stowflow_gitlab import GitLabCredentials
 from stowflow_gitlab._git_auth import git_auth
 
@@ -91,3 +95,67 @@ def test_claimed_token_is_registered_with_the_redactor():
     assert redact(fresh) == fresh
     git_auth(REPO, {"access_token": fresh})
     assert redact(fresh) == "***"
+
+
+# --- through git_clone, against a git server that accepts only GitLab's form -------------
+
+GIT_CLONE = "stowflow.deployments.steps.git_clone"
+
+
+@pytest.fixture
+def gitlab_only_repo(git_remote, monkeypatch, tmp_path):
+    """A private repository that lets in oauth2 + TOKEN and nothing else."""
+    monkeypatch.chdir(tmp_path)
+    repo = git_remote.create_repo(files={"flow.py": "print('hi')\n"})
+    git_remote.accept({("oauth2", TOKEN)})
+    return repo
+
+
+def clone(repo, **settings):
+    from stowflow.steps import run_steps
+
+    return run_steps([{GIT_CLONE: {"repository": repo.url, **settings}}])
+
+
+def test_secret_block_through_git_clone_with_host_detection(gitlab_only_repo, monkeypatch,
+                                                            caplog, stowflow_home):
+    caplog.set_level(logging.DEBUG)
+    Secret(value=TOKEN).save("gl-token")
+    token = "{{ stowflow.blocks.secret.gl-token }}"
+    with pytest.raises(GitAuthError) as info:
+        clone(gitlab_only_repo, access_token=token)
+    assert_no_secret(TOKEN, str(info.value))
+    monkeypatch.setenv("STOWFLOW_GITLAB_HOSTS", "127.0.0.1")
+    outputs = clone(gitlab_only_repo, access_token=token)
+    assert outputs["commit_sha"] == gitlab_only_repo.rev_parse()
+    assert (Path(outputs["directory"]) / "flow.py").exists()
+    assert_no_secret(TOKEN, repr(outputs), caplog.text, stowflow_home, Path.cwd())
+
+
+def test_secret_block_through_git_clone_with_provider_key(gitlab_only_repo, stowflow_home):
+    Secret(value=TOKEN).save("gl-token")
+    outputs = clone(gitlab_only_repo, credentials={
+        "access_token": "{{ stowflow.blocks.secret.gl-token }}", "provider": "gitlab"})
+    assert outputs["commit_sha"] == gitlab_only_repo.rev_parse()
+    assert_no_secret(TOKEN, repr(outputs), stowflow_home, Path.cwd())
+
+
+def test_self_managed_block_placeholder_is_recognised_by_its_url(gitlab_only_repo, git_remote,
+                                                                 stowflow_home):
+    # no STOWFLOW_GITLAB_HOSTS and no provider key: the block's own url names the host
+    GitLabCredentials(token=TOKEN, url=git_remote.base_url).save("self-managed")
+    outputs = clone(gitlab_only_repo,
+                    credentials="{{ stowflow.blocks.gitlab-credentials.self-managed }}")
+    assert outputs["commit_sha"] == gitlab_only_repo.rev_parse()
+    assert_no_secret(TOKEN, repr(outputs), stowflow_home, Path.cwd())
+
+
+def test_bare_deploy_token_through_git_clone(git_remote, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    repo = git_remote.create_repo(files={"flow.py": "print('hi')\n"})
+    git_remote.accept({("gitlab+deploy-token-5", TOKEN)})
+    Secret(value=TOKEN).save("deploy")
+    outputs = clone(repo, credentials={"access_token": "{{ stowflow.blocks.secret.deploy }}",
+                                       "username": "gitlab+deploy-token-5",
+                                       "provider": "gitlab"})
+    assert outputs["commit_sha"] == repo.rev_parse()
