@@ -17,12 +17,10 @@ from stowflow.errors import ConfigError, DeploymentError
 _RECIPE_HINT_KEYS = {"azure": "az", "gcs": "gs", "s3": "s3"}
 
 
-def fallback_ignore_text() -> str:
-    """Return the default ``.stowflowignore`` (the sync engine's, when it is installed)."""
-    try:
-        from stowflow.transfer.ignore import DEFAULT_STOWFLOWIGNORE
-    except ImportError:
-        return ".git/\n.venv/\nvenv/\n__pycache__/\n*.py[cod]\n.env\n.env.*\n.stowflow/\n"
+def default_ignore_text() -> str:
+    """Return the default ``.stowflowignore``: the sync engine's built-in rules."""
+    from stowflow.transfer.ignore import DEFAULT_STOWFLOWIGNORE
+
     return DEFAULT_STOWFLOWIGNORE
 
 
@@ -131,7 +129,7 @@ def init_project(
     write_new(project_file, text, force=force)
     written = [project_file]
     if not ignore_file.exists() or force:
-        ignore_file.write_text(fallback_ignore_text(), encoding="utf-8")
+        ignore_file.write_text(default_ignore_text(), encoding="utf-8")
         written.append(ignore_file)
     return written
 

@@ -105,14 +105,9 @@ def _effective(spec: DeploymentSpec, config: ProjectConfig, section: str) -> lis
 
 def preview_push(root: Path) -> PushPreview:
     """Return the files a push of ``root`` would upload, honouring ``.stowflowignore``."""
-    try:
-        from stowflow.transfer.ignore import walk
-    except ImportError:  # the sync engine is not installed in this build
-        walk = None
-    if walk is not None:
-        return PushPreview([(f.relpath, f.size) for f in walk(root)])
-    files = sorted(p for p in root.rglob("*") if p.is_file() and ".git" not in p.parts)
-    return PushPreview([(p.relative_to(root).as_posix(), p.stat().st_size) for p in files])
+    from stowflow.transfer.ignore import walk  # the same rules a push applies
+
+    return PushPreview([(f.relpath, f.size) for f in walk(root)])
 
 
 def _missing(steps: list[Any] | None) -> list[str]:

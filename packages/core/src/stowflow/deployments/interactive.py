@@ -87,7 +87,7 @@ def _git_sections(ask: Ask, root: Path) -> dict[str, Any]:
 
 def interactive_setup(root: Path, ask: Ask) -> Path:
     """Ask how to deploy the project in ``root`` and write its ``stowflow.yaml``; return it."""
-    from stowflow.cli.init_cmd import fallback_ignore_text, find_entrypoint
+    from stowflow.cli.init_cmd import default_ignore_text, find_entrypoint
 
     root = root.resolve()
     target = root / "stowflow.yaml"
@@ -125,5 +125,5 @@ def interactive_setup(root: Path, ask: Ask) -> Path:
     target.write_text(text, encoding="utf-8")
     ignore = root / ".stowflowignore"
     if not ignore.exists():
-        ignore.write_text(fallback_ignore_text(), encoding="utf-8")
+        ignore.write_text(default_ignore_text(), encoding="utf-8")
     return target
