@@ -109,6 +109,7 @@ def _http(cls: type[HttpResponseError], status: int, code: str | None = None) ->
     (_http(HttpResponseError, 503, "ServerBusy"), StorageTransientError),
     (_http(HttpResponseError, 429), StorageTransientError),
     (_http(HttpResponseError, 408), StorageTransientError),
+    (_http(HttpResponseError, 412, "ConditionNotMet"), StorageTransientError),
     (_http(HttpResponseError, 409, "ContainerBeingDeleted"), StorageError),
     (ServiceRequestError("refused"), StorageUnreachableError),
     (ServiceRequestTimeoutError("slow connect"), StorageTransientError),

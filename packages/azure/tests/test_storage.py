@@ -168,6 +168,29 @@ def test_delete_in_batches(store: AzureBlobObjectStore, monkeypatch: pytest.Monk
     store.delete(["d/0"])  # already gone: ignored
 
 
+def test_delete_without_batches(store: AzureBlobObjectStore,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # Azurite accepts batches; an account that refuses them is simulated at the SDK call.
+    from azure.core.exceptions import HttpResponseError
+
+    class NotImplementedResponse:
+        status_code, reason, headers, request = 501, "Not Implemented", {}, None
+
+        def text(self) -> str:
+            return ""
+
+    def refuse(*keys: str, **kwargs: Any) -> None:
+        raise HttpResponseError(message="batch not supported",
+                                response=NotImplementedResponse())  # type: ignore[arg-type]
+
+    keys = [f"one-by-one/{i}" for i in range(5)]
+    for key in keys:
+        store.put(key, b"x")
+    monkeypatch.setattr(store._client, "delete_blobs", refuse)
+    store.delete([*keys, "one-by-one/missing"])
+    assert list(store.list("one-by-one/")) == []
+
+
 def test_delete_a_full_batch(store: AzureBlobObjectStore) -> None:
     keys = [f"full/{i:03d}" for i in range(storage_module.DELETE_BATCH_SIZE + 4)]
     with ThreadPoolExecutor(8) as pool:

@@ -28,7 +28,8 @@ from stowflow.errors import (
 )
 
 CONTAINER_NOT_FOUND = "ContainerNotFound"
-_RETRYABLE_STATUS = frozenset({408, 429})
+#: 412: the blob changed while it was being read in ranges; reading again gets one copy.
+_RETRYABLE_STATUS = frozenset({408, 412, 429})
 
 
 def error_code(exc: BaseException) -> str | None:
@@ -59,7 +60,7 @@ def translate(exc: AzureError, *, store: str, action: str, key: str | None,
     ``ResourceNotFoundError``/404 → ``StorageNotFoundError`` (naming the container when it
     is the container that is missing); ``ClientAuthenticationError``/401/403 →
     ``StorageAuthError``; ``ServiceRequestError`` (no connection) →
-    ``StorageUnreachableError``; timeouts, dropped responses, 5xx, 408 and 429 →
+    ``StorageUnreachableError``; timeouts, dropped responses, 5xx, 408, 412 and 429 →
     ``StorageTransientError`` (the engine retries those); anything else → ``StorageError``.
     """
     where = f"{store}: {action}" + (f" '{key}'" if key else "")

@@ -12,10 +12,11 @@ import os
 import posixpath
 import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 from pydantic import Field, field_validator
 from stowflow.blocks import Block
 from stowflow.errors import StorageError, StorageNotFoundError, UnsafePathError
@@ -214,12 +215,23 @@ class AzureBlobObjectStore(ObjectStore):
             raise self._error(exc, "put", key) from exc
 
     def delete(self, keys: Sequence[str]) -> None:
-        """Delete ``keys`` in Blob Batch requests of up to 256; missing blobs are ignored."""
+        """Delete ``keys`` in Blob Batch requests of up to 256; missing blobs are ignored.
+
+        Where the account refuses batches (some account kinds and proxies do), the blobs
+        are deleted one request each, in parallel.
+        """
         unique = list(dict.fromkeys(keys))
+        for key in unique:
+            self._blob(key)  # refuses names Azure cannot address
         for start in range(0, len(unique), DELETE_BATCH_SIZE):
             batch = unique[start:start + DELETE_BATCH_SIZE]
             try:
                 responses = list(self._client.delete_blobs(*batch, raise_on_any_failure=False))
+            except HttpResponseError as exc:
+                if not _batch_refused(exc):
+                    raise self._error(exc, "delete", batch[0]) from exc
+                self._delete_each(batch)
+                continue
             except AzureError as exc:
                 raise self._error(exc, "delete", batch[0]) from exc
             for key, response in zip(batch, responses, strict=False):
@@ -231,14 +243,31 @@ class AzureBlobObjectStore(ObjectStore):
                     continue
                 raise self._error(_batch_error(response), "delete", key)
 
+    def _delete_each(self, keys: Sequence[str]) -> None:
+        def delete_one(key: str) -> None:
+            try:
+                self._blob(key).delete_blob()
+            except ResourceNotFoundError as exc:
+                if error_code(exc) == CONTAINER_NOT_FOUND:
+                    raise self._error(exc, "delete", key) from exc
+            except AzureError as exc:
+                raise self._error(exc, "delete", key) from exc
+
+        with ThreadPoolExecutor(min(self.max_concurrency, len(keys)) or 1) as pool:
+            list(pool.map(delete_one, keys))
+
     def close(self) -> None:
         """Close the client and its connection pool."""
         self._service.close()
 
 
-def _batch_error(response: Any) -> AzureError:
-    from azure.core.exceptions import HttpResponseError
+def _batch_refused(exc: HttpResponseError) -> bool:
+    """Whether a failed batch request means "no batches here" rather than a real failure."""
+    status = exc.status_code or 0
+    return status in (400, 405, 501) and error_code(exc) != CONTAINER_NOT_FOUND
 
+
+def _batch_error(response: Any) -> AzureError:
     error = HttpResponseError(response=response)
     error.error_code = response.headers.get("x-ms-error-code")  # type: ignore[attr-defined]
     if response.status_code == 404:
