@@ -87,9 +87,13 @@ def ls_cmd(
         from stowflow.runs import find_deployment
 
         deployment_id = find_deployment(deployment).id
-    table = Table("id", "name", "flow", "state", "pool", "created", "code version")
+    table = Table()
+    table.add_column("id", no_wrap=True)  # users copy it; never cut it
+    table.add_column("state", no_wrap=True)
+    for title in ("name", "flow", "pool", "created", "code version"):
+        table.add_column(title, overflow="fold")
     for run in list_flow_runs(deployment_id=deployment_id, state=state, limit=limit):
-        table.add_row(run.id, run.name, run.flow_name, styled_state(run.state),
+        table.add_row(run.id, styled_state(run.state), run.name, run.flow_name,
                       run.work_pool_name or "-", _when(run.created), run.code_version or "-")
     console.print(table)
 
