@@ -174,7 +174,8 @@ def test_delete_without_batches(store: AzureBlobObjectStore,
     from azure.core.exceptions import HttpResponseError
 
     class NotImplementedResponse:
-        status_code, reason, headers, request = 501, "Not Implemented", {}, None
+        status_code, reason, request = 501, "Not Implemented", None
+        headers: dict[str, str] = {}
 
         def text(self) -> str:
             return ""
