@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from azure.identity import ClientSecretCredential, DefaultAzureCredential
+from azure.storage.blob import ExponentialRetry
 from pydantic import SecretStr, ValidationError
 from stowflow.blocks import Block
 from stowflow.errors import BlockError, ConfigError
@@ -70,6 +71,7 @@ def test_client_pool_is_sized_to_concurrency() -> None:
         session = client._config.transport.session  # type: ignore[attr-defined]
         assert session.get_adapter("https://acct.blob.core.windows.net")._pool_maxsize == 24
         retry = client._config.retry_policy  # type: ignore[attr-defined]
+        assert isinstance(retry, ExponentialRetry)
         assert retry.total_retries <= 3 and retry.connect_retries <= 1
 
 
