@@ -289,3 +289,31 @@ def test_block_as_a_code_source(container: str, credentials: AzureBlobCredential
         "block_document_name": "code", "block_type_slug": "azure-blob-storage"}}
     pulled = storage.pull(tmp_path / "dest")
     assert (pulled.directory / "etl.py").read_text() == "def etl():\n    return 1\n"
+
+
+def test_az_url_as_a_code_source(container: str, credentials: AzureBlobCredentials,
+                                 tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from stowflow.steps import run_steps
+    from stowflow.storage.remote import RemoteStorage
+    from stowflow.storage.resolve import resolve
+
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "etl.py").write_text("def etl():\n    return 'url'\n")
+    credentials.save("azurite")
+    storage = resolve(f"az://{container}/apps/etl",
+                      credentials=AzureBlobCredentials.load("azurite"))
+    assert isinstance(storage, RemoteStorage)
+    version = storage.push(source).version
+    pulled = storage.pull(tmp_path / "dest")
+    assert pulled.version == version
+    assert (pulled.directory / "etl.py").read_text() == "def etl():\n    return 'url'\n"
+
+    # the recorded step names the block, and a worker resolves it back to credentials
+    step = storage.to_pull_step()
+    assert step == {"stowflow.deployments.steps.pull_from_remote_storage": {
+        "url": f"az://{container}/apps/etl",
+        "credentials": "{{ stowflow.blocks.azure-blob-credentials.azurite }}"}}
+    monkeypatch.chdir(tmp_path)
+    out = run_steps([step])
+    assert out["version"] == version and out["directory"] == str(tmp_path / "etl")
