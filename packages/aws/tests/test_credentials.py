@@ -109,6 +109,11 @@ def test_profile_name_reads_the_shared_files(no_ambient_aws: pytest.MonkeyPatch,
     assert session.region_name == "ap-southeast-2"
 
 
+def test_unknown_profile_is_an_auth_error(no_ambient_aws: pytest.MonkeyPatch) -> None:
+    with pytest.raises(StorageAuthError, match=r"s3://b: create client failed: The config profile \(nope\) could not be found"):
+        S3ObjectStore("b", credentials=AwsCredentials(profile_name="nope"))
+
+
 def test_no_credentials_anywhere_is_an_auth_error(no_ambient_aws: pytest.MonkeyPatch,
                                                   s3_server: S3Server) -> None:
     block = AwsCredentials(region_name="us-east-1",
@@ -154,6 +159,9 @@ def test_assume_role_failures(s3_auth_server: S3AuthServer) -> None:
     assert "AccessDenied" in str(caught.value) and "\n" not in str(caught.value)
     with pytest.raises(StorageUnreachableError, match="sts: assume role arn:aws:iam::"):
         block(f"http://127.0.0.1:{free_port()}").get_boto3_session()
+    with s3_auth_enforced(s3_auth_server), pytest.raises(StorageAuthError,
+                                                         match="could not assume role"):
+        S3ObjectStore("any", credentials=block(s3_auth_server.endpoint_url))
 
 
 def test_credentials_arrive_as_block_dict_or_nothing() -> None:

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field
 from stowflow.blocks import Block
-from stowflow.errors import ConfigError, StorageError
+from stowflow.errors import ConfigError, StorageError, StowflowError
 from stowflow.transfer import ObjectInfo, ObjectStore
 
 from stowflow_aws._errors import NOT_FOUND_CODES, raise_translated, translate
@@ -77,6 +77,8 @@ class S3ObjectStore(ObjectStore):
                 "s3", client_parameters=client_parameters,
                 max_pool_connections=2 * max_concurrency, signed=not anonymous,
             )
+        except StowflowError:
+            raise  # already says what failed (a role that could not be assumed, ...)
         except Exception as exc:  # a profile that does not exist, a malformed endpoint, ...
             raise_translated(exc, self.name, "create client")
         self._manager: Any = None
