@@ -120,6 +120,23 @@ class AzuriteServer:
         return name
 
 
+def start_azurite() -> ServerProcess:
+    """Install Azurite if needed and start its blob service on a free 127.0.0.1 port.
+
+    For the :func:`azurite_server` fixture and for benchmarks; the caller stops the
+    returned process. Data is kept in memory, so every server starts empty.
+    """
+    binary = install_azurite()
+    port = free_port()
+    return ServerProcess(
+        argv=[str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(port),
+              "--skipApiVersionCheck", "--disableTelemetry", "--inMemoryPersistence",
+              "--loose"],
+        port=port,
+        cwd=Path(tempfile.gettempdir()),
+    ).start(timeout=60)
+
+
 @pytest.fixture(scope="session")
 def azurite_server() -> Iterator[AzuriteServer]:
     """Run Azurite's blob service on a free 127.0.0.1 port for the whole test session.
@@ -128,21 +145,12 @@ def azurite_server() -> Iterator[AzuriteServer]:
     so each session starts empty. Tests create their own containers with
     :meth:`AzuriteServer.create_container`.
     """
-    binary = install_azurite()
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="azurite-") as workdir:
-        server = ServerProcess(
-            argv=[str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(port),
-                  "--skipApiVersionCheck", "--disableTelemetry", "--inMemoryPersistence",
-                  "--loose"],
-            port=port,
-            cwd=Path(workdir),
-        ).start(timeout=60)
-        try:
-            yield AzuriteServer(port=port)
-        finally:
-            server.stop()
-            server.log_path.unlink(missing_ok=True)
+    process = start_azurite()
+    try:
+        yield AzuriteServer(port=process.port)
+    finally:
+        process.stop()
+        process.log_path.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":  # CI: pre-install Azurite exactly as the fixture would
