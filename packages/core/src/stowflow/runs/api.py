@@ -157,8 +157,9 @@ def set_state(run_id: str, state: State, *, message: str | None = None,
     if worker_name is not None:
         query = query.where(FlowRunRecord.worker_name == worker_name)
     with session() as db:
-        changed = db.execute(query.values(**values).execution_options(
-            synchronize_session=False)).rowcount
+        result = db.execute(query.values(**values).execution_options(
+            synchronize_session=False))
+        changed = int(getattr(result, "rowcount", 0))  # a CursorResult for an UPDATE
         run = db.get(FlowRunRecord, run_id)
         if run is None:
             raise NotFoundError(f"no flow run {run_id!r}")
