@@ -61,11 +61,7 @@ def stowflow_register_steps(register: Callable[[Callable[..., Any]], None]) -> N
     from stowflow.deployments import steps as public_steps
 
     for name in public_steps.__all__:
-        try:
-            register(getattr(public_steps, name))
-        except (ImportError, AttributeError):
-            # A step whose area has not landed yet is simply not offered.
-            continue
+        register(getattr(public_steps, name))
 
 
 @hookimpl
