@@ -165,3 +165,30 @@ def test_layout_keys() -> None:
     assert layout.parse_version_key(layout.manifest_key("p", "a" * 64)) == "a" * 64
     assert layout.parse_content_key(layout.pack_key("p", "b" * 64)) == "b" * 64
     assert layout.parse_version_key("p/.stowflow/manifests/x.json") is None
+
+
+def test_unchanged_repull_keeps_the_tree_and_repairs_a_tampered_one(
+        store: FsspecStore, tmp_path: Path) -> None:
+    tree = write_tree(tmp_path / "src", {"a.txt": b"alpha" * 100, "b/c.txt": b"gamma" * 100})
+    transfer.push(tmp_path / "src", store, "p")
+    dest = tmp_path / "dest"
+    transfer.pull(store, "p", dest)
+    inode = dest.stat().st_ino
+    again = transfer.pull(store, "p", dest)
+    assert dest.stat().st_ino == inode, "an unchanged tree was rebuilt"
+    assert again.cached_files == 2 and again.fetched_objects == 0
+
+    (dest / "stray.txt").write_text("added by hand")
+    transfer.pull(store, "p", dest)
+    assert read_tree(dest) == tree
+
+    # Edit a pulled file in place (as root can, despite the read-only mode): that also
+    # corrupts the cache entry sharing its inode, so the re-pull must verify and refetch.
+    target = dest / "a.txt"
+    os.chmod(target, 0o644)
+    with open(target, "r+b") as fh:
+        fh.write(b"ALPHA")
+    counting = CountingStore(store)
+    repaired = transfer.pull(counting, "p", dest)
+    assert read_tree(dest) == tree
+    assert repaired.fetched_objects == 1

@@ -55,6 +55,7 @@ from stowflow.errors import (
 from stowflow.transfer import layout as keys
 from stowflow.transfer import manifest as mf
 from stowflow.transfer.instrument import CountingStore, FailingStore
+from stowflow.transfer.materialise import wait_for_cleanup
 from stowflow.transfer.store import ObjectStore
 
 Tree = dict[str, tuple[bytes, bool]]  # relpath -> (content, executable)
@@ -87,7 +88,9 @@ def read_tree(root: Path) -> Tree:
 
 
 def leftovers(parent: Path) -> list[str]:
-    """Return the names of temporary pull folders left in ``parent``."""
+    """Return the names of temporary pull folders left in ``parent`` (once replaced trees,
+    which are deleted in the background, are gone)."""
+    wait_for_cleanup(timeout=60)
     return [p.name for p in parent.iterdir() if ".stowflow-" in p.name]
 
 

@@ -63,14 +63,22 @@ class ContentCache:
         """Return where the content ``sha`` is (or would be) cached."""
         return self.root / "objects" / sha[:2] / (f"{sha}.x" if executable else sha)
 
-    def lookup(self, sha: str, size: int) -> Path | None:
-        """Return the cached file of ``sha`` if present with the right size, else ``None``."""
-        path = self.object_path(sha)
-        try:
-            if path.stat().st_size == size:
-                return path
-        except FileNotFoundError:
-            return None
+    def lookup(self, sha: str, size: int, *, verify: bool = False) -> Path | None:
+        """Return a cached file of ``sha`` (either mode) with the right size, else ``None``.
+
+        With ``verify`` the bytes are hashed too, and a mismatching entry is evicted —
+        used when a pulled tree was tampered with, since its files share the cache's inodes.
+        """
+        for path in (self.object_path(sha), self.object_path(sha, executable=True)):
+            try:
+                if path.stat().st_size != size:
+                    continue
+            except FileNotFoundError:
+                continue
+            if verify and hash_file(path) != sha:
+                path.unlink(missing_ok=True)
+                continue
+            return path
         return None
 
     def temp_path(self, suffix: str = "") -> Path:
@@ -79,43 +87,41 @@ class ContentCache:
         os.close(fd)
         return Path(name)
 
-    def add_file(self, tmp: Path, sha: str) -> Path:
-        """Move a verified temp file into the cache as ``sha`` and return its cached path."""
-        final = self.object_path(sha)
+    def adopt(self, path: Path, sha: str, executable: bool) -> None:
+        """Add the verified, read-only file at ``path`` to the cache (a hardlink, or a copy
+        when the cache is on another filesystem). An entry already there is kept."""
+        final = self.object_path(sha, executable)
+        if final.exists():
+            return
         final.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(tmp, READ_ONLY)
-        os.replace(tmp, final)
-        return final
-
-    def add_bytes(self, data: bytes, sha: str) -> Path:
-        """Write verified ``data`` into the cache as ``sha`` and return its cached path."""
-        tmp = self.temp_path()
         try:
-            tmp.write_bytes(data)
-            return self.add_file(tmp, sha)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+            os.link(path, final)
+        except FileExistsError:
+            pass
+        except OSError:
+            self._copy_in(path, final, executable)
 
     def source_for(self, sha: str, executable: bool) -> Path:
         """Return the cached file to link for content ``sha`` with the wanted exec bit.
 
-        The ``.x`` copy is made on first use (a copy, not a link: a link shares the mode).
+        The other mode's copy is made on first use (a copy, not a link: a link shares the
+        mode). Raises ``FileNotFoundError`` if neither is cached.
         """
-        base = self.object_path(sha)
-        if not executable:
-            return base
-        target = self.object_path(sha, executable=True)
+        target = self.object_path(sha, executable)
         if not target.exists():
-            tmp = self.temp_path()
-            try:
-                shutil.copyfile(base, tmp)
-                os.chmod(tmp, READ_EXEC)
-                os.replace(tmp, target)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
+            self._copy_in(self.object_path(sha, not executable), target, executable)
         return target
+
+    def _copy_in(self, source: Path, target: Path, executable: bool) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.temp_path()
+        try:
+            shutil.copyfile(source, tmp)
+            os.chmod(tmp, READ_EXEC if executable else READ_ONLY)
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     # --- manifests, records, foreign indexes --------------------------------------------
 

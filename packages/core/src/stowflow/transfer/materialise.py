@@ -1,62 +1,106 @@
 """Building a pulled tree next to its destination and swapping it in atomically.
 
-The new tree is made in a sibling folder (same filesystem, so renames are atomic) from
-the cache — hardlinks, or copies where links are impossible — then swapped in: the old
-destination is renamed aside, the new one renamed in, the old one deleted. If anything
-fails before the swap, the sibling is removed and the destination is exactly as it was.
+:class:`TreeBuilder` makes a sibling folder of the destination (same filesystem, so the
+final rename is atomic) and fills it: cached content as hardlinks to the cache (copies
+where links are impossible), fetched content written straight into place once verified
+and then hardlinked into the cache — one file creation per new file, as a plain copy
+would need. :meth:`TreeBuilder.commit` swaps it in: the old destination is renamed aside,
+the new one renamed in, and the old one deleted in the background (on slow disks folder
+deletion costs more than the pull). Before the swap nothing in ``dest`` changes; a
+failure removes the sibling and leaves ``dest`` exactly as it was.
+
+Files with content are read-only (they share inodes with the cache); empty files are not.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import itertools
 import os
 import shutil
+import stat
 import tempfile
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
 from stowflow.errors import StorageError
-from stowflow.transfer.cache import ContentCache
-from stowflow.transfer.manifest import FileEntry
+from stowflow.transfer.cache import READ_EXEC, READ_ONLY, ContentCache
+
+_reapers: list[threading.Thread] = []
+_reapers_lock = threading.Lock()
 
 
-def build_tree(dest: Path, entries: Iterable[FileEntry], cache: ContentCache) -> Path:
-    """Create a sibling of ``dest`` holding ``entries`` (all content already cached).
+def _read_only(executable: bool) -> int:
+    return READ_EXEC if executable else READ_ONLY
 
-    Returns the sibling's path; the caller swaps it in with :func:`swap_in`.
-    """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    new = Path(tempfile.mkdtemp(prefix=f".{dest.name}.stowflow-new-", dir=dest.parent))
-    try:
-        os.chmod(new, 0o755)  # mkdtemp makes 0700; the tree is for the user's tools too
-        made: set[str] = set()
-        for entry in entries:
-            target = new / entry.path
-            folder = entry.path.rpartition("/")[0]
-            if folder and folder not in made:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                made.add(folder)
-            if entry.size == 0:
-                target.touch()
-                os.chmod(target, 0o755 if entry.executable else 0o644)
-                continue
-            source = cache.source_for(entry.sha256, entry.executable)
-            try:
-                os.link(source, target)
-            except OSError:  # another filesystem, or the link limit: copy instead
-                shutil.copyfile(source, target)
-                os.chmod(target, 0o755 if entry.executable else 0o644)
-        return new
-    except BaseException:
-        remove_tree(new)
-        raise
+
+class TreeBuilder:
+    """Builds the tree a pull produces in a sibling folder of ``dest``."""
+
+    def __init__(self, dest: Path, cache: ContentCache) -> None:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        sweep(dest)
+        self.dest, self.cache = dest, cache
+        self.root = Path(tempfile.mkdtemp(prefix=f".{dest.name}.stowflow-new-", dir=dest.parent))
+        os.chmod(self.root, 0o755)  # mkdtemp makes 0700; the tree is for the user's tools too
+        self._parts = itertools.count()
+
+    def make_dirs(self, paths: Iterable[str]) -> None:
+        """Create every folder the files at ``paths`` need."""
+        for folder in sorted({p.rpartition("/")[0] for p in paths} - {""}):
+            (self.root / folder).mkdir(parents=True, exist_ok=True)
+
+    def empty(self, relpath: str, executable: bool) -> None:
+        """Create an empty file (writable: it shares nothing with the cache)."""
+        fd = os.open(self.root / relpath, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                     0o755 if executable else 0o644)
+        os.close(fd)
+
+    def link_cached(self, relpath: str, sha: str, executable: bool) -> None:
+        """Place cached content ``sha`` at ``relpath`` (hardlink, or copy as a fallback)."""
+        source = self.cache.source_for(sha, executable)
+        target = self.root / relpath
+        try:
+            os.link(source, target)
+        except OSError:  # another filesystem, or the link limit
+            shutil.copyfile(source, target)
+            os.chmod(target, 0o755 if executable else 0o644)
+
+    def write(self, relpath: str, data: bytes, sha: str, executable: bool) -> None:
+        """Write verified ``data`` at ``relpath`` and add it to the cache."""
+        target = self.root / relpath
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _read_only(executable))
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        self.cache.adopt(target, sha, executable)
+
+    def part_path(self) -> Path:
+        """Return a fresh path inside the tree for a download in progress."""
+        return self.root / f".stowflow-part-{next(self._parts)}"
+
+    def place(self, part: Path, relpath: str, sha: str, executable: bool) -> None:
+        """Move a verified download to ``relpath`` and add it to the cache."""
+        os.chmod(part, _read_only(executable))
+        target = self.root / relpath
+        os.rename(part, target)
+        self.cache.adopt(target, sha, executable)
+
+    def commit(self) -> None:
+        """Swap the tree into ``dest`` atomically (see :func:`swap_in`)."""
+        swap_in(self.root, self.dest)
+
+    def abort(self) -> None:
+        """Remove the unfinished tree; ``dest`` is untouched."""
+        remove_tree(self.root)
 
 
 def swap_in(new: Path, dest: Path) -> None:
     """Replace ``dest`` with the folder ``new`` (both in the same parent) atomically.
 
     Raises ``StorageError`` if ``dest`` is a file or a symlink. On failure ``dest`` is
-    restored and ``new`` removed.
+    restored and ``new`` removed. The replaced tree is deleted in the background.
     """
     try:
         if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
@@ -75,10 +119,68 @@ def swap_in(new: Path, dest: Path) -> None:
     except BaseException:
         remove_tree(new)
         raise
-    remove_tree(old)
+    _reap(old)
+
+
+def _reap(path: Path) -> None:
+    thread = threading.Thread(target=remove_tree, args=(path,), name=f"stowflow-reap:{path}")
+    with _reapers_lock:
+        _reapers[:] = [t for t in _reapers if t.is_alive()]
+        _reapers.append(thread)
+    thread.start()  # not a daemon: the interpreter waits for it at exit
+
+
+def wait_for_cleanup(timeout: float | None = None) -> None:
+    """Wait until replaced trees have been deleted (benchmarks and tests)."""
+    with _reapers_lock:
+        threads = list(_reapers)
+    for thread in threads:
+        thread.join(timeout)
+
+
+def sweep(dest: Path) -> None:
+    """Delete, in the background, trees left next to ``dest`` by pulls that were killed.
+
+    The caller holds the destination's lock, so no live pull is building one of them; a
+    replaced tree still being deleted by a reaper is harmlessly deleted twice.
+    """
+    with _reapers_lock:
+        busy = {t.name for t in _reapers if t.is_alive()}
+    with contextlib.suppress(OSError):
+        for entry in dest.parent.iterdir():
+            if (entry.name.startswith((f".{dest.name}.stowflow-new-",
+                                       f".{dest.name}.stowflow-old-"))
+                    and f"stowflow-reap:{entry}" not in busy):
+                _reap(entry)
 
 
 def remove_tree(path: Path) -> None:
     """Delete a folder made by a pull, read-only cache links included; ignore errors."""
     with contextlib.suppress(FileNotFoundError):
         shutil.rmtree(path, ignore_errors=True)
+
+
+def fingerprint(dest: Path, paths: Iterable[str]) -> str | None:
+    """Return a digest of the inode, size, mtime and mode of each file, or ``None`` if one
+    is missing or not a regular file. Unchanged trees keep their fingerprint."""
+    h = hashlib.sha256()
+    for relpath in paths:
+        try:
+            st = os.lstat(dest / relpath)
+        except OSError:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        h.update(f"{relpath}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_mode}\n"
+                 .encode())
+    return h.hexdigest()
+
+
+def count_files(dest: Path) -> int:
+    """Return how many non-folder entries are under ``dest``."""
+    total = 0
+    for _, dirnames, filenames in os.walk(dest):
+        total += len(filenames)
+        # symlinks to folders appear in dirnames but are not descended; count them as files
+        total += sum(1 for d in dirnames if os.path.islink(os.path.join(_, d)))
+    return total

@@ -15,6 +15,7 @@ with the same size and etag come from the cache).
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,8 +27,8 @@ from filelock import FileLock
 from stowflow.errors import IntegrityError, StorageError, StorageNotFoundError
 from stowflow.transfer import layout as keys
 from stowflow.transfer.cache import ContentCache, hash_file
-from stowflow.transfer.manifest import FileEntry, Manifest
-from stowflow.transfer.materialise import build_tree, swap_in
+from stowflow.transfer.manifest import EMPTY_SHA256, FileEntry, Manifest
+from stowflow.transfer.materialise import TreeBuilder, count_files, fingerprint
 from stowflow.transfer.packing import SMALL_FILE_LIMIT, Read, Wanted, plan_reads
 from stowflow.transfer.parallel import run_parallel
 from stowflow.transfer.paths import check_tree, dir_prefix, normalize_prefix, safe_relpath
@@ -61,24 +62,24 @@ class PullResult:
 
 
 class _Fetcher:
-    """Fetches missing content into the cache, verifying every byte, counting requests."""
+    """Fetches missing content straight into the new tree, verifying every byte first."""
 
-    def __init__(self, store: ObjectStore, cache: ContentCache, reporter: Reporter) -> None:
-        self.store, self.cache, self.reporter = store, cache, reporter
+    def __init__(self, store: ObjectStore, builder: TreeBuilder, reporter: Reporter) -> None:
+        self.store, self.builder, self.reporter = store, builder, reporter
+        self._lock = threading.Lock()
         self.requests = self.bytes = 0
 
     def _count(self, nbytes: int) -> None:
-        with self.reporter._lock:
+        with self._lock:
             self.requests += 1
             self.bytes += nbytes
 
-    def _verify(self, data: bytes, sha: str, key: str, what: str) -> None:
-        if hashlib.sha256(data).hexdigest() != sha:
-            raise IntegrityError(f"{self.store.name}/{key}: bytes of {what} do not match "
-                                 f"sha256 {sha[:12]}…", hint="the store was changed; pull again")
+    def _mismatch(self, key: str, what: str, sha: str) -> IntegrityError:
+        return IntegrityError(f"{self.store.name}/{key}: bytes of {what} do not match "
+                              f"sha256 {sha[:12]}...", hint="the store was changed; pull again")
 
-    def read_pack(self, prefix: str, read: Read) -> None:
-        """Fetch one planned pack read and cache each piece it carries."""
+    def read_pack(self, prefix: str, read: Read, targets: dict[str, FileEntry]) -> None:
+        """Fetch one planned pack read and write each piece it carries to its file."""
         key = keys.pack_key(prefix, read.pack)
         data = self.store.get_bytes(key, read.byte_range)
         if len(data) != read.end - read.start:
@@ -87,37 +88,37 @@ class _Fetcher:
         self._count(len(data))
         for piece in read.wanted:
             chunk = data[piece.offset - read.start: piece.offset - read.start + piece.size]
-            self._verify(chunk, piece.sha256, key, f"content {piece.sha256[:12]}")
-            self.cache.add_bytes(chunk, piece.sha256)
+            if hashlib.sha256(chunk).hexdigest() != piece.sha256:
+                raise self._mismatch(key, f"content {piece.sha256[:12]}", piece.sha256)
+            entry = targets[piece.sha256]
+            self.builder.write(entry.path, chunk, piece.sha256, entry.executable)
             self.reporter.advance(0, piece.size)
 
-    def fetch_whole(self, key: str, sha: str | None, size: int | None, what: str) -> tuple[str, int]:
-        """Fetch the object at ``key`` into the cache; verify ``sha`` when it is known.
+    def fetch_file(self, key: str, relpath: str, size: int, executable: bool,
+                   sha: str | None) -> str:
+        """Fetch the object at ``key`` to ``relpath``; verify ``sha`` when it is known.
 
-        Returns the content's (sha256, size).
+        Small objects are read into memory, large ones streamed to a part file. Returns
+        the content's sha256.
         """
-        if size is not None and size < SMALL_FILE_LIMIT:
+        if size < SMALL_FILE_LIMIT:
             data = self.store.get_bytes(key)
             actual = hashlib.sha256(data).hexdigest()
-            if sha is not None:
-                self._verify(data, sha, key, what)
-            self.cache.add_bytes(data, actual)
+            if sha is not None and actual != sha:
+                raise self._mismatch(key, f"'{relpath}'", sha)
+            self.builder.write(relpath, data, actual, executable)
             nbytes = len(data)
         else:
-            tmp = self.cache.temp_path()
-            try:
-                self.store.get_to_path(key, tmp)
-                actual = hash_file(tmp)
-                if sha is not None and actual != sha:
-                    raise IntegrityError(f"{self.store.name}/{key}: bytes of {what} do not match "
-                                         f"sha256 {sha[:12]}…", hint="the store was changed; pull again")
-                nbytes = tmp.stat().st_size
-                self.cache.add_file(tmp, actual)
-            finally:
-                tmp.unlink(missing_ok=True)
+            part = self.builder.part_path()
+            self.store.get_to_path(key, part)
+            actual = hash_file(part)
+            if sha is not None and actual != sha:
+                raise self._mismatch(key, f"'{relpath}'", sha)
+            nbytes = part.stat().st_size
+            self.builder.place(part, relpath, actual, executable)
         self._count(nbytes)
         self.reporter.advance(0, nbytes)
-        return actual, nbytes
+        return actual
 
 
 def default_dest(store: ObjectStore, prefix: str) -> Path:
@@ -196,32 +197,58 @@ def _wait_for_new_head(store: ObjectStore, prefix: str, old: str,
 def _pull_version(store: ObjectStore, prefix: str, version: str, doc: Manifest, dest: Path,
                   cache: ContentCache, reporter: Reporter) -> PullResult:
     reporter.start(len(doc.files), doc.total_bytes)
-    fetcher = _Fetcher(store, cache, reporter)
-    was_cached: dict[str, bool] = {}
-    by_pack: dict[str, list[Wanted]] = {}
-    tasks: list[Callable[[], object]] = []
-    for entry in doc.files:
-        if entry.size == 0 or entry.sha256 in was_cached:
-            continue
-        was_cached[entry.sha256] = cache.lookup(entry.sha256, entry.size) is not None
-        if was_cached[entry.sha256]:
-            reporter.advance(0, entry.size)
-        elif entry.location == "pack":
-            by_pack.setdefault(entry.pack or "", []).append(
-                Wanted(entry.sha256, entry.offset, entry.size))
-        else:
-            key = (keys.object_key(prefix, entry.sha256) if entry.location == "object"
-                   else keys.file_key(prefix, entry.path))
-            tasks.append(partial(fetcher.fetch_whole, key, entry.sha256, entry.size,
-                                 f"'{entry.path}'"))
-    for pack, wanted in by_pack.items():
-        for read in plan_reads(pack, doc.packs[pack], wanted):
-            tasks.append(partial(fetcher.read_pack, prefix, read))
-    run_parallel(store, tasks, "stowflow-pull")
-    _finish(dest, doc.files, cache, version)
-    reporter.advance(len(doc.files), 0)
-    cached = sum(1 for e in doc.files if e.size and was_cached[e.sha256])
-    return PullResult(dest, version, len(doc.files), fetcher.requests, fetcher.bytes, cached)
+    record = cache.read_json("records", str(dest))
+    paths = [e.path for e in doc.files]
+    if record.get("version") == version:
+        if (record.get("fingerprint") == fingerprint(dest, paths)
+                and count_files(dest) == len(paths)):
+            reporter.advance(len(paths), doc.total_bytes)
+            return PullResult(dest, version, len(paths), 0, 0,
+                              sum(1 for e in doc.files if e.size))
+        tampered = True  # same version, different files: trust no shared inode
+    else:
+        tampered = False
+    builder = TreeBuilder(dest, cache)
+    try:
+        builder.make_dirs(paths)
+        fetcher = _Fetcher(store, builder, reporter)
+        targets: dict[str, FileEntry] = {}  # content to fetch -> the first file that wants it
+        later: list[FileEntry] = []  # more files with content being fetched
+        by_pack: dict[str, list[Wanted]] = {}
+        tasks: list[Callable[[], object]] = []
+        cached = 0
+        for entry in doc.files:
+            if entry.size == 0:
+                builder.empty(entry.path, entry.executable)
+            elif entry.sha256 in targets:
+                later.append(entry)
+            elif cache.lookup(entry.sha256, entry.size, verify=tampered) is not None:
+                builder.link_cached(entry.path, entry.sha256, entry.executable)
+                cached += 1
+                reporter.advance(0, entry.size)
+            else:
+                targets[entry.sha256] = entry
+                if entry.location == "pack":
+                    by_pack.setdefault(entry.pack or "", []).append(
+                        Wanted(entry.sha256, entry.offset, entry.size))
+                else:
+                    key = (keys.object_key(prefix, entry.sha256) if entry.location == "object"
+                           else keys.file_key(prefix, entry.path))
+                    tasks.append(partial(fetcher.fetch_file, key, entry.path, entry.size,
+                                         entry.executable, entry.sha256))
+        for pack, wanted in by_pack.items():
+            for read in plan_reads(pack, doc.packs[pack], wanted):
+                tasks.append(partial(fetcher.read_pack, prefix, read, targets))
+        run_parallel(store, tasks, "stowflow-pull")
+        for entry in later:
+            builder.link_cached(entry.path, entry.sha256, entry.executable)
+        builder.commit()
+    except BaseException:
+        builder.abort()
+        raise
+    _record(cache, dest, version, paths)
+    reporter.advance(len(paths), 0)
+    return PullResult(dest, version, len(paths), fetcher.requests, fetcher.bytes, cached)
 
 
 def _pull_foreign(store: ObjectStore, prefix: str, dest: Path, cache: ContentCache,
@@ -244,36 +271,44 @@ def _pull_foreign(store: ObjectStore, prefix: str, dest: Path, cache: ContentCac
     reporter.start(len(found), sum(size for _, _, size, _ in found))
     index_key = f"{store.name}\0{prefix}"
     index = cache.read_json("foreign", index_key)
-    fetcher = _Fetcher(store, cache, reporter)
-    shas: dict[str, tuple[str, int]] = {}
-    tasks: list[Callable[[], object]] = []
-    cached = 0
-    for rel, key, size, etag in found:
-        known = index.get(key)
-        if (etag and isinstance(known, list) and known[:2] == [size, etag]
-                and cache.lookup(known[2], size) is not None):
-            shas[rel] = (known[2], size)
-            cached += 1
-            reporter.advance(0, size)
-            continue
-
-        tasks.append(partial(_fetch_into, shas, fetcher, rel, key, size))
-    run_parallel(store, tasks, "stowflow-pull")
-    entries = [FileEntry(rel, shas[rel][1], shas[rel][0], False, "file") for rel, *_ in found]
-    _finish(dest, entries, cache, None)
+    builder = TreeBuilder(dest, cache)
+    shas: dict[str, str] = {}
+    try:
+        builder.make_dirs(rel for rel, *_ in found)
+        fetcher = _Fetcher(store, builder, reporter)
+        tasks: list[Callable[[], object]] = []
+        cached = 0
+        for rel, key, size, etag in found:
+            known = index.get(key)
+            if size == 0:
+                builder.empty(rel, False)
+                shas[rel] = EMPTY_SHA256
+            elif (etag and isinstance(known, list) and known[:2] == [size, etag]
+                    and cache.lookup(known[2], size) is not None):
+                builder.link_cached(rel, known[2], False)
+                shas[rel] = known[2]
+                cached += 1
+                reporter.advance(0, size)
+            else:
+                tasks.append(partial(_fetch_into, shas, fetcher, rel, key, size))
+        run_parallel(store, tasks, "stowflow-pull")
+        builder.commit()
+    except BaseException:
+        builder.abort()
+        raise
+    _record(cache, dest, None, [rel for rel, *_ in found])
     cache.write_json("foreign", index_key, {
-        key: [size, etag, shas[rel][0]] for rel, key, size, etag in found if etag})
-    reporter.advance(len(entries), 0)
-    return PullResult(dest, None, len(entries), fetcher.requests, fetcher.bytes, cached)
+        key: [size, etag, shas[rel]] for rel, key, size, etag in found if etag})
+    reporter.advance(len(found), 0)
+    return PullResult(dest, None, len(found), fetcher.requests, fetcher.bytes, cached)
 
 
-def _fetch_into(shas: dict[str, tuple[str, int]], fetcher: _Fetcher, rel: str, key: str,
-                size: int) -> None:
-    shas[rel] = fetcher.fetch_whole(key, None, size, f"'{rel}'")
+def _fetch_into(shas: dict[str, str], fetcher: _Fetcher, rel: str, key: str, size: int) -> None:
+    shas[rel] = fetcher.fetch_file(key, rel, size, False, None)
 
 
 def _drop_folder_markers(found: list[tuple[str, str, int, str | None]],
-                        ) -> list[tuple[str, str, int, str | None]]:
+                         ) -> list[tuple[str, str, int, str | None]]:
     """Drop empty objects named like a folder of other keys (markers some tools write
     without the trailing ``/``)."""
     folders = set()
@@ -284,13 +319,7 @@ def _drop_folder_markers(found: list[tuple[str, str, int, str | None]],
     return [item for item in found if not (item[2] == 0 and item[0] in folders)]
 
 
-def _finish(dest: Path, entries: tuple[FileEntry, ...] | list[FileEntry], cache: ContentCache,
-            version: str | None) -> None:
-    """Build the tree from the cache and swap it into ``dest``; record what is there."""
-    missing = [e.path for e in entries if e.size and cache.lookup(e.sha256, e.size) is None]
-    if missing:
-        raise StorageError(f"cache lost content of {missing[0]!r} during the pull",
-                           hint="another process pruned the cache; pull again")
-    new = build_tree(dest, entries, cache)
-    swap_in(new, dest)
-    cache.write_json("records", str(dest), {"dest": str(dest), "version": version})
+def _record(cache: ContentCache, dest: Path, version: str | None, paths: list[str]) -> None:
+    """Remember what this pull put in ``dest`` (so an unchanged re-pull can skip the work)."""
+    cache.write_json("records", str(dest), {
+        "dest": str(dest), "version": version, "fingerprint": fingerprint(dest, paths)})
