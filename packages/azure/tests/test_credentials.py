@@ -63,6 +63,8 @@ def test_account_name() -> None:
         account_url="http://127.0.0.1:10000/devstoreaccount1").account_name == "devstoreaccount1"
     sas_only = "BlobEndpoint=https://other.blob.core.windows.net/;SharedAccessSignature=sv=x&sig=y"
     assert AzureBlobCredentials(connection_string=SecretStr(sas_only)).account_name == "other"
+    emulator = AzureBlobCredentials(connection_string=SecretStr("UseDevelopmentStorage=true"))
+    assert emulator.account_name == "devstoreaccount1"
 
 
 def test_client_pool_is_sized_to_concurrency() -> None:

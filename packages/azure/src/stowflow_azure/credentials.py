@@ -165,7 +165,11 @@ class AzureBlobCredentials(Block):
             if match:
                 return match.group(1).strip()
             endpoint = _BLOB_ENDPOINT.search(text)
-            return _account_from_url(endpoint.group(1).strip()) if endpoint else "unknown"
+            if endpoint:
+                return _account_from_url(endpoint.group(1).strip())
+            if "usedevelopmentstorage=true" in text.replace(" ", "").lower():
+                return "devstoreaccount1"  # the emulator shorthand
+            return "unknown"
         assert self.account_url is not None
         return _account_from_url(self.account_url)
 

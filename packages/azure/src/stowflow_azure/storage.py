@@ -257,8 +257,11 @@ class AzureBlobObjectStore(ObjectStore):
             list(pool.map(delete_one, keys))
 
     def close(self) -> None:
-        """Close the client and its connection pool."""
+        """Close the client, its connection pool, and a token credential's own session."""
         self._service.close()
+        close_credential = getattr(self._service.credential, "close", None)
+        if callable(close_credential):
+            close_credential()
 
 
 def _batch_refused(exc: HttpResponseError) -> bool:
