@@ -241,11 +241,62 @@ def report(results: list[Measurement]) -> None:
                   f"[{target}] {'MET ' if ok else 'MISS'} {name}: {value}")
 
 
+# --- Azure Blob Storage rows (stowflow-azure, against Azurite on 127.0.0.1) -------------
+
+
+def azure_sdk_parallel_download(container_client: Any, prefix: str, dest: Path,
+                                threads: int = 32) -> int:
+    """The reference for Azure: a 32-thread ``download_blob().readinto`` of each blob."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    base = f"{prefix}/"
+    names = [blob.name for blob in container_client.list_blobs(name_starts_with=base)]
+    for name in names:
+        (dest / name[len(base):]).parent.mkdir(parents=True, exist_ok=True)
+
+    def fetch(name: str) -> None:
+        with open(dest / name[len(base):], "wb") as out:
+            container_client.download_blob(name).readinto(out)
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(fetch, names))
+    return len(names)
+
+
+@contextmanager
+def azure_target(work: Path) -> Iterator[tuple[ObjectStore, Callable[[str, Path], int]]]:
+    """An Azurite container on 127.0.0.1; the store comes from the plugins' URL hook."""
+    import requests
+    from azure.core.pipeline.transport import RequestsTransport
+    from azure.storage.blob import BlobServiceClient
+    from stowflow.plugins import get_plugin_manager
+    from stowflow.testing.servers.azurite import AzuriteServer, start_azurite
+
+    process = start_azurite()
+    try:
+        server = AzuriteServer(port=process.port)
+        container = server.create_container()
+        store = get_plugin_manager().hook.stowflow_object_store_for_url(
+            url=f"az://{container}", options={"connection_string": server.connection_string})
+        session = requests.Session()  # a pool as large as the reference's 32 threads
+        session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=32))
+        reference = BlobServiceClient.from_connection_string(
+            server.connection_string, transport=RequestsTransport(session=session))
+        with store, reference:
+            client = reference.get_container_client(container)
+            yield store, lambda prefix, dest: azure_sdk_parallel_download(client, prefix, dest)
+    finally:
+        process.stop()
+
+
+TARGETS["azure"] = azure_target
+
+
 def main(argv: list[str] | None = None) -> list[Measurement]:
     """Parse arguments, run the chosen targets and data sets, print and return the results."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
-    parser.add_argument("--target", choices=["local", "s3", "all"], default="all")
+    parser.add_argument("--target", choices=[*TARGETS, "all"], default="all")
     parser.add_argument("--datasets", default="small,large,mixed",
                         help="comma-separated: small, large, mixed")
     parser.add_argument("--small-files", type=int, help="override the small set's file count")
@@ -257,10 +308,13 @@ def main(argv: list[str] | None = None) -> list[Measurement]:
         sizes = datasets.Sizes(**{**asdict(sizes), "small_files": args.small_files})
     if args.large_mb:
         sizes = datasets.Sizes(**{**asdict(sizes), "large_size": args.large_mb * MB})
-    targets = ["local", "s3"] if args.target == "all" else [args.target]
+    targets = list(TARGETS) if args.target == "all" else [args.target]
     if "s3" in targets and importlib.util.find_spec("stowflow_aws") is None:
         print("stowflow-aws is not installed: skipping the S3 target")
         targets.remove("s3")
+    if "azure" in targets and importlib.util.find_spec("stowflow_azure") is None:
+        print("stowflow-azure is not installed: skipping the Azure target")
+        targets.remove("azure")
     results: list[Measurement] = []
     with tempfile.TemporaryDirectory(prefix="stowflow-bench-") as tmp:
         work = Path(tmp)
