@@ -59,7 +59,8 @@ def test_s3_bucket_block_source(s3_server, s3_bucket, tmp_path: Path, monkeypatc
     monkeypatch.chdir(workspace)
     outputs = run_steps(record.pull_steps)
     directory = Path(outputs["directory"])
-    assert directory == workspace / "code" and Path.cwd() == workspace
+    assert directory == workspace == Path.cwd()
+    assert [p.name for p in workspace.iterdir() if p.name.startswith(".stowflow")] == []
     assert (directory / "helper.py").read_text() == "VALUE = 41\n"
     (directory / "etl.py").write_text(FLOW.replace("import pandas_is_not_here_xyz", ""))
     assert load_flow_from_entrypoint(record.entrypoint, directory)(rows="3") == 3

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 from stowflow.errors import StepError
 
 
 def pull_with_block(block_document_name: str, block_type_slug: str) -> dict[str, str]:
-    """Load block ``block_type_slug/block_document_name`` and fetch its files.
+    """Load block ``block_type_slug/block_document_name`` and put its files in the cwd.
 
-    The files land in a folder named after the block inside the working directory (the
-    run's workspace on a worker): never the working directory itself, which a storage
-    that swaps its destination in atomically would pull out from under the process.
-    Returns ``{"directory"}``. Raises :class:`StepError` when the block cannot fetch files.
+    The block fetches into a staging folder inside the working directory (the run's
+    workspace on a worker), and the files are then moved up into the working directory.
+    The working directory itself is never handed to the block: a storage that swaps its
+    destination in atomically would pull it out from under the process. Returns
+    ``{"directory"}``. Raises :class:`StepError` when the block cannot fetch files.
     """
     from stowflow.blocks import Block
 
@@ -24,6 +27,17 @@ def pull_with_block(block_document_name: str, block_type_slug: str) -> dict[str,
             f"pull_with_block: block '{block_type_slug}/{block_document_name}' has no "
             "get_directory method, so it cannot hold code"
         )
-    destination = Path.cwd() / block_document_name
-    get_directory(local_path=str(destination))
+    destination = Path.cwd()
+    staging = Path(tempfile.mkdtemp(prefix=".stowflow-pull-", dir=destination))
+    try:
+        get_directory(local_path=str(staging))
+        for entry in sorted(staging.iterdir()):
+            target = destination / entry.name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            elif target.exists() or target.is_symlink():
+                target.unlink()
+            entry.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return {"directory": str(destination)}
