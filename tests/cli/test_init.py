@@ -98,3 +98,26 @@ def test_a_registered_provider_recipe_is_used(folder: Path) -> None:
     assert main(["init", "--recipe", "gcs", "--name", "demo"]) == 0
     config = load_project(folder / "stowflow.yaml")
     assert "stowflow_gcp.deployments.steps.push_to_gcs" in config.push[0]
+
+
+def test_entrypoint_found_with_ast_and_odd_folder_names_are_safe(tmp_path, monkeypatch) -> None:
+    root = tmp_path / "My Project: #1"
+    (root / ".venv" / "lib").mkdir(parents=True)
+    (root / ".venv" / "lib" / "a.py").write_text("from x import flow\n@flow\ndef hidden():\n    pass\n")
+    (root / "src").mkdir()
+    (root / "src" / "jobs.py").write_text(
+        "import stowflow\n\n\n@stowflow.flow(\n    name='multi',\n    retries=2,\n)\n"
+        "async def nightly():\n    pass\n")
+    (root / "src" / "broken.py").write_text("def (:\n")
+    monkeypatch.chdir(root)
+    assert main(["init"]) == 0
+    config = load_project(root / "stowflow.yaml")
+    assert config.deployments[0].name == "my-project-1"
+    assert config.deployments[0].entrypoint == "src/jobs.py:nightly"
+    assert config.pull[0]["stowflow.deployments.steps.set_working_directory"]["directory"] == str(root)
+
+
+def test_no_flow_found_gives_a_placeholder_entrypoint(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "--name", "x"]) == 0
+    assert load_project(tmp_path / "stowflow.yaml").deployments[0].entrypoint == "flows/my_flow.py:my_flow"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import re
 import subprocess
 import urllib.parse
@@ -54,19 +55,39 @@ def git_origin(cwd: Path) -> tuple[str, str]:
     return strip_userinfo(url), branch if branch and branch != "HEAD" else "main"
 
 
+_SKIPPED_FOLDERS = {"venv", "env", "__pycache__", "node_modules", "site-packages"}
+_MAX_FILES_SCANNED = 500
+
+
 def find_entrypoint(root: Path) -> str:
-    """Guess an entrypoint: the first ``@flow`` function in a ``*.py`` file under ``root``."""
-    pattern = re.compile(r"^@(?:\w+\.)*flow\b.*\n(?:@.*\n)*(?:async\s+)?def\s+(\w+)", re.M)
+    """Guess an entrypoint: the first ``@flow`` function in a ``*.py`` file under ``root``.
+
+    Files are parsed with ``ast`` (never imported); hidden folders and virtualenvs are
+    skipped. Returns a placeholder entrypoint when there is no flow.
+    """
+    from stowflow.flows.metadata import find_flows
+
+    scanned = 0
     for path in sorted(root.rglob("*.py")):
-        if any(part.startswith(".") or part in {"venv", "__pycache__"} for part in path.relative_to(root).parts):
+        parts = path.relative_to(root).parts
+        if any(p.startswith(".") or p in _SKIPPED_FOLDERS for p in parts[:-1]):
             continue
+        scanned += 1
+        if scanned > _MAX_FILES_SCANNED:
+            break
         try:
-            match = pattern.search(path.read_text(encoding="utf-8"))
+            flows = find_flows(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError):
             continue
-        if match:
-            return f"{path.relative_to(root).as_posix()}:{match.group(1)}"
+        if flows:
+            return f"{path.relative_to(root).as_posix()}:{flows[0]}"
     return "flows/my_flow.py:my_flow"
+
+
+def project_slug(folder: Path) -> str:
+    """Return a deployment-friendly name for ``folder``: lowercase letters, digits, dashes."""
+    slug = re.sub(r"[^a-z0-9]+", "-", folder.name.lower()).strip("-")
+    return slug or "project"
 
 
 def _installed(distribution: str) -> bool:
@@ -115,8 +136,10 @@ def init_project(
     """Write ``stowflow.yaml`` and ``.stowflowignore`` into ``root``; return the paths written."""
     root = root.resolve()
     project_file, ignore_file = root / "stowflow.yaml", root / ".stowflowignore"
-    fields = {"project_name": name or root.name, "entrypoint": entrypoint or find_entrypoint(root),
-              "directory": str(root), "repository": "", "branch": branch or "main"}
+    # ``directory`` is JSON-quoted: a valid YAML string whatever characters the path has.
+    fields = {"project_name": name or project_slug(root),
+              "entrypoint": entrypoint or find_entrypoint(root),
+              "directory": json.dumps(str(root)), "repository": "", "branch": branch or "main"}
     if recipe == "git":
         if repository is None:
             repository, found_branch = git_origin(root)

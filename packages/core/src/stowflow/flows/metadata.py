@@ -136,6 +136,22 @@ def _find_function(tree: ast.Module, dotted: str) -> ast.FunctionDef | ast.Async
     return None
 
 
+def find_flows(source: str) -> list[str]:
+    """Return the names of the top-level ``@flow`` functions in Python ``source``.
+
+    Source that does not parse has none.
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    return [
+        node.name for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and _flow_decorator(node) is not None
+    ]
+
+
 def default_flow_name(function_name: str) -> str:
     """Return the flow name ``@flow`` gives a function by default (underscores to dashes)."""
     return function_name.replace("_", "-")
