@@ -156,3 +156,24 @@ def test_retries() -> None:
 def test_construction_errors(make, message) -> None:
     with pytest.raises(FlowError, match=message):
         make()
+
+
+def test_async_flow_runs_to_completion_and_retries() -> None:
+    import asyncio
+
+    calls = []
+
+    @flow(retries=1)
+    async def fetch(n: int) -> int:
+        calls.append(n)
+        await asyncio.sleep(0)
+        if len(calls) == 1:
+            raise RuntimeError("first try fails")
+        return n * 2
+
+    assert fetch(n="4") == 8 and calls == [4, 4]
+
+    async def inside_a_loop() -> int:
+        return await fetch(n=5)
+
+    assert asyncio.run(inside_a_loop()) == 10

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import contextlib
 import functools
@@ -33,6 +34,14 @@ class _SourceMethod:
 
     def __get__(self, instance: Flow | None, owner: type[Flow]) -> Callable[..., Flow]:
         return functools.partial(self.func, owner, instance)
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def source_cache_dir(storage: Storage) -> Path:
@@ -139,7 +148,12 @@ class Flow:
         return self.fn
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the flow in this process: validate the arguments, call, retry on failure."""
+        """Run the flow in this process: validate the arguments, call, retry on failure.
+
+        An ``async def`` flow is run to completion with :func:`asyncio.run`; called from
+        inside a running event loop it returns the coroutine for the caller to await
+        (without retries).
+        """
         fn = self._function()
         signature = inspect.signature(fn)
         if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in signature.parameters.values()):
@@ -160,7 +174,10 @@ class Flow:
             try:
                 with _prints_logged(logging.getLogger(f"stowflow.flows.{self.name}")) \
                         if self.log_prints else contextlib.nullcontext():
-                    return fn(*call_args, **call_kwargs)
+                    result = fn(*call_args, **call_kwargs)
+                    if inspect.iscoroutine(result) and not _loop_running():
+                        result = asyncio.run(result)  # an async flow called from sync code
+                    return result
             except Exception as exc:
                 if attempt >= self.retries:
                     raise
