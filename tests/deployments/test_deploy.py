@@ -150,3 +150,13 @@ def test_entrypoint_outside_the_project_is_refused(project: Path, pool: str) -> 
         "deployments:\n- {name: d, entrypoint: ../x.py:f, work_pool: {name: pool-a}}\n")
     with pytest.raises(FlowError, match="outside the source root"):
         deploy_project(project / "stowflow.yaml")
+
+
+def test_dry_run_uses_the_push_steps_ignore_file(project: Path) -> None:
+    (project / "stowflow.yaml").write_text(YAML.replace(
+        "    phase: push\n", "    phase: push\n    ignore_file: deploy.ignore\n"))
+    (project / "deploy.ignore").write_text("flows/\n")
+    (project / ".stowflowignore").write_text("data.txt\n")
+    report = deploy_project(project / "stowflow.yaml", all_=True, dry_run=True)
+    paths = dict(report.push_preview.files)
+    assert "data.txt" in paths and "flows/etl.py" not in paths

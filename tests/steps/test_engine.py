@@ -6,7 +6,9 @@ import sys
 import types
 
 import pytest
-from stowflow.errors import StepError, TemplateError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from stowflow.errors import StepError, StowflowError, TemplateError
 from stowflow.steps import run_steps
 
 
@@ -114,3 +116,22 @@ def test_outputs_of_a_later_step_are_not_visible_earlier(fake_steps) -> None:
             {"fake_steps_mod.consume": {"x": "{{ later.value }}"}},
             {"fake_steps_mod.produce": {"id": "later"}},
         ])
+
+
+_keys = st.sampled_from(["fake_steps_mod.produce", "fake_steps_mod.consume", "fake_steps_mod.boom",
+                         "fake_steps_mod.missing", "nodots", "no_such_module_q.f", "", ".", "a..b"])
+_leaf = st.none() | st.integers() | st.text(alphabet="{}$ .abp-_", max_size=15)
+_settings = st.none() | _leaf | st.dictionaries(
+    st.sampled_from(["id", "value", "x", "y"]), _leaf, max_size=4)  # no "requires": no installs
+_step = st.one_of(st.dictionaries(_keys, _settings, min_size=0, max_size=2), _leaf,
+                  st.lists(_leaf, max_size=2))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(_step, max_size=4) | _leaf)
+def test_property_any_step_list_gives_outputs_or_a_stowflow_error(fake_steps, steps) -> None:
+    try:
+        out = run_steps(steps)
+    except StowflowError:
+        return
+    assert isinstance(out, dict)

@@ -103,11 +103,22 @@ def _effective(spec: DeploymentSpec, config: ProjectConfig, section: str) -> lis
     return own if own is not None else getattr(config, section)
 
 
-def preview_push(root: Path) -> PushPreview:
-    """Return the files a push of ``root`` would upload, honouring ``.stowflowignore``."""
-    from stowflow.transfer.ignore import walk  # the same rules a push applies
+def preview_push(root: Path, push: list[Any] | None = None) -> PushPreview:
+    """Return the files a push of ``root`` would upload, with the rules a push applies.
 
-    return PushPreview([(f.relpath, f.size) for f in walk(root)])
+    The ignore file is ``.stowflowignore`` unless a push step names another one
+    (``ignore_file:``) as plain text.
+    """
+    from stowflow.transfer.ignore import walk
+
+    ignore_file: str | None = ".stowflowignore"
+    for index, step in enumerate(push or []):
+        _, settings = parse_step(step, index)
+        value = settings.get("ignore_file", ignore_file)
+        if value is None or (isinstance(value, str) and "{{" not in value):
+            ignore_file = value
+            break
+    return PushPreview([(f.relpath, f.size) for f in walk(root, ignore_file)])
 
 
 def _missing(steps: list[Any] | None) -> list[str]:
@@ -201,7 +212,7 @@ def deploy_project(
                     if r not in report.missing_requirements
                 ]
                 if push and report.push_preview is None:
-                    report.push_preview = preview_push(root)
+                    report.push_preview = preview_push(root, push)
             else:
                 with contextlib.chdir(root):
                     built = run_steps(build)
