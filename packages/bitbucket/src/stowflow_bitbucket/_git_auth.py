@@ -52,5 +52,5 @@ def git_auth(url: str, credentials: Any) -> GitAuth | None:
     """Return the GitAuth for ``credentials`` when they are Bitbucket's, else ``None``."""
     return claim_git_credentials(
         url, credentials, provider=PROVIDER, block_type=BitBucketCredentials,
-        hosts=bitbucket_hosts(), token_auth=token_auth,
+        hosts=bitbucket_hosts, token_auth=token_auth,
     )

@@ -49,5 +49,5 @@ def git_auth(url: str, credentials: Any) -> GitAuth | None:
     """Return the GitAuth for ``credentials`` when they are GitLab's, else ``None``."""
     return claim_git_credentials(
         url, credentials, provider=PROVIDER, block_type=GitLabCredentials,
-        hosts=gitlab_hosts(), token_auth=token_auth,
+        hosts=gitlab_hosts, token_auth=token_auth,
     )

@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 from urllib.parse import urlsplit
 
 from pydantic import ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -130,8 +131,8 @@ def _only_accepted_by(block_type: type[Block], data: Mapping[str, Any]) -> bool:
 
 
 def _dict_claimed_by_host(url: str, block_type: type[Block], data: Mapping[str, Any],
-                          hosts: Iterable[str]) -> bool:
-    if host_matches(url, hosts):
+                          hosts: Callable[[], Iterable[str]]) -> bool:
+    if host_matches(url, hosts()):
         return True
     own_url = data.get("url")
     if not isinstance(own_url, str) or url_host(own_url) is None:
@@ -145,7 +146,7 @@ def claim_git_credentials(
     *,
     provider: str,
     block_type: type[B],
-    hosts: Iterable[str],
+    hosts: Callable[[], Iterable[str]],
     token_auth: Callable[[BareToken, str], GitAuth],
 ) -> GitAuth | None:
     """Return the GitAuth for ``credentials`` if they are ``provider``'s, else ``None``.
@@ -156,13 +157,14 @@ def claim_git_credentials(
     :param url: the URL being fetched (as the hook received it).
     :param credentials: the credentials the hook received.
     :param provider: the provider's name as users write it in ``provider:`` (``"gitlab"``).
-    :param block_type: the provider's credentials block class (it has ``git_auth()``).
-    :param hosts: the hosts whose bare tokens are the provider's (public host + settings).
+    :param block_type: the provider's credentials block class; it implements
+        :class:`GitCredentialsBlock` (``git_auth()``).
+    :param hosts: returns the hosts whose bare tokens are the provider's (public host +
+        settings); called only when the host decides, so a block costs no settings read.
     :param token_auth: turns a bare token (and the URL) into the pair the host expects.
     :return: the pair to send, registered with the redactor; ``None`` when not ours.
     :raises ConfigError: a dict names this provider but fits none of its forms.
     """
-    hosts = list(hosts)
     auth: GitAuth | None = None
     if isinstance(credentials, block_type):
         auth = _block_auth(credentials)
@@ -181,12 +183,11 @@ def claim_git_credentials(
 
 
 def _block_auth(block: Block) -> GitAuth:
-    git_auth: Callable[[], GitAuth] = block.git_auth  # type: ignore[attr-defined]
-    return git_auth()
+    return cast(GitCredentialsBlock, block).git_auth()
 
 
 def _claim_plain(url: str, credentials: Any, provider: str, block_type: type[B],
-                 hosts: list[str], token_auth: Callable[[BareToken, str], GitAuth],
+                 hosts: Callable[[], Iterable[str]], token_auth: Callable[[BareToken, str], GitAuth],
                  ) -> GitAuth | None:
     named = None
     if isinstance(credentials, Mapping):
@@ -197,7 +198,7 @@ def _claim_plain(url: str, credentials: Any, provider: str, block_type: type[B],
         return None
     found = bare_token(dict(credentials) if isinstance(credentials, Mapping) else credentials)
     if found is not None:
-        if named == provider or host_matches(url, hosts):
+        if named == provider or host_matches(url, hosts()):
             return token_auth(BareToken(found[0], found[1], named), url)
         return None
     if not isinstance(credentials, Mapping):
@@ -255,25 +256,59 @@ class GitProviderRepository(Block):
 
         Called by a flow run (or user code) that needs the repository's files. Clones
         through :class:`~stowflow.storage.GitRepository` at ``reference`` with this block's
-        ``credentials``, then copies the checkout without ``.git`` into ``local_path`` (the
-        current directory when empty), merging with what is there. Returns ``local_path``.
+        ``credentials``, then moves the checkout without ``.git`` into ``local_path`` (the
+        current directory when empty), merging with what is there (files of the same name
+        are replaced). Returns ``local_path``.
         """
         from stowflow.storage.git import GitRepository
 
-        destination = Path(local_path) if local_path is not None else Path.cwd()
+        destination = (Path(local_path) if local_path is not None else Path.cwd()).absolute()
+        destination.parent.mkdir(parents=True, exist_ok=True)
         credentials = getattr(self, "credentials", None)
         repo = GitRepository(url=self.repository_url, credentials=credentials,
                              branch=self.reference)
-        with tempfile.TemporaryDirectory(prefix="stowflow-repo-") as tmp:
-            checkout = repo.pull(Path(tmp) / "checkout").directory
+        with _scratch_beside(destination) as tmp:
+            checkout = repo.pull(tmp / "checkout").directory
             source = _inside(checkout, from_path)
+            destination.mkdir(exist_ok=True)
             if source.is_dir():
-                shutil.copytree(source, destination, dirs_exist_ok=True,
-                                ignore=shutil.ignore_patterns(".git"))
+                _move_into(source, destination, skip=".git")
             else:
-                destination.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, destination / source.name)
+                shutil.move(source, destination / source.name)
         return destination
+
+
+@contextmanager
+def _scratch_beside(destination: Path) -> Iterator[Path]:
+    # On the destination's file system the checkout is moved, not copied, into place.
+    try:
+        scratch = tempfile.TemporaryDirectory(prefix=".stowflow-repo-", dir=destination.parent)
+    except OSError:
+        scratch = tempfile.TemporaryDirectory(prefix="stowflow-repo-")
+    with scratch as tmp:
+        yield Path(tmp)
+
+
+def _move_into(source: Path, destination: Path, skip: str | None = None) -> None:
+    """Move ``source``'s entries into ``destination``, merging folders, replacing files.
+
+    Symlinks are moved as links (following one could bring a file from outside the
+    repository into ``destination``).
+    """
+    for entry in source.iterdir():
+        if entry.name == skip:
+            continue
+        target = destination / entry.name
+        both_dirs = (entry.is_dir() and not entry.is_symlink()
+                     and target.is_dir() and not target.is_symlink())
+        if both_dirs:
+            _move_into(entry, target)
+            continue
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
+        shutil.move(entry, target)
 
 
 def _inside(root: Path, relative: str | None) -> Path:
