@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,11 @@ def the_mirror() -> Path:
     mirrors = [p for p in root.iterdir() if p.is_dir() and (p / "HEAD").exists()]
     assert len(mirrors) == 1, mirrors
     return mirrors[0]
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Return the entries of ``folder`` except replaced trees still being deleted."""
+    return sorted(p.name for p in folder.iterdir() if ".stowflow-old-" not in p.name)
 
 
 def object_count(mirror: Path) -> int:
@@ -191,7 +197,7 @@ def test_failed_fetch_leaves_the_previous_checkout(git_remote: GitHTTPServer,
     assert (first.directory / "a.txt").read_text() == "v1"
     assert not (first.directory / "b.txt").exists()
     assert git_out("rev-parse", "HEAD", cwd=first.directory) == first.version
-    assert sorted(p.name for p in workdir.iterdir()) == [first.directory.name]  # no debris
+    assert leftovers(workdir) == [first.directory.name]
 
 
 def test_failed_checkout_leaves_the_previous_checkout(git_remote: GitHTTPServer,
@@ -210,7 +216,7 @@ def test_failed_checkout_leaves_the_previous_checkout(git_remote: GitHTTPServer,
     with pytest.raises(OSError, match="disk full"):
         GitRepository(repo.url).pull()
     assert (first.directory / "a.txt").read_text() == "v1"
-    assert sorted(p.name for p in workdir.iterdir()) == [first.directory.name]
+    assert leftovers(workdir) == [first.directory.name]
 
 
 @pytest.mark.parametrize("damage", ["packs", "config", "objects"])
@@ -275,4 +281,43 @@ def test_concurrent_pulls_into_one_destination_leave_a_whole_tree(git_remote: Gi
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
         list(pool.map(lambda _: pull(repo.url, workdir / "same"), range(3)))
     assert len(list((workdir / "same").glob("m*.py"))) == 100
-    assert sorted(p.name for p in workdir.iterdir()) == ["same"]
+    assert leftovers(workdir) == ["same"]
+
+
+def test_a_clean_previous_checkout_is_reused_or_updated_in_place_of_rewriting(
+        git_remote: GitHTTPServer, workdir: Path) -> None:
+    repo = git_remote.create_repo(files={"keep.py": "k", "change.py": "1",
+                                         ".gitignore": "*.pyc\n"})
+    storage = GitRepository(repo.url)
+    first = storage.pull()
+    keep_inode = (first.directory / "keep.py").stat().st_ino
+    # same commit, clean tree: nothing is rewritten
+    assert storage.pull().version == first.version
+    assert (first.directory / "keep.py").stat().st_ino == keep_inode
+    # one new commit: only the changed file is written, the rest is carried over
+    moved = repo.commit({"change.py": "2", "new.py": "n"})
+    second = storage.pull()
+    assert second.version == moved
+    assert (second.directory / "change.py").read_text() == "2"
+    assert (second.directory / "new.py").read_text() == "n"
+    assert (second.directory / "keep.py").stat().st_ino == keep_inode
+    deadline = time.monotonic() + 30  # the replaced tree may be deleted in the background
+    while (second.directory / "keep.py").stat().st_nlink != 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (second.directory / "keep.py").stat().st_nlink == 1  # the old tree is gone
+    assert git_out("status", "--porcelain", cwd=second.directory) == ""
+    # an ignored file makes the tree differ from a fresh checkout: it is not reused
+    (second.directory / "cache.pyc").write_bytes(b"\0")
+    third = storage.pull()
+    assert not (third.directory / "cache.pyc").exists()
+    assert leftovers(workdir) == [first.directory.name]
+
+
+def test_sparse_set_change_makes_a_fresh_checkout(git_remote: GitHTTPServer,
+                                                  workdir: Path) -> None:
+    repo = git_remote.create_repo(files={"a/x.py": "x", "b/y.py": "y"})
+    GitRepository(repo.url, directories=["a"]).pull()
+    dest = GitRepository(repo.url, directories=["b"]).pull().directory
+    assert (dest / "b" / "y.py").exists() and not (dest / "a").exists()
+    dest = GitRepository(repo.url).pull().directory
+    assert (dest / "a" / "x.py").exists() and (dest / "b" / "y.py").exists()

@@ -21,8 +21,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from stowflow.errors import ConfigError
-from stowflow.git.mirror import Mirror, Target, config_quote
+from stowflow.errors import ConfigError, GitError
+from stowflow.git.mirror import Mirror, Target, config_quote, write_skeleton
 from stowflow.git.runner import GitEnv, run_git
 from stowflow.git.url import GitURL
 from stowflow.transfer.materialise import swap_in
@@ -65,9 +65,8 @@ def cone_patterns(directories: Sequence[str]) -> str:
 
 def _prepare_repo(tmp: Path, mirror: Mirror, url: GitURL, target: Target,
                   directories: Sequence[str]) -> None:
-    run_git(["init", "-q", "--template=", str(tmp)], action="init of a checkout")
     git_dir = tmp / ".git"
-    (git_dir / "objects" / "info").mkdir(parents=True, exist_ok=True)
+    write_skeleton(git_dir, bare=False)
     (git_dir / "objects" / "info" / "alternates").write_text(
         str((mirror.path / "objects").resolve()) + "\n")
     shallow = mirror.shallow_file()
@@ -87,6 +86,93 @@ def _prepare_repo(tmp: Path, mirror: Mirror, url: GitURL, target: Target,
         ref.write_text(target.commit_sha + "\n")
 
 
+def _reusable_state(destination: Path, mirror: Mirror, directories: Sequence[str],
+                    include_submodules: bool) -> tuple[str, str] | None:
+    """Return ``(HEAD sha, branch or "(detached)")`` of a clean checkout we made, else None.
+
+    "Clean" is what a fresh checkout of that commit would be: made from this mirror, the
+    same sparse set, no submodules unless asked for, and ``git status`` (untracked and
+    ignored files included) empty. Such a tree can be reused or updated instead of being
+    written again file by file.
+    """
+    git_dir = destination / ".git"
+    try:
+        alternates = (git_dir / "objects" / "info" / "alternates").read_text().strip()
+        sparse_file = git_dir / "info" / "sparse-checkout"
+        sparse = sparse_file.read_text() if sparse_file.exists() else None
+    except OSError:
+        return None
+    if alternates != str((mirror.path / "objects").resolve()):
+        return None
+    if sparse != (cone_patterns(directories) if directories else None):
+        return None
+    if not include_submodules and (git_dir / "modules").exists():
+        return None
+    status = run_git(["-c", "core.trustctime=false", "--no-optional-locks", "status",
+                      "--porcelain=v2", "--branch", "--ignored=matching",
+                      "--untracked-files=all"], cwd=destination, check=False,
+                     action="status of the previous checkout", env=mirror.env.local())
+    if status.returncode != 0:
+        return None
+    head = branch = None
+    for line in status.stdout.splitlines():
+        if not line.startswith("#"):
+            return None  # a change, an untracked or an ignored file
+        if line.startswith("# branch.oid "):
+            head = line.split()[2]
+        elif line.startswith("# branch.head "):
+            branch = line.split(maxsplit=2)[2]
+    return (head, branch) if head and branch else None
+
+
+def _link_copy(source: Path, target: Path) -> None:
+    """Fill the empty folder ``target`` with hard links to ``source``'s files; copy ``.git``.
+
+    git replaces a file it updates (unlink, then create) instead of writing into it, so
+    a checkout in ``target`` never changes a file of ``source``.
+    """
+    for root, dirs, files in os.walk(source):
+        here = Path(root)
+        there = target / here.relative_to(source)
+        if here == source and ".git" in dirs:
+            dirs.remove(".git")
+        for name in list(dirs):
+            if (here / name).is_symlink():
+                dirs.remove(name)
+                files.append(name)
+            else:
+                (there / name).mkdir()
+        for name in files:
+            path = here / name
+            if path.is_symlink():
+                os.symlink(os.readlink(path), there / name)
+            else:
+                os.link(path, there / name)
+    shutil.copytree(source / ".git", target / ".git", symlinks=True)
+
+
+def _update_copy(tmp: Path, destination: Path, mirror: Mirror, target: Target) -> None:
+    _link_copy(destination, tmp)
+    git_dir = tmp / ".git"
+    shallow = mirror.shallow_file()
+    if shallow:
+        (git_dir / "shallow").write_text(shallow)
+    if target.branch:
+        ref = git_dir / "refs" / "remotes" / "origin" / target.branch
+        ref.parent.mkdir(parents=True, exist_ok=True)
+        ref.write_text(target.commit_sha + "\n")
+
+
+def _fresh_tmp(destination: Path) -> Path:
+    # the sync engine's naming, so its sweep of trees left by killed pulls covers ours too
+    tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.stowflow-new-",
+                                dir=destination.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)
+    return tmp
+
+
 def materialise(mirror: Mirror, url: GitURL, env: GitEnv, target: Target, destination: Path,
                 *, directories: Sequence[str] = (), include_submodules: bool = False) -> Path:
     """Check ``target`` out into ``destination`` as a fresh tree; return ``destination``.
@@ -94,19 +180,33 @@ def materialise(mirror: Mirror, url: GitURL, env: GitEnv, target: Target, destin
     Built in a temporary sibling and swapped in at the end: on any failure the previous
     ``destination`` is untouched. Submodules (``include_submodules``) are fetched shallow,
     recursively, with the same credentials for submodules on the same host.
+
+    When ``destination`` already is a clean checkout of this repository (what a fresh
+    checkout would produce), it is kept as it is for the same commit, and for another
+    commit the new tree is built from hard links to it so only changed files are written.
     """
     destination = destination.absolute()
     destination.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.stowflow-",
-                                dir=destination.parent))
+    switch = ["-B", target.branch] if target.branch else ["--detach"]
+    state = _reusable_state(destination, mirror, directories, include_submodules)
+    if state == (target.commit_sha, target.branch or "(detached)") and not include_submodules:
+        return destination
+    tmp = _fresh_tmp(destination)
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o777 & ~umask)
-        _prepare_repo(tmp, mirror, url, target, directories)
-        switch = ["-B", target.branch] if target.branch else ["--detach"]
-        run_git(["checkout", "-q", *switch, target.commit_sha], cwd=tmp,
-                action=f"checkout of {target.commit_sha[:12]} from {url}")
+        if state is not None:
+            try:
+                _update_copy(tmp, destination, mirror, target)
+                run_git(["-c", "core.trustctime=false", "checkout", "-q", *switch,
+                         target.commit_sha], cwd=tmp, env=env.local(),
+                        action=f"checkout of {target.commit_sha[:12]} from {url}")
+            except (OSError, GitError):
+                shutil.rmtree(tmp, ignore_errors=True)
+                tmp = _fresh_tmp(destination)
+                state = None
+        if state is None:
+            _prepare_repo(tmp, mirror, url, target, directories)
+            run_git(["checkout", "-q", *switch, target.commit_sha], cwd=tmp, env=env.local(),
+                    action=f"checkout of {target.commit_sha[:12]} from {url}")
         if include_submodules:
             run_git(["-c", "submodule.fetchJobs=4", "submodule", "--quiet", "update",
                      "--init", "--recursive", "--depth", "1"], cwd=tmp, env=env,

@@ -70,6 +70,8 @@ class Mirror:
         self.url = url
         self.env = env
         self.path = (root or mirrors_root()) / url.cache_key
+        self._lock_timeout = env.timeout if env.timeout is not None else \
+            get_settings().git_timeout
         self._lock_path = self.path.with_name(self.path.name + ".lock")
 
     # --- plumbing -----------------------------------------------------------------------
@@ -84,7 +86,7 @@ class Mirror:
     def locked(self) -> Iterator[None]:
         """Hold the mirror's inter-process lock (waiting at most the git timeout)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self._lock_path), timeout=get_settings().git_timeout)
+        lock = FileLock(str(self._lock_path), timeout=self._lock_timeout)
         try:
             with lock:
                 yield
@@ -98,19 +100,21 @@ class Mirror:
         """True when the mirror folder exists."""
         return (self.path / "HEAD").exists()
 
-    def ensure(self) -> None:
-        """Create the mirror (bare, ``origin`` = the URL, never any credentials) if missing."""
+    def ensure(self) -> bool:
+        """Create the mirror (bare, ``origin`` = the URL, never any credentials) if missing.
+
+        Returns True when it was just created (so it holds nothing yet).
+        """
         if self.exists():
-            return
+            return False
         if self.path.exists():
             self._remove()
         tmp = self.path.with_name(f"{self.path.name}.new-{uuid.uuid4().hex[:8]}")
-        run_git(["init", "-q", "--bare", "--template=", str(tmp)],
-                action=f"init of the cache for {self.url}", env=self.env)
-        with open(tmp / "config", "a", encoding="utf-8") as config:
-            config.write(f'[remote "origin"]\n\turl = {config_quote(self.url.url)}\n'
-                         "[gc]\n\tauto = 0\n[core]\n\tlogAllRefUpdates = false\n")
+        write_skeleton(tmp, bare=True, config=(
+            f'[remote "origin"]\n\turl = {config_quote(self.url.url)}\n'
+            "[gc]\n\tauto = 0\n[core]\n\tlogAllRefUpdates = false\n"))
         os.rename(tmp, self.path)
+        return True
 
     def rebuild(self) -> None:
         """Throw the mirror away and create an empty one (after corruption)."""
@@ -179,14 +183,14 @@ class Mirror:
         host's default branch. Returns the resolved :class:`Target`. Call under
         :meth:`locked`.
         """
-        self.ensure()
+        empty = self.ensure()
         refs = self.remote_refs(branch)
         filtered = bool(directories)
         if commit_sha:
             sha = self._pin(commit_sha, filtered)
             target = Target(sha, branch)
         else:
-            target = self._follow(refs, branch, filtered)
+            target = self._follow(refs, branch, filtered, empty)
         self._fetch_missing_blobs(target.commit_sha, directories)
         return target
 
@@ -201,7 +205,8 @@ class Mirror:
         args += [*extra, "origin", *refspecs]
         self.git(*args, action=f"fetch of {self.url}", retry=True)
 
-    def _follow(self, refs: dict[str, str], branch: str | None, filtered: bool) -> Target:
+    def _follow(self, refs: dict[str, str], branch: str | None, filtered: bool,
+                empty: bool) -> Target:
         if branch:
             name = branch.removeprefix("refs/heads/")
             if f"refs/heads/{name}" in refs:
@@ -221,7 +226,7 @@ class Mirror:
             refs.setdefault(ref, refs["HEAD"])
             label = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
         advertised = refs.get(f"{ref}^{{}}") or refs[ref]
-        if not self.has_commit(advertised):
+        if empty or not self.has_commit(advertised):
             local = ref if ref != "HEAD" else "refs/stowflow/HEAD"
             self._fetch([f"+{ref}:{local}"], filtered=filtered)
             advertised = self._resolve_local(f"{local}^{{commit}}")
@@ -258,6 +263,13 @@ class Mirror:
         return sha if _FULL_SHA.match(sha) else None
 
     def _resolve_local(self, rev: str, wanted: str | None = None) -> str:
+        if rev.startswith("refs/") and not rev.startswith("refs/tags/") \
+                and rev.endswith("^{commit}"):
+            # a fetch wrote a loose ref to a commit (the mirror never packs refs): read it
+            with contextlib.suppress(OSError):
+                sha = (self.path / rev.removesuffix("^{commit}")).read_text().strip()
+                if _FULL_SHA.match(sha):
+                    return sha
         result = self.git("rev-parse", "--verify", "--quiet", "--end-of-options", rev,
                           action="read of the cache", check=False)
         sha = result.stdout.strip()
@@ -294,6 +306,21 @@ class Mirror:
                  "--no-write-fetch-head", "--recurse-submodules=no", "--no-progress",
                  "--filter=blob:none", "--stdin", action=f"fetch of files from {self.url}",
                  input="\n".join(sorted(set(wanted))).encode() + b"\n", retry=True)
+
+
+def write_skeleton(git_dir: Path, *, bare: bool, config: str = "") -> None:
+    """Create an empty repository at ``git_dir`` as ``git init --template=`` would on Linux.
+
+    Written directly: it saves a process per pull, and git reads nothing else from it.
+    """
+    for sub in ("objects/info", "objects/pack", "refs/heads", "refs/tags"):
+        (git_dir / sub).mkdir(parents=True, exist_ok=True)
+    (git_dir / "HEAD").write_text("ref: refs/heads/main\n")
+    core = ("[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n"
+            f"\tbare = {'true' if bare else 'false'}\n")
+    if not bare:
+        core += "\tlogallrefupdates = true\n"
+    (git_dir / "config").write_text(core + config)
 
 
 def config_quote(value: str) -> str:

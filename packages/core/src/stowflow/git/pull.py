@@ -21,6 +21,7 @@ from stowflow.git.credentials import resolve_git_auth
 from stowflow.git.mirror import Mirror
 from stowflow.git.runner import GitEnv
 from stowflow.git.url import parse_git_url
+from stowflow.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,9 @@ def pull(url: str, destination: Path, *, credentials: Any = None, branch: str | 
                           hint="give 4 to 40 hexadecimal characters")
     sha = commit_sha.strip() if commit_sha else None
     dirs = normalize_directories(directories)
-    env = GitEnv(git_url, resolve_git_auth(git_url, credentials))
-    mirror = Mirror(git_url, env)
+    settings = get_settings()
+    env = GitEnv(git_url, resolve_git_auth(git_url, credentials), timeout=settings.git_timeout)
+    mirror = Mirror(git_url, env, root=settings.cache_dir / "git")
     started = time.monotonic()
     for attempt in (1, 2):
         try:

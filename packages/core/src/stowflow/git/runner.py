@@ -68,6 +68,12 @@ class GitEnv:
     url: GitURL | None = None
     auth: GitAuth | None = None
     extra_config: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    #: Seconds each command may take; ``None`` reads ``STOWFLOW_GIT_TIMEOUT``.
+    timeout: float | None = None
+
+    def local(self) -> GitEnv:
+        """The same settings without the repository's credentials (for local commands)."""
+        return GitEnv(timeout=self.timeout)
 
     def config(self) -> list[tuple[str, str]]:
         """Return the ``(key, value)`` settings passed through ``GIT_CONFIG_*``."""
@@ -103,6 +109,7 @@ class GitResult:
 
     stdout: str
     stderr: str
+    returncode: int = 0
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -152,7 +159,9 @@ def run_git(args: Sequence[str], *, action: str, env: GitEnv | None = None,
         argv.append(f"--git-dir={git_dir}")
     argv.extend(args)
     environ = git_env.environ()
-    limit = timeout if timeout is not None else get_settings().git_timeout
+    limit = next((t for t in (timeout, git_env.timeout) if t is not None), None)
+    if limit is None:
+        limit = get_settings().git_timeout
     delays = RETRY_DELAYS if retry else ()
     attempt = 0
     while True:
@@ -165,7 +174,7 @@ def run_git(args: Sequence[str], *, action: str, env: GitEnv | None = None,
             log.debug("git %s: exit %s in %.3fs", redact(" ".join(argv[1:3])), code,
                       time.monotonic() - started)
             if code == 0 or not check:
-                return GitResult(out, err)
+                return GitResult(out, err, code)
             error = classify(action, err, code)
             if isinstance(error, GitAuthError):
                 error = _auth_error(error, git_env)
