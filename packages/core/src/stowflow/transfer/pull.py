@@ -39,6 +39,8 @@ from stowflow.transfer.store import ObjectStore
 
 #: How often a pull of the latest version starts over when a push moved HEAD under it.
 RESTARTS = 8
+#: How many large objects (above the pack limit) are downloaded at once.
+LARGE_AT_ONCE = 4
 #: How long a plain-layout pull waits for a push that is rewriting files to move HEAD.
 HEAD_WAIT_SECONDS = 30.0
 
@@ -67,6 +69,9 @@ class _Fetcher:
     def __init__(self, store: ObjectStore, builder: TreeBuilder, reporter: Reporter) -> None:
         self.store, self.builder, self.reporter = store, builder, reporter
         self._lock = threading.Lock()
+        # A store downloads a large object with parallel ranges of its own; a few at a time
+        # keep the connection pool busy without holding many objects' buffers in memory.
+        self._large = threading.BoundedSemaphore(max(1, min(LARGE_AT_ONCE, store.max_concurrency)))
         self.requests = self.bytes = 0
 
     def _count(self, nbytes: int) -> None:
@@ -110,7 +115,8 @@ class _Fetcher:
             nbytes = len(data)
         else:
             part = self.builder.part_path()
-            self.store.get_to_path(key, part)
+            with self._large:
+                self.store.get_to_path(key, part)
             actual = hash_file(part)
             if sha is not None and actual != sha:
                 raise self._mismatch(key, f"'{relpath}'", sha)
