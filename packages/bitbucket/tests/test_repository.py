@@ -6,7 +6,9 @@ sent in any other form (another username) is refused with 401 and the pull fails
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 
 import pytest
 from stowflow.blocks import Block
@@ -117,3 +119,22 @@ def test_server_username_and_token(git_remote, tmp_path, stowflow_home):
         BitBucketRepository(repository_url=repo.url, credentials=BitBucketCredentials(
             token=TOKEN)).get_directory(local_path=tmp_path / "again")
     assert_no_secret(TOKEN, tmp_path, stowflow_home)
+
+
+def test_saved_block_as_a_deployment_source_pulls_on_the_worker(private_repo, tmp_path,
+                                                                monkeypatch, stowflow_home):
+    """from_source(block) records pull_with_block (no secret); the worker step pulls."""
+    from stowflow.steps import run_steps
+    from stowflow.storage.resolve import resolve
+
+    BitBucketCredentials(token=TOKEN).save("creds")
+    BitBucketRepository(repository_url=private_repo.url,
+                     credentials=BitBucketCredentials.load("creds")).save("code")
+    step = resolve(BitBucketRepository.load("code")).to_pull_step()
+    assert_no_secret(TOKEN, json.dumps(step))
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    monkeypatch.chdir(workspace)
+    outputs = run_steps([step])
+    assert (Path(outputs["directory"]) / "flows" / "etl.py").exists()
+    assert_no_secret(TOKEN, repr(outputs), workspace, stowflow_home)

@@ -6,7 +6,10 @@ sent in any other form (another username) is refused with 401 and the pull fails
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+from pathlib import Path
 
 import pytest
 from stowflow.blocks import Block
@@ -85,3 +88,51 @@ def test_repository_url_with_a_token_in_it_is_refused():
     with pytest.raises(ValueError, match="refused") as info:
         GitHubRepository(repository_url=f"https://x:{'sekrit-tok'}@github.com/o/r.git")
     assert "sekrit-tok" not in str(info.value)
+
+
+def test_saved_block_as_a_deployment_source_pulls_on_the_worker(private_repo, tmp_path,
+                                                                monkeypatch, stowflow_home):
+    """from_source(block) records pull_with_block (no secret); the worker step pulls."""
+    from stowflow.steps import run_steps
+    from stowflow.storage.resolve import resolve
+
+    GitHubCredentials(token=TOKEN).save("creds")
+    GitHubRepository(repository_url=private_repo.url,
+                     credentials=GitHubCredentials.load("creds")).save("code")
+    step = resolve(GitHubRepository.load("code")).to_pull_step()
+    assert_no_secret(TOKEN, json.dumps(step))
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    monkeypatch.chdir(workspace)
+    outputs = run_steps([step])
+    assert (Path(outputs["directory"]) / "flows" / "etl.py").exists()
+    assert_no_secret(TOKEN, repr(outputs), workspace, stowflow_home)
+
+
+# --- how get_directory lands files (core's GitProviderRepository, tested once here) -------
+
+
+def test_merges_into_an_existing_folder_replacing_same_named_files(private_repo, tmp_path):
+    local = tmp_path / "code"
+    (local / "flows").mkdir(parents=True)
+    (local / "flows" / "etl.py").write_text("old")
+    (local / "mine.txt").write_text("kept")
+    GitHubRepository(repository_url=private_repo.url, credentials=GitHubCredentials(
+        token=TOKEN)).get_directory(local_path=local)
+    assert (local / "flows" / "etl.py").read_text() == FILES["flows/etl.py"]
+    assert (local / "mine.txt").read_text() == "kept"
+
+
+def test_symlinks_stay_links_and_cannot_lead_outside(git_remote, tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not from the repository")
+    repo = git_remote.create_repo(files=FILES)
+    (repo.work / "link.txt").symlink_to(outside)
+    (repo.work / "linkdir").symlink_to(tmp_path)
+    repo.commit({}, message="symlinks")
+    block = GitHubRepository(repository_url=repo.url)
+    out = block.get_directory(local_path=tmp_path / "code")
+    assert (out / "link.txt").is_symlink()
+    assert os.readlink(out / "link.txt") == str(outside)
+    with pytest.raises(UnsafePathError):
+        block.get_directory(from_path="linkdir", local_path=tmp_path / "again")

@@ -6,7 +6,9 @@ sent in any other form (another username) is refused with 401 and the pull fails
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 
 import pytest
 from stowflow.blocks import Block
@@ -98,3 +100,22 @@ def test_deploy_token_is_sent_with_its_username(git_remote, tmp_path):
     with pytest.raises(GitAuthError):
         GitLabRepository(repository_url=repo.url, credentials=GitLabCredentials(token=TOKEN)
                          ).get_directory(local_path=tmp_path / "again")
+
+
+def test_saved_block_as_a_deployment_source_pulls_on_the_worker(private_repo, tmp_path,
+                                                                monkeypatch, stowflow_home):
+    """from_source(block) records pull_with_block (no secret); the worker step pulls."""
+    from stowflow.steps import run_steps
+    from stowflow.storage.resolve import resolve
+
+    GitLabCredentials(token=TOKEN).save("creds")
+    GitLabRepository(repository_url=private_repo.url,
+                     credentials=GitLabCredentials.load("creds")).save("code")
+    step = resolve(GitLabRepository.load("code")).to_pull_step()
+    assert_no_secret(TOKEN, json.dumps(step))
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    monkeypatch.chdir(workspace)
+    outputs = run_steps([step])
+    assert (Path(outputs["directory"]) / "flows" / "etl.py").exists()
+    assert_no_secret(TOKEN, repr(outputs), workspace, stowflow_home)
