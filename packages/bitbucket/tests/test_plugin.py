@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+
 from stowflow import registry
 from stowflow.blocks import store
 from stowflow.cli.app import main
 from stowflow.plugins import plugin_infos
+from stowflow.testing import assert_no_secret
 from stowflow_bitbucket import BitBucketCredentials, BitBucketRepository
 
 
@@ -35,3 +38,19 @@ def test_every_field_has_a_description():
     for cls in (BitBucketCredentials, BitBucketRepository):
         for name, info in cls.model_fields.items():
             assert info.description, f"{cls.__name__}.{name} has no description"
+
+
+def test_block_create_cli_reads_the_secrets_from_stdin(monkeypatch, capsys, stowflow_home):
+    password = "app-p@ss:w/rd%20#+ with spaces"
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"password={password}\n"))
+    assert main(["block", "create", "bitbucket-credentials", "app",
+                 "--set", "username=alice"]) == 0
+    auth = BitBucketCredentials.load("app").git_auth()
+    assert (auth.username, auth.password) == ("alice", password)
+    assert_no_secret(password, *capsys.readouterr(), stowflow_home)
+
+
+def test_block_create_cli_reports_an_invalid_combination(monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert main(["block", "create", "bitbucket-credentials", "empty"]) == 1
+    assert "give a token, or a username and password" in capsys.readouterr().err

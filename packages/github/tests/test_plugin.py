@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+
 from stowflow import registry
 from stowflow.blocks import store
 from stowflow.cli.app import main
 from stowflow.plugins import plugin_infos
+from stowflow.testing import assert_no_secret
 from stowflow_github import GitHubCredentials, GitHubRepository
 
 
@@ -35,3 +38,13 @@ def test_every_field_has_a_description():
     for cls in (GitHubCredentials, GitHubRepository):
         for name, info in cls.model_fields.items():
             assert info.description, f"{cls.__name__}.{name} has no description"
+
+
+def test_block_create_cli_reads_the_token_from_stdin(monkeypatch, capsys, stowflow_home):
+    token = "ghp_p@ss:w/rd%20#+ with spaces"
+    monkeypatch.setattr("sys.stdin", io.StringIO(token + "\n"))
+    assert main(["block", "create", "github-credentials", "gh",
+                 "--set", "url=https://ghe.example.com"]) == 0
+    loaded = GitHubCredentials.load("gh")
+    assert (loaded.token.get_secret_value(), loaded.url) == (token, "https://ghe.example.com")
+    assert_no_secret(token, *capsys.readouterr(), stowflow_home)

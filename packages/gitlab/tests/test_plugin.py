@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+
 from stowflow import registry
 from stowflow.blocks import store
 from stowflow.cli.app import main
 from stowflow.plugins import plugin_infos
+from stowflow.testing import assert_no_secret
 from stowflow_gitlab import GitLabCredentials, GitLabRepository
 
 
@@ -35,3 +38,13 @@ def test_every_field_has_a_description():
     for cls in (GitLabCredentials, GitLabRepository):
         for name, info in cls.model_fields.items():
             assert info.description, f"{cls.__name__}.{name} has no description"
+
+
+def test_block_create_cli_reads_the_token_from_stdin(monkeypatch, capsys, stowflow_home):
+    token = "glpat-p@ss:w/rd%20#+ with spaces"
+    monkeypatch.setattr("sys.stdin", io.StringIO(token + "\n"))
+    assert main(["block", "create", "gitlab-credentials", "deploy",
+                 "--set", "deploy_token_username=gitlab+deploy-token-1"]) == 0
+    auth = GitLabCredentials.load("deploy").git_auth()
+    assert (auth.username, auth.password) == ("gitlab+deploy-token-1", token)
+    assert_no_secret(token, *capsys.readouterr(), stowflow_home)
