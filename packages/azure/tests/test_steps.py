@@ -111,11 +111,6 @@ def test_credentials_from_a_saved_block_through_templating(
                      repr(pushed), repr(pulled))
 
 
-@pytest.mark.xfail(strict=True, raises=FileNotFoundError, reason=(
-    "core bug, reported: pull_with_block pulls into the working directory and the engine's "
-    "atomic swap (transfer.materialise.swap_in) renames that folder away, so the process is "
-    "left in a deleted directory; swap_in should chdir into the new tree when it replaces "
-    "the cwd"))
 def test_pull_with_block_step(container: str, credentials: AzureBlobCredentials,
                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from stowflow.steps import run_steps
