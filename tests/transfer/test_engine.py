@@ -192,3 +192,16 @@ def test_unchanged_repull_keeps_the_tree_and_repairs_a_tampered_one(
     repaired = transfer.pull(counting, "p", dest)
     assert read_tree(dest) == tree
     assert repaired.fetched_objects == 1
+
+
+def test_many_small_pushes_are_repacked(store: FsspecStore, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    tree = _many(src, 40, size=512)
+    for n in range(14):  # each push changes one file: one new tiny pack per version
+        tree |= write_tree(src, {f"pkg{n}/mod{n}.py": f"change {n}\n".encode() * 50})
+        transfer.push(src, store, "p")
+    counting = CountingStore(store)
+    pulled = transfer.pull(counting, "p", tmp_path / "dest")
+    assert read_tree(tmp_path / "dest") == tree
+    # Without repacking a cold pull would need 15 packs; the 11th push repacked them.
+    assert pulled.fetched_objects <= 6, pulled.fetched_objects

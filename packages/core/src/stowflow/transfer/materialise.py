@@ -19,7 +19,6 @@ import hashlib
 import itertools
 import os
 import shutil
-import stat
 import tempfile
 import threading
 from collections.abc import Iterable
@@ -160,27 +159,24 @@ def remove_tree(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def fingerprint(dest: Path, paths: Iterable[str]) -> str | None:
-    """Return a digest of the inode, size, mtime and mode of each file, or ``None`` if one
-    is missing or not a regular file. Unchanged trees keep their fingerprint."""
+def fingerprint(dest: Path) -> str | None:
+    """Return a digest of every entry under ``dest``: path, inode, size, mtime and mode.
+
+    Unchanged trees keep their fingerprint; an added, removed, replaced or edited file
+    changes it. ``None`` when ``dest`` is not a folder.
+    """
+    if not dest.is_dir() or dest.is_symlink():
+        return None
     h = hashlib.sha256()
-    for relpath in paths:
-        try:
-            st = os.lstat(dest / relpath)
-        except OSError:
-            return None
-        if not stat.S_ISREG(st.st_mode):
-            return None
-        h.update(f"{relpath}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_mode}\n"
-                 .encode())
+    for folder, dirnames, filenames in os.walk(dest):
+        dirnames.sort()
+        rel = os.path.relpath(folder, dest)
+        for name in sorted(filenames + [d for d in dirnames
+                                        if os.path.islink(os.path.join(folder, d))]):
+            try:
+                st = os.lstat(os.path.join(folder, name))
+            except OSError:
+                return None
+            h.update(f"{rel}/{name}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\0"
+                     f"{st.st_mode}\n".encode())
     return h.hexdigest()
-
-
-def count_files(dest: Path) -> int:
-    """Return how many non-folder entries are under ``dest``."""
-    total = 0
-    for _, dirnames, filenames in os.walk(dest):
-        total += len(filenames)
-        # symlinks to folders appear in dirnames but are not descended; count them as files
-        total += sum(1 for d in dirnames if os.path.islink(os.path.join(_, d)))
-    return total

@@ -28,7 +28,7 @@ from stowflow.errors import IntegrityError, StorageError, StorageNotFoundError
 from stowflow.transfer import layout as keys
 from stowflow.transfer.cache import ContentCache, hash_file
 from stowflow.transfer.manifest import EMPTY_SHA256, FileEntry, Manifest
-from stowflow.transfer.materialise import TreeBuilder, count_files, fingerprint
+from stowflow.transfer.materialise import TreeBuilder, fingerprint
 from stowflow.transfer.packing import SMALL_FILE_LIMIT, Read, Wanted, plan_reads
 from stowflow.transfer.parallel import run_parallel
 from stowflow.transfer.paths import check_tree, dir_prefix, normalize_prefix, safe_relpath
@@ -203,17 +203,15 @@ def _wait_for_new_head(store: ObjectStore, prefix: str, old: str,
 def _pull_version(store: ObjectStore, prefix: str, version: str, doc: Manifest, dest: Path,
                   cache: ContentCache, reporter: Reporter) -> PullResult:
     reporter.start(len(doc.files), doc.total_bytes)
-    record = cache.read_json("records", str(dest))
     paths = [e.path for e in doc.files]
-    if record.get("version") == version:
-        if (record.get("fingerprint") == fingerprint(dest, paths)
-                and count_files(dest) == len(paths)):
-            reporter.advance(len(paths), doc.total_bytes)
-            return PullResult(dest, version, len(paths), 0, 0,
-                              sum(1 for e in doc.files if e.size))
-        tampered = True  # same version, different files: trust no shared inode
-    else:
-        tampered = False
+    record = cache.read_json("records", str(dest))
+    # Pulled files share inodes with the cache: if the tree changed since our last pull,
+    # an in-place edit may have changed cached bytes too, so verify what is reused.
+    untouched = bool(record) and record.get("fingerprint") == fingerprint(dest)
+    if untouched and record.get("version") == version:
+        reporter.advance(len(paths), doc.total_bytes)
+        return PullResult(dest, version, len(paths), 0, 0, sum(1 for e in doc.files if e.size))
+    tampered = bool(record) and not untouched
     builder = TreeBuilder(dest, cache)
     try:
         builder.make_dirs(paths)
@@ -252,7 +250,7 @@ def _pull_version(store: ObjectStore, prefix: str, version: str, doc: Manifest, 
     except BaseException:
         builder.abort()
         raise
-    _record(cache, dest, version, paths)
+    _record(cache, dest, version)
     reporter.advance(len(paths), 0)
     return PullResult(dest, version, len(paths), fetcher.requests, fetcher.bytes, cached)
 
@@ -302,7 +300,7 @@ def _pull_foreign(store: ObjectStore, prefix: str, dest: Path, cache: ContentCac
     except BaseException:
         builder.abort()
         raise
-    _record(cache, dest, None, [rel for rel, *_ in found])
+    _record(cache, dest, None)
     cache.write_json("foreign", index_key, {
         key: [size, etag, shas[rel]] for rel, key, size, etag in found if etag})
     reporter.advance(len(found), 0)
@@ -325,7 +323,7 @@ def _drop_folder_markers(found: list[tuple[str, str, int, str | None]],
     return [item for item in found if not (item[2] == 0 and item[0] in folders)]
 
 
-def _record(cache: ContentCache, dest: Path, version: str | None, paths: list[str]) -> None:
+def _record(cache: ContentCache, dest: Path, version: str | None) -> None:
     """Remember what this pull put in ``dest`` (so an unchanged re-pull can skip the work)."""
     cache.write_json("records", str(dest), {
-        "dest": str(dest), "version": version, "fingerprint": fingerprint(dest, paths)})
+        "dest": str(dest), "version": version, "fingerprint": fingerprint(dest)})

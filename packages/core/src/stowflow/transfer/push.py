@@ -35,6 +35,9 @@ from stowflow.transfer.scan import HashedFile, hash_files
 from stowflow.transfer.store import ObjectInfo, ObjectStore
 
 LAYOUTS = ("packed", "files")
+#: Repack when the reused packs outnumber the ideal count by this factor (plus slack).
+REPACK_FACTOR = 2
+REPACK_SLACK = 8
 
 
 @dataclass
@@ -130,6 +133,10 @@ def _push_packed(hashed: list[HashedFile], prefix: str, previous: mf.Manifest | 
                    else keys.object_key(prefix, entry.sha256))
             if entry.location in ("pack", "object") and key in listing:
                 known.setdefault(entry.sha256, entry)
+    if _fragmented(hashed, known, up.store.max_concurrency):
+        # Many versions of small changes leave the files spread over many small packs, and
+        # a cold pull pays a request per pack: put every small file in fresh packs again.
+        known = {sha: e for sha, e in known.items() if e.location != "pack"}
     packs: dict[str, int] = {}
     entries: list[mf.FileEntry] = []
     new_small: dict[str, PackItem] = {}
@@ -196,6 +203,17 @@ def _push_packed(hashed: list[HashedFile], prefix: str, previous: mf.Manifest | 
             entries.append(mf.FileEntry(h.relpath, h.source.size, h.sha256,
                                         h.source.executable, "pack", pack, offset))
     return entries, packs, skipped
+
+
+def _fragmented(hashed: list[HashedFile], known: dict[str, mf.FileEntry],
+                concurrency: int) -> bool:
+    """Whether reusing the previous packs would spread the small files over too many packs."""
+    small = [h for h in hashed if 0 < h.source.size < SMALL_FILE_LIMIT]
+    total = sum(h.source.size for h in small)
+    ideal = -(-total // pack_target(total, concurrency)) if total else 0
+    used = {known[h.sha256].pack for h in small
+            if h.sha256 in known and known[h.sha256].location == "pack"}
+    return len(used) > REPACK_FACTOR * ideal + REPACK_SLACK
 
 
 def _push_files(hashed: list[HashedFile], prefix: str, previous: mf.Manifest | None,
