@@ -124,3 +124,26 @@ def test_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_coerce_refuses_other_types() -> None:
     with pytest.raises(BlockError, match="got str"):
         coerce_credentials("a-connection-string")  # type: ignore[arg-type]
+
+
+def test_block_create_through_the_cli(azurite_server: AzuriteServer,
+                                      monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    from stowflow.cli.app import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(
+        f"connection_string={azurite_server.connection_string}\n"))
+    assert main(["block", "create", "azure-blob-credentials", "from-cli"]) == 0
+    loaded = AzureBlobCredentials.load("from-cli")
+    assert loaded.connection_string is not None
+    assert loaded.connection_string.get_secret_value() == azurite_server.connection_string
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"client_secret={SECRET}\n"))
+    assert main(["block", "create", "azure-blob-credentials", "half-sp",
+                 "--set", f"account_url={URL}", "--set", "client_id=app"]) == 1
+    captured = capsys.readouterr()
+    assert "missing tenant_id" in captured.err
+    assert len(captured.err.strip().splitlines()) == 1
+    assert_no_secret(SECRET, captured.out, captured.err)
