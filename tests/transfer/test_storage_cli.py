@@ -66,3 +66,22 @@ def test_errors_are_one_red_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert code == 1 and "nothing at" in err and len(err.strip().splitlines()) == 1
     code, _, err = run(capsys, "storage", "versions", "nosuch://b/p")
     assert code == 1 and "no installed object store" in err
+
+
+def test_credentials_never_on_the_command_line(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"file://{tmp_path}/store/proj"
+    write_tree(tmp_path / "src", {"a.py": b"a"})
+    code, _, err = run(capsys, "storage", "push", str(tmp_path / "src"), url,
+                       "-o", "secret=plain-text-secret")
+    assert code == 1 and "looks like a credential" in err and "plain-text-secret" not in err
+    code, _, err = run(capsys, "storage", "push", str(tmp_path / "src"), url,
+                       "--credentials", "secret/nope")
+    assert code == 1 and "nope" in err
+
+    from stowflow.blocks import Secret
+
+    Secret(value="block-held-secret").save("store")
+    code, out, _ = run(capsys, "storage", "push", str(tmp_path / "src"), url,
+                       "--credentials", "secret/store")
+    assert code == 0 and "new version" in out

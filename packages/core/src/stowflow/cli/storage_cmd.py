@@ -30,27 +30,42 @@ from stowflow.errors import ConfigError
 storage_app = typer.Typer(help="Push and pull code to and from object stores.",
                           no_args_is_help=True)
 
-_OPTION_HELP = "Store option KEY=VALUE (repeatable), e.g. -o endpoint_url=http://127.0.0.1:9000."
+_OPTION_HELP = ("Store option KEY=VALUE (repeatable), e.g. -o endpoint_url=http://127.0.0.1:9000."
+                " Not for credentials: use --credentials or the provider's environment.")
+_CREDENTIALS_HELP = "A saved credentials block, SLUG/NAME (e.g. aws-credentials/prod)."
 
 
-def _options(pairs: list[str] | None) -> dict[str, Any]:
+def _options(pairs: list[str] | None, credentials: str | None = None) -> dict[str, Any]:
+    from stowflow.transfer.url import looks_secret
+
     options: dict[str, Any] = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ConfigError(f"--option '{key}': expected KEY=VALUE")
+        if looks_secret(key):
+            # argv is visible to every user of the machine (ps, /proc, shell history).
+            raise ConfigError(f"--option '{key}' looks like a credential; refusing it on the "
+                              "command line",
+                              hint="save a credentials block and pass --credentials SLUG/NAME, "
+                                   "or use the provider's environment variables")
         try:
             options[key] = json.loads(value)
         except ValueError:
             options[key] = value
+    if credentials:
+        from stowflow.blocks import Block
+
+        options["credentials"] = Block.load(credentials)
     return options
 
 
 @contextmanager
-def _store(url: str, pairs: list[str] | None) -> Iterator[tuple[Any, str]]:
+def _store(url: str, pairs: list[str] | None,
+           credentials: str | None = None) -> Iterator[tuple[Any, str]]:
     from stowflow.transfer import open_store
 
-    store, prefix = open_store(url, _options(pairs))
+    store, prefix = open_store(url, _options(pairs, credentials))
     with store:
         yield store, prefix
 
@@ -90,12 +105,13 @@ def push_cmd(
     ignore_file: str = typer.Option(".stowflowignore", "--ignore-file",
                                     help="Ignore file inside SRC (gitignore syntax)."),
     option: list[str] = typer.Option(None, "--option", "-o", help=_OPTION_HELP),
+    credentials: str = typer.Option(None, "--credentials", help=_CREDENTIALS_HELP),
 ) -> None:
     """Push SRC to URL as a new version (only what the store lacks is uploaded)."""
     from stowflow import transfer
 
     if dry_run:  # the store is opened (so a bad URL fails now) but never called
-        with _store(url, option) as (store, prefix):
+        with _store(url, option, credentials) as (store, prefix):
             result = transfer.push(src, store, prefix, layout=layout, ignore_file=ignore_file,
                                    dry_run=True)
         for path in result.paths:
@@ -103,7 +119,7 @@ def push_cmd(
         console.print(f"{result.files} files, {_size(result.total_bytes)} would be pushed to "
                       f"{_display(url)}", markup=False)
         return
-    with _store(url, option) as (store, prefix), _progress("push") as progress:
+    with _store(url, option, credentials) as (store, prefix), _progress("push") as progress:
         result = transfer.push(src, store, prefix, layout=layout, ignore_file=ignore_file,
                                progress=progress)
     state = "new version" if result.changed else "unchanged, version"
@@ -121,11 +137,12 @@ def pull_cmd(
     replace: bool = typer.Option(False, "--replace",
                                  help="Replace DEST even if it holds files stowflow did not pull."),
     option: list[str] = typer.Option(None, "--option", "-o", help=_OPTION_HELP),
+    credentials: str = typer.Option(None, "--credentials", help=_CREDENTIALS_HELP),
 ) -> None:
     """Pull URL (its current version, or --version) into DEST, replacing it atomically."""
     from stowflow import transfer
 
-    with _store(url, option) as (store, prefix), _progress("pull") as progress:
+    with _store(url, option, credentials) as (store, prefix), _progress("pull") as progress:
         result = transfer.pull(store, prefix, dest, version=version, progress=progress,
                                replace=replace)
     console.print(f"Pulled {result.files} files into {result.directory} (version "
@@ -139,11 +156,12 @@ def ls_cmd(
     url: str = typer.Argument(..., help="e.g. s3://bucket/folder."),
     version: str = typer.Option(None, "--version", help="Version id (default: HEAD)."),
     option: list[str] = typer.Option(None, "--option", "-o", help=_OPTION_HELP),
+    credentials: str = typer.Option(None, "--credentials", help=_CREDENTIALS_HELP),
 ) -> None:
     """List the files of URL's current version (or of --version)."""
     from stowflow import transfer
 
-    with _store(url, option) as (store, prefix):
+    with _store(url, option, credentials) as (store, prefix):
         files = transfer.list_files(store, prefix, version)
     table = Table("path", "size", "exec")
     for path, size, executable in files:
@@ -155,11 +173,12 @@ def ls_cmd(
 def versions_cmd(
     url: str = typer.Argument(..., help="e.g. s3://bucket/folder."),
     option: list[str] = typer.Option(None, "--option", "-o", help=_OPTION_HELP),
+    credentials: str = typer.Option(None, "--credentials", help=_CREDENTIALS_HELP),
 ) -> None:
     """List URL's versions, newest first; '*' marks the current one (HEAD)."""
     from stowflow import transfer
 
-    with _store(url, option) as (store, prefix):
+    with _store(url, option, credentials) as (store, prefix):
         versions = transfer.list_versions(store, prefix)
     if not versions:
         console.print(f"{_display(url)} has no versions (not written by stowflow)", markup=False)
@@ -173,11 +192,12 @@ def rollback_cmd(
     url: str = typer.Argument(..., help="e.g. s3://bucket/folder."),
     version: str = typer.Argument(..., help="Version id to make current."),
     option: list[str] = typer.Option(None, "--option", "-o", help=_OPTION_HELP),
+    credentials: str = typer.Option(None, "--credentials", help=_CREDENTIALS_HELP),
 ) -> None:
     """Make VERSION the current version of URL (moves HEAD; deletes nothing)."""
     from stowflow import transfer
 
-    with _store(url, option) as (store, prefix):
+    with _store(url, option, credentials) as (store, prefix):
         transfer.rollback(store, prefix, version)
     console.print(f"{_display(url)} now at version {version}", markup=False)
 
@@ -187,11 +207,12 @@ def gc_cmd(
     url: str = typer.Argument(..., help="e.g. s3://bucket/folder."),
     keep: int = typer.Option(..., "--keep", help="How many of the newest versions to keep."),
     option: list[str] = typer.Option(None, "--option", "-o", help=_OPTION_HELP),
+    credentials: str = typer.Option(None, "--credentials", help=_CREDENTIALS_HELP),
 ) -> None:
     """Delete all but the newest KEEP versions (and HEAD) and what only they used."""
     from stowflow import transfer
 
-    with _store(url, option) as (store, prefix):
+    with _store(url, option, credentials) as (store, prefix):
         result = transfer.gc(store, prefix, keep)
     console.print(f"Kept {len(result.kept_versions)} versions; deleted "
                   f"{len(result.deleted_versions)} versions and {result.deleted_objects} "
