@@ -254,13 +254,6 @@ def test_saved_bucket_block_is_a_flow_source(credentials: AwsCredentials, s3_buc
 
 
 
-@pytest.mark.xfail(
-    reason="core's pull_with_block step passes the run's working directory as local_path, "
-    "and transfer.pull swaps its destination out atomically, so the process is left in a "
-    "deleted folder; the fix belongs in core (steps/block_steps.py or transfer.pull), "
-    "not in each provider's get_directory",
-    strict=False,
-)
 def test_pull_with_block_step_keeps_the_workspace(credentials: AwsCredentials, s3_bucket: str,
                                                   tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
