@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from stowflow.errors import ConfigError
-from stowflow.git.url import looks_like_git_url, parse_git_url, resolve_submodule_url
+from stowflow.git.url import looks_like_git_url, parse_git_url
 from stowflow.redact import redact
 
 
@@ -91,11 +91,3 @@ def test_invalid_urls(url: str) -> None:
 )
 def test_looks_like_git_url(url: str, expected: bool) -> None:
     assert looks_like_git_url(url) is expected
-
-
-def test_relative_submodule_urls_resolve_like_git() -> None:
-    parent = parse_git_url("https://h:8443/org/super.git")
-    assert resolve_submodule_url(parent, "../lib.git") == "https://h:8443/org/lib.git"
-    assert resolve_submodule_url(parent, "./sub.git") == "https://h:8443/org/super.git/sub.git"
-    assert resolve_submodule_url(parent, "../../other/x.git") == "https://h:8443/other/x.git"
-    assert resolve_submodule_url(parent, "https://e/x.git") == "https://e/x.git"

@@ -129,25 +129,24 @@ def _link_copy(source: Path, target: Path) -> None:
     """Fill the empty folder ``target`` with hard links to ``source``'s files; copy ``.git``.
 
     git replaces a file it updates (unlink, then create) instead of writing into it, so
-    a checkout in ``target`` never changes a file of ``source``.
+    a checkout in ``target`` never changes a file of ``source``. Plain strings and
+    ``scandir`` keep this at one system call per file.
     """
-    for root, dirs, files in os.walk(source):
-        here = Path(root)
-        there = target / here.relative_to(source)
-        if here == source and ".git" in dirs:
-            dirs.remove(".git")
-        for name in list(dirs):
-            if (here / name).is_symlink():
-                dirs.remove(name)
-                files.append(name)
-            else:
-                (there / name).mkdir()
-        for name in files:
-            path = here / name
-            if path.is_symlink():
-                os.symlink(os.readlink(path), there / name)
-            else:
-                os.link(path, there / name)
+    stack = [(os.fspath(source), os.fspath(target))]
+    while stack:
+        src, dst = stack.pop()
+        with os.scandir(src) as entries:
+            for entry in entries:
+                there = os.path.join(dst, entry.name)
+                if entry.is_symlink():
+                    os.symlink(os.readlink(entry.path), there)
+                elif entry.is_dir():
+                    if src == os.fspath(source) and entry.name == ".git":
+                        continue
+                    os.mkdir(there)
+                    stack.append((entry.path, there))
+                else:
+                    os.link(entry.path, there)
     shutil.copytree(source / ".git", target / ".git", symlinks=True)
 
 

@@ -207,6 +207,7 @@ class Mirror:
 
     def _follow(self, refs: dict[str, str], branch: str | None, filtered: bool,
                 empty: bool) -> Target:
+        label: str | None
         if branch:
             name = branch.removeprefix("refs/heads/")
             if f"refs/heads/{name}" in refs:

@@ -171,27 +171,3 @@ def looks_like_git_url(url: str) -> bool:
         return False
     match = _SCP_LIKE.match(text)
     return bool(match and match["user"] and "/" not in match["host"])
-
-
-def resolve_submodule_url(parent: GitURL, url: str) -> str:
-    """Return a submodule's URL made absolute against its ``parent`` repository's URL.
-
-    ``../other.git`` and ``./sub.git`` are relative to the parent's URL the way git resolves
-    them (``../`` climbs one path component from the repository itself).
-    """
-    if not url.startswith(("./", "../")):
-        return url
-    base = parent.path.rstrip("/").split("/")
-    rel = url
-    while True:
-        if rel.startswith("./"):
-            rel = rel[2:]
-        elif rel.startswith("../"):
-            rel = rel[3:]
-            if base:
-                base.pop()
-        else:
-            break
-    path = "/".join([*base, rel]) if base else rel
-    return GitURL(parent.scheme, parent.host, parent.port, path, parent.user,
-                  parent.scp_like).url

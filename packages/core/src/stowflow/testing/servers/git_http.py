@@ -349,9 +349,10 @@ class _Handler(BaseHTTPRequestHandler):
         repo_path = path
         # Known hosts serve "org/repo" as well as "org/repo.git"; so does this server.
         for marker in ("/info/refs", "/git-upload-pack", "/git-receive-pack", "/HEAD"):
-            head, sep, tail = path.partition(marker)
-            if sep and not head.endswith(".git") and (state.root / f"{head[1:]}.git").is_dir():
-                repo_path = f"{head}.git{sep}{tail}"
+            prefix, found, rest = path.partition(marker)
+            if found and not prefix.endswith(".git") and \
+                    (state.root / f"{prefix[1:]}.git").is_dir():
+                repo_path = f"{prefix}.git{found}{rest}"
                 break
         if self.headers.get("Content-Encoding", "").lower() == "gzip":
             body = gzip.decompress(body)
@@ -374,12 +375,12 @@ class _Handler(BaseHTTPRequestHandler):
             env["HTTP_GIT_PROTOCOL"] = self.headers["Git-Protocol"]
         proc = subprocess.run(["git", "http-backend"], input=body, capture_output=True,
                               env=env, timeout=300)
-        raw = proc.stdout
-        head, sep, payload = raw.partition(b"\r\n\r\n")
+        raw: bytes = proc.stdout
+        head_bytes, sep, payload = raw.partition(b"\r\n\r\n")
         if not sep:
-            head, sep, payload = raw.partition(b"\n\n")
+            head_bytes, sep, payload = raw.partition(b"\n\n")
         status, headers = 200, {}
-        for line in head.decode("latin-1").splitlines():
+        for line in head_bytes.decode("latin-1").splitlines():
             key, _, value = line.partition(":")
             if key.lower() == "status":
                 status = int(value.strip().split()[0])
