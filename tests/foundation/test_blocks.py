@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -138,14 +139,19 @@ def test_unknown_type_is_reported():
         Block.load("nope/x")
 
 
-def test_type_of_an_uninstalled_provider_names_the_distribution(monkeypatch):
-    from stowflow.errors import MissingDistributionError
-    from stowflow.plugins import reset_plugin_manager
-
-    monkeypatch.setenv("STOWFLOW_PLUGINS", "none-at-all")  # hide the installed providers
-    reset_plugin_manager()
-    with pytest.raises(MissingDistributionError, match="pip install stowflow-aws"):
-        Block.load("aws-credentials/x")
+def test_type_of_an_uninstalled_provider_names_the_distribution(stowflow_home: Path):
+    # A fresh interpreter with the provider plugins hidden, as if stowflow-aws were absent
+    # (in this process the class may already be imported by other tests).
+    code = (
+        "from stowflow.blocks import Block\n"
+        "try:\n    Block.load('aws-credentials/x')\n"
+        "except Exception as exc:\n    print(type(exc).__name__, exc)\n"
+    )
+    env = {**os.environ, "STOWFLOW_PLUGINS": "none-at-all"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True).stdout
+    assert out.startswith("MissingDistributionError")
+    assert "pip install stowflow-aws" in out
 
 
 def test_recorded_type_whose_module_is_gone_names_its_distribution():

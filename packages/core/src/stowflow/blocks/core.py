@@ -46,7 +46,9 @@ class Block(BaseModel):
     names such as ``"GitHub Credentials"``), else from the class name.
     """
 
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    # hide_input_in_errors: a validation error must not print the input, which may hold secrets.
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True,
+                              hide_input_in_errors=True)
 
     __block_type_name__: ClassVar[str | None] = None
 

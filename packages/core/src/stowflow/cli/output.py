@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 from rich.console import Console
@@ -16,7 +18,15 @@ class RedactingConsole(Console):
         return redact(super()._render_buffer(buffer))
 
 
-console = RedactingConsole(highlight=False, soft_wrap=True)
-err_console = RedactingConsole(stderr=True, highlight=False, soft_wrap=True)
+def _width(stream: Any) -> int | None:
+    # Piped output is read by scripts and grep: do not squeeze tables into 80 columns.
+    if stream.isatty():
+        return None
+    return int(os.environ.get("COLUMNS", "200"))
+
+
+console = RedactingConsole(highlight=False, soft_wrap=True, width=_width(sys.stdout))
+err_console = RedactingConsole(stderr=True, highlight=False, soft_wrap=True,
+                               width=_width(sys.stderr))
 
 MASKED = "********"

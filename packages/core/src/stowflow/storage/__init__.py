@@ -10,15 +10,18 @@ from typing import Any
 
 from stowflow.storage.base import PullResult, Storage
 
+# Imported eagerly (it is light): a lazy name equal to its submodule's name would be
+# replaced by the module object the first time the submodule is imported.
+from stowflow.storage.resolve import resolve
+
 _LAZY = {
     "LocalStorage": "stowflow.storage.local",
     "RemoteStorage": "stowflow.storage.remote",
     "GitRepository": "stowflow.storage.git",
     "BlockStorage": "stowflow.storage.block",
-    "resolve": "stowflow.storage.resolve",
 }
 
-__all__ = ["PullResult", "Storage", *sorted(_LAZY)]
+__all__ = ["PullResult", "Storage", "resolve", *sorted(_LAZY)]
 
 
 def __getattr__(name: str) -> Any:
