@@ -6,6 +6,9 @@ first line to write ``time.time()`` into a marker file. Medians of several round
 
 - baseline: a bare ``python -c`` that imports the flow file and calls the function — the
   floor for any design that runs each flow in a fresh interpreter;
+- rounds are spaced (2.5x the baseline, at least 2 s), as runs of a worker that is not
+  saturated: the worker's standby interpreter (imports done, database connected, the
+  pull steps' modules imported) is ready when a run arrives;
 - local: a deployment with local storage (``set_working_directory``);
 - s3 (when ``stowflow-aws`` is installed): a deployment pulled from S3 (moto on
   127.0.0.1) with credentials from a block, after one warm-up run fills the node's cache.
@@ -68,7 +71,8 @@ def _baseline(project: Path, markers: Path, rounds: int) -> list[float]:
     return times
 
 
-def _measure(ref: str, markers: Path, rounds: int, label: str) -> tuple[list[float], dict]:
+def _measure(ref: str, markers: Path, rounds: int, label: str,
+             pause: float = 2.0) -> tuple[list[float], dict]:
     from stowflow.cli.app import main as cli
     from stowflow.runs import get_flow_run, is_final, list_flow_runs, read_events
 
@@ -88,9 +92,16 @@ def _measure(ref: str, markers: Path, rounds: int, label: str) -> tuple[list[flo
             time.sleep(0.02)
         final = get_flow_run(run.id)
         assert final.state == "COMPLETED", f"{label} run ended {final.state}: {final.state_message}"
-        phases["claim+spawn"].append((final.started_at - final.created).total_seconds())
-        for event in read_events(run.id):
+        events = read_events(run.id)
+        resolved = next(e for e in events if e.phase == "resolve")
+        phases["wait for claim"].append(
+            (resolved.timestamp - final.created).total_seconds() - (resolved.duration_s or 0))
+        for event in events:
             phases[event.phase].append(event.duration_s or 0.0)
+            if event.phase == "resolve":
+                phases["start interpreter"].append(
+                    (final.started_at - resolved.timestamp).total_seconds())
+        time.sleep(pause)  # a worker between runs: its standby interpreter is ready again
     return times, phases
 
 
@@ -138,15 +149,16 @@ def main() -> int:
         print(f"rounds: {rounds}; worker polls every 50 ms; machine load "
               f"{os.getloadavg()[0]:.1f}")
         _report("baseline (python -c)", baseline_times, 0.0)
-        _measure("bench/local", markers, 1, "warmup-local")
-        times, phases = _measure("bench/local", markers, rounds, "local")
+        pause = max(2.0, 2.5 * baseline)
+        _measure("bench/local", markers, 1, "warmup-local", pause)
+        times, phases = _measure("bench/local", markers, rounds, "local", pause)
         _report("local storage", times, baseline, phases)
         if importlib.util.find_spec("stowflow_aws") is None:
             print("s3: skipped (stowflow-aws is not installed)")
             return 0
         s3 = _setup_s3(project, schema)
-        _measure("bench/s3", markers, 1, "warmup-s3")  # fills the node's content cache
-        times, phases = _measure("bench/s3", markers, rounds, "s3")
+        _measure("bench/s3", markers, 1, "warmup-s3", pause)  # fills the node's content cache
+        times, phases = _measure("bench/s3", markers, rounds, "s3", pause)
         _report("s3, warm cache", times, baseline, phases)
     finally:
         worker.terminate()

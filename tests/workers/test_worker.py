@@ -233,3 +233,40 @@ def test_kill_9_worker_stops_its_run_and_the_run_is_crashed(stowflow_database, p
         if worker.poll() is None:
             worker.kill()
             worker.wait(timeout=10)
+
+
+def test_standby_interpreter_takes_the_run_unless_env_needs_a_fresh_one(
+        stowflow_database, project):
+    from stowflow.workers.claim import claim_runs
+    from stowflow.workers.runner import SubprocessLauncher, needs_fresh_interpreter
+
+    assert needs_fresh_interpreter({"PYTHONHASHSEED": "0"})
+    assert needs_fresh_interpreter({"LD_LIBRARY_PATH": "/x"})
+    assert not needs_fresh_interpreter({"PYTHONPATH": "/x", "EXTRA_PIP_PACKAGES": "a"})
+
+    launcher = SubprocessLauncher()
+    try:
+        launcher.warm()
+        spare = launcher._spare
+        assert spare is not None
+        run = create_flow_run(deploy(project), {"name": "warm"})
+        (claimed,) = claim_runs("w", 1, pool="pool")
+        handle = launcher.launch(claimed, "w")
+        assert handle.process.pid == spare.pid  # the warm interpreter got the run
+        assert handle.process.wait(timeout=120) == 0
+        handle.cleanup()
+        assert get_flow_run(run.id).state == "COMPLETED"
+        assert "Hello warm!" in messages(run.id)
+
+        launcher.warm()
+        spare = launcher._spare
+        fresh_run = create_flow_run(deploy(project, env={"PYTHONHASHSEED": "0"}))
+        (claimed,) = claim_runs("w", 1, pool="pool")
+        handle = launcher.launch(claimed, "w")
+        assert handle.process.pid != spare.pid
+        assert handle.process.wait(timeout=120) == 0
+        handle.cleanup()
+        assert get_flow_run(fresh_run.id).state == "COMPLETED"
+    finally:
+        launcher.close()
+    assert not list((run_dir("x").parent).glob(".standby-*"))

@@ -1,4 +1,4 @@
-"""The run subprocess: ``python -m stowflow.workers.execute RUN_ID``.
+"""The run subprocess: ``python -m stowflow.workers.execute RUN_ID`` (or ``--standby``).
 
 A worker starts this in the run's fresh workspace with the run's environment. It marks the
 run RUNNING, then goes through the phases — install (``EXTRA_PIP_PACKAGES`` layer), auth
@@ -7,10 +7,18 @@ run RUNNING, then goes through the phases — install (``EXTRA_PIP_PACKAGES`` la
 parameters validated by the flow), run (call the flow) — recording one event per phase
 with its duration, and ends in COMPLETED (exit 0) or FAILED (exit 1). Prints and log
 records go to the run log, redacted. It exits by itself if its worker dies.
+
+With ``--standby`` it starts before there is a run: it imports what every run needs and
+connects to the database, then waits for one JSON line on stdin — ``{"run_id", "env",
+"cwd"}`` — applies the environment (``PYTHONPATH`` entries also go on ``sys.path``) and the
+working directory, and carries on as above. The worker keeps one such warm interpreter
+ready so a run does not wait for Python to start (see ``runner.py`` for when it is not used).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import signal
@@ -145,14 +153,57 @@ def _run_phases(run_id: str) -> None:
         raise PhaseFailed(current, exc) from exc
 
 
+def _preimport(plan: dict[str, list[str]]) -> None:
+    import importlib
+
+    from stowflow.blocks import get_block_class
+
+    for module in plan.get("modules", []):
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+    for slug in plan.get("block_types", []):
+        with contextlib.suppress(Exception):
+            get_block_class(slug)
+
+
+def wait_for_handoff(plan: dict[str, list[str]] | None = None) -> str | None:
+    """Warm up (imports, database, the step modules and block types in ``plan``), then
+    wait for the worker's handoff line; apply it and return the run id (``None`` when
+    stdin closes first: the worker no longer needs this standby)."""
+    get_engine()
+    import stowflow.flows
+    import stowflow.steps  # noqa: F401 - imported now so the run does not wait for them
+
+    _preimport(plan or {})
+
+    line = sys.stdin.readline()
+    if not line.strip():
+        return None
+    handoff = json.loads(line)
+    env: dict[str, str] = handoff["env"]
+    os.environ.update(env)
+    entries = [e for e in env.get("PYTHONPATH", "").split(os.pathsep) if e]
+    sys.path[0:0] = [e for e in entries if e not in sys.path]
+    os.chdir(handoff["cwd"])
+    return str(handoff["run_id"])
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Execute the run named by ``argv[0]``; return the process exit code."""
+    """Execute the run named by ``argv[0]`` (or handed over after ``--standby``); return the
+    process exit code."""
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m stowflow.workers.execute RUN_ID", file=sys.stderr)
+    if not args or (args[0] != "--standby" and len(args) != 1) or len(args) > 2:
+        print("usage: python -m stowflow.workers.execute RUN_ID | --standby [PLAN-JSON]",
+              file=sys.stderr)
         return 2
-    run_id = args[0]
     _watch_parent()
+    if args[0] == "--standby":
+        handed = wait_for_handoff(json.loads(args[1]) if len(args) == 2 else None)
+        if handed is None:
+            return 0
+        run_id = handed
+    else:
+        run_id = args[0]
     os.environ[RUN_ENV] = run_id
     get_engine()  # connect (and check migrations) before capture, so none of that is logged
     sink = LogSink(run_id).start()

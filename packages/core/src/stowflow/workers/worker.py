@@ -69,7 +69,8 @@ class Worker:
         self.crash_timeout = crash_timeout
         self.tick = tick
         self.cancel_grace = cancel_grace
-        self.launcher: Launcher = launcher or SubprocessLauncher()
+        self.launcher: Launcher = launcher or SubprocessLauncher(
+            warm_for=(pool, self.deployment_ids or None))
         self.active: dict[str, RunHandle] = {}
         self._cancelling: dict[str, float] = {}
         self._stopping = threading.Event()
@@ -95,9 +96,13 @@ class Worker:
         if install_signal_handlers and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 previous[sig] = signal.signal(sig, self._on_signal)
+        self._warm()
         try:
             self._loop(run_once=run_once, exit_when_idle=exit_when_idle)
         finally:
+            close = getattr(self.launcher, "close", None)
+            if callable(close):
+                close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return len(self.finished)
@@ -129,12 +134,19 @@ class Worker:
             if now >= next_poll and not stop_claiming:
                 launched = self.poll_once()
                 claimed_once = True
+                if not run_once:
+                    self._warm()  # replace a standby interpreter a run just took
                 if exit_when_idle and not launched and not self.active:
                     return
                 next_poll = now + self.poll_interval
             if (stop_claiming or (run_once and claimed_once)) and not self.active:
                 return
             time.sleep(self.tick)
+
+    def _warm(self) -> None:
+        warm = getattr(self.launcher, "warm", None)
+        if callable(warm):
+            warm()
 
     def poll_once(self) -> int:
         """Reap crashed runs of others, claim what there is room for, launch it; return

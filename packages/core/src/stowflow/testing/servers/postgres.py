@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -89,7 +90,26 @@ def start_postgres() -> PostgresServer:
         "-c", "shared_buffers=32MB",
     ])
     process = ServerProcess(argv=argv, port=port).start(timeout=60)
-    return PostgresServer(port=port, process=process, data_dir=base)
+    server = PostgresServer(port=port, process=process, data_dir=base)
+    _wait_until_accepting(server)
+    return server
+
+
+def _wait_until_accepting(server: PostgresServer, timeout: float = 60.0) -> None:
+    """The port opens before recovery ends ("the database system is starting up")."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            server.admin("SELECT 1")
+            return
+        except psycopg.OperationalError as exc:
+            if time.monotonic() > deadline:
+                stop_postgres(server)
+                raise RuntimeError(f"PostgreSQL did not accept connections: {exc}\n"
+                                   f"{server.process.log_tail()}") from exc
+            time.sleep(0.1)
 
 
 def stop_postgres(server: PostgresServer) -> None:
