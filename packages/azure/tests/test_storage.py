@@ -317,3 +317,16 @@ def test_az_url_as_a_code_source(container: str, credentials: AzureBlobCredentia
     monkeypatch.chdir(tmp_path)
     out = run_steps([step])
     assert out["version"] == version and out["directory"] == str(tmp_path / "etl")
+
+
+def test_sdk_request_logging_stays_out_of_info_logs(store: AzureBlobObjectStore,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    with caplog.at_level(logging.INFO):
+        store.put("logged", b"x")
+        assert store.get_bytes("logged") == b"x"
+    assert not [r for r in caplog.records if "Request URL" in r.getMessage()]
+    with caplog.at_level(logging.INFO, logger="stowflow_azure.http"):
+        store.head("logged")
+    assert any("Request URL" in r.getMessage() for r in caplog.records)  # opt-in still works

@@ -8,6 +8,7 @@ managed identity, Azure CLI, ...).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import urllib.parse
@@ -41,6 +42,12 @@ READ_TIMEOUT = 120.0
 RETRY_TOTAL = 2
 RETRY_CONNECT = 1
 RETRY_INITIAL_BACKOFF = 0.5
+
+#: The SDK logs every request and response at INFO; that would flood run logs (one entry
+#: per object), so it goes to this logger, quiet unless a user sets its level.
+HTTP_LOGGER = logging.getLogger("stowflow_azure.http")
+if HTTP_LOGGER.level == logging.NOTSET:
+    HTTP_LOGGER.setLevel(logging.WARNING)
 
 _SERVICE_PRINCIPAL = ("client_id", "tenant_id", "client_secret")
 _ACCOUNT_NAME = re.compile(r"(?:^|;)\s*AccountName=([^;]+)", re.IGNORECASE)
@@ -196,7 +203,8 @@ class AzureBlobCredentials(Block):
         """Return a ``BlobServiceClient`` whose connection pool holds ``max_concurrency`` connections.
 
         Timeouts and retries are short (see the module constants) so that an unreachable
-        endpoint fails in seconds. ``client_options`` go to ``BlobServiceClient`` as they
+        endpoint fails in seconds; per-request logging goes to :data:`HTTP_LOGGER`.
+        ``client_options`` go to ``BlobServiceClient`` as they
         are (e.g. ``max_single_put_size``, ``max_block_size``, ``max_single_get_size``,
         ``connection_timeout``, ``read_timeout``, ``retry_policy``). The caller closes the
         client (it is a context manager).
@@ -206,6 +214,7 @@ class AzureBlobCredentials(Block):
         options: dict[str, Any] = {
             "connection_timeout": CONNECTION_TIMEOUT,
             "read_timeout": READ_TIMEOUT,
+            "logger": HTTP_LOGGER,
             **client_options,
         }
         options.setdefault("retry_policy", ExponentialRetry(
