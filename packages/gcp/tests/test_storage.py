@@ -285,3 +285,15 @@ def test_block_is_a_from_source_source(gcs_bucket: str, emulator_credentials: Gc
     monkeypatch.chdir(workspace)
     outputs = run_steps([step])
     assert Path(outputs["directory"], "flows", "etl.py").is_file()
+
+
+def test_bad_settings_are_refused_before_any_request(
+        emulator_credentials: GcpCredentials) -> None:
+    from stowflow.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="multiple of 256 KiB"):
+        GcsObjectStore("b", emulator_credentials, chunk_size=1000)
+    with pytest.raises(ConfigError, match="invalid GCS bucket name"):
+        GcsObjectStore("b/with/slash", emulator_credentials)
+    store = GcsObjectStore("b", emulator_credentials, timeout=[3, 30])  # type: ignore[arg-type]
+    assert store.timeout == (3.0, 30.0)
