@@ -86,8 +86,8 @@ def _prepare_repo(tmp: Path, mirror: Mirror, url: GitURL, target: Target,
         ref.write_text(target.commit_sha + "\n")
 
 
-def _reusable_state(destination: Path, mirror: Mirror, directories: Sequence[str],
-                    include_submodules: bool) -> tuple[str, str] | None:
+def previous_checkout(destination: Path, mirror: Mirror, directories: Sequence[str],
+                      include_submodules: bool) -> tuple[str, str] | None:
     """Return ``(HEAD sha, branch or "(detached)")`` of a clean checkout we made, else None.
 
     "Clean" is what a fresh checkout of that commit would be: made from this mirror, the
@@ -95,7 +95,7 @@ def _reusable_state(destination: Path, mirror: Mirror, directories: Sequence[str
     ignored files included) empty. Such a tree can be reused or updated instead of being
     written again file by file.
     """
-    git_dir = destination / ".git"
+    git_dir = destination.absolute() / ".git"
     try:
         alternates = (git_dir / "objects" / "info" / "alternates").read_text().strip()
         sparse_file = git_dir / "info" / "sparse-checkout"
@@ -173,7 +173,8 @@ def _fresh_tmp(destination: Path) -> Path:
 
 
 def materialise(mirror: Mirror, url: GitURL, env: GitEnv, target: Target, destination: Path,
-                *, directories: Sequence[str] = (), include_submodules: bool = False) -> Path:
+                *, directories: Sequence[str] = (), include_submodules: bool = False,
+                previous: tuple[str, str] | None = None) -> Path:
     """Check ``target`` out into ``destination`` as a fresh tree; return ``destination``.
 
     Built in a temporary sibling and swapped in at the end: on any failure the previous
@@ -181,13 +182,14 @@ def materialise(mirror: Mirror, url: GitURL, env: GitEnv, target: Target, destin
     recursively, with the same credentials for submodules on the same host.
 
     When ``destination`` already is a clean checkout of this repository (what a fresh
-    checkout would produce), it is kept as it is for the same commit, and for another
-    commit the new tree is built from hard links to it so only changed files are written.
+    checkout would produce; ``previous`` is :func:`previous_checkout`'s answer for it), it
+    is kept as it is for the same commit, and for another commit the new tree is built
+    from hard links to it so only changed files are written.
     """
     destination = destination.absolute()
     destination.parent.mkdir(parents=True, exist_ok=True)
     switch = ["-B", target.branch] if target.branch else ["--detach"]
-    state = _reusable_state(destination, mirror, directories, include_submodules)
+    state = previous
     if state == (target.commit_sha, target.branch or "(detached)") and not include_submodules:
         return destination
     tmp = _fresh_tmp(destination)

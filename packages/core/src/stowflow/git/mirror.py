@@ -142,12 +142,17 @@ class Mirror:
 
     # --- queries ------------------------------------------------------------------------
 
-    def has_commit(self, sha: str) -> bool:
+    def has_commit(self, sha: str, ref: str | None = None) -> bool:
         """True when a ref of the mirror points at commit ``sha`` (directly or as a tag).
 
         Refs are read instead of the object itself because reading a missing object in a
-        partial clone would make git fetch it — and its whole history — on the spot.
+        partial clone would make git fetch it — and its whole history — on the spot. When
+        ``ref`` (a branch) is given, its loose ref file is checked first, without a process.
         """
+        if ref and ref.startswith("refs/heads/"):
+            with contextlib.suppress(OSError):
+                if (self.path / ref).read_text().strip() == sha:
+                    return True
         out = self.git("for-each-ref", "--format=%(objectname) %(*objectname)",
                        action=f"read of the cache of {self.url}").stdout
         return sha in out.split()
@@ -227,7 +232,7 @@ class Mirror:
             refs.setdefault(ref, refs["HEAD"])
             label = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
         advertised = refs.get(f"{ref}^{{}}") or refs[ref]
-        if empty or not self.has_commit(advertised):
+        if empty or not self.has_commit(advertised, ref):
             local = ref if ref != "HEAD" else "refs/stowflow/HEAD"
             self._fetch([f"+{ref}:{local}"], filtered=filtered)
             advertised = self._resolve_local(f"{local}^{{commit}}")

@@ -10,12 +10,13 @@ import logging
 import re
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from stowflow.errors import ConfigError
-from stowflow.git.checkout import materialise, normalize_directories
+from stowflow.git.checkout import materialise, normalize_directories, previous_checkout
 from stowflow.git.classify import GitCorruptionError
 from stowflow.git.credentials import resolve_git_auth
 from stowflow.git.mirror import Mirror
@@ -59,13 +60,19 @@ def pull(url: str, destination: Path, *, credentials: Any = None, branch: str | 
     env = GitEnv(git_url, resolve_git_auth(git_url, credentials), timeout=settings.git_timeout)
     mirror = Mirror(git_url, env, root=settings.cache_dir / "git")
     started = time.monotonic()
+    destination = Path(destination).absolute()
     for attempt in (1, 2):
         try:
-            with mirror.locked():
-                target = mirror.prepare(branch, sha, dirs)
+            # Looking at the previous checkout is local work; do it while the host answers.
+            with ThreadPoolExecutor(1, thread_name_prefix="stowflow-git") as pool:
+                previous = pool.submit(previous_checkout, destination, mirror, dirs,
+                                       include_submodules)
+                with mirror.locked():
+                    target = mirror.prepare(branch, sha, dirs)
+                state = previous.result()
             fetched = time.monotonic()
-            directory = materialise(mirror, git_url, env, target, Path(destination),
-                                    directories=dirs, include_submodules=include_submodules)
+            directory = materialise(mirror, git_url, env, target, destination, directories=dirs,
+                                    include_submodules=include_submodules, previous=state)
         except GitCorruptionError as exc:
             if attempt == 2:
                 raise
