@@ -15,6 +15,7 @@ with the same size and etag come from the cache).
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +37,8 @@ from stowflow.transfer.progress import ProgressCallback, Reporter
 from stowflow.transfer.refs import load_manifest, read_head
 from stowflow.transfer.retry import retrying
 from stowflow.transfer.store import ObjectStore
+
+log = logging.getLogger(__name__)
 
 #: How often a pull of the latest version starts over when a push moved HEAD under it.
 RESTARTS = 8
@@ -149,6 +152,8 @@ def pull(store: ObjectStore, prefix: str, dest: str | Path | None = None, *,
     prefix = normalize_prefix(prefix)
     target = Path(dest) if dest is not None else default_dest(store, prefix)
     target = target.absolute()
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        raise StorageError(f"cannot pull into '{target}': it exists and is not a folder")
     store = retrying(store)
     cache = ContentCache()
     reporter = Reporter("pull", progress)
@@ -158,10 +163,18 @@ def pull(store: ObjectStore, prefix: str, dest: str | Path | None = None, *,
         for attempt in range(RESTARTS):
             resolved = version or read_head(store, prefix)
             if resolved is None:
-                return _pull_foreign(store, prefix, target, cache, reporter)
+                result = _pull_foreign(store, prefix, target, cache, reporter)
+                log.info("pulled folder %s/%s (not written by stowflow) into %s: %d files, "
+                         "%d fetched", store.name, prefix, target, result.files,
+                         result.fetched_objects)
+                return result
             doc = load_manifest(store, prefix, resolved, cache)
             try:
-                return _pull_version(store, prefix, resolved, doc, target, cache, reporter)
+                result = _pull_version(store, prefix, resolved, doc, target, cache, reporter)
+                log.info("pulled %s/%s version %s into %s: %d files, %d fetched (%d bytes), "
+                         "%d from cache", store.name, prefix, resolved, target, result.files,
+                         result.fetched_objects, result.bytes_received, result.cached_files)
+                return result
             except IntegrityError:
                 # A plain-layout push rewrites files in place before it moves HEAD: wait
                 # for that push to commit, then start over on its version.

@@ -9,6 +9,7 @@ the new one, never a mix. Pushing an unchanged tree uploads nothing and keeps th
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -33,6 +34,8 @@ from stowflow.transfer.refs import load_manifest, read_head, save_manifest, writ
 from stowflow.transfer.retry import retrying
 from stowflow.transfer.scan import HashedFile, hash_files
 from stowflow.transfer.store import ObjectInfo, ObjectStore
+
+log = logging.getLogger(__name__)
 
 LAYOUTS = ("packed", "files")
 #: Repack when the reused packs outnumber the ideal count by this factor (plus slack).
@@ -114,10 +117,15 @@ def push(source_dir: str | Path, store: ObjectStore, prefix: str, *, layout: str
     result = PushResult(version=head, files=len(sources), uploaded_objects=uploads.objects,
                         bytes_sent=uploads.bytes, skipped=skipped, total_bytes=total)
     if doc.same_content(previous) and uploads.objects == 0:
+        log.info("pushed %s to %s/%s: unchanged, still version %s", source_dir, store.name,
+                 prefix, head)
         return result
     result.version = save_manifest(store, prefix, doc, cache)
     write_head(store, prefix, result.version)
     result.changed = True
+    log.info("pushed %s to %s/%s as version %s: %d files, %d objects uploaded (%d bytes), "
+             "%d already there", source_dir, store.name, prefix, result.version, result.files,
+             result.uploaded_objects, result.bytes_sent, result.skipped)
     if previous is not None and layout == "files":
         _delete_stale_mirror(store, prefix, previous, doc)
     return result
