@@ -42,6 +42,9 @@ def hello(name: str = "World", mode: str = "ok"):
         raise ValueError("boom from the flow")
     if mode == "sleep":
         time.sleep(120)
+    if mode == "nap":
+        time.sleep(3)
+        print("woke up")
     if mode == "die":
         os._exit(9)
     if mode == "layer":
@@ -172,6 +175,7 @@ def test_cancel_stops_a_running_flow(stowflow_database, project):
         thread.join(timeout=30)
     cancelled = get_flow_run(run.id)
     assert cancelled.state == "CANCELLED"
+    assert cancelled.state_message == "cancelled: cancellation requested"
     assert any("cancelling: cancellation requested" in m for m in messages(run.id))
 
 
@@ -270,3 +274,58 @@ def test_standby_interpreter_takes_the_run_unless_env_needs_a_fresh_one(
     finally:
         launcher.close()
     assert not list((run_dir("x").parent).glob(".standby-*"))
+
+
+def _start_cli_worker() -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "stowflow", "worker", "start", "--pool", "pool",
+         "--heartbeat-interval", "0.2", "--poll-interval", "0.1"],
+        env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _wait_for_hello(run_id: str, worker: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 90
+    while "Hello World!" not in messages(run_id):
+        assert time.monotonic() < deadline, messages(run_id)
+        assert worker.poll() is None, worker.stdout.read().decode()
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_ctrl_c_lets_runs_finish_and_twice_cancels_them(project):
+    napping = create_flow_run(deploy(project), {"mode": "nap"})
+    worker = _start_cli_worker()
+    try:
+        _wait_for_hello(napping.id, worker)
+        worker.send_signal(signal.SIGINT)
+        output, _ = worker.communicate(timeout=90)
+        assert worker.returncode == 0, output.decode()
+        assert get_flow_run(napping.id).state == "COMPLETED"
+        assert "woke up" in messages(napping.id)
+        assert "stopped after 1 run(s)" in output.decode()
+
+        sleeping = create_flow_run(deploy(project), {"mode": "sleep"})
+        worker = _start_cli_worker()
+        _wait_for_hello(sleeping.id, worker)
+        worker.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        worker.send_signal(signal.SIGINT)
+        output, _ = worker.communicate(timeout=90)
+        assert worker.returncode == 0, output.decode()
+        cancelled = get_flow_run(sleeping.id)
+        assert cancelled.state == "CANCELLED"
+        assert cancelled.state_message == "cancelled: the worker was stopped"
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(timeout=10)
+
+
+def test_job_env_is_pool_defaults_overlaid_by_the_deployment():
+    from stowflow.workers.pools import get_pool, job_env
+
+    create_pool("envpool", env={"A": "pool", "B": "pool", "EXTRA_PIP_PACKAGES": "x"})
+    pool = get_pool("envpool")
+    assert job_env(pool, {"env": {"B": "dep", "C": 3, "EXTRA_PIP_PACKAGES": None}}) == {
+        "A": "pool", "B": "dep", "C": "3"}
+    assert job_env(None, None) == {}

@@ -72,7 +72,7 @@ class Worker:
         self.launcher: Launcher = launcher or SubprocessLauncher(
             warm_for=(pool, self.deployment_ids or None))
         self.active: dict[str, RunHandle] = {}
-        self._cancelling: dict[str, float] = {}
+        self._cancelling: dict[str, tuple[float, str]] = {}
         self._stopping = threading.Event()
         self._aborting = threading.Event()
         self.finished: list[str] = []
@@ -194,12 +194,12 @@ class Worker:
             return
         log.info("worker %s: cancelling flow run %s (%s)", self.name, run_id, why)
         write_logs(run_id, [("WARNING", f"cancelling: {why}")])
-        self._cancelling[run_id] = time.monotonic()
+        self._cancelling[run_id] = (time.monotonic(), why)
         handle.terminate()
 
     def _enforce_cancel_grace(self) -> None:
         now = time.monotonic()
-        for run_id, since in list(self._cancelling.items()):
+        for run_id, (since, _why) in list(self._cancelling.items()):
             handle = self.active.get(run_id)
             if handle is not None and now - since > self.cancel_grace:
                 handle.kill()
@@ -210,11 +210,11 @@ class Worker:
             if code is None:
                 continue
             del self.active[run_id]
-            cancelled = self._cancelling.pop(run_id, None) is not None
+            cancelled = self._cancelling.pop(run_id, None)
             try:
                 run = get_flow_run(run_id)
-                if cancelled and not is_final(run.state):
-                    self._finalize(run_id, State.CANCELLED, "cancelled")
+                if cancelled is not None and not is_final(run.state):
+                    self._finalize(run_id, State.CANCELLED, f"cancelled: {cancelled[1]}")
                 elif not is_final(run.state):
                     tail = handle.output_tail()
                     lines = [("ERROR", f"the run process exited with code {code} "
