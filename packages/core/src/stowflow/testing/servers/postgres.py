@@ -7,7 +7,10 @@ trust authentication and durability switched off for speed, and stops it at the 
 (``postgresql+psycopg://postgres@127.0.0.1:PORT/<random>``); it is dropped afterwards.
 ``stowflow_database`` runs a test twice — on the test's SQLite file and on a fresh
 PostgreSQL database — by pointing ``STOWFLOW_DATABASE_URL`` at it; it yields the URL.
-Tests that use them are skipped only when no PostgreSQL server binaries are installed.
+The server binaries are found in ``STOWFLOW_TEST_PG_BIN``, else the newest
+``/usr/lib/postgresql/<major>/bin``, else next to ``initdb`` on ``PATH``. Without them the
+fixture fails (CI must not silently skip the PostgreSQL half); set
+``STOWFLOW_TEST_ALLOW_NO_POSTGRES=1`` to skip instead on a machine without PostgreSQL.
 """
 
 from __future__ import annotations
@@ -28,8 +31,21 @@ import pytest
 
 from stowflow.testing.servers._process import ServerProcess, free_port
 
-PG_BIN = Path(os.environ.get("STOWFLOW_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 PG_USER = "postgres"
+
+
+def find_pg_bin() -> Path | None:
+    """Return the folder holding ``postgres`` and ``initdb``, or ``None``."""
+    explicit = os.environ.get("STOWFLOW_TEST_PG_BIN")
+    if explicit:
+        return Path(explicit)
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"),
+                      key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit()
+                      else 0)
+    if versions:
+        return versions[-1].parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
 
 
 @dataclass
@@ -68,8 +84,12 @@ def _as_postgres(argv: list[str]) -> list[str]:
 
 def start_postgres() -> PostgresServer:
     """Initialise and start a throwaway PostgreSQL server; the caller stops it."""
-    if not (PG_BIN / "postgres").exists():
-        pytest.skip(f"PostgreSQL server binaries not found in {PG_BIN}")
+    pg_bin = find_pg_bin()
+    if pg_bin is None or not (pg_bin / "postgres").exists():
+        message = "PostgreSQL server binaries not found (apt-get install postgresql)"
+        if os.environ.get("STOWFLOW_TEST_ALLOW_NO_POSTGRES") == "1":
+            pytest.skip(message)
+        raise RuntimeError(message + "; set STOWFLOW_TEST_ALLOW_NO_POSTGRES=1 to skip")
     base = Path(tempfile.mkdtemp(prefix="stowflow-pg-"))
     data_dir, socket_dir = base / "data", base / "run"
     socket_dir.mkdir()
@@ -77,14 +97,14 @@ def start_postgres() -> PostgresServer:
         shutil.chown(base, PG_USER)
         shutil.chown(socket_dir, PG_USER)
     init = subprocess.run(
-        _as_postgres([str(PG_BIN / "initdb"), "-D", str(data_dir), "-U", PG_USER,
+        _as_postgres([str(pg_bin / "initdb"), "-D", str(data_dir), "-U", PG_USER,
                       "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]),
         capture_output=True, text=True, timeout=120, check=False)
     if init.returncode != 0:
         raise RuntimeError(f"initdb failed: {init.stderr or init.stdout}")
     port = free_port()
     argv = _as_postgres([
-        str(PG_BIN / "postgres"), "-D", str(data_dir), "-h", "127.0.0.1", "-p", str(port),
+        str(pg_bin / "postgres"), "-D", str(data_dir), "-h", "127.0.0.1", "-p", str(port),
         "-k", str(socket_dir), "-c", "fsync=off", "-c", "synchronous_commit=off",
         "-c", "full_page_writes=off", "-c", "max_connections=300",
         "-c", "shared_buffers=32MB",
