@@ -99,3 +99,15 @@ def test_phase_records_duration_and_failure(stowflow_database, make_deployment):
     assert [(e.phase, e.status) for e in events] == [("transfer", "ok"), ("import", "failed")]
     assert events[0].details == {"files": 3} and events[0].duration_s >= 0
     assert "ValueError: no module" in events[1].details["error"]
+
+
+def test_a_run_keeps_the_deployment_version_it_was_created_for(stowflow_database,
+                                                               make_deployment):
+    from stowflow.runs import deployment_for_run
+
+    make_deployment(entrypoint="old.py:hello")
+    run = create_flow_run("hello/dep")
+    make_deployment(entrypoint="new.py:hello")  # redeployed before a worker took the run
+    assert run.deployment_version == 1
+    assert deployment_for_run(run)["entrypoint"] == "old.py:hello"
+    assert deployment_for_run(create_flow_run("hello/dep"))["entrypoint"] == "new.py:hello"

@@ -1,4 +1,4 @@
-"""Fixtures for the worker tests."""
+"""Fixtures: deployments recorded through the real registry (``upsert_deployment``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from stowflow.db import DeploymentRecord, session
+from stowflow.db import DeploymentRecord
+from stowflow.deployments.registry import upsert_deployment
+from stowflow.runs import find_deployment
 
 
 @pytest.fixture
@@ -16,9 +18,6 @@ def make_deployment() -> Callable[..., DeploymentRecord]:
     def make(name: str = "dep", flow_name: str = "hello", **fields: Any) -> DeploymentRecord:
         fields.setdefault("entrypoint", "flow.py:hello")
         fields.setdefault("work_pool_name", "pool")
-        record = DeploymentRecord(name=name, flow_name=flow_name, **fields)
-        with session() as db:
-            db.add(record)
-        return record
+        return find_deployment(upsert_deployment(name=name, flow_name=flow_name, **fields))
 
     return make
