@@ -99,11 +99,13 @@ def stowflow_object_store_for_url(url: str, options: dict[str, Any]) -> ObjectSt
 def stowflow_git_auth(url: str, credentials: Any) -> GitAuth | None:
     """Return the username and password a git host expects for ``credentials``.
 
-    Called by core's git runner before every fetch of ``url`` that has credentials, and for
-    each submodule URL on the same host. The credentials' type decides when it says
-    anything (a provider's credentials block); for a bare token (a plain string, a
-    ``Secret`` block, or a dict ``{"access_token", "username"?, "provider"?}``) the host
-    decides, and a dict's ``provider`` key overrides host detection.
+    Called by core's git engine once per pull of ``url`` that has credentials; the pair is
+    sent to every URL on the same ``scheme://host:port/`` (so same-host submodules, with
+    relative or absolute URLs, get it too) and to no other host. The credentials' type
+    decides when it says anything (a provider's credentials block); for a bare token (a
+    plain string, a ``Secret`` block, or a dict ``{"access_token", "username"?,
+    "provider"?}``) the host decides, and a dict's ``provider`` key overrides host
+    detection.
 
     :param url: the HTTPS URL being fetched (never containing user info).
     :param credentials: whatever the user gave: a Block, a dict, or a string.
