@@ -257,3 +257,29 @@ def test_default_git_auth_hook() -> None:
         GitAuth("me", TOKEN)
     assert hook(url=url, credentials={"token": TOKEN}) is None  # not a bare token: not ours
     assert "password" not in repr(GitAuth("u", TOKEN)) and TOKEN not in repr(GitAuth("u", TOKEN))
+
+
+def test_git_environment_is_controlled(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIT_CURL_VERBOSE / GIT_TRACE_CURL would print every request's headers; GIT_DIR and
+    # friends would point git at another repository; askpass helpers could prompt.
+    for name in ("GIT_CURL_VERBOSE", "GIT_TRACE_CURL", "GIT_DIR", "GIT_ASKPASS",
+                 "SSH_ASKPASS", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_KEY_7"):
+        monkeypatch.setenv(name, "1")
+    from stowflow.git.runner import GitEnv
+
+    env = GitEnv(parse_git_url("https://h.example/o/r.git"), GitAuth("u", TOKEN)).environ()
+    for name in ("GIT_CURL_VERBOSE", "GIT_TRACE_CURL", "GIT_DIR", "GIT_ASKPASS", "SSH_ASKPASS",
+                 "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_KEY_7"):
+        assert name not in env or (name == "GIT_CONFIG_KEY_7" and env[name] != "1"), name
+    assert env["GIT_TERMINAL_PROMPT"] == "0" and env["GIT_TRACE_REDACT"] == "1"
+    config = {env[f"GIT_CONFIG_KEY_{i}"]: env[f"GIT_CONFIG_VALUE_{i}"]
+              for i in range(int(env["GIT_CONFIG_COUNT"]))}
+    assert config["core.askPass"] == "" and config["credential.helper"] == ""
+    assert config["http.https://h.example/.extraHeader"].startswith("Authorization: Basic ")
+    assert TOKEN not in "".join(config.values())  # only its base64 form travels
+
+
+def test_a_username_with_a_colon_is_refused(git_remote: GitHTTPServer) -> None:
+    with pytest.raises(ConfigError, match="contains ':'"):
+        resolve_git_auth(parse_git_url(f"{git_remote.base_url}/o/r.git"),
+                         {"access_token": TOKEN, "username": "a:b"})

@@ -127,5 +127,8 @@ def resolve_git_auth(url: GitURL, credentials: Any) -> GitAuth | None:
     if not result.password:
         raise GitAuthError(f"the credentials for {url} have an empty token",
                            hint="check the block's token field")
+    if ":" in result.username:
+        raise ConfigError(f"git username {result.username!r} contains ':'",
+                          hint="HTTP Basic cannot carry ':' in a username")
     register_basic_auth(result.username, result.password)
     return result

@@ -42,7 +42,9 @@ log = logging.getLogger(__name__)
 _STRIPPED = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
              "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_NAMESPACE",
              "GIT_ASKPASS", "SSH_ASKPASS", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT",
-             "GIT_PREFIX", "GIT_SHALLOW_FILE", "GIT_QUARANTINE_PATH")
+             "GIT_PREFIX", "GIT_SHALLOW_FILE", "GIT_QUARANTINE_PATH",
+             # these print HTTP headers to stderr; never let them show the Authorization one
+             "GIT_CURL_VERBOSE", "GIT_TRACE_CURL", "GIT_TRACE_CURL_NO_DATA")
 
 #: Settings every stowflow git command runs with.
 _BASE_CONFIG: tuple[tuple[str, str], ...] = (
@@ -92,7 +94,7 @@ class GitEnv:
         env = {k: v for k, v in os.environ.items()
                if k not in _STRIPPED and not k.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_"))}
         env.update({"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never", "LC_ALL": "C",
-                    "LANGUAGE": "C"})
+                    "LANGUAGE": "C", "GIT_TRACE_REDACT": "1"})
         if "GIT_SSH_COMMAND" not in env and "GIT_SSH" not in env:
             env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"
         settings = self.config()
