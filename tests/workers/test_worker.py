@@ -329,3 +329,24 @@ def test_job_env_is_pool_defaults_overlaid_by_the_deployment():
     assert job_env(pool, {"env": {"B": "dep", "C": 3, "EXTRA_PIP_PACKAGES": None}}) == {
         "A": "pool", "B": "dep", "C": "3"}
     assert job_env(None, None) == {}
+
+
+def test_worker_survives_a_database_error_and_carries_on(project, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+    from stowflow.workers import worker as worker_module
+
+    run = create_flow_run(deploy(project), {"name": "again"})
+    real_claim = worker_module.claim_runs
+    calls = []
+
+    def flaky_claim(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+        return real_claim(*args, **kwargs)
+
+    monkeypatch.setattr(worker_module, "claim_runs", flaky_claim)
+    worker = Worker("pool", poll_interval=0.1, heartbeat_interval=0.2)
+    worker.start(exit_when_idle=True, install_signal_handlers=False)
+    assert len(calls) >= 2
+    assert get_flow_run(run.id).state == "COMPLETED"

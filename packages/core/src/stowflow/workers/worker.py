@@ -28,7 +28,10 @@ import uuid
 from collections.abc import Collection
 from types import FrameType
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from stowflow.errors import StowflowError
+from stowflow.redact import redact
 from stowflow.runs import (
     InvalidTransitionError,
     State,
@@ -121,26 +124,33 @@ class Worker:
         next_poll = next_beat = 0.0
         claimed_once = False
         while True:
-            now = time.monotonic()
-            if self._aborting.is_set():
-                for run_id in list(self.active):
-                    self._begin_cancel(run_id, "the worker was stopped")
-            if now >= next_beat and self.active:
-                self._heartbeat()
-                next_beat = now + self.heartbeat_interval
-            self._reap_finished()
-            self._enforce_cancel_grace()
-            stop_claiming = self._stopping.is_set() or (run_once and claimed_once)
-            if now >= next_poll and not stop_claiming:
-                launched = self.poll_once()
-                claimed_once = True
-                if not run_once:
-                    self._warm()  # replace a standby interpreter a run just took
-                if exit_when_idle and not launched and not self.active:
+            try:
+                now = time.monotonic()
+                if self._aborting.is_set():
+                    for run_id in list(self.active):
+                        self._begin_cancel(run_id, "the worker was stopped")
+                if now >= next_beat and self.active:
+                    self._heartbeat()
+                    next_beat = now + self.heartbeat_interval
+                self._reap_finished()
+                self._enforce_cancel_grace()
+                stop_claiming = self._stopping.is_set() or (run_once and claimed_once)
+                if now >= next_poll and not stop_claiming:
+                    launched = self.poll_once()
+                    claimed_once = True
+                    if not run_once:
+                        self._warm()  # replace a standby interpreter a run just took
+                    if exit_when_idle and not launched and not self.active:
+                        return
+                    next_poll = now + self.poll_interval
+                if (stop_claiming or (run_once and claimed_once)) and not self.active:
                     return
-                next_poll = now + self.poll_interval
-            if (stop_claiming or (run_once and claimed_once)) and not self.active:
-                return
+            except (StowflowError, SQLAlchemyError) as exc:
+                # The database went away for a moment: keep the runs, try again shortly.
+                log.error("worker %s: database error, retrying: %s", self.name,
+                          redact(str(exc)).splitlines()[0] if str(exc) else type(exc).__name__)
+                time.sleep(max(self.poll_interval, 1.0))
+                continue
             time.sleep(self.tick)
 
     def _warm(self) -> None:
