@@ -321,3 +321,43 @@ def test_sparse_set_change_makes_a_fresh_checkout(git_remote: GitHTTPServer,
     assert (dest / "b" / "y.py").exists() and not (dest / "a").exists()
     dest = GitRepository(repo.url).pull().directory
     assert (dest / "a" / "x.py").exists() and (dest / "b" / "y.py").exists()
+
+
+def test_submodules_relative_and_absolute_shallow_with_credentials(git_remote: GitHTTPServer,
+                                                                   workdir: Path) -> None:
+    token = "sub-token-4242"
+    inner = git_remote.create_repo("deps/inner", {"inner.txt": "inner"})
+    rel = git_remote.create_repo("deps/rel", {"rel.txt": "r1"})
+    rel.commit({"rel.txt": "r2"})
+    rel.add_submodule("nested", "../inner.git", inner.rev_parse())  # nested, relative
+    absolute = git_remote.create_repo("other/abs", {"abs.txt": "a1"})
+    absolute.commit({"abs.txt": "a2"})
+    top = git_remote.create_repo("app/top", {"main.py": "m"})
+    top.add_submodule("libs/rel", "../../deps/rel.git", rel.rev_parse())
+    top.add_submodule("libs/abs", absolute.url, absolute.rev_parse())
+    git_remote.accept({("git", token)})
+
+    plain = GitRepository(top.url, credentials=token, name="plain").pull()
+    assert not any((plain.directory / "libs" / "rel").iterdir())  # not asked for
+
+    result = GitRepository(top.url, credentials=token, include_submodules=True).pull()
+    root = result.directory
+    assert (root / "libs" / "rel" / "rel.txt").read_text() == "r2"
+    assert (root / "libs" / "rel" / "nested" / "inner.txt").read_text() == "inner"
+    assert (root / "libs" / "abs" / "abs.txt").read_text() == "a2"
+    for sub in ("libs/rel", "libs/abs"):
+        assert git_out("rev-list", "--count", "HEAD", cwd=root / sub) == "1"  # shallow
+    status = subprocess.run(["git", "submodule", "status", "--recursive"], cwd=root,
+                            capture_output=True, text=True, check=True, timeout=60).stdout
+    assert len(status.splitlines()) == 3
+    assert all(line.startswith(" ") for line in status.splitlines()), status  # all checked out
+    assert all(r.user == "git" for r in git_remote.requests if r.status == 200)
+    config = (root / ".git" / "config").read_text() + "".join(
+        p.read_text() for p in (root / ".git" / "modules").rglob("config"))
+    assert token not in config
+
+    # a moved submodule pointer is followed on the next pull
+    moved = absolute.commit({"abs.txt": "a3"})
+    top.add_submodule("libs/abs", absolute.url, moved)
+    again = GitRepository(top.url, credentials=token, include_submodules=True).pull()
+    assert (again.directory / "libs" / "abs" / "abs.txt").read_text() == "a3"
