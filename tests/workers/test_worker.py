@@ -51,6 +51,14 @@ def hello(name: str = "World", mode: str = "ok"):
         import sfdemo_layer
         print("layer version " + sfdemo_layer.VERSION)
     return name
+
+
+@flow
+async def hello_async(name: str = "World"):
+    import asyncio
+
+    await asyncio.sleep(0)
+    print(f"async hello {name}")
 '''
 
 STEPS = '''
@@ -350,3 +358,16 @@ def test_worker_survives_a_database_error_and_carries_on(project, monkeypatch):
     worker.start(exit_when_idle=True, install_signal_handlers=False)
     assert len(calls) >= 2
     assert get_flow_run(run.id).state == "COMPLETED"
+
+
+def test_async_flow_is_awaited(project):
+    dep = upsert_deployment(
+        name="async", flow_name="hello-async", entrypoint="flows/hello.py:hello_async",
+        work_pool_name="pool", pull_steps=[{"stowflow.deployments.steps.set_working_directory":
+                                            {"directory": str(project)}}])
+    create_pool("pool", exist_ok=True)
+    Secret(value=TOKEN).save("tok", overwrite=True)
+    run = create_flow_run(dep, {"name": "Ada"})
+    work()
+    assert get_flow_run(run.id).state == "COMPLETED", messages(run.id)
+    assert "async hello Ada" in messages(run.id)

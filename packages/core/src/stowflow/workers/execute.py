@@ -17,7 +17,9 @@ ready so a run does not wait for Python to start (see ``runner.py`` for when it 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import inspect
 import json
 import logging
 import os
@@ -134,11 +136,12 @@ def _import(run_id: str, entrypoint: str, root: Path, parameters: dict[str, Any]
 
 
 def _run_phases(run_id: str) -> None:
-    run = get_flow_run(run_id)
-    deployment = deployment_for_run(run)
-    pull_steps = list(deployment.get("pull_steps") or [])
-    current = "install"
+    current = "resolve"
     try:
+        run = get_flow_run(run_id)
+        deployment = deployment_for_run(run)
+        pull_steps = list(deployment.get("pull_steps") or [])
+        current = "install"
         _install(run_id)
         current = "auth"
         _auth(run_id, pull_steps)
@@ -148,7 +151,9 @@ def _run_phases(run_id: str) -> None:
         flow, params = _import(run_id, deployment["entrypoint"], root, run.parameters or {})
         current = "run"
         with phase(run_id, "run"):
-            flow(**params)
+            result = flow(**params)
+            if inspect.iscoroutine(result):  # an ``async def`` flow
+                asyncio.run(result)
     except (Exception, KeyboardInterrupt) as exc:
         raise PhaseFailed(current, exc) from exc
 
