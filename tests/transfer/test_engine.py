@@ -205,3 +205,47 @@ def test_many_small_pushes_are_repacked(store: FsspecStore, tmp_path: Path) -> N
     assert read_tree(tmp_path / "dest") == tree
     # Without repacking a cold pull would need 15 packs; the 11th push repacked them.
     assert pulled.fetched_objects <= 6, pulled.fetched_objects
+
+
+class _BreakingStream:
+    """A stream that fails with a transient error after ``limit`` bytes."""
+
+    def __init__(self, inner, limit: int) -> None:  # type: ignore[no-untyped-def]
+        self.inner, self.left = inner, limit
+
+    def read(self, n: int = -1) -> bytes:
+        from stowflow.errors import StorageTransientError
+
+        if self.left <= 0:
+            raise StorageTransientError("memory://x: connection reset while reading")
+        data = self.inner.read(min(n if n >= 0 else self.left, self.left))
+        self.left -= len(data)
+        return data
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.inner.close()
+
+
+def test_a_pack_stream_broken_midway_resumes_with_the_rest(store: FsspecStore,
+                                                           tmp_path: Path) -> None:
+    tree = _many(tmp_path / "src", 50, size=4000)
+    transfer.push(tmp_path / "src", store, "p")
+    breaks = []
+
+    class Flaky(CountingStore):
+        def get(self, key, byte_range=None):  # type: ignore[no-untyped-def]
+            stream = super().get(key, byte_range)
+            if key.endswith(".pack") and not breaks:
+                breaks.append(byte_range)
+                return _BreakingStream(stream, 70_000)
+            return stream
+
+    flaky = Flaky(store)
+    pulled = transfer.pull(flaky, "p", tmp_path / "dest")
+    assert breaks == [None]  # the whole pack was asked for first
+    ranges = [k for k in flaky.keys_of("get") if k.endswith(".pack")]
+    assert len(ranges) == 2 and pulled.fetched_objects == 2
+    assert read_tree(tmp_path / "dest") == tree

@@ -22,6 +22,7 @@ from typing import Any, BinaryIO, TypeVar
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
+from fsspec.implementations.memory import MemoryFileSystem
 
 from stowflow.errors import (
     StorageAuthError,
@@ -49,6 +50,7 @@ class FsspecStore(ObjectStore):
         self.root = root
         self._base = root.rstrip("/")
         self._local = isinstance(fs, LocalFileSystem)
+        self._memory = isinstance(fs, MemoryFileSystem)
         protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
         self._label = label or f"{protocol}://{self.root.lstrip('/')}"
         self.max_concurrency = max_concurrency
@@ -111,7 +113,9 @@ class FsspecStore(ObjectStore):
 
     def get(self, key: str, byte_range: tuple[int, int] | None = None) -> BinaryIO:
         """Open the object (or bytes ``[start, end)``) for reading."""
-        if byte_range is not None:
+        if byte_range is not None or self._memory:
+            # fsspec's memory filesystem hands every reader the same file object (one
+            # shared position), so concurrent readers get a copy of the bytes instead.
             return io.BytesIO(self.get_bytes(key, byte_range))
         return self._call("get", key, lambda: self.fs.open(self._path(key), "rb"))
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import BinaryIO
 
 from filelock import FileLock
 
@@ -35,7 +36,7 @@ from stowflow.transfer.parallel import run_parallel
 from stowflow.transfer.paths import check_tree, dir_prefix, normalize_prefix, safe_relpath
 from stowflow.transfer.progress import ProgressCallback, Reporter
 from stowflow.transfer.refs import load_manifest, read_head
-from stowflow.transfer.retry import retrying
+from stowflow.transfer.retry import call_with_retry, retrying
 from stowflow.transfer.store import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -82,25 +83,45 @@ class _Fetcher:
             self.requests += 1
             self.bytes += nbytes
 
+    def _count_bytes(self, nbytes: int) -> None:
+        with self._lock:
+            self.bytes += nbytes
+
     def _mismatch(self, key: str, what: str, sha: str) -> IntegrityError:
         return IntegrityError(f"{self.store.name}/{key}: bytes of {what} do not match "
                               f"sha256 {sha[:12]}...", hint="the store was changed; pull again")
 
     def read_pack(self, prefix: str, read: Read, targets: dict[str, FileEntry]) -> None:
-        """Fetch one planned pack read and write each piece it carries to its file."""
+        """Fetch one planned pack read, streaming each piece it carries to its file.
+
+        Only one piece is in memory at a time. A stream that breaks midway is reopened
+        (with backoff) for the pieces not yet written.
+        """
         key = keys.pack_key(prefix, read.pack)
-        data = self.store.get_bytes(key, read.byte_range)
-        if len(data) != read.end - read.start:
-            raise IntegrityError(f"{self.store.name}/{key}: expected {read.end - read.start} "
-                                 f"bytes, got {len(data)}", hint="the store was changed; pull again")
-        self._count(len(data))
-        for piece in read.wanted:
-            chunk = data[piece.offset - read.start: piece.offset - read.start + piece.size]
-            if hashlib.sha256(chunk).hexdigest() != piece.sha256:
-                raise self._mismatch(key, f"content {piece.sha256[:12]}", piece.sha256)
-            entry = targets[piece.sha256]
-            self.builder.write(entry.path, chunk, piece.sha256, entry.executable)
-            self.reporter.advance(0, piece.size)
+        remaining = sorted(read.wanted, key=lambda w: w.offset)
+
+        def consume() -> None:
+            whole = read.whole and len(remaining) == len(read.wanted)  # first attempt
+            position = 0 if whole else remaining[0].offset
+            with self.store.get(key, None if whole else (position, read.end)) as stream:
+                self._count(0)
+                while remaining:
+                    piece = remaining[0]
+                    _skip(stream, piece.offset - position, self.store.name, key)
+                    chunk = _read_exact(stream, piece.size, self.store.name, key)
+                    if hashlib.sha256(chunk).hexdigest() != piece.sha256:
+                        raise self._mismatch(key, f"content {piece.sha256[:12]}", piece.sha256)
+                    entry = targets[piece.sha256]
+                    self.builder.write(entry.path, chunk, piece.sha256, entry.executable)
+                    self._count_bytes(piece.offset + piece.size - position)
+                    position = piece.offset + piece.size
+                    self.reporter.advance(0, piece.size)
+                    remaining.pop(0)
+                if whole:  # drain the tail so the connection can be reused
+                    while tail := stream.read(1024 * 1024):
+                        self._count_bytes(len(tail))
+
+        call_with_retry(consume)
 
     def fetch_file(self, key: str, relpath: str, size: int, executable: bool,
                    sha: str | None) -> str:
@@ -128,6 +149,26 @@ class _Fetcher:
         self._count(nbytes)
         self.reporter.advance(0, nbytes)
         return actual
+
+
+def _read_exact(stream: BinaryIO, size: int, store: str, key: str) -> bytes:
+    """Read exactly ``size`` bytes (streams may return less per call)."""
+    parts: list[bytes] = []
+    left = size
+    while left:
+        chunk = stream.read(min(left, 1024 * 1024))
+        if not chunk:
+            raise IntegrityError(f"{store}/{key}: the object ended {left} bytes early",
+                                 hint="the store was changed; pull again")
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
+def _skip(stream: BinaryIO, size: int, store: str, key: str) -> None:
+    """Read and drop ``size`` bytes (a small gap between two wanted pieces)."""
+    while size > 0:
+        size -= len(_read_exact(stream, min(size, 1024 * 1024), store, key))
 
 
 def default_dest(store: ObjectStore, prefix: str) -> Path:
