@@ -68,6 +68,9 @@ def test_client_uses_every_client_parameter() -> None:
     assert config.max_pool_connections == 24
     assert config.request_checksum_calculation == "when_required"
     assert client._endpoint.http_session._verify is False
+    bundle = AwsCredentials(aws_client_parameters={"verify": "/etc/ssl/internal-ca.pem"},
+                            region_name="eu-west-1")
+    assert bundle.get_client("s3")._endpoint.http_session._verify == "/etc/ssl/internal-ca.pem"
 
 
 def test_step_parameters_refine_the_blocks_field_by_field() -> None:
