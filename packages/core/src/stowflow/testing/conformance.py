@@ -32,6 +32,13 @@ Optional overrides (plain class attributes or fixtures):
 Each test gets an isolated ``STOWFLOW_HOME`` (so a cold content cache) from
 ``stowflow.testing.fixtures``, which the root ``conftest.py`` loads. The store instance is
 shared between threads in the concurrency tests, as the engine does.
+
+What is counted: :class:`~stowflow.transfer.instrument.CountingStore` wraps the store and
+records every ``list``/``get``/``put``/``delete``/``head`` call, so "an unchanged re-pull
+fetches no object" means exactly one ``get`` (``HEAD``), and "a one-file change" means one
+content ``put`` plus the manifest and ``HEAD``. Failures are injected with
+:class:`~stowflow.transfer.instrument.FailingStore` (the Nth ``get`` raises). A store that
+lists no etags skips only the foreign-folder re-pull test (it then re-fetches such folders).
 """
 
 from __future__ import annotations

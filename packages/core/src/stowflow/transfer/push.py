@@ -10,6 +10,7 @@ the new one, never a mix. Pushing an unchanged tree uploads nothing and keeps th
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -41,6 +42,8 @@ LAYOUTS = ("packed", "files")
 #: Repack when the reused packs outnumber the ideal count by this factor (plus slack).
 REPACK_FACTOR = 2
 REPACK_SLACK = 8
+#: Bytes of packs a push may hold in memory at once.
+PACK_MEMORY_BUDGET = 64 * 1024 * 1024
 
 
 @dataclass
@@ -176,17 +179,19 @@ def _push_packed(hashed: list[HashedFile], prefix: str, previous: mf.Manifest | 
             new_small.setdefault(h.sha256, PackItem(h.sha256, src.size, src.path))
             pending.append(h)
 
-    groups = plan_packs(list(new_small.values()),
-                        pack_target(sum(i.size for i in new_small.values()),
-                                    up.store.max_concurrency))
+    target = pack_target(sum(i.size for i in new_small.values()), up.store.max_concurrency)
+    groups = plan_packs(list(new_small.values()), target)
     placed: dict[str, tuple[str, int]] = {}
+    # Packs are built in memory: bound how many exist at once, whatever the concurrency.
+    in_memory = threading.BoundedSemaphore(max(2, PACK_MEMORY_BUDGET // target))
 
     def upload_pack(group: list[PackItem]) -> None:
-        blob, sha, offsets = build_pack(group)
-        key = keys.pack_key(prefix, sha)
-        if key not in listing:
-            up.store.put(key, blob)
-            up.count(len(blob))
+        with in_memory:
+            blob, sha, offsets = build_pack(group)
+            key = keys.pack_key(prefix, sha)
+            if key not in listing:
+                up.store.put(key, blob)
+                up.count(len(blob))
         packs[sha] = len(blob)
         for item_sha, offset in offsets.items():
             placed[item_sha] = (sha, offset)
