@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ReadTimeoutError
-from stowflow.errors import StorageNotFoundError, StorageTransientError
+from stowflow.errors import StorageError, StorageNotFoundError, StorageTransientError
 from stowflow.testing.servers.s3 import S3Server
 from stowflow_aws import AwsCredentials, S3Bucket, S3ObjectStore
 from stowflow_aws.storage import _TranslatingStream, join_key, split_url
@@ -92,6 +92,11 @@ def test_small_file_is_streamed_in_one_request(store: S3ObjectStore, tmp_path: P
     store.put("small.bin", path)
     head = store.head("small.bin")
     assert head is not None and head.etag == md5(data)  # a plain PUT's etag is the MD5
+
+
+def test_missing_local_file_is_a_storage_error(store: S3ObjectStore, tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match=r"put 'k' failed: cannot read .*gone\.txt"):
+        store.put("k", tmp_path / "gone.txt")
 
 
 def test_large_file_goes_up_in_parts_and_down_in_parallel(

@@ -163,8 +163,8 @@ class S3ObjectStore(ObjectStore):
 
     def put(self, key: str, data: bytes | Path) -> None:
         """Store ``data`` at ``key``: one request when small, a multipart upload when large."""
-        size = len(data) if isinstance(data, bytes) else Path(data).stat().st_size
         try:
+            size = len(data) if isinstance(data, bytes) else Path(data).stat().st_size
             if size >= self.multipart_threshold:
                 source: Any = io.BytesIO(data) if isinstance(data, bytes) else str(data)
                 self._transfer_manager().upload(source, self.bucket, key).result()
