@@ -6,7 +6,8 @@
 - :mod:`~stowflow.workers.runner`: starting a run subprocess (with a warm standby);
 - :mod:`~stowflow.workers.execute`: the run subprocess and its phases;
 - :mod:`~stowflow.workers.envlayer`: ``EXTRA_PIP_PACKAGES`` layers;
-- :mod:`~stowflow.workers.serve`: ``flow.serve``.
+- :mod:`~stowflow.workers.serve`: ``flow.serve`` (use ``Flow.serve``; a lazy ``serve`` name
+  here would be shadowed by the submodule of the same name).
 
 Imports are lazy: ``from stowflow.workers import Worker`` loads only what it needs.
 """
@@ -18,7 +19,6 @@ from typing import Any
 
 _LAZY = {
     "Worker": "stowflow.workers.worker",
-    "serve": "stowflow.workers.serve",
     "create_pool": "stowflow.workers.pools",
     "get_pool": "stowflow.workers.pools",
 }
