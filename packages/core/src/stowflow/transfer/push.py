@@ -68,15 +68,18 @@ class PushResult:
 
 
 class _Uploads:
-    """Runs uploads on a thread pool and counts them."""
+    """The store, progress and counts that the upload threads share."""
 
     def __init__(self, store: ObjectStore, reporter: Reporter) -> None:
         self.store, self.reporter = store, reporter
         self.objects = self.bytes = 0
+        self._lock = threading.Lock()
 
     def count(self, nbytes: int) -> None:
-        self.objects += 1
-        self.bytes += nbytes
+        """Count one uploaded object of ``nbytes``."""
+        with self._lock:
+            self.objects += 1
+            self.bytes += nbytes
 
 
 def push(source_dir: str | Path, store: ObjectStore, prefix: str, *, layout: str = "packed",
