@@ -361,3 +361,28 @@ def test_submodules_relative_and_absolute_shallow_with_credentials(git_remote: G
     top.add_submodule("libs/abs", absolute.url, moved)
     again = GitRepository(top.url, credentials=token, include_submodules=True).pull()
     assert (again.directory / "libs" / "abs" / "abs.txt").read_text() == "a3"
+
+
+def test_legacy_server_without_fetch_by_commit_id(git_remote: GitHTTPServer,
+                                                  workdir: Path) -> None:
+    repo = git_remote.create_repo(files={"a.txt": "1"})
+    old = repo.rev_parse()
+    repo.commit({"a.txt": "2"})
+    git_remote.speak_legacy()
+    head = GitRepository(repo.url, name="head").pull()
+    assert (head.directory / "a.txt").read_text() == "2"
+    pinned = GitRepository(repo.url, commit_sha=old, name="pinned").pull()
+    assert pinned.version == old
+    assert (pinned.directory / "a.txt").read_text() == "1"
+    sparse = GitRepository(repo.url, commit_sha=old[:10], directories=["x"], name="s").pull()
+    assert (sparse.directory / "a.txt").read_text() == "1"
+    # a fresh repository: the short SHA is found through a blob-less history fetch, then
+    # the host refuses the blobs by id, so the branches are fetched again, whole
+    other = git_remote.create_repo(files={"x/a.txt": "1", "y/b.txt": "b"})
+    first = other.rev_parse()
+    other.commit({"x/a.txt": "2"})
+    result = GitRepository(other.url, commit_sha=first[:9], directories=["x"],
+                           name="fresh").pull()
+    assert result.version == first
+    assert (result.directory / "x" / "a.txt").read_text() == "1"
+    assert not (result.directory / "y").exists()

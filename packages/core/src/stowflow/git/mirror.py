@@ -240,23 +240,33 @@ class Mirror:
 
     def _pin(self, commit_sha: str, filtered: bool) -> str:
         sha = commit_sha.lower()
-        if _FULL_SHA.match(sha):
-            if not self.has_commit(sha):
+        full = bool(_FULL_SHA.match(sha))
+        if full and self.has_commit(sha):
+            return sha
+        refused = False
+        if full:
+            try:
                 self._fetch([f"+{sha}:refs/stowflow/pinned/{sha}"], filtered=filtered)
-            return self._resolve_local(f"{sha}^{{commit}}", wanted=commit_sha)
+                return self._resolve_local(f"{sha}^{{commit}}", wanted=commit_sha)
+            except GitRefNotFoundError:
+                refused = True  # some hosts serve no commit by id: look on the branches
         found = self._resolve_short(sha)
         if found is None:
-            # A short SHA cannot be asked for; fetch the branches' history (commits and
-            # trees only) and look again.
+            # A short SHA cannot be asked for: fetch the branches' history — commits and
+            # trees only, unless the host already refused to serve objects by id — and
+            # look again.
             extra = ["--unshallow"] if self.shallow_file() else []
-            self._fetch(["+refs/heads/*:refs/heads/*"], filtered=True, depth=None, extra=extra)
+            self._fetch(["+refs/heads/*:refs/heads/*"], filtered=not refused, depth=None,
+                        extra=extra)
             found = self._resolve_short(sha)
         if found is None:
             raise GitRefNotFoundError(
                 f"git fetch of {self.url} failed: commit {commit_sha!r} not found on any branch",
-                hint="check the SHA; use the full 40-character SHA for commits not on a branch")
-        if not self.has_commit(found):
-            self._fetch([f"+{found}:refs/stowflow/pinned/{found}"], filtered=filtered)
+                hint="check the SHA; a commit must be pushed to a branch of the repository")
+        # The commit and its trees are here now; remember it so the next pin is a ref hit.
+        ref = self.path / "refs" / "stowflow" / "pinned" / found
+        ref.parent.mkdir(parents=True, exist_ok=True)
+        ref.write_text(found + "\n")
         return found
 
     def _resolve_short(self, short: str) -> str | None:
@@ -308,10 +318,18 @@ class Mirror:
         if not wanted:
             return
         # The same request git's own lazy fetch makes: these objects, nothing else.
-        self.git("-c", "fetch.negotiationAlgorithm=noop", "fetch", "origin", "--no-tags",
-                 "--no-write-fetch-head", "--recurse-submodules=no", "--no-progress",
-                 "--filter=blob:none", "--stdin", action=f"fetch of files from {self.url}",
-                 input="\n".join(sorted(set(wanted))).encode() + b"\n", retry=True)
+        try:
+            self.git("-c", "fetch.negotiationAlgorithm=noop", "fetch", "origin", "--no-tags",
+                     "--no-write-fetch-head", "--recurse-submodules=no", "--no-progress",
+                     "--filter=blob:none", "--stdin", action=f"fetch of files from {self.url}",
+                     input="\n".join(sorted(set(wanted))).encode() + b"\n", retry=True)
+        except GitRefNotFoundError:
+            # An old server that serves no object by id: fetch the branches again, whole.
+            extra = ["--refetch", f"--filter=blob:limit={2**31 - 1}"]
+            if self.shallow_file():
+                extra.append("--unshallow")
+            self._fetch(["+refs/heads/*:refs/heads/*"], filtered=False, depth=None,
+                        extra=extra)
 
 
 def write_skeleton(git_dir: Path, *, bare: bool, config: str = "") -> None:

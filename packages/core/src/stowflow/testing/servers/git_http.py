@@ -21,6 +21,8 @@ Accepting exactly one credential form (what a provider plugin's tests need)::
         assert git_remote.requests_for(repo)[-1].user == "oauth2"
 
 ``accept(None)`` makes the server public again; ``accept(set())`` refuses everyone.
+``speak_legacy()`` makes it answer like an old self-hosted server (protocol v0 only, no
+commit fetched by its id).
 Unauthenticated requests to a private server get ``401`` with a ``WWW-Authenticate: Basic``
 challenge, like GitHub, GitLab and Bitbucket. Repositories are bare repositories under
 :attr:`GitHTTPServer.root`; :class:`BareRepo` makes commits, branches, tags and submodules
@@ -197,6 +199,7 @@ class GitHTTPServer:
     root: Path
     port: int = 0
     accepted: frozenset[tuple[str, str]] | None = None  # None = public
+    legacy: bool = False  # protocol v0 only, no fetch by commit id (old self-hosted servers)
     requests: list[RecordedRequest] = field(default_factory=list)
     _httpd: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
@@ -235,10 +238,16 @@ class GitHTTPServer:
         with self._lock:
             self.accepted = None if pairs is None else frozenset(pairs)
 
+    def speak_legacy(self, legacy: bool = True) -> None:
+        """Serve like an old server: protocol v0 only, no commit fetched by its id."""
+        with self._lock:
+            self.legacy = legacy
+
     def reset(self) -> None:
-        """Make the server public again and forget the recorded requests."""
+        """Make the server public and modern again and forget the recorded requests."""
         with self._lock:
             self.accepted = None
+            self.legacy = False
             self.requests.clear()
 
     def record(self, request: RecordedRequest) -> None:
@@ -357,7 +366,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Content-Encoding", "").lower() == "gzip":
             body = gzip.decompress(body)
         env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-        env.update(_config_env(_SERVER_GIT_CONFIG))
+        config = dict(_SERVER_GIT_CONFIG)
+        if state.legacy:
+            config.update({"uploadpack.allowAnySHA1InWant": "false",
+                           "uploadpack.allowReachableSHA1InWant": "false",
+                           "protocol.version": "0"})
+        env.update(_config_env(config))
         env.update({
             "GIT_PROJECT_ROOT": str(state.root),
             "GIT_HTTP_EXPORT_ALL": "1",
@@ -371,7 +385,7 @@ class _Handler(BaseHTTPRequestHandler):
             "REMOTE_USER": user or "",
             "SERVER_PROTOCOL": "HTTP/1.1",
         })
-        if self.headers.get("Git-Protocol"):
+        if self.headers.get("Git-Protocol") and not state.legacy:
             env["HTTP_GIT_PROTOCOL"] = self.headers["Git-Protocol"]
         proc = subprocess.run(["git", "http-backend"], input=body, capture_output=True,
                               env=env, timeout=300)
