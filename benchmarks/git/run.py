@@ -7,7 +7,9 @@ Measured in the same process, median of several rounds:
 - baseline: ``git clone --depth 1`` by hand (credentials through the same extraHeader);
 - first pull: an empty cache (fresh ``STOWFLOW_HOME``) — target ≤ 1.2x the baseline;
 - second pull, no new commits — target ≥ 5x faster than the first pull;
-- pull after one new commit (one file changed).
+- pull after one new commit (one file changed);
+- a pull with a warm cache into a new, empty folder (what a worker's fresh workspace gets):
+  nothing is fetched, but every file is written.
 
 Run: ``.venv/bin/python benchmarks/git/run.py [--quick]``.
 """
@@ -94,6 +96,10 @@ def main() -> int:
         pull(repo.url, dest, credentials=creds)
         t_second = _median_time(lambda i: pull(repo.url, dest, credentials=creds), rounds)
 
+        # a worker's run: warm mirror, but a new, empty workspace folder every time
+        t_new_folder = _median_time(
+            lambda i: pull(repo.url, work / f"run-{i}", credentials=creds), rounds)
+
         def after_commit(i: int) -> None:
             repo.commit({"pkg00/module_0000.py": f"VALUE = 'round {i}'\n"}, f"round {i}")
             started = time.perf_counter()
@@ -118,6 +124,9 @@ def main() -> int:
               f"{t_first / t_second:5.1f}x faster than first (target >= 5x)")
         print(f"  pull after one new commit      {t_after * 1000:8.1f} ms   "
               f"{t_first / t_after:5.1f}x faster than first")
+        print(f"  warm cache, new empty folder   {t_new_folder * 1000:8.1f} ms   "
+              f"{t_first / t_new_folder:5.1f}x faster than first (no fetch; all files "
+              "written)")
     finally:
         server.stop()
         shutil.rmtree(base, ignore_errors=True)
