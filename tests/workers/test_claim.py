@@ -155,3 +155,17 @@ def test_run_of_a_killed_worker_is_marked_crashed(stowflow_database, make_deploy
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def test_deployment_concurrency_limit_is_respected(stowflow_database, make_deployment):
+    create_pool("pool")
+    capped = make_deployment("capped", concurrency_limit=2)
+    free = make_deployment("free")
+    capped_runs = [create_flow_run(capped, scheduled_at=utcnow() - timedelta(minutes=10 - i))
+                   for i in range(4)]
+    other = create_flow_run(free)
+    first = claim_runs("w1", 10, pool="pool")
+    assert {r.id for r in first} == {capped_runs[0].id, capped_runs[1].id, other.id}
+    assert claim_runs("w2", 10, pool="pool") == []  # capped is full, nothing else waits
+    set_state(capped_runs[0].id, State.CANCELLED)  # a slot frees up
+    assert [r.id for r in claim_runs("w2", 10, pool="pool")] == [capped_runs[2].id]

@@ -12,9 +12,17 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
 
-from stowflow.db import FlowRunRecord, RunLogRecord, WorkPoolRecord, session, utcnow
+from stowflow.db import (
+    DeploymentRecord,
+    FlowRunRecord,
+    RunLogRecord,
+    WorkPoolRecord,
+    session,
+    utcnow,
+)
 from stowflow.runs.states import State
 
 _ACTIVE = (State.PENDING.value, State.RUNNING.value)
@@ -25,8 +33,9 @@ def claim_runs(worker_name: str, limit: int, *, pool: str | None = None,
     """Claim up to ``limit`` due runs of ``pool`` (or of ``deployment_ids``) for ``worker_name``.
 
     Runs are taken oldest ``scheduled_at`` first. A paused pool yields nothing; a pool with
-    a concurrency limit yields no more than its free slots. Returns the claimed runs, now
-    PENDING, owned by ``worker_name``, with a fresh heartbeat.
+    a concurrency limit yields no more than its free slots, and so does a deployment with
+    one. Returns the claimed runs, now PENDING, owned by ``worker_name``, with a fresh
+    heartbeat.
     """
     if limit <= 0 or (pool is None and not deployment_ids):
         return []
@@ -45,15 +54,19 @@ def claim_runs(worker_name: str, limit: int, *, pool: str | None = None,
                 limit = min(limit, max(record.concurrency_limit - int(busy or 0), 0))
                 if limit == 0:
                     return []
-        query = select(FlowRunRecord.id).where(
+        query = select(FlowRunRecord.id, FlowRunRecord.deployment_id).where(
             FlowRunRecord.state == State.SCHEDULED.value, FlowRunRecord.scheduled_at <= now)
+        full = _full_deployments(db)
+        if full:  # skip them up front so they do not hold back other deployments' runs
+            query = query.where(or_(FlowRunRecord.deployment_id.is_(None),
+                                    FlowRunRecord.deployment_id.not_in(full)))
         if pool is not None:
             query = query.where(FlowRunRecord.work_pool_name == pool)
         if deployment_ids:
             query = query.where(FlowRunRecord.deployment_id.in_(list(deployment_ids)))
         query = (query.order_by(FlowRunRecord.scheduled_at, FlowRunRecord.id).limit(limit)
                  .with_for_update(skip_locked=True))
-        ids = list(db.scalars(query))
+        ids = _within_deployment_limits(db, [(r, d) for r, d in db.execute(query)])
         if not ids:
             return []
         db.execute(update(FlowRunRecord)
@@ -64,6 +77,47 @@ def claim_runs(worker_name: str, limit: int, *, pool: str | None = None,
         return list(db.scalars(select(FlowRunRecord).where(
             FlowRunRecord.id.in_(ids), FlowRunRecord.worker_name == worker_name,
             FlowRunRecord.state == State.PENDING.value).order_by(FlowRunRecord.scheduled_at)))
+
+
+def _active_count(db: Session, deployment_id: str) -> int:
+    return int(db.scalar(select(func.count()).select_from(FlowRunRecord).where(
+        FlowRunRecord.deployment_id == deployment_id, FlowRunRecord.state.in_(_ACTIVE))) or 0)
+
+
+def _full_deployments(db: Session) -> list[str]:
+    """Deployments with a concurrency limit and no free slot right now."""
+    active = (select(func.count()).select_from(FlowRunRecord)
+              .where(FlowRunRecord.deployment_id == DeploymentRecord.id,
+                     FlowRunRecord.state.in_(_ACTIVE))
+              .correlate(DeploymentRecord).scalar_subquery())
+    return list(db.scalars(select(DeploymentRecord.id).where(
+        DeploymentRecord.concurrency_limit.is_not(None),
+        DeploymentRecord.concurrency_limit <= active)))
+
+
+def _within_deployment_limits(db: Session, candidates: list[tuple[str, str | None]]) -> list[str]:
+    """Keep the candidate runs (in order) that fit their deployment's concurrency limit.
+
+    Each limited deployment's row is locked first, so concurrent claimers count its
+    active runs one after the other and never both take its last slot.
+    """
+    deployment_ids = sorted({dep for _, dep in candidates if dep})
+    caps: dict[str, int] = {}
+    if deployment_ids:
+        caps = {dep_id: int(cap or 0) for dep_id, cap in db.execute(
+            select(DeploymentRecord.id, DeploymentRecord.concurrency_limit)
+            .where(DeploymentRecord.id.in_(deployment_ids),
+                   DeploymentRecord.concurrency_limit.is_not(None))
+            .order_by(DeploymentRecord.id).with_for_update())}
+    free = {dep_id: cap - _active_count(db, dep_id) for dep_id, cap in caps.items()}
+    kept = []
+    for run_id, dep in candidates:
+        if dep in free:
+            if free[dep] <= 0:
+                continue
+            free[dep] -= 1
+        kept.append(run_id)
+    return kept
 
 
 def heartbeat(worker_name: str, run_ids: Collection[str]) -> set[str]:
