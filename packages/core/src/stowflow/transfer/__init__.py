@@ -10,7 +10,8 @@ format in :mod:`stowflow.transfer.manifest`, the node cache in :mod:`stowflow.tr
 
 from __future__ import annotations
 
-from stowflow.transfer.fsspec_store import FsspecStore
+from typing import TYPE_CHECKING, Any
+
 from stowflow.transfer.ignore import DEFAULT_STOWFLOWIGNORE
 from stowflow.transfer.progress import ProgressCallback, ProgressEvent
 from stowflow.transfer.pull import PullResult, pull
@@ -25,6 +26,9 @@ from stowflow.transfer.versions import (
     list_versions,
     rollback,
 )
+
+if TYPE_CHECKING:
+    from stowflow.transfer.fsspec_store import FsspecStore
 
 __all__ = [
     "DEFAULT_STOWFLOWIGNORE",
@@ -46,3 +50,13 @@ __all__ = [
     "rollback",
     "split_url",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # fsspec is imported only when its store is wanted (it costs most of this package's
+    # import time, and providers with native clients never need it).
+    if name == "FsspecStore":
+        from stowflow.transfer.fsspec_store import FsspecStore
+
+        return FsspecStore
+    raise AttributeError(f"module 'stowflow.transfer' has no attribute {name!r}")
