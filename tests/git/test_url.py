@@ -91,3 +91,23 @@ def test_invalid_urls(url: str) -> None:
 )
 def test_looks_like_git_url(url: str, expected: bool) -> None:
     assert looks_like_git_url(url) is expected
+
+
+def test_sparse_directories_are_normalised_and_cone_patterns_match_git() -> None:
+    from stowflow.git.checkout import cone_patterns, normalize_directories
+    from stowflow.git.mirror import in_cone
+
+    assert normalize_directories(None) == []
+    assert normalize_directories("flows/") == ["flows"]
+    assert normalize_directories(["./a//b/", "a", "c", "c"]) == ["a", "c"]
+    for bad in (["../x"], ["/etc"], ["a/../../b"]):
+        with pytest.raises(ConfigError):
+            normalize_directories(bad)
+    assert cone_patterns(["flows", "libs/common"]) == (
+        "/*\n!/*/\n/flows/\n/libs/\n!/libs/*/\n/libs/common/\n")
+    dirs = ["flows", "libs/common"]
+    assert in_cone("README.md", dirs) and in_cone("libs/l.py", dirs)
+    assert in_cone("libs/common/deep/x.py", dirs) and in_cone("flows/a/b.py", dirs)
+    assert not in_cone("libs/other/o.py", dirs) and not in_cone("data/x.bin", dirs)
+    assert not in_cone("flowsx/a.py", dirs)
+    assert in_cone("anything/at/all.py", [])

@@ -5,8 +5,8 @@ repository whose objects are borrowed from the mirror (git "alternates", as ``gi
 --shared`` does), its ``origin`` the repository URL without credentials — checks the commit
 out (sparse in cone mode for ``directories``), fetches submodules shallow, and only then
 swaps it into place with the sync engine's :func:`~stowflow.transfer.materialise.swap_in`
-(the one folder swap in stowflow). A failure at any step removes the temporary tree and leaves the
-previous destination exactly as it was.
+(the one folder swap in stowflow). A failure at any step removes the temporary tree and
+leaves the previous destination exactly as it was.
 
 The checkout's history commands (``git log``) read objects from the node's mirror; the
 files themselves never depend on it.
@@ -29,7 +29,10 @@ from stowflow.transfer.materialise import swap_in
 
 
 def normalize_directories(directories: Sequence[str] | str | None) -> list[str]:
-    """Return ``directories`` as clean relative POSIX paths; refuse ``..`` and absolute paths."""
+    """Return ``directories`` as clean relative POSIX paths; refuse ``..`` and absolute paths.
+
+    Folders inside another listed folder are dropped (the outer one includes them).
+    """
     if directories is None:
         return []
     if isinstance(directories, str):
@@ -45,11 +48,12 @@ def normalize_directories(directories: Sequence[str] | str | None) -> list[str]:
             joined = "/".join(parts)
             if joined not in clean:
                 clean.append(joined)
-    return clean
+    # a folder inside another listed folder is already included (cone mode would conflict)
+    return [d for d in clean if not any(d.startswith(o + "/") for o in clean)]
 
 
 def cone_patterns(directories: Sequence[str]) -> str:
-    """Return the ``info/sparse-checkout`` file git's cone mode writes for ``directories``."""
+    """Return cone-mode ``info/sparse-checkout`` patterns for ``directories`` (as git sets them)."""
     lines = ["/*", "!/*/"]
     parents: list[str] = []
     for directory in sorted(directories):
