@@ -249,3 +249,28 @@ def test_a_pack_stream_broken_midway_resumes_with_the_rest(store: FsspecStore,
     ranges = [k for k in flaky.keys_of("get") if k.endswith(".pack")]
     assert len(ranges) == 2 and pulled.fetched_objects == 2
     assert read_tree(tmp_path / "dest") == tree
+
+
+def test_cache_prune_drops_unlinked_content_first(store: FsspecStore, tmp_path: Path) -> None:
+    import shutil
+
+    from stowflow.transfer.materialise import wait_for_cleanup
+
+    write_tree(tmp_path / "a", {"a.bin": b"a" * 3000})
+    write_tree(tmp_path / "b", {"b.bin": b"b" * 5000})
+    transfer.push(tmp_path / "a", store, "pa")
+    transfer.push(tmp_path / "b", store, "pb")
+    transfer.pull(store, "pa", tmp_path / "da")
+    transfer.pull(store, "pb", tmp_path / "db")
+    shutil.rmtree(tmp_path / "db")  # b's content is now only in the cache
+    wait_for_cleanup()
+    cache = ContentCache()
+    stale = cache.temp_path()
+    os.utime(stale, (1, 1))
+    removed, freed = cache.prune(4000)
+    assert (removed, freed) == (1, 5000) and not stale.exists()
+    counting = CountingStore(store)
+    transfer.pull(counting, "pa", tmp_path / "da2")
+    assert counting.calls["get"] == 1  # a is still cached
+    assert cache.prune(0) == (1, 3000)
+    assert (tmp_path / "da/a.bin").read_bytes() == b"a" * 3000  # trees keep their files

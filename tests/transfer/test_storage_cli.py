@@ -85,3 +85,10 @@ def test_credentials_never_on_the_command_line(tmp_path: Path,
     code, out, _ = run(capsys, "storage", "push", str(tmp_path / "src"), url,
                        "--credentials", "secret/store")
     assert code == 0 and "new version" in out
+
+
+def test_prune_cache(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "storage", "prune-cache", "--max-size", "1GB")
+    assert code == 0 and "Removed 0 cached files" in out
+    code, _, err = run(capsys, "storage", "prune-cache", "--max-size", "lots")
+    assert code == 1 and "expected a size" in err

@@ -219,6 +219,31 @@ def gc_cmd(
                   f"objects ({_size(result.deleted_bytes)})", markup=False)
 
 
+@storage_app.command("prune-cache")
+def prune_cache_cmd(
+    max_size: str = typer.Option(..., "--max-size",
+                                 help="Largest size to keep, e.g. 500MB or 2GB (0 empties it)."),
+) -> None:
+    """Shrink this machine's content cache; unlinked entries go first, oldest first."""
+    from stowflow.transfer.cache import ContentCache
+
+    removed, freed = ContentCache().prune(_parse_size(max_size))
+    console.print(f"Removed {removed} cached files ({_size(freed)})", markup=False)
+
+
+def _parse_size(text: str) -> int:
+    units = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+    value = text.strip().upper().removesuffix("IB").removesuffix("I")
+    number = value.rstrip("KMGTB")
+    unit = value[len(number):]
+    if unit and not unit.endswith("B"):
+        unit += "B"
+    try:
+        return int(float(number) * units[unit])
+    except (ValueError, KeyError):
+        raise ConfigError(f"--max-size {text!r}: expected a size such as 500MB or 2GB") from None
+
+
 def _display(url: str) -> str:
     from stowflow.transfer.url import display_url
 

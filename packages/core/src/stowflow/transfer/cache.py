@@ -19,11 +19,13 @@ the cache; exec bits live in a separate ``.x`` copy for the same reason.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +124,36 @@ class ContentCache:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+
+    def prune(self, max_bytes: int, *, stale_after: float = 86400.0) -> tuple[int, int]:
+        """Shrink the content store to at most ``max_bytes``; return (files removed, bytes).
+
+        Entries that no pulled tree links to (link count 1) go first, least recently
+        modified first; entries still linked into trees go only if that is not enough
+        (the trees keep their files — a later pull just fetches them again). Temp files
+        older than ``stale_after`` seconds (left by killed processes) are removed too.
+        """
+        now = time.time()
+        for tmp in self.tmp_dir.iterdir():
+            with contextlib.suppress(OSError):
+                if now - tmp.stat().st_mtime > stale_after:
+                    tmp.unlink()
+        entries = []
+        for path in (self.root / "objects").glob("*/*"):
+            with contextlib.suppress(OSError):
+                st = path.stat()
+                entries.append((st.st_nlink > 1, st.st_mtime, st.st_size, path))
+        total = sum(size for _, _, size, _ in entries)
+        removed = freed = 0
+        for _, _, size, path in sorted(entries, key=lambda e: (e[0], e[1])):
+            if total <= max_bytes:
+                break
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed += 1
+                freed += size
+                total -= size
+        return removed, freed
 
     # --- manifests, records, foreign indexes --------------------------------------------
 
