@@ -205,7 +205,8 @@ def test_to_pull_step_uses_placeholders_and_refuses_plain_tokens(workdir: Path) 
                         "username": "bot", "provider": "gitlab"}}
     assert "credentials" not in GitRepository(url).to_pull_step()[
         "stowflow.deployments.steps.git_clone"]
-    for plain in (TOKEN, {"access_token": TOKEN}, SecretStr(TOKEN)):
+    for plain in (TOKEN, {"access_token": TOKEN}, SecretStr(TOKEN), {"token": TOKEN},
+                  {"access_token": secret, "password": TOKEN}):
         with pytest.raises(ConfigError, match="Secret block") as info:
             GitRepository(url, credentials=plain).to_pull_step()
         assert TOKEN not in str(info.value)
@@ -213,6 +214,9 @@ def test_to_pull_step_uses_placeholders_and_refuses_plain_tokens(workdir: Path) 
         GitRepository(url, credentials=Secret(value=TOKEN)).to_pull_step()
     with pytest.raises(ConfigError, match="unsaved"):
         GitRepository(url, credentials={"access_token": Secret(value=TOKEN)}).to_pull_step()
+    kept = {"access_token": "{{ stowflow.blocks.secret.x }}", "username": "u"}
+    assert GitRepository(url, credentials=kept).to_pull_step()[
+        "stowflow.deployments.steps.git_clone"]["credentials"] == kept
     _register_deploy_key_plugin()
     key = DeployKey(login="l", key=TOKEN)
     key.save("prod")

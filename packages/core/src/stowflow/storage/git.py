@@ -27,6 +27,8 @@ from stowflow.git.url import parse_git_url
 from stowflow.storage.base import PullResult
 
 GIT_CLONE_STEP = "stowflow.deployments.steps.git_clone"
+#: Keys of a credentials dict that are names, never secrets, so they may be stored as is.
+_PLAIN_KEYS = frozenset({"username", "provider"})
 
 _SAVE_HINT = ("save the token as a Secret block — Secret(value=...).save('git-token') — and "
               "pass credentials=Secret.load('git-token') or "
@@ -53,26 +55,28 @@ def block_placeholder(block: Block, what: str) -> str:
 def credentials_placeholder(credentials: Any) -> Any:
     """Return ``credentials`` as they may be stored in a deployment: placeholders only.
 
-    A saved block becomes its placeholder; a dict keeps ``username``, ``provider`` and any
-    other key, with ``access_token`` a saved Secret's placeholder; a plain-string token
-    (or an unsaved block) is refused with a message saying to save it as a Secret block.
+    A saved block becomes its placeholder; a dict keeps ``username`` and ``provider``, and
+    every other value must be a saved block (stored as its placeholder) or a placeholder
+    already; a plain-string token, any other plain value, or an unsaved block is refused
+    with a message saying to save it as a Secret block.
     """
     if credentials is None or _is_placeholder(credentials):
         return credentials
     if isinstance(credentials, Block):
         return block_placeholder(credentials, "the git credentials")
     if isinstance(credentials, dict):
-        out = dict(credentials)
-        token = credentials.get("access_token")
-        if isinstance(token, Block):
-            out["access_token"] = block_placeholder(token, "credentials['access_token']")
-        elif token is not None and not _is_placeholder(token):
-            raise ConfigError(
-                "credentials['access_token'] is a plain value, which would be stored in the "
-                "deployment as it is", hint=_SAVE_HINT)
-        for key, value in out.items():
+        out: dict[str, Any] = {}
+        for key, value in credentials.items():
             if isinstance(value, Block):
                 out[key] = block_placeholder(value, f"credentials[{key!r}]")
+            elif _is_placeholder(value) or (key in _PLAIN_KEYS and isinstance(value, str)) \
+                    or value is None:
+                out[key] = value
+            else:
+                # only names may be stored as they are; anything else may be a secret
+                raise ConfigError(
+                    f"credentials[{key!r}] is a plain value, which would be stored in the "
+                    "deployment as it is", hint=_SAVE_HINT)
         return out
     if isinstance(credentials, str | SecretStr):
         raise ConfigError("a plain-string git token cannot be stored in a deployment",
