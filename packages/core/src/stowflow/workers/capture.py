@@ -5,6 +5,10 @@ streams and puts a :class:`SinkHandler` on the root logger. Lines are queued and
 by one background thread every ``flush_interval`` seconds (one transaction per batch), so
 a chatty flow does not pay one database round trip per print. Redaction happens in
 :func:`stowflow.runs.write_logs`, with every secret the run has loaded by then.
+
+A run keeps at most ``max_lines`` lines of at most ``max_chars`` characters each; beyond
+that, lines are counted and dropped and one closing line says how many, so a runaway
+print loop cannot fill the database.
 """
 
 from __future__ import annotations
@@ -21,9 +25,14 @@ class LogSink:
     """A buffer of ``(level, message)`` lines flushed to the run log by a daemon thread."""
 
     def __init__(self, run_id: str, flush_interval: float = 0.25,
-                 writer: Callable[[str, list[tuple[str, str]]], int] = write_logs) -> None:
+                 writer: Callable[[str, list[tuple[str, str]]], int] = write_logs,
+                 max_lines: int = 100_000, max_chars: int = 20_000) -> None:
         self.run_id = run_id
         self.flush_interval = flush_interval
+        self.max_lines = max_lines
+        self.max_chars = max_chars
+        self._accepted = 0
+        self._dropped = 0
         self._writer = writer
         self._lines: list[tuple[str, str]] = []
         self._lock = threading.Lock()
@@ -36,8 +45,15 @@ class LogSink:
         return self
 
     def emit(self, level: str, message: str) -> None:
-        """Queue one line."""
+        """Queue one line (cut to ``max_chars``; dropped once ``max_lines`` were kept)."""
+        if len(message) > self.max_chars:
+            message = message[:self.max_chars] + f" … ({len(message) - self.max_chars} "\
+                "characters cut)"
         with self._lock:
+            if self._accepted >= self.max_lines:
+                self._dropped += 1
+                return
+            self._accepted += 1
             self._lines.append((level, message))
 
     def flush(self) -> None:
@@ -55,10 +71,15 @@ class LogSink:
                 continue
 
     def close(self) -> None:
-        """Stop the thread and write what is left."""
+        """Stop the thread and write what is left (and how many lines were dropped)."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
+        with self._lock:
+            dropped, self._dropped = self._dropped, 0
+            if dropped:
+                self._lines.append(("WARNING", f"{dropped} more log lines were dropped: a run "
+                                               f"keeps at most {self.max_lines}"))
         self.flush()
 
 
