@@ -46,6 +46,7 @@ def hello(name: str = "World", mode: str = "ok"):
         time.sleep(3)
         print("woke up")
     if mode == "die":
+        os.write(2, ("fatal: " + Secret.load("tok").get() + "\\n").encode())
         os._exit(9)
     if mode == "layer":
         import sfdemo_layer
@@ -157,10 +158,16 @@ def test_flow_validates_parameters_when_the_schema_is_not_enforced(stowflow_data
 
 def test_interpreter_death_is_crashed(stowflow_database, project):
     run = create_flow_run(deploy(project), {"mode": "die"})
-    work()
+    # a worker process of its own: it knows the token only by loading the run's blocks
+    subprocess.run([sys.executable, "-m", "stowflow", "worker", "start", "--pool", "pool",
+                    "--run-once", "--poll-interval", "0.1"], env=os.environ.copy(),
+                   check=True, timeout=120, capture_output=True)
     crashed = get_flow_run(run.id)
     assert crashed.state == "CRASHED"
     assert crashed.state_message == "the run process exited with code 9"
+    lines = messages(run.id)
+    assert "fatal: ***" in lines[-1]  # the raw output's tail, redacted by the worker
+    assert_no_secret(TOKEN, lines)
 
 
 def test_cancel_stops_a_running_flow(stowflow_database, project):

@@ -95,18 +95,24 @@ def _install(run_id: str) -> None:
                      "built" if built else "cached")
 
 
-def _auth(run_id: str, pull_steps: list[Any]) -> None:
-    """Load every block the pull steps reference: decrypts them and registers their secrets
-    with the redactor before any step runs, and times credential loading on its own."""
+def load_pull_step_blocks(pull_steps: list[Any]) -> list[str]:
+    """Load every block the pull steps reference (``slug/name``, returned): decrypting them
+    registers their secret values with the redactor."""
     from stowflow.steps.templating import placeholders, resolve
 
+    refs = sorted({".".join(expr.split(".")[:4]) for expr in placeholders(pull_steps)
+                   if expr.startswith(_BLOCK_PREFIX)})
+    for ref in refs:
+        resolve("{{ " + ref + " }}")
+    return [r[len(_BLOCK_PREFIX):].replace(".", "/", 1) for r in refs]
+
+
+def _auth(run_id: str, pull_steps: list[Any]) -> None:
+    """Load the pull steps' blocks before any step runs, so their secrets are masked from
+    the first line on, and time credential loading on its own."""
     with phase(run_id, "auth") as p:
-        refs = sorted({".".join(expr.split(".")[:4]) for expr in placeholders(pull_steps)
-                       if expr.startswith(_BLOCK_PREFIX)})
-        for ref in refs:
-            resolve("{{ " + ref + " }}")
-        p.details["blocks"] = [r[len(_BLOCK_PREFIX):].replace(".", "/", 1) for r in refs]
-        if not refs:
+        p.details["blocks"] = load_pull_step_blocks(pull_steps)
+        if not p.details["blocks"]:
             p.status = "skipped"
 
 

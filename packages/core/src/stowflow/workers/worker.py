@@ -30,6 +30,7 @@ from types import FrameType
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from stowflow.db import FlowRunRecord
 from stowflow.errors import StowflowError
 from stowflow.redact import redact
 from stowflow.runs import (
@@ -44,6 +45,15 @@ from stowflow.workers.claim import claim_runs, heartbeat, reap_crashed_runs
 from stowflow.workers.runner import Launcher, RunHandle, SubprocessLauncher
 
 log = logging.getLogger(__name__)
+
+
+def _learn_run_secrets(run: FlowRunRecord) -> None:
+    """Register the secrets of the blocks the run's pull steps use, as its subprocess did."""
+    from stowflow.runs import deployment_for_run
+    from stowflow.workers.execute import load_pull_step_blocks
+
+    with contextlib.suppress(Exception):  # best effort: the run is being reported anyway
+        load_pull_step_blocks(list(deployment_for_run(run).get("pull_steps") or []))
 
 
 def default_worker_name() -> str:
@@ -226,6 +236,7 @@ class Worker:
                 if cancelled is not None and not is_final(run.state):
                     self._finalize(run_id, State.CANCELLED, f"cancelled: {cancelled[1]}")
                 elif not is_final(run.state):
+                    _learn_run_secrets(run)  # the raw output is redacted in this process
                     tail = handle.output_tail()
                     lines = [("ERROR", f"the run process exited with code {code} "
                                        "without recording a final state")]
