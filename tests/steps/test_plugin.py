@@ -22,7 +22,7 @@ def test_local_and_git_recipes_are_registered_and_valid() -> None:
 
     recipes = registry.recipes()
     for name in ("local", "git"):
-        text = recipes[name].yaml_text.format(project_name="p", entrypoint="f.py:f",
+        text = recipes[name].render(project_name="p", entrypoint="f.py:f",
                                               repository="https://h.test/r.git", branch="main",
                                               directory="/srv/p")
         config = parse_project(text, name)

@@ -51,7 +51,7 @@ def test_hooks_register_blocks_steps_and_recipe() -> None:
 
 def test_recipe_renders_to_the_documented_shape() -> None:
     recipe = registry.recipes()["s3"]
-    data = yaml.safe_load(recipe.yaml_text.format(project_name="shop",
+    data = yaml.safe_load(recipe.render(project_name="shop",
                                                   entrypoint="flows/etl.py:etl"))
     (push,) = data["push"]
     (pull,) = data["pull"]

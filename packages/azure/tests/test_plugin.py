@@ -54,7 +54,7 @@ def test_hooks_register_blocks_steps_and_recipe() -> None:
 
 def test_recipe_renders_to_the_documented_shape() -> None:
     recipe = registry.recipes()["azure"]
-    text = recipe.yaml_text.format(project_name="shop", entrypoint="flows/etl.py:etl")
+    text = recipe.render(project_name="shop", entrypoint="flows/etl.py:etl")
     data = yaml.safe_load(text)
     (push,) = data["push"]
     (pull,) = data["pull"]

@@ -35,17 +35,6 @@ pull:
     bucket: "{{{{ push_code.bucket }}}}"
     folder: "{{{{ push_code.folder }}}}"
     credentials: "{{{{ stowflow.blocks.aws-credentials.my-creds }}}}"
-deployments:
-- name: {project_name}
-  entrypoint: {entrypoint}
-  parameters: {{}}
-  work_pool: {{name: my-pool, work_queue_name: null, job_variables: {{}}}}
-  tags: []
-  version: null
-  description: null
-  concurrency_limit: null
-  enforce_parameter_schema: true
-  schedules: []
 """
 
 

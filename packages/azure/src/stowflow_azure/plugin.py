@@ -35,17 +35,6 @@ pull:
     container: "{{{{ push_code.container }}}}"
     folder: "{{{{ push_code.folder }}}}"
     credentials: "{{{{ stowflow.blocks.azure-blob-credentials.my-creds }}}}"
-deployments:
-- name: {project_name}
-  entrypoint: {entrypoint}
-  parameters: {{}}
-  work_pool: {{name: my-pool, work_queue_name: null, job_variables: {{}}}}
-  tags: []
-  version: null
-  description: null
-  concurrency_limit: null
-  enforce_parameter_schema: true
-  schedules: []
 """
 
 

@@ -58,9 +58,12 @@ def stowflow_register_recipes(register: Callable[[str, str, str], None]) -> None
 
     Called when ``stowflow init`` runs or lists recipes.
 
-    :param register: call ``register(name, description, yaml_text)``; ``yaml_text`` is the
-        ``stowflow.yaml`` to write, with ``{name}``-style fields the init command fills:
-        ``{project_name}``, ``{entrypoint}``, ``{repository}``, ``{branch}``.
+    :param register: call ``register(name, description, yaml_text)``. ``yaml_text`` holds
+        a leading comment and the ``build``, ``push`` and ``pull`` sections; core adds the
+        project ``name`` and the standard ``deployments`` list (a recipe that writes its own
+        keeps them). It is a ``str.format`` template — double literal braces, so
+        ``{{{{ step.key }}}}`` renders as ``{{ step.key }}`` — with the fields
+        ``{project_name}``, ``{entrypoint}``, ``{repository}``, ``{branch}``, ``{directory}``.
     """
 
 

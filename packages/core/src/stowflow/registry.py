@@ -20,11 +20,21 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Recipe:
-    """A ``stowflow init`` template."""
+    """A ``stowflow init`` template: a plugin's build/push/pull sections, completed by core."""
 
     name: str
     description: str
     yaml_text: str
+
+    def render(self, **fields: str) -> str:
+        """Return the whole ``stowflow.yaml``: core's ``name`` and ``deployments`` added, filled in.
+
+        Raises ``KeyError`` (or ``ValueError``) for a field the template names but
+        ``fields`` lacks, or for unbalanced braces.
+        """
+        from stowflow.deployments.recipes import complete_recipe
+
+        return complete_recipe(self.yaml_text).format(**fields)
 
 
 _lock = threading.RLock()

@@ -116,7 +116,7 @@ def render_recipe(name: str, fields: dict[str, str]) -> str:
         raise ConfigError(f"unknown recipe '{name}'",
                           hint=f"recipes: {', '.join(sorted(recipes)) or '(none)'}")
     try:
-        return recipe.yaml_text.format(**fields)
+        return recipe.render(**fields)
     except (KeyError, IndexError, ValueError) as exc:
         raise ConfigError(f"recipe '{name}' is malformed: unknown field {exc}") from exc
 

@@ -10,30 +10,17 @@ from stowflow.plugins import hookimpl
 LOCAL_RECIPE = """\
 # stowflow.yaml for {project_name}: the code stays in this folder on this machine.
 # Runs on a worker on this machine pull nothing; they start in this folder.
-name: {project_name}
 build: null
 push: null
 pull:
 - stowflow.deployments.steps.set_working_directory:
     directory: {directory}
-deployments:
-- name: {project_name}
-  entrypoint: {entrypoint}
-  parameters: {{}}
-  work_pool: {{name: default, work_queue_name: null, job_variables: {{}}}}
-  tags: []
-  version: null
-  description: null
-  concurrency_limit: null
-  enforce_parameter_schema: true
-  schedules: []
 """
 
 GIT_RECIPE = """\
 # stowflow.yaml for {project_name}: workers clone the code from git at run time.
 # For a private repository add `credentials: "{{{{ stowflow.blocks.<type>.<name> }}}}"`
 # (for example a github-credentials block, or a secret block holding a token).
-name: {project_name}
 build: null
 push: null
 pull:
@@ -41,17 +28,6 @@ pull:
     id: clone
     repository: {repository}
     branch: {branch}
-deployments:
-- name: {project_name}
-  entrypoint: {entrypoint}
-  parameters: {{}}
-  work_pool: {{name: default, work_queue_name: null, job_variables: {{}}}}
-  tags: []
-  version: null
-  description: null
-  concurrency_limit: null
-  enforce_parameter_schema: true
-  schedules: []
 """
 
 
