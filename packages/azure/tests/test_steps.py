@@ -119,7 +119,7 @@ def test_pull_with_block_step(container: str, credentials: AzureBlobCredentials,
     credentials.save("azurite")
     block = AzureBlobStorage(container=container, credentials=AzureBlobCredentials.load("azurite"),
                              folder="by-block")
-    block.put_directory(_project(tmp_path / "project"))
+    pushed = block.put_directory(_project(tmp_path / "project"))
     block.save("code")
     workspace = tmp_path / "workspace"
     workspace.mkdir()
@@ -127,5 +127,6 @@ def test_pull_with_block_step(container: str, credentials: AzureBlobCredentials,
     out = run_steps([{"stowflow.deployments.steps.pull_with_block": {
         "block_document_name": "code", "block_type_slug": "azure-blob-storage"}}])
     assert out["directory"] == str(workspace)
+    assert out["version"] == pushed.version  # the run records the code version it pulled
     assert Path.cwd() == workspace
     assert (Path.cwd() / "flows" / "etl.py").read_text() == "def etl():\n    return 'azure'\n"

@@ -16,7 +16,8 @@ def pull_with_block(block_document_name: str, block_type_slug: str) -> dict[str,
     workspace on a worker), and the files are then moved up into the working directory.
     The working directory itself is never handed to the block: a storage that swaps its
     destination in atomically would pull it out from under the process. Returns
-    ``{"directory"}``. Raises :class:`StepError` when the block cannot fetch files.
+    ``{"directory"}``, plus ``"version"`` when the block reports the version it pulled.
+    Raises :class:`StepError` when the block cannot fetch files.
     """
     from stowflow.blocks import Block
 
@@ -30,7 +31,7 @@ def pull_with_block(block_document_name: str, block_type_slug: str) -> dict[str,
     destination = Path.cwd()
     staging = Path(tempfile.mkdtemp(prefix=".stowflow-pull-", dir=destination))
     try:
-        get_directory(local_path=str(staging))
+        fetched = get_directory(local_path=str(staging))
         for entry in sorted(staging.iterdir()):
             target = destination / entry.name
             if target.is_dir() and not target.is_symlink():
@@ -40,4 +41,10 @@ def pull_with_block(block_document_name: str, block_type_slug: str) -> dict[str,
             entry.rename(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return {"directory": str(destination)}
+    from stowflow.storage.block import version_of
+
+    outputs = {"directory": str(destination)}
+    version = version_of(fetched)
+    if version is not None:
+        outputs["version"] = version
+    return outputs

@@ -65,7 +65,7 @@ class BlockStorage:
         destination.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".pull-", dir=destination.parent))
         try:
-            self.block.get_directory(local_path=str(staging))
+            fetched = self.block.get_directory(local_path=str(staging))
         except StowflowError:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -81,4 +81,14 @@ class BlockStorage:
         staging.rename(destination)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-        return PullResult(directory=destination)
+        return PullResult(directory=destination, version=version_of(fetched))
+
+
+def version_of(fetched: Any) -> str | None:
+    """Return the code version a block's ``get_directory`` reported, if it reported one.
+
+    Object-store blocks return the sync engine's result (with ``version``); blocks that
+    return only a path report none.
+    """
+    version = getattr(fetched, "version", None)
+    return version if isinstance(version, str) and version else None
