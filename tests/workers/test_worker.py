@@ -378,3 +378,74 @@ def test_async_flow_is_awaited(project):
     work()
     assert get_flow_run(run.id).state == "COMPLETED", messages(run.id)
     assert "async hello Ada" in messages(run.id)
+
+
+PLUGIN_INIT = '''
+import os
+
+from pydantic import Field, SecretStr
+
+from stowflow.blocks import Block
+
+
+class DemoCreds(Block):
+    __block_type_name__ = "Demo Creds"
+    token: SecretStr = Field(description="A token.")
+
+
+def pull_demo(directory: str, creds: dict) -> dict:
+    os.chdir(directory)
+    print("plugin pull with " + creds["token"])
+    return {"directory": directory, "version": "demo-1"}
+'''
+
+PLUGIN_HOOKS = '''
+from stowflow import hookimpl
+
+
+@hookimpl
+def stowflow_register_block_types(register):
+    from sfdemo_plugin import DemoCreds
+
+    register(DemoCreds)
+'''
+
+
+@pytest.mark.slow
+def test_a_plugin_from_extra_pip_packages_serves_blocks_and_steps(project, tmp_path,
+                                                                   monkeypatch):
+    """The worker lacks the plugin: the run installs it as a layer, then loads its block
+    type and its pull step (as with EXTRA_PIP_PACKAGES=stowflow-aws)."""
+    from pydantic import Field, SecretStr
+    from stowflow.blocks import Block
+
+    monkeypatch.setenv("UV_OFFLINE", "1")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    wheel = build_wheel(tmp_path, "sfdemo_plugin", "0.1", body=PLUGIN_INIT,
+                        extra={"sfdemo_plugin/plugin.py": PLUGIN_HOOKS},
+                        entry_points="[stowflow]\nsfdemo = sfdemo_plugin.plugin\n")
+
+    class DemoCreds(Block):  # the deploying side has the plugin; the worker does not
+        __block_type_name__ = "Demo Creds"
+        token: SecretStr = Field(description="A token.")
+
+    DemoCreds(token=TOKEN).save("d1")
+    create_pool("pool", exist_ok=True)
+    Secret(value="unused-but-saved").save("tok", overwrite=True)
+    dep = upsert_deployment(
+        name="plugin", flow_name="hello", entrypoint="flows/hello.py:hello",
+        work_pool_name="pool", job_variables={"env": {"EXTRA_PIP_PACKAGES": str(wheel)}},
+        pull_steps=[{"sfdemo_plugin.pull_demo": {
+            "directory": str(project), "creds": "{{ stowflow.blocks.demo-creds.d1 }}"}}])
+    run = create_flow_run(dep, {"name": "plugged"})
+    subprocess.run([sys.executable, "-m", "stowflow", "worker", "start", "--pool", "pool",
+                    "--run-once", "--poll-interval", "0.1"], env=os.environ.copy(),
+                   check=True, timeout=180, capture_output=True)
+    done = get_flow_run(run.id)
+    lines = messages(run.id)
+    assert done.state == "COMPLETED", (done.state_message, lines)
+    assert done.code_version == "demo-1"
+    assert "plugin pull with ***" in lines and "Hello plugged!" in lines
+    assert_no_secret(TOKEN, lines)
+    assert [e.details.get("blocks") for e in read_events(run.id) if e.phase == "auth"] == [
+        ["demo-creds/d1"]]

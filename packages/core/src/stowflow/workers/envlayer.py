@@ -107,10 +107,16 @@ def ensure_layer(packages: list[str]) -> tuple[Path, bool]:
 
 def activate(layer: Path) -> None:
     """Append ``layer`` to this process's import path (processing its ``.pth`` files) and
-    to ``PYTHONPATH`` for processes the flow starts; installed packages keep precedence."""
+    to ``PYTHONPATH`` for processes the flow starts; installed packages keep precedence.
+    Plugins the layer brings are picked up."""
     site.addsitedir(str(layer))
     current = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = f"{current}{os.pathsep}{layer}" if current else str(layer)
     import importlib
 
     importlib.invalidate_caches()
+    # The layer may bring stowflow plugins: rebuild the plugin manager to see their entry
+    # points (a standby interpreter built it before the layer existed).
+    from stowflow.plugins import reset_plugin_manager
+
+    reset_plugin_manager()
