@@ -211,7 +211,7 @@ def test_extra_pip_packages_layer_is_used_and_failures_fail_the_run(
     work()
     failed = get_flow_run(bad.id)
     assert failed.state == "FAILED"
-    assert failed.state_message.startswith("install failed: installing EXTRA_PIP_PACKAGES=")
+    assert failed.state_message.startswith("install failed: installing the run's packages")
     assert "x.whl" in failed.state_message
 
 
@@ -449,3 +449,33 @@ def test_a_plugin_from_extra_pip_packages_serves_blocks_and_steps(project, tmp_p
     assert_no_secret(TOKEN, lines)
     assert [e.details.get("blocks") for e in read_events(run.id) if e.phase == "auth"] == [
         ["demo-creds/d1"]]
+
+
+@pytest.mark.slow
+def test_step_requires_go_into_the_run_layer_not_the_worker(project, tmp_path, monkeypatch):
+    import importlib.metadata
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    build_wheel(wheels, "sfdemo_req", "1.3", body=(
+        "import os\n\ndef pull(directory):\n    os.chdir(directory)\n"
+        "    return {'directory': directory, 'version': 'req-1.3'}\n"))
+    monkeypatch.setenv("UV_OFFLINE", "1")
+    monkeypatch.setenv("UV_FIND_LINKS", str(wheels))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
+    create_pool("pool", exist_ok=True)
+    Secret(value=TOKEN).save("tok", overwrite=True)
+    dep = upsert_deployment(
+        name="req", flow_name="hello", entrypoint="flows/hello.py:hello", work_pool_name="pool",
+        pull_steps=[{"sfdemo_req.pull": {"requires": "sfdemo-req>=1.2",
+                                         "directory": str(project)}}])
+    run = create_flow_run(dep, {"name": "req"})
+    work()
+    done = get_flow_run(run.id)
+    assert done.state == "COMPLETED", (done.state_message, messages(run.id))
+    assert done.code_version == "req-1.3"
+    install = next(e for e in read_events(run.id) if e.phase == "install")
+    assert install.status == "ok" and install.details["requires"] == ["sfdemo-req>=1.2"]
+    with pytest.raises(importlib.metadata.PackageNotFoundError):
+        importlib.metadata.version("sfdemo-req")  # the worker's environment is untouched

@@ -84,15 +84,15 @@ def ensure_layer(packages: list[str]) -> tuple[Path, bool]:
                 result = subprocess.run(argv, capture_output=True, text=True, check=False,
                                         timeout=INSTALL_TIMEOUT_S, stdin=subprocess.DEVNULL)
             except FileNotFoundError as exc:
-                raise RunError(f"cannot install {ENV_VAR}: {exc}",
+                raise RunError(f"cannot install the run's packages: {exc}",
                                hint="install uv or pip on the worker") from exc
             except subprocess.TimeoutExpired as exc:
-                raise RunError(f"installing {ENV_VAR} took longer than "
-                               f"{INSTALL_TIMEOUT_S}s") from exc
+                raise RunError(f"installing the run's packages ({' '.join(packages)}) took "
+                               f"longer than {INSTALL_TIMEOUT_S}s") from exc
             if result.returncode != 0:
                 message = _tail(result.stderr or result.stdout) or f"exit code {result.returncode}"
-                raise RunError(f"installing {ENV_VAR}={' '.join(packages)} failed:\n"
-                               f"{redact(message)}",
+                raise RunError(f"installing the run's packages ({' '.join(packages)}) "
+                               f"failed:\n{redact(message)}",
                                hint="check the package names and versions; the worker's "
                                     "environment was not changed")
             (staging / _DONE).write_text(" ".join(packages) + "\n")

@@ -79,19 +79,37 @@ def _watch_parent(interval: float = 0.5) -> None:
     threading.Thread(target=watch, name="stowflow-parent-watch", daemon=True).start()
 
 
-def _install(run_id: str) -> None:
+def missing_step_requirements(pull_steps: list[Any]) -> list[str]:
+    """Return the ``requires:`` of the pull steps that no installed distribution satisfies."""
+    from stowflow.steps.engine import parse_step
+    from stowflow.steps.requires import missing_requirements, parse_requirements
+
+    wanted = []
+    for index, step in enumerate(pull_steps):
+        path, settings = parse_step(step, index)
+        wanted.extend(parse_requirements(settings.get("requires"),
+                                         step=str(settings.get("id") or path)))
+    return [str(r) for r in missing_requirements(wanted)]
+
+
+def _install(run_id: str, pull_steps: list[Any]) -> None:
+    """Install ``EXTRA_PIP_PACKAGES`` and what the pull steps' ``requires:`` lack into one
+    cached layer, so the step engine finds them present and never installs into the
+    worker's own environment."""
     from stowflow.workers.envlayer import ENV_VAR, activate, ensure_layer, parse_packages
 
     packages = parse_packages(os.environ.get(ENV_VAR))
     with phase(run_id, "install") as p:
-        p.details["packages"] = packages
-        if not packages:
+        required = missing_step_requirements(pull_steps)
+        p.details.update(packages=packages, requires=required)
+        wanted = list(dict.fromkeys([*packages, *required]))
+        if not wanted:
             p.status = "skipped"
         else:
-            layer, built = ensure_layer(packages)
+            layer, built = ensure_layer(wanted)
             activate(layer)
             p.details.update(cached=not built, layer=layer.name)
-            log.info("%s: %s (%s)", ENV_VAR, " ".join(packages),
+            log.info("installed for this run: %s (%s)", " ".join(wanted),
                      "built" if built else "cached")
 
 
@@ -148,7 +166,7 @@ def _run_phases(run_id: str) -> None:
         deployment = deployment_for_run(run)
         pull_steps = list(deployment.get("pull_steps") or [])
         current = "install"
-        _install(run_id)
+        _install(run_id, pull_steps)
         current = "auth"
         _auth(run_id, pull_steps)
         current = "transfer"
