@@ -87,6 +87,7 @@ def test_reaper_crashes_only_stale_runs(stowflow_database, make_deployment):
     with session() as db:
         db.execute(FlowRunRecord.__table__.update().where(FlowRunRecord.id == fresh.id)
                    .values(heartbeat_at=heartbeat_time))
+    assert reap_crashed_runs(10, pool="pool", now=later, exclude_worker="dead") == []
     assert reap_crashed_runs(10, pool="pool", now=later) == [stale.id]
     crashed = get_flow_run(stale.id)
     assert crashed.state == "CRASHED" and "heartbeating" in crashed.state_message

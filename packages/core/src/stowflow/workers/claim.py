@@ -137,10 +137,12 @@ def heartbeat(worker_name: str, run_ids: Collection[str]) -> set[str]:
 
 def reap_crashed_runs(timeout_s: float, *, pool: str | None = None,
                       deployment_ids: Collection[str] | None = None,
-                      now: datetime | None = None) -> list[str]:
+                      now: datetime | None = None,
+                      exclude_worker: str | None = None) -> list[str]:
     """Mark CRASHED every active run whose worker has not heartbeaten for ``timeout_s``.
 
-    Limited to ``pool`` / ``deployment_ids`` when given. Each reaped run gets a log line
+    Limited to ``pool`` / ``deployment_ids`` when given; a worker passes its own name as
+    ``exclude_worker`` (it knows its runs are alive). Each reaped run gets a log line
     saying why. Returns the ids reaped.
     """
     now = now or utcnow()
@@ -152,6 +154,8 @@ def reap_crashed_runs(timeout_s: float, *, pool: str | None = None,
             query = query.where(FlowRunRecord.work_pool_name == pool)
         if deployment_ids:
             query = query.where(FlowRunRecord.deployment_id.in_(list(deployment_ids)))
+        if exclude_worker is not None:
+            query = query.where(FlowRunRecord.worker_name != exclude_worker)
         stale = list(db.execute(query.with_for_update(skip_locked=True)))
         if not stale:
             return []

@@ -173,7 +173,8 @@ class Worker:
         how many runs were launched."""
         try:
             crashed = reap_crashed_runs(self.crash_timeout, pool=self.pool,
-                                        deployment_ids=self.deployment_ids or None)
+                                        deployment_ids=self.deployment_ids or None,
+                                        exclude_worker=self.name)
             for run_id in crashed:
                 log.warning("flow run %s marked CRASHED: its worker stopped heartbeating",
                             run_id)
