@@ -119,7 +119,7 @@ def stowflow_git_auth(url: str, credentials: Any) -> GitAuth | None:
 
 
 @hookspec
-def stowflow_install_hints() -> dict[str, str]:
+def stowflow_install_hints() -> dict[str, str]:  # type: ignore[empty-body]
     """Return ``{url_scheme_or_block_slug_or_module: distribution}`` install hints.
 
     Called when a URL scheme, block type or module is unknown, to tell the user which

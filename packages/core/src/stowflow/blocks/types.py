@@ -52,9 +52,9 @@ def get_block_class(slug: str) -> type[Block]:
                 return cls
     from stowflow.plugins import install_hints
 
-    dist = install_hints().get(slug)
-    if dist:
-        raise MissingDistributionError(f"block type '{slug}'", dist)
+    hinted = install_hints().get(slug)
+    if hinted:
+        raise MissingDistributionError(f"block type '{slug}'", hinted)
     raise BlockTypeNotFoundError(
         f"unknown block type '{slug}'",
         hint="'stowflow block types' lists the known types; "
