@@ -98,7 +98,20 @@ def locate(entrypoint: str, root: str | Path) -> Entrypoint:
     return Entrypoint(entrypoint, function, path=origin, module=location)
 
 
-def _module_name(path: Path) -> str:
+def _module_name(path: Path, root: Path) -> str:
+    """Return the name the flow file is imported under, as its own ``__name__``.
+
+    The dotted path relative to the source root (``flows/etl.py`` → ``flows.etl``), so the
+    flow's ``logging.getLogger(__name__)`` reads as the user expects. When that name is
+    taken by a module already imported, a unique private name keeps the two apart.
+    """
+    try:
+        relative = path.relative_to(root).with_suffix("")
+        dotted = ".".join(relative.parts)
+    except ValueError:
+        dotted = ""
+    if dotted.replace(".", "").replace("_", "").isalnum() and dotted not in sys.modules:
+        return dotted
     digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
     return f"__stowflow_entrypoint_{digest}"
 
@@ -107,7 +120,7 @@ def _import_file(path: Path, root: Path, entrypoint: str) -> ModuleType:
     for folder in (str(path.parent), str(root)):
         if folder not in sys.path:
             sys.path.insert(0, folder)
-    name = _module_name(path)
+    name = _module_name(path, root)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise FlowError(f"entrypoint {entrypoint!r}: cannot load '{path}' as Python")
