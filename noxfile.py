@@ -53,7 +53,8 @@ def tests(session: nox.Session) -> None:
     install_packages(session)
     session.install(*dependency_group("test"))
     ensure_system_servers(session)
-    session.run("pytest", *(session.posargs or []), env={"PYTHONDONTWRITEBYTECODE": "1"})
+    session.run("pytest", "--durations=15", *(session.posargs or []),
+                env={"PYTHONDONTWRITEBYTECODE": "1"})
 
 
 @nox.session(python="3.11")
