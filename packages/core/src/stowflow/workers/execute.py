@@ -96,12 +96,18 @@ def _install(run_id: str, pull_steps: list[Any]) -> None:
     """Install ``EXTRA_PIP_PACKAGES`` and what the pull steps' ``requires:`` lack into one
     cached layer, so the step engine finds them present and never installs into the
     worker's own environment."""
-    from stowflow.workers.envlayer import ENV_VAR, activate, ensure_layer, parse_packages
+    from stowflow.workers.envlayer import (
+        ENV_VAR,
+        activate,
+        ensure_layer,
+        masked,
+        parse_packages,
+    )
 
     packages = parse_packages(os.environ.get(ENV_VAR))
     with phase(run_id, "install") as p:
         required = missing_step_requirements(pull_steps)
-        p.details.update(packages=packages, requires=required)
+        p.details.update(packages=masked(packages), requires=required)
         wanted = list(dict.fromkeys([*packages, *required]))
         if not wanted:
             p.status = "skipped"
@@ -109,7 +115,7 @@ def _install(run_id: str, pull_steps: list[Any]) -> None:
             layer, built = ensure_layer(wanted)
             activate(layer)
             p.details.update(cached=not built, layer=layer.name)
-            log.info("installed for this run: %s (%s)", " ".join(wanted),
+            log.info("installed for this run: %s (%s)", " ".join(masked(wanted)),
                      "built" if built else "cached")
 
 
