@@ -47,3 +47,13 @@ def test_logging_filter_masks_arguments(caplog: pytest.LogCaptureFixture):
     with caplog.at_level(logging.INFO, logger="stowflow.test.redact"):
         logger.info("token is %s", "log-secret-456")
     assert "log-secret-456" not in caplog.text and MASK in caplog.text
+
+
+def test_structured_data_is_redacted_all_the_way_down():
+    from stowflow.redact import redact_data
+
+    register_secret("nested-secret-789")
+    data = {"packages": ["a", "--index-url https://u:nested-secret-789@h/simple"],
+            "deep": {"k": ("nested-secret-789",)}, "n": 3}
+    assert "nested-secret-789" not in repr(redact_data(data))
+    assert redact_data(data)["n"] == 3

@@ -15,6 +15,7 @@ import logging
 import threading
 import urllib.parse
 from collections.abc import Iterable
+from typing import Any
 
 MASK = "***"
 _MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary text; they are refused below
@@ -79,6 +80,20 @@ def redact(text: str) -> str:
 def redact_all(lines: Iterable[str]) -> list[str]:
     """Return each of ``lines`` redacted."""
     return [redact(line) for line in lines]
+
+
+def redact_data(value: Any) -> Any:
+    """Return ``value`` with every string inside it (dict keys and values, list items) redacted.
+
+    For structured data that is stored or shown: event details, step outputs, JSON.
+    """
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact_data(k): redact_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_data(v) for v in value]
+    return value
 
 
 class RedactingFilter(logging.Filter):

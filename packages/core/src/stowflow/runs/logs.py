@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from stowflow.db import RunEventRecord, RunLogRecord, session, utcnow
-from stowflow.redact import redact
+from stowflow.redact import redact, redact_data
 
 #: The phases of a run, in the order ``flow-run inspect`` shows them.
 PHASES = ("resolve", "install", "auth", "transfer", "import", "run")
@@ -40,7 +40,7 @@ def read_logs(run_id: str, after_id: int = 0, limit: int = 10_000) -> list[RunLo
 def record_event(run_id: str, phase: str, *, status: str = "ok",
                  duration_s: float | None = None, details: dict[str, Any] | None = None) -> None:
     """Record that a phase of the run finished (``status`` ok or failed) and how long it took."""
-    safe = {k: redact(v) if isinstance(v, str) else v for k, v in (details or {}).items()}
+    safe = redact_data(details or {})
     with session() as db:
         db.add(RunEventRecord(flow_run_id=run_id, phase=phase, status=status,
                               duration_s=duration_s, details=safe, timestamp=utcnow()))
