@@ -126,7 +126,8 @@ class FsspecStore(ObjectStore):
 
     def get_to_path(self, key: str, path: Path, byte_range: tuple[int, int] | None = None) -> None:
         """Download the object into ``path``."""
-        if byte_range is not None:
+        if byte_range is not None or self._memory:
+            # get_file on the memory filesystem reads its one shared file object too.
             path.write_bytes(self.get_bytes(key, byte_range))
             return
         self._call("get", key, lambda: self.fs.get_file(self._path(key), str(path)))
