@@ -34,9 +34,10 @@ def test_many_small_files_cost_a_handful_of_requests(store: FsspecStore, tmp_pat
     tree = _many(tmp_path / "src", 500)
     counting = CountingStore(store)
     pushed = transfer.push(tmp_path / "src", counting, "p")
-    # 500 files (1 MB) become one pack: one put for it, one manifest, one HEAD.
+    # 500 files (1 MB) become one pack: one put for it, the push lease (put, then deleted),
+    # one manifest, one HEAD.
     assert pushed.uploaded_objects == 1
-    assert counting.calls["put"] == 3
+    assert counting.calls["put"] == 4 and counting.calls["delete"] == 1
     assert counting.calls["get"] == 1 and counting.calls["list"] == 1  # HEAD, listing
     counting.reset()
     pulled = transfer.pull(counting, "p", tmp_path / "dest")

@@ -208,12 +208,17 @@ def gc_cmd(
     keep: int = typer.Option(..., "--keep", help="How many of the newest versions to keep."),
     option: list[str] = typer.Option(None, "--option", "-o", help=_OPTION_HELP),
     credentials: str = typer.Option(None, "--credentials", help=_CREDENTIALS_HELP),
+    force: bool = typer.Option(False, "--force",
+                               help="Run even while a push lease exists (left by a crashed push)."),
 ) -> None:
-    """Delete all but the newest KEEP versions (and HEAD) and what only they used."""
+    """Delete all but the newest KEEP versions (and HEAD) and what only they used.
+
+    Refuses while a push to the same prefix is in progress.
+    """
     from stowflow import transfer
 
     with _store(url, option, credentials) as (store, prefix):
-        result = transfer.gc(store, prefix, keep)
+        result = transfer.gc(store, prefix, keep, force=force)
     console.print(f"Kept {len(result.kept_versions)} versions; deleted "
                   f"{len(result.deleted_versions)} versions and {result.deleted_objects} "
                   f"objects ({_size(result.deleted_bytes)})", markup=False)

@@ -62,6 +62,7 @@ from stowflow.errors import (
 from stowflow.transfer import layout as keys
 from stowflow.transfer import manifest as mf
 from stowflow.transfer.instrument import CountingStore, FailingStore
+from stowflow.transfer.leases import leases_prefix
 from stowflow.transfer.materialise import wait_for_cleanup
 from stowflow.transfer.store import ObjectStore
 
@@ -326,11 +327,14 @@ class ObjectStoreConformance:
         tree = write_tree(src, {"pkg/m030.py": b"# changed\n"})
         counting = CountingStore(object_store)
         pushed = transfer.push(src, counting, store_prefix, layout=layout)
+        leases = [k for k in counting.keys_of("put") if k.startswith(leases_prefix(store_prefix))]
         content_puts = [k for k in counting.keys_of("put") if k != keys.head_key(store_prefix)
-                        and "/.stowflow/manifests/" not in f"/{k}"]
+                        and "/.stowflow/manifests/" not in f"/{k}" and k not in leases]
         assert len(content_puts) == 1, content_puts
         assert pushed.uploaded_objects == 1 and pushed.skipped == len(files) - 1
-        assert counting.calls["put"] == 3  # the content, the manifest, HEAD
+        # the content, the push lease, the manifest, HEAD; the lease is deleted at the end
+        assert counting.calls["put"] == 4 and len(leases) == 1
+        assert counting.keys_of("delete") == leases
         counting.reset()
         pulled = transfer.pull(counting, store_prefix, tmp_path / "dest")
         assert pulled.fetched_objects == 1 and pulled.cached_files == len(files) - 1

@@ -9,6 +9,7 @@ the new one, never a mix. Pushing an unchanged tree uploads nothing and keeps th
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from stowflow.transfer import layout as keys
 from stowflow.transfer import manifest as mf
 from stowflow.transfer.cache import ContentCache
 from stowflow.transfer.ignore import walk
+from stowflow.transfer.leases import push_lease
 from stowflow.transfer.packing import (
     SMALL_FILE_LIMIT,
     PackItem,
@@ -99,11 +101,35 @@ def push(source_dir: str | Path, store: ObjectStore, prefix: str, *, layout: str
     if dry_run:
         return PushResult(version=None, files=len(sources), total_bytes=total,
                           paths=[f.relpath for f in sources])
-    reporter = Reporter("push", progress)
-    reporter.start(len(sources), total)
-    store = retrying(store)
-    cache = ContentCache()
     hashed = hash_files(sources)
+    store = retrying(store)
+    for attempt in (1, 2):
+        try:
+            return _push_once(Path(source_dir), hashed, store, prefix, layout, progress, total)
+        except _VanishedObjects as exc:
+            if attempt == 2:
+                raise StorageError(
+                    f"{store.name}: objects under '{prefix}' kept disappearing during the push "
+                    f"({exc.missing[0]} and {len(exc.missing) - 1} more)",
+                    hint="is something deleting from this prefix (gc --force, a lifecycle "
+                    "rule)? push again once it has stopped",
+                ) from None
+            log.warning("%s: %d reused objects vanished during the push (a concurrent gc?); "
+                        "pushing again", store.name, len(exc.missing))
+    raise AssertionError("unreachable")
+
+
+class _VanishedObjects(Exception):
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(f"{len(missing)} objects vanished")
+        self.missing = missing
+
+
+def _push_once(source_dir: Path, hashed: list[HashedFile], store: ObjectStore, prefix: str,
+               layout: str, progress: ProgressCallback | None, total: int) -> PushResult:
+    reporter = Reporter("push", progress)
+    reporter.start(len(hashed), total)
+    cache = ContentCache()
     head = read_head(store, prefix)
     previous = None
     if head is not None:
@@ -111,23 +137,30 @@ def push(source_dir: str | Path, store: ObjectStore, prefix: str, *, layout: str
             previous = load_manifest(store, prefix, head, cache)
         except StorageNotFoundError:
             previous = None  # a dangling HEAD: this push repairs it
-    listing_prefix = keys.meta_prefix(prefix) if layout == "packed" else dir_prefix(prefix)
-    listing = {info.key: info for info in store.list(listing_prefix)}
-    uploads = _Uploads(store, reporter)
-    if layout == "packed":
-        entries, packs, skipped = _push_packed(hashed, prefix, previous, listing, uploads)
-    else:
-        entries, skipped = _push_files(hashed, prefix, previous, listing, uploads)
-        packs = {}
-    doc = mf.build(entries, layout=layout, parent=head, packs=packs)
-    result = PushResult(version=head, files=len(sources), uploaded_objects=uploads.objects,
-                        bytes_sent=uploads.bytes, skipped=skipped, total_bytes=total)
-    if doc.same_content(previous) and uploads.objects == 0:
-        log.info("pushed %s to %s/%s: unchanged, still version %s", source_dir, store.name,
-                 prefix, head)
-        return result
-    result.version = save_manifest(store, prefix, doc, cache)
-    write_head(store, prefix, result.version)
+    # A push that will write a new version holds a lease, so gc keeps what it reuses. An
+    # unchanged tree reuses only what HEAD references, which gc always keeps.
+    lease = (contextlib.nullcontext() if _same_files(hashed, previous)
+             else push_lease(store, prefix))
+    with lease:
+        listing_prefix = keys.meta_prefix(prefix) if layout == "packed" else dir_prefix(prefix)
+        listing = {info.key: info for info in store.list(listing_prefix)}
+        uploads = _Uploads(store, reporter)
+        if layout == "packed":
+            entries, packs, skipped = _push_packed(hashed, prefix, previous, listing, uploads)
+        else:
+            entries, skipped = _push_files(hashed, prefix, previous, listing, uploads)
+            packs = {}
+        doc = mf.build(entries, layout=layout, parent=head, packs=packs)
+        result = PushResult(version=head, files=len(hashed), uploaded_objects=uploads.objects,
+                            bytes_sent=uploads.bytes, skipped=skipped, total_bytes=total)
+        if doc.same_content(previous) and uploads.objects == 0:
+            log.info("pushed %s to %s/%s: unchanged, still version %s", source_dir, store.name,
+                     prefix, head)
+            return result
+        if layout == "packed" and skipped:
+            _check_reused_objects(store, prefix, doc)
+        result.version = save_manifest(store, prefix, doc, cache)
+        write_head(store, prefix, result.version)
     result.changed = True
     log.info("pushed %s to %s/%s as version %s: %d files, %d objects uploaded (%d bytes), "
              "%d already there", source_dir, store.name, prefix, result.version, result.files,
@@ -135,6 +168,25 @@ def push(source_dir: str | Path, store: ObjectStore, prefix: str, *, layout: str
     if previous is not None and layout == "files":
         _delete_stale_mirror(store, prefix, previous, doc)
     return result
+
+
+def _same_files(hashed: list[HashedFile], previous: mf.Manifest | None) -> bool:
+    """Whether the tree holds exactly the files (paths, bytes, modes) of ``previous``."""
+    if previous is None:
+        return False
+    now = sorted((h.relpath, h.sha256, h.source.executable) for h in hashed)
+    before = sorted((e.path, e.sha256, e.executable) for e in previous.files)
+    return now == before
+
+
+def _check_reused_objects(store: ObjectStore, prefix: str, doc: mf.Manifest) -> None:
+    """Raise _VanishedObjects when a pack or object the new version reuses is gone."""
+    needed = {keys.pack_key(prefix, p) for p in doc.packs}
+    needed |= {keys.object_key(prefix, e.sha256) for e in doc.files if e.location == "object"}
+    present = {info.key for info in store.list(keys.meta_prefix(prefix))}
+    missing = sorted(needed - present)
+    if missing:
+        raise _VanishedObjects(missing)
 
 
 def _push_packed(hashed: list[HashedFile], prefix: str, previous: mf.Manifest | None,

@@ -4,18 +4,20 @@ Every push writes an immutable manifest; ``HEAD`` names the current one. Rollbac
 rewrites ``HEAD``. ``gc`` keeps the newest ``keep`` versions (and always the one at
 ``HEAD``), deletes the other manifests first and then every pack and object no kept
 manifest references — so an interrupted gc leaves only unreferenced garbage behind.
-Do not run ``gc`` while a push to the same prefix is in flight: the push's new packs are
-not referenced by any manifest until it finishes.
+A push in flight holds a lease (:mod:`stowflow.transfer.leases`): ``gc`` will not start
+while one is live and stops before its next batch of deletions when one appears.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
 from stowflow.errors import StorageError, StorageNotFoundError
 from stowflow.transfer import layout as keys
 from stowflow.transfer.cache import ContentCache
+from stowflow.transfer.leases import refuse_if_pushing
 from stowflow.transfer.manifest import Manifest
 from stowflow.transfer.parallel import run_parallel
 from stowflow.transfer.paths import dir_prefix, normalize_prefix
@@ -115,15 +117,20 @@ def rollback(store: ObjectStore, prefix: str, version_id: str) -> None:
     write_head(store, prefix, version_id)
 
 
-def gc(store: ObjectStore, prefix: str, keep: int) -> GcResult:
+def gc(store: ObjectStore, prefix: str, keep: int, *, force: bool = False) -> GcResult:
     """Delete all but the newest ``keep`` versions and every object only they referenced.
 
-    The version at ``HEAD`` is always kept. Returns a :class:`GcResult`.
+    The version at ``HEAD`` is always kept. Refuses (a StorageError) while a push to the
+    prefix is in flight, and stops before its next batch of deletions if one starts;
+    ``force`` ignores push leases (for a lease left by a crashed push). Returns a
+    :class:`GcResult`.
     """
     if keep < 1:
         raise StorageError(f"gc needs keep >= 1, got {keep}", hint="keep at least one version")
     prefix = normalize_prefix(prefix)
     store = retrying(store)
+    check = (lambda: None) if force else partial(refuse_if_pushing, store, prefix, "gc")
+    check()
     head = read_head(store, prefix)
     docs = _manifests(store, prefix, ContentCache())
     if head is not None and head not in docs:
@@ -144,12 +151,15 @@ def gc(store: ObjectStore, prefix: str, keep: int) -> GcResult:
                if keys.parse_content_key(info.key) is not None
                and ("/packs/" in info.key or "/objects/" in info.key)
                and info.key not in referenced]
-    _delete(store, [info.key for info in garbage])
+    _delete(store, [info.key for info in garbage], before_each_batch=check)
     result.deleted_objects = len(garbage)
     result.deleted_bytes = sum(info.size for info in garbage)
     return result
 
 
-def _delete(store: ObjectStore, keys_: list[str]) -> None:
+def _delete(store: ObjectStore, keys_: list[str],
+            before_each_batch: Callable[[], None] | None = None) -> None:
     for start in range(0, len(keys_), 1000):
+        if before_each_batch is not None:
+            before_each_batch()
         store.delete(keys_[start:start + 1000])
