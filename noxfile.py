@@ -20,6 +20,22 @@ nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["tests"]
 nox.options.reuse_existing_virtualenvs = True
 
+SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+def trust_system_certificates() -> None:
+    """Point uv, npm and Python HTTP clients at the system CA bundle unless told otherwise.
+
+    pip reads its own configuration, but uv and npm do not: behind a TLS-intercepting
+    proxy whose CA is only in the system bundle they would fail to reach the registry.
+    """
+    if SYSTEM_CA_BUNDLE.exists():
+        for variable in ("SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE"):
+            os.environ.setdefault(variable, str(SYSTEM_CA_BUNDLE))
+
+
+trust_system_certificates()
+
 
 def dependency_group(name: str) -> list[str]:
     """Return the root pyproject's ``[dependency-groups]`` entry ``name``."""
