@@ -6,6 +6,7 @@ test or a worker that changes the environment sees the change at once.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -47,6 +48,28 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
         return value.expanduser()
+
+    def ensure_home(self) -> Path:
+        """Create ``home`` if needed and return it; a ConfigError says why it cannot be used.
+
+        Called before anything is written there (the SQLite database, the secret key file).
+        """
+        from stowflow.errors import ConfigError
+
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            why = "it is a file, not a folder" if self.home.is_file() else (exc.strerror or str(exc))
+            raise ConfigError(
+                f"cannot use STOWFLOW_HOME {str(self.home)!r}: {why}",
+                hint="point STOWFLOW_HOME at a folder you can write to (it is created if missing)",
+            ) from exc
+        if not os.access(self.home, os.W_OK | os.X_OK):
+            raise ConfigError(
+                f"cannot use STOWFLOW_HOME {str(self.home)!r}: the folder is not writable",
+                hint="point STOWFLOW_HOME at a folder you can write to, or fix its permissions",
+            )
+        return self.home
 
     @property
     def cache_dir(self) -> Path:

@@ -6,8 +6,11 @@ created on first use with mode 0600 (atomically, so concurrent processes agree o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -18,18 +21,28 @@ from stowflow.settings import get_settings
 KEY_FILE_NAME = "secret.key"
 
 
+def _key_file() -> Path | None:
+    settings = get_settings()
+    return None if settings.secret_key is not None else settings.home / KEY_FILE_NAME
+
+
 def _key() -> bytes:
     settings = get_settings()
     if settings.secret_key is not None:
         return settings.secret_key.get_secret_value().encode()
-    path = settings.home / KEY_FILE_NAME
-    settings.home.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes().strip()
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(Fernet.generate_key())
+    path = settings.ensure_home() / KEY_FILE_NAME
+    if not path.exists():
+        # Write the new key to a private temp file, then link it into place: the link either
+        # creates the complete file or fails because another process made it first, so no
+        # process ever reads a half-written key.
+        fd, tmp = tempfile.mkstemp(dir=settings.home, prefix=".secret.key-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(Fernet.generate_key())
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            os.unlink(tmp)
     return path.read_bytes().strip()
 
 
@@ -37,9 +50,12 @@ def _fernet() -> Fernet:
     try:
         return Fernet(_key())
     except ValueError as exc:
+        key_file = _key_file()
+        source = "STOWFLOW_SECRET_KEY" if key_file is None else f"the key file {key_file}"
         raise ConfigError(
-            "the secret key is not a valid Fernet key",
-            hint="set STOWFLOW_SECRET_KEY to the output of "
+            f"{source} is not a valid Fernet key",
+            hint="restore the key the blocks were saved with (a new key cannot decrypt them), "
+            "or set STOWFLOW_SECRET_KEY to the output of "
             "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'",
         ) from exc
 

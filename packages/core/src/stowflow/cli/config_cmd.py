@@ -12,6 +12,8 @@ from stowflow.settings import get_settings
 
 def show_config() -> None:
     """Show the effective settings and where each value comes from."""
+    from stowflow.db.engine import safe_url
+
     settings = get_settings()
     table = Table("setting", "value", "environment variable")
     for name in type(settings).model_fields:
@@ -19,20 +21,12 @@ def show_config() -> None:
         if isinstance(value, SecretStr):
             shown = MASKED
         elif name == "database_url" and value:
-            from sqlalchemy.engine import make_url
-
-            shown = make_url(value).render_as_string(hide_password=True)
+            shown = safe_url(value)
         else:
             shown = "-" if value is None else str(value)
         table.add_row(name, shown, f"STOWFLOW_{name.upper()}")
-    table.add_row("(database in use)", _safe_url(settings.effective_database_url), "")
+    table.add_row("(database in use)", safe_url(settings.effective_database_url), "")
     console.print(table)
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def register(app: typer.Typer) -> None:

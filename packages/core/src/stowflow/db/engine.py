@@ -17,10 +17,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from stowflow.errors import ConfigError
+from stowflow.redact import register_secret
 from stowflow.settings import get_settings
 
 _lock = threading.Lock()
@@ -30,6 +31,29 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 #: The newest migration's revision. A database already at it skips Alembic entirely (loading
 #: Alembic costs most of a CLI command's start-up); a test keeps this equal to the real head.
 HEAD_REVISION = "0001"
+
+
+_URL_HINT = ("STOWFLOW_DATABASE_URL must look like postgresql+psycopg://user:password@host/db, "
+             "with special characters in the password percent-encoded (@ as %40, / as %2F), "
+             "and needs 'pip install stowflow[postgres]'")
+
+
+def parse_database_url(url: str) -> URL:
+    """Return ``url`` parsed; a ConfigError (never quoting the URL, which may hold a password)
+    when it cannot be parsed."""
+    try:
+        return make_url(url)
+    except Exception as exc:  # ArgumentError, or ValueError for a port that is not a number
+        raise ConfigError("STOWFLOW_DATABASE_URL is not a valid database URL",
+                          hint=_URL_HINT) from exc
+
+
+def safe_url(url: str) -> str:
+    """Return ``url`` with its password masked (for messages and ``stowflow config``)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # unparsable: show nothing of it, the password may be anywhere in it
+        return "(unparsable URL, not shown)"
 
 
 def _at_head(engine: Engine) -> bool:
@@ -88,25 +112,37 @@ def get_engine(url: str | None = None) -> Engine:
         if engine is not None:
             return engine
         if url.startswith("sqlite"):
-            settings.home.mkdir(parents=True, exist_ok=True)
+            settings.ensure_home()
             engine = create_engine(url, connect_args={"timeout": 60})
             _configure_sqlite(engine)
         else:
+            parsed = parse_database_url(url)
+            register_secret(parsed.password)
             try:
-                engine = create_engine(url, pool_pre_ping=True)
-            except Exception as exc:  # bad URL or missing driver
+                engine = create_engine(parsed, pool_pre_ping=True)
+            except Exception as exc:  # unknown dialect or missing driver
                 raise ConfigError(
-                    f"cannot use database URL: {exc}",
-                    hint="STOWFLOW_DATABASE_URL must look like postgresql+psycopg://user@host/db "
-                    "and needs 'pip install stowflow[postgres]'",
+                    f"cannot use database URL {safe_url(url)}: {exc}",
+                    hint=_URL_HINT,
                 ) from exc
         if _at_head(engine):
             pass
         elif url.startswith("sqlite"):
             from filelock import FileLock
+            from sqlalchemy.exc import SQLAlchemyError
 
-            with FileLock(str(settings.home / ".migrate.lock")):
-                _migrate(engine, url)
+            try:
+                with FileLock(str(settings.home / ".migrate.lock")):
+                    _migrate(engine, url)
+            except SQLAlchemyError as exc:
+                engine.dispose()
+                raise ConfigError(
+                    f"cannot open the SQLite database {safe_url(url)}: {getattr(exc, 'orig', exc)}",
+                    hint="check that its folder exists and is writable; if the file is damaged or "
+                    "not a stowflow database, move it aside (a new "
+                    "one is created; keep the old one to recover from) or set "
+                    "STOWFLOW_DATABASE_URL to another database",
+                ) from exc
         else:
             try:
                 _migrate(engine, url)
