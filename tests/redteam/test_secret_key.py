@@ -10,8 +10,6 @@ from pathlib import Path
 import pytest
 from stowflow.blocks import crypto
 
-from tests.redteam._cli import fails_cleanly
-
 
 def test_first_use_from_many_threads_never_reads_a_half_written_key(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,19 +50,19 @@ def test_key_file_is_private(stowflow_home: Path) -> None:
     assert not [p for p in stowflow_home.iterdir() if p.name.startswith(".secret.key-")]
 
 
-def test_damaged_key_file_is_named(stowflow_home: Path, capsys,
+def test_damaged_key_file_is_named(stowflow_home: Path, fails_cleanly,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     (stowflow_home / crypto.KEY_FILE_NAME).write_text("garbage")
-    message = fails_cleanly(capsys, "block", "create", "secret", "s",
-                            stdin="a-secret-value\n", monkeypatch=monkeypatch)
+    message = fails_cleanly("block", "create", "secret", "s",
+                            stdin="a-secret-value\n")
     assert str(stowflow_home / crypto.KEY_FILE_NAME) in message
     assert "restore the key" in message
     assert (stowflow_home / crypto.KEY_FILE_NAME).read_text() == "garbage"
 
 
-def test_bad_environment_key_is_named(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+def test_bad_environment_key_is_named(monkeypatch: pytest.MonkeyPatch, fails_cleanly) -> None:
     monkeypatch.setenv("STOWFLOW_SECRET_KEY", "not a fernet key @:/%#+ x")
-    message = fails_cleanly(capsys, "block", "create", "secret", "s",
-                            stdin="a-secret-value\n", monkeypatch=monkeypatch)
+    message = fails_cleanly("block", "create", "secret", "s",
+                            stdin="a-secret-value\n")
     assert message.startswith("Error: STOWFLOW_SECRET_KEY is not a valid Fernet key")
     assert "not a fernet key" not in message
