@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import inspect
+import re
 from types import ModuleType
 
 from stowflow import registry
@@ -100,12 +101,18 @@ def record_block_type(cls: type[Block]) -> None:
     )
 
 
+_MODULE_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+
+
 def register_module(module_name: str) -> list[type[Block]]:
     """Import ``module_name`` and record every Block class it defines or exports.
 
     Returns the classes recorded. An unknown module raises an error naming the
     distribution to install; a module without blocks raises an error saying so.
     """
+    if not _MODULE_NAME.match(module_name):
+        raise BlockError(f"{module_name!r} is not a module name",
+                         hint="give a dotted import path, e.g. stowflow_aws or my_pkg.blocks")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
@@ -113,6 +120,9 @@ def register_module(module_name: str) -> list[type[Block]]:
             dist = distribution_hint_for_module(module_name)
             raise MissingDistributionError(f"module '{module_name}'", dist) from exc
         raise BlockError(f"module '{module_name}' failed to import: {exc}") from exc
+    except Exception as exc:  # its own code failed (SyntaxError, an error at import time)
+        raise BlockError(f"module '{module_name}' failed to import: "
+                         f"{type(exc).__name__}: {exc}") from exc
     classes = blocks_in_module(module)
     if not classes:
         raise BlockError(f"module '{module_name}' defines no Block classes")

@@ -126,10 +126,18 @@ def _read_secret_values(cls: type[Block], wanted: list[str]) -> dict[str, str]:
         value = text.rstrip("\r\n")
         return {wanted[0]: value} if value else {}
     values = {}
-    for line in text.splitlines():
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
         key, sep, value = line.partition("=")
-        if sep and key.strip() in wanted:
-            values[key.strip()] = value
+        if not sep or key.strip() not in wanted:
+            # Never quote the line: it may be a secret typed without its field name.
+            raise BlockError(
+                f"stdin line {number} is not FIELD=VALUE for a secret field of this block",
+                hint=f"this block's secret fields: {', '.join(wanted)}; "
+                "give one field=value per line",
+            )
+        values[key.strip()] = value
     return values
 
 

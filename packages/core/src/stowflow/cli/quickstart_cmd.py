@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 
 from stowflow.cli.output import console
+from stowflow.errors import ConfigError
 
 POOL = "quickstart-pool"
 DEPLOYMENT = "quickstart"
@@ -40,15 +41,37 @@ def hello(name: str = "World", count: int = 3) -> str:
 '''
 
 
-def write_sample_project(folder: Path) -> Path:
-    """Write the sample flow project into ``folder``; return the folder."""
-    (folder / "flows").mkdir(parents=True, exist_ok=True)
-    (folder / "flows" / "hello.py").write_text(SAMPLE_FLOW)
-    (folder / "README.md").write_text(textwrap.dedent("""\
-        # stowflow quickstart project
+_README = textwrap.dedent("""\
+    # stowflow quickstart project
 
-        `flows/hello.py:hello` is deployed as `hello/quickstart` to the `quickstart-pool`.
-        """))
+    `flows/hello.py:hello` is deployed as `hello/quickstart` to the `quickstart-pool`.
+    """)
+
+
+def write_sample_project(folder: Path) -> Path:
+    """Write the sample flow project into ``folder``; return the folder.
+
+    A file of the sample that already exists with other content is never overwritten: a
+    ConfigError names it (an earlier quickstart's own files are fine).
+    """
+    files = {folder / "flows" / "hello.py": SAMPLE_FLOW, folder / "README.md": _README}
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"--project {str(folder)!r} is a file, not a folder",
+                          hint="give a new or empty folder (or leave --project out)")
+    for path, text in files.items():
+        if path.exists() and (not path.is_file() or path.read_text(errors="replace") != text):
+            raise ConfigError(
+                f"quickstart would overwrite {str(path)!r}, which it did not write",
+                hint="give a new or empty folder with --project (or leave --project out)",
+            )
+    try:
+        for path, text in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the sample project into {str(folder)!r}: "
+                          f"{exc.strerror or exc}",
+                          hint="give a folder you can write to with --project") from exc
     return folder
 
 

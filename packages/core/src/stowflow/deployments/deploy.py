@@ -11,6 +11,7 @@ a push would upload and the deployments that would be written.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from stowflow.deployments.project import PROJECT_FILE, DeploymentSpec, ProjectCo
 from stowflow.errors import DeploymentError
 from stowflow.flows.metadata import read_flow_metadata
 from stowflow.steps import requires as _requires
-from stowflow.steps.engine import parse_step, run_steps
+from stowflow.steps.engine import import_step, parse_step, run_steps
 from stowflow.steps.templating import resolve
 
 LOCAL_PULL_STEP = "stowflow.deployments.steps.set_working_directory"
@@ -130,6 +131,24 @@ def _missing(steps: list[Any] | None) -> list[str]:
     return found
 
 
+def check_pull_steps(steps: list[Any] | None) -> None:
+    """Import every pull step that can be imported here, so a misspelled step fails at deploy.
+
+    A step is skipped when its ``requires`` are not installed here or its top-level package
+    is absent (the worker installs them, or gets them with ``EXTRA_PIP_PACKAGES``); when the
+    package is here, a missing module or function is a :class:`StepError` naming the step.
+    """
+    for index, step in enumerate(steps or []):
+        path, settings = parse_step(step, index)
+        label = settings.get("id") or path
+        reqs = _requires.parse_requirements(settings.get("requires"), step=label)
+        if _requires.missing_requirements(reqs):
+            continue
+        if importlib.util.find_spec(path.split(".")[0]) is None:
+            continue
+        import_step(path, label=label)
+
+
 def plan_deployment(
     spec: DeploymentSpec, config: ProjectConfig, root: Path, outputs: dict[str, Any]
 ) -> PlannedDeployment:
@@ -142,6 +161,7 @@ def plan_deployment(
     pull = _effective(spec, config, "pull")
     if pull is None:
         pull = [{LOCAL_PULL_STEP: {"directory": str(root)}}]
+    check_pull_steps(pull)
     parameters = fill(spec.parameters)
     if spec.enforce_parameter_schema and parameters:
         metadata.parameters.validate(

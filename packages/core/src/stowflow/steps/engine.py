@@ -10,6 +10,7 @@ under the step's ``id``.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import logging
 from collections.abc import Callable, Mapping
@@ -67,6 +68,13 @@ def import_step(path: str, *, label: str | None = None) -> Callable[..., Any]:
         from stowflow.blocks.types import distribution_hint_for_module
 
         missing = exc.name or module_name
+        top = module_name.split(".")[0]
+        inside_path = module_name == missing or module_name.startswith(missing + ".")
+        if inside_path and missing != top and importlib.util.find_spec(top) is not None:
+            raise StepError(
+                f"step '{label}': there is no module '{missing}'",
+                hint="check the step's import path (package.module.function)",
+            ) from exc
         if module_name == missing or module_name.startswith(missing + "."):
             dist = distribution_hint_for_module(module_name)
             raise StepError(

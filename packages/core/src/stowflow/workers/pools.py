@@ -18,6 +18,17 @@ POOL_TYPES = ("process",)
 DEFAULT_QUEUE = "default"
 
 
+def check_pool_name(name: str) -> None:
+    """Raise a ConfigError unless ``name`` can name a work pool (printable, 1-200 characters,
+    no leading or trailing space)."""
+    if (not name or len(name) > 200 or name != name.strip()
+            or not name.isprintable()):
+        raise ConfigError(
+            f"invalid work pool name {name[:80]!r}",
+            hint="use 1 to 200 printable characters, without leading or trailing spaces",
+        )
+
+
 def create_pool(name: str, *, type: str = "process", env: dict[str, str] | None = None,
                 description: str | None = None, concurrency_limit: int | None = None,
                 exist_ok: bool = False) -> WorkPoolRecord:
@@ -26,6 +37,7 @@ def create_pool(name: str, *, type: str = "process", env: dict[str, str] | None 
     ``env`` becomes the pool's default run environment. With ``exist_ok`` an existing pool
     is returned unchanged; otherwise an existing name is a ConfigError.
     """
+    check_pool_name(name)
     if type not in POOL_TYPES:
         raise ConfigError(f"unknown work pool type {type!r}",
                           hint=f"supported types: {', '.join(POOL_TYPES)}")
