@@ -244,9 +244,12 @@ def _parse_size(text: str) -> int:
     if unit and not unit.endswith("B"):
         unit += "B"
     try:
-        return int(float(number) * units[unit])
+        size = float(number) * units[unit]
     except (ValueError, KeyError):
-        raise ConfigError(f"--max-size {text!r}: expected a size such as 500MB or 2GB") from None
+        size = -1.0
+    if not 0 <= size < float("inf"):  # negative, inf and nan are not sizes
+        raise ConfigError(f"--max-size {text!r}: expected a size such as 500MB or 2GB")
+    return int(size)
 
 
 def _display(url: str) -> str:

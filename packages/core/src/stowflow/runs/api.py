@@ -129,6 +129,9 @@ def list_flow_runs(*, deployment_id: str | None = None, state: str | None = None
     if deployment_id:
         query = query.where(FlowRunRecord.deployment_id == deployment_id)
     if state:
+        if state.upper() not in State.__members__:
+            raise RunError(f"unknown flow run state {state!r}",
+                           hint=f"states: {', '.join(State.__members__)}")
         query = query.where(FlowRunRecord.state == state.upper())
     with session() as db:
         return list(db.scalars(query))
