@@ -147,8 +147,9 @@ class Block(BaseModel):
         :class:`~stowflow.errors.BlockAlreadyExistsError` when ``name`` is taken and
         ``overwrite`` is false.
         """
-        if not name or "/" in name:
-            raise BlockError(f"invalid block name {name!r}: use a non-empty name without '/'")
+        if not name or "/" in name or len(name) > 200:
+            raise BlockError(f"invalid block name {name[:80]!r}: use a non-empty name of up to "
+                             "200 characters without '/'")
         return self._save_document(name, overwrite=overwrite)
 
     @classmethod

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from stowflow.errors import ConfigError
+from stowflow.errors import ConfigError, StowflowError
 from stowflow.redact import register_secret
 from stowflow.settings import get_settings
 
@@ -163,6 +163,15 @@ def dispose_engines() -> None:
 @contextmanager
 def session() -> Iterator[Session]:
     """Yield a session in one transaction: committed on success, rolled back on error."""
+    from sqlalchemy.exc import DataError
+
     maker = sessionmaker(bind=get_engine(), expire_on_commit=False)
-    with maker() as db, db.begin():
-        yield db
+    try:
+        with maker() as db, db.begin():
+            yield db
+    except DataError as exc:
+        # PostgreSQL checks lengths and types that SQLite does not; the driver's first line
+        # says which (the statement and its parameters are left out: they may be long).
+        reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+        raise StowflowError(f"the database refused a value: {reason}",
+                            hint="names, versions and similar fields are limited to 200 characters") from exc

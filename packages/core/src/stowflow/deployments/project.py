@@ -51,7 +51,8 @@ class DeploymentSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, pattern=r"^[^/]+$", description="Deployment name.")
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^/]+$",
+                      description="Deployment name.")
     entrypoint: str = Field(min_length=3, description="path/to/file.py:function or module:function.")
     parameters: dict[str, Any] = Field(default_factory=dict, description="Default parameters.")
     work_pool: WorkPoolSpec = Field(default_factory=WorkPoolSpec, description="Where it runs.")
