@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(message)s")
     install_logging_filter()
     try:
-        build_app()(args=args, prog_name="stowflow", standalone_mode=False)
+        # Without standalone mode Click does not raise a command's typer.Exit(code): it
+        # returns the code, so it must be passed on (it was dropped, and failures exited 0).
+        result = build_app()(args=args, prog_name="stowflow", standalone_mode=False)
     except StowflowError as exc:
         if debug:
             raise
@@ -86,4 +88,4 @@ def main(argv: list[str] | None = None) -> int:
             f"unexpected {type(exc).__name__}: {exc} (run again with --debug for the traceback)"
             .replace("[", r"\[")
         )
-    return 0
+    return result if isinstance(result, int) and not isinstance(result, bool) else 0
