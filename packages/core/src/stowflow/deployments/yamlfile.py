@@ -22,17 +22,29 @@ class StowflowYamlError(ConfigError):
         super().__init__(f"{where}: {message}", hint=hint)
 
 
-def _record_lines(node: yaml.Node, path: Location, lines: dict[Location, int]) -> None:
+def _record_lines(node: yaml.Node, path: Location, lines: dict[Location, int],
+                  file: str, seen: set[int] | None = None,
+                  stack: frozenset[int] = frozenset()) -> None:
+    # An alias is the very node of its anchor: each node is walked once (so aliases cannot
+    # blow the walk up), and a node inside itself is a cycle that nothing could use.
+    seen = set() if seen is None else seen
+    if id(node) in stack:
+        raise StowflowYamlError("invalid YAML: an alias refers to the value that contains it",
+                                file=file, line=node.start_mark.line + 1)
     lines.setdefault(path, node.start_mark.line + 1)
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    stack = stack | {id(node)}
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode):
                 child = (*path, key.value)
                 lines[child] = key.start_mark.line + 1
-                _record_lines(value, child, lines)
+                _record_lines(value, child, lines, file, seen, stack)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _record_lines(item, (*path, index), lines)
+            _record_lines(item, (*path, index), lines, file, seen, stack)
 
 
 def load_yaml_with_lines(text: str, file: str) -> tuple[Any, dict[Location, int]]:
@@ -61,7 +73,7 @@ def load_yaml_with_lines(text: str, file: str) -> tuple[Any, dict[Location, int]
     finally:
         loader.dispose()
     lines: dict[Location, int] = {}
-    _record_lines(node, (), lines)
+    _record_lines(node, (), lines, file)
     return data, lines
 
 
