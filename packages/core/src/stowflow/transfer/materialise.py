@@ -39,10 +39,18 @@ class TreeBuilder:
     """Builds the tree a pull produces in a sibling folder of ``dest``."""
 
     def __init__(self, dest: Path, cache: ContentCache) -> None:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        sweep(dest)
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            sweep(dest)
+            root = tempfile.mkdtemp(prefix=f".{dest.name}.stowflow-new-", dir=dest.parent)
+        except OSError as exc:  # the destination's folder is missing, read-only or a file
+            raise StorageError(
+                f"cannot pull into '{dest}': cannot write in '{dest.parent}' "
+                f"({exc.strerror or exc})",
+                hint="pull into a folder you can write to",
+            ) from exc
         self.dest, self.cache = dest, cache
-        self.root = Path(tempfile.mkdtemp(prefix=f".{dest.name}.stowflow-new-", dir=dest.parent))
+        self.root = Path(root)
         os.chmod(self.root, 0o755)  # mkdtemp makes 0700; the tree is for the user's tools too
         self._parts = itertools.count()
 
