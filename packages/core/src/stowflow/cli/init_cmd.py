@@ -149,11 +149,15 @@ def init_project(
     from stowflow.deployments.project import parse_project
 
     parse_project(text, f"recipe '{recipe}'")  # a broken recipe fails here, not at deploy
-    write_new(project_file, text, force=force)
-    written = [project_file]
-    if not ignore_file.exists() or force:
-        ignore_file.write_text(default_ignore_text(), encoding="utf-8")
-        written.append(ignore_file)
+    try:
+        write_new(project_file, text, force=force)
+        written = [project_file]
+        if not ignore_file.exists() or force:
+            ignore_file.write_text(default_ignore_text(), encoding="utf-8")
+            written.append(ignore_file)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the project files in {root}: {exc.strerror or exc}",
+                          hint="run 'stowflow init' in a folder you can write to") from exc
     return written
 
 

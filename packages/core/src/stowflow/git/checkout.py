@@ -191,12 +191,17 @@ def materialise(mirror: Mirror, url: GitURL, env: GitEnv, target: Target, destin
     from hard links to it so only changed files are written.
     """
     destination = destination.absolute()
-    destination.parent.mkdir(parents=True, exist_ok=True)
     switch = ["-B", target.branch] if target.branch else ["--detach"]
     state = previous
     if state == (target.commit_sha, target.branch or "(detached)") and not include_submodules:
         return destination
-    tmp = _fresh_tmp(destination)
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _fresh_tmp(destination)
+    except OSError as exc:  # the destination's folder is missing, read-only or a file
+        raise GitError(f"cannot check out into '{destination}': cannot write in "
+                       f"'{destination.parent}' ({exc.strerror or exc})",
+                       hint="check out into a folder you can write to") from exc
     try:
         if state is not None:
             try:
