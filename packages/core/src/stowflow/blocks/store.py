@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from stowflow.blocks.crypto import decrypt_json, encrypt_json
 from stowflow.db import BlockDocumentRecord, BlockTypeRecord, session
-from stowflow.errors import BlockAlreadyExistsError, BlockNotFoundError
+from stowflow.errors import BlockAlreadyExistsError, BlockError, BlockNotFoundError
 
 
 def write_document(
@@ -92,6 +92,15 @@ def delete_document(slug: str, name: str) -> None:
         ).first()
         if record is None:
             raise BlockNotFoundError(f"no '{slug}' block named '{name}'")
+        users = [
+            f"{other.block_type_slug}/{other.name or '(anonymous)'}"
+            for other in db.scalars(select(BlockDocumentRecord))
+            if any(value == {"$ref": record.id} for value in (other.data or {}).values())
+        ]
+        if users:
+            # deleting it would leave them pointing at nothing ("no block document with id")
+            raise BlockError(f"'{slug}/{name}' is used by {', '.join(sorted(users))}",
+                             hint="delete those blocks, or save them without it, first")
         db.delete(record)
 
 
