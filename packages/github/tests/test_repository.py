@@ -1,138 +1,49 @@
-"""GitHubRepository.get_directory through core's git engine, against a real git server.
+"""GitHubRepository through core's git engine, against a real git server.
 
-The ``git_remote`` fixture accepts exactly one credential pair at a time, so a credential
-sent in any other form (another username) is refused with 401 and the pull fails.
+The shared behaviour is core's ``GitProviderRepositorySuite``; what follows it is what only
+GitHub has. The ``git_remote`` fixture accepts exactly one credential pair at a time.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import os
-from pathlib import Path
 
 import pytest
-from stowflow.blocks import Block
-from stowflow.errors import GitAuthError, StorageNotFoundError, UnsafePathError
-from stowflow.testing import assert_no_secret
+from stowflow.errors import UnsafePathError
+from stowflow.testing.git_providers import FILES, GitProviderRepositorySuite
 from stowflow_github import GitHubCredentials, GitHubRepository
 
 TOKEN = "ghp_p@ss:w/rd%20#+ with spaces"
-FILES = {"flows/etl.py": "def etl():\n    return 1\n", "README.md": "# repo\n"}
 
 
-@pytest.fixture
-def private_repo(git_remote):
-    repo = git_remote.create_repo(files=FILES)
-    git_remote.accept({("x-access-token", TOKEN)})
-    return repo
+class TestGitHubRepository(GitProviderRepositorySuite):
+    repository_cls = GitHubRepository
+    credentials_cls = GitHubCredentials
+    token = TOKEN
+    username = "x-access-token"
+    other_username = "oauth2"  # GitLab's form of the same token
 
+    # --- how get_directory lands files (core's GitProviderRepository, tested once here)
+    def test_merges_into_an_existing_folder_replacing_same_named_files(self, private_repo, tmp_path):
+        local = tmp_path / "code"
+        (local / "flows").mkdir(parents=True)
+        (local / "flows" / "etl.py").write_text("old")
+        (local / "mine.txt").write_text("kept")
+        GitHubRepository(repository_url=private_repo.url, credentials=GitHubCredentials(
+            token=TOKEN)).get_directory(local_path=local)
+        assert (local / "flows" / "etl.py").read_text() == FILES["flows/etl.py"]
+        assert (local / "mine.txt").read_text() == "kept"
 
-def test_get_directory_with_credentials(private_repo, git_remote, tmp_path, caplog,
-                                        stowflow_home):
-    caplog.set_level(logging.DEBUG)
-    block = GitHubRepository(repository_url=private_repo.url,
-                             credentials=GitHubCredentials(token=TOKEN))
-    out = block.get_directory(local_path=tmp_path / "code")
-    assert out == tmp_path / "code"
-    assert (out / "flows" / "etl.py").read_text() == FILES["flows/etl.py"]
-    assert not (out / ".git").exists()
-    assert {r.user for r in git_remote.requests_for(private_repo) if r.status == 200} == {
-        "x-access-token"}
-    assert_no_secret(TOKEN, out, stowflow_home, caplog.text, repr(block))
-
-
-def test_from_path_and_reference(private_repo, tmp_path):
-    private_repo.commit({"flows/etl.py": "def etl():\n    return 2\n"}, branch="dev")
-    block = GitHubRepository(repository_url=private_repo.url, reference="dev",
-                             credentials=GitHubCredentials(token=TOKEN))
-    out = block.get_directory(from_path="flows", local_path=tmp_path)
-    assert sorted(p.name for p in out.iterdir()) == ["etl.py"]
-    assert "return 2" in (out / "etl.py").read_text()
-
-
-def test_saved_block_round_trip(private_repo, tmp_path):
-    GitHubCredentials(token=TOKEN).save("gh")
-    GitHubRepository(repository_url=private_repo.url,
-                     credentials=GitHubCredentials.load("gh")).save("repo")
-    loaded = Block.load("github-repository/repo")
-    assert isinstance(loaded, GitHubRepository)
-    assert (loaded.get_directory(local_path=tmp_path) / "README.md").exists()
-
-
-def test_a_token_sent_as_another_provider_would_fails(git_remote, tmp_path, stowflow_home):
-    repo = git_remote.create_repo(files=FILES)
-    git_remote.accept({("oauth2", TOKEN)})  # GitLab's form of the same token
-    block = GitHubRepository(repository_url=repo.url, credentials=GitHubCredentials(token=TOKEN))
-    with pytest.raises(GitAuthError) as info:
-        block.get_directory(local_path=tmp_path / "code")
-    assert not (tmp_path / "code").exists()
-    assert_no_secret(TOKEN, str(info.value), repr(info.value.__cause__), stowflow_home)
-
-
-def test_no_credentials_on_a_private_repository_fails(private_repo, tmp_path):
-    with pytest.raises(GitAuthError):
-        GitHubRepository(repository_url=private_repo.url).get_directory(local_path=tmp_path)
-
-
-def test_from_path_must_stay_inside_and_exist(private_repo, tmp_path):
-    block = GitHubRepository(repository_url=private_repo.url,
-                             credentials=GitHubCredentials(token=TOKEN))
-    with pytest.raises(UnsafePathError):
-        block.get_directory(from_path="../..", local_path=tmp_path)
-    with pytest.raises(StorageNotFoundError):
-        block.get_directory(from_path="nope", local_path=tmp_path)
-
-
-def test_repository_url_with_a_token_in_it_is_refused():
-    with pytest.raises(ValueError, match="refused") as info:
-        GitHubRepository(repository_url=f"https://x:{'sekrit-tok'}@github.com/o/r.git")
-    assert "sekrit-tok" not in str(info.value)
-
-
-def test_saved_block_as_a_deployment_source_pulls_on_the_worker(private_repo, tmp_path,
-                                                                monkeypatch, stowflow_home):
-    """from_source(block) records pull_with_block (no secret); the worker step pulls."""
-    from stowflow.steps import run_steps
-    from stowflow.storage.resolve import resolve
-
-    GitHubCredentials(token=TOKEN).save("creds")
-    GitHubRepository(repository_url=private_repo.url,
-                     credentials=GitHubCredentials.load("creds")).save("code")
-    step = resolve(GitHubRepository.load("code")).to_pull_step()
-    assert_no_secret(TOKEN, json.dumps(step))
-    workspace = tmp_path / "workspace"
-    workspace.mkdir()
-    monkeypatch.chdir(workspace)
-    outputs = run_steps([step])
-    assert (Path(outputs["directory"]) / "flows" / "etl.py").exists()
-    assert_no_secret(TOKEN, repr(outputs), workspace, stowflow_home)
-
-
-# --- how get_directory lands files (core's GitProviderRepository, tested once here) -------
-
-
-def test_merges_into_an_existing_folder_replacing_same_named_files(private_repo, tmp_path):
-    local = tmp_path / "code"
-    (local / "flows").mkdir(parents=True)
-    (local / "flows" / "etl.py").write_text("old")
-    (local / "mine.txt").write_text("kept")
-    GitHubRepository(repository_url=private_repo.url, credentials=GitHubCredentials(
-        token=TOKEN)).get_directory(local_path=local)
-    assert (local / "flows" / "etl.py").read_text() == FILES["flows/etl.py"]
-    assert (local / "mine.txt").read_text() == "kept"
-
-
-def test_symlinks_stay_links_and_cannot_lead_outside(git_remote, tmp_path):
-    outside = tmp_path / "outside.txt"
-    outside.write_text("not from the repository")
-    repo = git_remote.create_repo(files=FILES)
-    (repo.work / "link.txt").symlink_to(outside)
-    (repo.work / "linkdir").symlink_to(tmp_path)
-    repo.commit({}, message="symlinks")
-    block = GitHubRepository(repository_url=repo.url)
-    out = block.get_directory(local_path=tmp_path / "code")
-    assert (out / "link.txt").is_symlink()
-    assert os.readlink(out / "link.txt") == str(outside)
-    with pytest.raises(UnsafePathError):
-        block.get_directory(from_path="linkdir", local_path=tmp_path / "again")
+    def test_symlinks_stay_links_and_cannot_lead_outside(self, git_remote, tmp_path):
+        outside = tmp_path / "outside.txt"
+        outside.write_text("not from the repository")
+        repo = git_remote.create_repo(files=FILES)
+        (repo.work / "link.txt").symlink_to(outside)
+        (repo.work / "linkdir").symlink_to(tmp_path)
+        repo.commit({}, message="symlinks")
+        block = GitHubRepository(repository_url=repo.url)
+        out = block.get_directory(local_path=tmp_path / "code")
+        assert (out / "link.txt").is_symlink()
+        assert os.readlink(out / "link.txt") == str(outside)
+        with pytest.raises(UnsafePathError):
+            block.get_directory(from_path="linkdir", local_path=tmp_path / "again")
