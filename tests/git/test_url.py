@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from stowflow.errors import ConfigError
 from stowflow.git.url import looks_like_git_url, parse_git_url
@@ -63,11 +65,41 @@ def test_bare_user_in_https_url_is_refused_too() -> None:
         parse_git_url("https://token@github.com/org/repo.git")
 
 
-@pytest.mark.parametrize("url", ["", "s3://bucket/x", "https://github.com", "/local/path",
-                                 "https://h/o/r.git?x=1"])
+@pytest.mark.parametrize("url", ["", "s3://bucket/x", "https://github.com", "local/path",
+                                 "https://h/o/r.git?x=1", "file://otherhost/srv/r.git",
+                                 "file:///", "/"])
 def test_invalid_urls(url: str) -> None:
     with pytest.raises(ConfigError):
         parse_git_url(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("file:///srv/git/repo.git", "/srv/git/repo.git"),
+        ("FILE:///srv/git/repo.git/", "/srv/git/repo.git"),
+        ("file://localhost/srv/repo", "/srv/repo"),
+        ("/srv/git/repo.git", "/srv/git/repo.git"),
+        ("/srv/git/../repo with space.git", "/srv/repo with space.git"),
+    ],
+)
+def test_file_urls_and_local_paths(url: str, path: str) -> None:
+    parsed = parse_git_url(url)
+    assert parsed.is_local and not parsed.is_http and parsed.host == ""
+    assert parsed.url == f"file://{path}"
+    assert parsed.name == path.rsplit("/", 1)[-1].removesuffix(".git")
+    # the same repository however it is written shares one mirror
+    assert parse_git_url(parsed.url).cache_key == parsed.cache_key
+    assert parse_git_url(path).cache_key == parsed.cache_key
+
+
+def test_relative_and_home_paths_are_made_absolute(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert parse_git_url("./repos/r.git").url == f"file://{tmp_path}/repos/r.git"
+    assert parse_git_url("../r.git").url == f"file://{tmp_path.parent}/r.git"
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert parse_git_url("~/r.git").url == f"file://{tmp_path}/home/r.git"
 
 
 @pytest.mark.parametrize(

@@ -102,11 +102,17 @@ def resolve_git_auth(url: GitURL, credentials: Any) -> GitAuth | None:
     Returns ``None`` without credentials. Raises :class:`~stowflow.errors.GitAuthError`
     when no plugin understands the credentials, and
     :class:`~stowflow.errors.ConfigError` for credentials on an SSH URL (SSH uses the
-    machine's keys).
+    machine's keys) or a local repository.
     """
     normal = normalize_credentials(credentials)
     if normal is None:
         return None
+    if url.is_local:
+        raise ConfigError(
+            f"credentials cannot be used for a repository on this machine: {url}",
+            hint="git reads a file:// repository with the file system's permissions; "
+            "remove the credentials",
+        )
     if not url.is_http:
         raise ConfigError(
             f"credentials cannot be sent over {url.scheme}: {url}",

@@ -1,4 +1,5 @@
-"""Parsing and normalising git URLs: ``https://``, ``http://``, ``ssh://``, ``git://`` and scp-like.
+"""Parsing and normalising git URLs: ``https://``, ``http://``, ``ssh://``, ``git://``, scp-like,
+``file://`` and plain local paths (a bare repository on a shared disk).
 
 A :class:`GitURL` is the one place that knows a repository's host, path and name, the
 scope its credentials apply to, and the key of its node-local mirror. User info in an HTTP
@@ -9,6 +10,7 @@ in a URL that git would write to ``.git/config`` and print in errors.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import urllib.parse
 from dataclasses import dataclass
@@ -21,14 +23,17 @@ KNOWN_GIT_HOSTS = frozenset({"github.com", "gitlab.com", "bitbucket.org"})
 
 _SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>[^@/:]+):(?P<path>[^/].*)$")
 _DEFAULT_PORTS = {"https": 443, "http": 80, "ssh": 22, "git": 9418}
+_LOCAL_PREFIXES = ("/", "./", "../", "~/")
 
 
 @dataclass(frozen=True)
 class GitURL:
     """A parsed git URL without credentials.
 
-    ``scheme`` is ``https``, ``http``, ``ssh`` or ``git`` (scp-like ``git@host:org/repo`` is
-    ``ssh``); ``path`` has no leading slash; ``user`` is only ever an SSH login name.
+    ``scheme`` is ``https``, ``http``, ``ssh``, ``git`` (scp-like ``git@host:org/repo`` is
+    ``ssh``) or ``file`` (a repository on this machine's file system: ``host`` is empty and
+    ``path`` the absolute path without its leading slash); ``path`` has no leading slash;
+    ``user`` is only ever an SSH login name.
     """
 
     scheme: str
@@ -44,6 +49,11 @@ class GitURL:
         return self.scheme in ("http", "https")
 
     @property
+    def is_local(self) -> bool:
+        """True for a repository on this machine's file system (``file://`` or a path)."""
+        return self.scheme == "file"
+
+    @property
     def netloc(self) -> str:
         """``host[:port]`` with the default port left out."""
         if self.port is None or self.port == _DEFAULT_PORTS.get(self.scheme):
@@ -54,6 +64,8 @@ class GitURL:
     def url(self) -> str:
         """The URL as git is given it (scp-like URLs keep their form)."""
         login = f"{self.user}@" if self.user else ""
+        if self.is_local:
+            return f"file:///{self.path}"  # git takes the path after file:// literally
         if self.scp_like:
             return f"{login}{self.host}:{self.path}"
         return f"{self.scheme}://{login}{self.netloc}/{self.path}"
@@ -110,16 +122,23 @@ def parse_git_url(url: str) -> GitURL:
     """Parse ``url`` into a :class:`GitURL`; raise :class:`~stowflow.errors.ConfigError` if invalid.
 
     Accepts ``https://host/org/repo(.git)``, ``http://…``, ``ssh://[user@]host[:port]/path``,
-    ``git://…`` and scp-like ``user@host:org/repo.git``. An HTTP URL carrying user info is
-    refused (its password is registered with the redactor first, so the error cannot leak it).
+    ``git://…``, scp-like ``user@host:org/repo.git``, ``file:///srv/repo.git`` and a plain
+    local path (absolute, or starting ``./``, ``../`` or ``~/``; made absolute against the
+    current folder, so a stored deployment does not depend on where it was made). An HTTP
+    URL carrying user info is refused (its password is registered with the redactor first,
+    so the error cannot leak it).
     """
     text = url.strip()
+    if text.lower().startswith("file://"):
+        return _local_url(text, text[len("file://"):])
+    if text.startswith(_LOCAL_PREFIXES) or text in (".", ".."):
+        return _local_url(text, text)
     if "://" in text:
         parts = urllib.parse.urlsplit(text)
         scheme = parts.scheme.lower()
         if scheme not in _DEFAULT_PORTS:
             raise ConfigError(f"not a git URL: {text!r}",
-                              hint="use https://, ssh://, git:// or user@host:path")
+                              hint="use https://, ssh://, git://, file:// or user@host:path")
         if scheme in ("http", "https"):
             _refuse_user_info(text, parts.username, parts.password)
             user = None
@@ -145,8 +164,24 @@ def parse_git_url(url: str) -> GitURL:
         return GitURL("ssh", match["host"].lower(), None, match["path"], match["user"],
                       scp_like=True)
     raise ConfigError(f"not a git URL: {text!r}",
-                      hint="use https://host/org/repo.git, ssh://host/org/repo.git or "
-                      "git@host:org/repo.git")
+                      hint="use https://host/org/repo.git, ssh://host/org/repo.git, "
+                      "git@host:org/repo.git, file:///path/to/repo.git or an absolute path")
+
+
+def _local_url(text: str, path: str) -> GitURL:
+    """A ``file`` GitURL for ``path`` (what followed ``file://``, or a plain path)."""
+    if text.lower().startswith("file://"):
+        host, slash, rest = path.partition("/")
+        if host not in ("", "localhost") or not slash:
+            raise ConfigError(f"git URL {text!r} names another machine",
+                              hint="file:// URLs name this machine's files: "
+                              "file:///path/to/repo.git")
+        path = "/" + rest
+    absolute = os.path.abspath(os.path.expanduser(path))
+    if absolute == "/":
+        raise ConfigError(f"git URL {text!r} names no repository",
+                          hint="for example file:///srv/git/repo.git")
+    return GitURL("file", "", None, absolute.lstrip("/"))
 
 
 def looks_like_git_url(url: str) -> bool:

@@ -88,8 +88,9 @@ def credentials_placeholder(credentials: Any) -> Any:
 class GitRepository:
     """A git repository as a code source (a :class:`~stowflow.storage.base.Storage`).
 
-    :param url: ``https://host/org/repo.git``, ``git@host:org/repo.git``, ``ssh://…``, or a
-        known host's URL without ``.git``. Credentials in the URL are refused.
+    :param url: ``https://host/org/repo.git``, ``git@host:org/repo.git``, ``ssh://…``, a
+        known host's URL without ``.git``, ``file:///srv/repo.git`` or a local path.
+        Credentials in the URL are refused.
     :param credentials: ``None``; a Secret block; ``{"access_token": Secret, "username"?,
         "provider"?}``; a provider credentials block; (for ``pull`` only) a plain token.
     :param name: the folder name of the checkout (default: the repository name).
@@ -105,7 +106,8 @@ class GitRepository:
                  include_submodules: bool = False,
                  directories: Sequence[str] | str | None = None) -> None:
         self._url = parse_git_url(url)
-        self.url = url.strip()
+        # a local path is kept absolute, so a deployment made from it works from any folder
+        self.url = self._url.url if self._url.is_local else url.strip()
         self.credentials = credentials
         self.name = name or self._url.name
         self.branch = branch
