@@ -27,7 +27,7 @@ DEFAULT_RETRY_MODE: Literal["standard"] = "standard"
 class AwsRetries(BaseModel):
     """How botocore retries a failed request before the caller sees the error."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use
 
     max_attempts: int = Field(
         default=DEFAULT_MAX_ATTEMPTS, ge=1,
@@ -45,7 +45,7 @@ class AwsClientParameters(BaseModel):
     parameters over another, so a step's parameters can refine a block's.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use
 
     endpoint_url: str | None = Field(
         default=None,

@@ -18,7 +18,6 @@ from types import ModuleType
 import pluggy
 
 from stowflow import hookspecs
-from stowflow.settings import get_settings, names
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +88,8 @@ def _build() -> tuple[pluggy.PluginManager, list[PluginInfo]]:
         )
         _register_module(pm, info, lambda m=module_name: importlib.import_module(m))
         infos.append(info)
+
+    from stowflow.settings import get_settings, names  # settings load pydantic: not at import
 
     settings = get_settings()
     allowed, denied = names(settings.plugins), names(settings.disable_plugins)

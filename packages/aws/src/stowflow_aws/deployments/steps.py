@@ -16,7 +16,6 @@ from typing import Any
 from stowflow import transfer
 
 from stowflow_aws.credentials import AwsClientParameters, AwsCredentials
-from stowflow_aws.storage import S3ObjectStore
 
 
 def push_to_s3(
@@ -30,6 +29,8 @@ def push_to_s3(
     Files matched by ``ignore_file`` (gitignore syntax) stay behind; only objects the
     bucket lacks are uploaded. Returns ``{bucket, folder, version}``.
     """
+    from stowflow_aws.storage import S3ObjectStore
+
     with S3ObjectStore(bucket, credentials=credentials,
                        client_parameters=client_parameters) as store:
         result = transfer.push(Path.cwd(), store, folder, ignore_file=ignore_file)
@@ -45,6 +46,8 @@ def pull_from_s3(
 
     Returns ``{bucket, folder, directory, version}``.
     """
+    from stowflow_aws.storage import S3ObjectStore
+
     with S3ObjectStore(bucket, credentials=credentials,
                        client_parameters=client_parameters) as store:
         result = transfer.pull(store, folder, dest=None)

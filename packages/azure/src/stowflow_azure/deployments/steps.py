@@ -15,7 +15,6 @@ from typing import Any
 from stowflow import transfer
 
 from stowflow_azure.credentials import AzureBlobCredentials, coerce_credentials
-from stowflow_azure.storage import AzureBlobObjectStore
 
 
 def push_to_azure_blob_storage(
@@ -28,6 +27,8 @@ def push_to_azure_blob_storage(
     Files matched by ``ignore_file`` (gitignore syntax) stay behind; only objects the
     container lacks are uploaded. Returns ``{container, folder, version}``.
     """
+    from stowflow_azure.storage import AzureBlobObjectStore
+
     with AzureBlobObjectStore(container, coerce_credentials(credentials)) as store:
         result = transfer.push(Path.cwd(), store, folder, ignore_file=ignore_file)
     return {"container": container, "folder": folder, "version": result.version}
@@ -41,6 +42,8 @@ def pull_from_azure_blob_storage(
 
     Returns ``{container, folder, directory, version}``.
     """
+    from stowflow_azure.storage import AzureBlobObjectStore
+
     with AzureBlobObjectStore(container, coerce_credentials(credentials)) as store:
         result = transfer.pull(store, folder, dest=None)
     return {"container": container, "folder": folder, "directory": str(result.directory),

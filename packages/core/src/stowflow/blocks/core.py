@@ -8,6 +8,7 @@ reverses this and registers every secret value with the shared redactor.
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any, ClassVar, Self
 
 from pydantic import (
@@ -20,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from stowflow.blocks import slugs, store
+from stowflow.blocks import slugs
 from stowflow.errors import BlockError
 from stowflow.redact import register_secret
 
@@ -47,8 +48,10 @@ class Block(BaseModel):
     """
 
     # hide_input_in_errors: a validation error must not print the input, which may hold secrets.
+    # defer_build: a block type's validator is built when it is first used, not when its
+    # module is imported (importing a provider's steps module defines several block types).
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True,
-                              hide_input_in_errors=True)
+                              hide_input_in_errors=True, defer_build=True)
 
     __block_type_name__: ClassVar[str | None] = None
 
@@ -131,7 +134,7 @@ class Block(BaseModel):
 
         ensure_block_type_recorded(type(self))
         data, secrets = self._split_for_storage()
-        document_id = store.write_document(
+        document_id = document_store().write_document(
             type(self).get_block_type_slug(), name, data, secrets, overwrite=overwrite,
             document_id=self._document_id if name is None else None,
         )
@@ -172,7 +175,7 @@ class Block(BaseModel):
             block_cls: type[Block] = get_block_class(slug)
         else:
             block_cls, slug, doc_name = cls, cls.get_block_type_slug(), name
-        document_id, data, secrets = store.read_document(slug, doc_name)
+        document_id, data, secrets = document_store().read_document(slug, doc_name)
         block = block_cls._from_document(data, secrets)
         block._document_id, block._document_name = document_id, doc_name
         return block  # type: ignore[return-value]
@@ -194,7 +197,7 @@ class Block(BaseModel):
         """Delete the document this block was saved as or loaded from."""
         if not self._document_name:
             raise BlockError("this block was never saved under a name, so there is nothing to delete")
-        store.delete_document(type(self).get_block_type_slug(), self._document_name)
+        document_store().delete_document(type(self).get_block_type_slug(), self._document_name)
         self._document_id = self._document_name = None
 
     # --- use ----------------------------------------------------------------------------
@@ -216,3 +219,11 @@ class Block(BaseModel):
                     self, mode="json", include={name}
                 ).get(name)
         return out
+
+
+def document_store() -> ModuleType:
+    """Return :mod:`stowflow.blocks.store`, imported on first use (it needs the database,
+    which defining or validating a block never does)."""
+    from stowflow.blocks import store
+
+    return store

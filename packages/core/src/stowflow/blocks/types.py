@@ -9,8 +9,7 @@ import re
 from types import ModuleType
 
 from stowflow import registry
-from stowflow.blocks import store
-from stowflow.blocks.core import DEFINED_BLOCK_TYPES, Block
+from stowflow.blocks.core import DEFINED_BLOCK_TYPES, Block, document_store
 from stowflow.errors import BlockError, BlockTypeNotFoundError, MissingDistributionError
 
 
@@ -41,7 +40,7 @@ def get_block_class(slug: str) -> type[Block]:
         return known[slug]
     if slug in DEFINED_BLOCK_TYPES:
         return DEFINED_BLOCK_TYPES[slug]
-    record = store.read_block_type(slug)
+    record = document_store().read_block_type(slug)
     if record is not None:
         try:
             module = importlib.import_module(record.module)
@@ -65,7 +64,7 @@ def get_block_class(slug: str) -> type[Block]:
 
 def load_block_by_id(document_id: str) -> Block:
     """Load the block document with this id (used for nested block references)."""
-    slug, data, secrets = store.read_document_by_id(document_id)
+    slug, data, secrets = document_store().read_document_by_id(document_id)
     block = get_block_class(slug)._from_document(data, secrets)
     block._document_id = document_id
     return block
@@ -85,14 +84,14 @@ def blocks_in_module(module: ModuleType) -> list[type[Block]]:
 
 def ensure_block_type_recorded(cls: type[Block]) -> None:
     """Record ``cls``'s type (slug, module, schema) unless it is recorded as it is."""
-    record = store.read_block_type(cls.get_block_type_slug())
+    record = document_store().read_block_type(cls.get_block_type_slug())
     if record is None or record.module != cls.__module__:
         record_block_type(cls)
 
 
 def record_block_type(cls: type[Block]) -> None:
     """Record ``cls`` as a block type: slug, display name, module, distribution, schema."""
-    store.write_block_type(
+    document_store().write_block_type(
         cls.get_block_type_slug(),
         cls.get_block_type_name(),
         cls.__module__,
@@ -129,3 +128,4 @@ def register_module(module_name: str) -> list[type[Block]]:
     for cls in classes:
         record_block_type(cls)
     return classes
+

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from stowflow import registry
 from stowflow.blocks import Block, get_block_class, register_module
-from stowflow.blocks import store as block_store
+from stowflow.blocks.core import document_store
 from stowflow.cli.output import MASKED, console
 from stowflow.errors import BlockError
 
@@ -42,7 +42,7 @@ def types_cmd() -> None:
     """List block types known from installed plugins and from 'block register'."""
     table = Table("slug", "name", "module", "source")
     rows: dict[str, tuple[str, str, str]] = {}
-    for record in block_store.list_block_types():
+    for record in document_store().list_block_types():
         rows[record.slug] = (record.name, record.module, "registered")
     for slug, cls in registry.block_types().items():
         source = "plugin + registered" if slug in rows else "plugin"
@@ -58,7 +58,7 @@ def ls_cmd(
 ) -> None:
     """List saved blocks."""
     table = Table("block", "id")
-    for slug, name, doc_id in block_store.list_documents(block_type):
+    for slug, name, doc_id in document_store().list_documents(block_type):
         table.add_row(f"{slug}/{name}", doc_id)
     console.print(table)
 
@@ -181,7 +181,7 @@ def create_cmd(
 def delete_cmd(ref: str = typer.Argument(..., help="TYPE-SLUG/NAME")) -> None:
     """Delete a saved block."""
     slug, name = _split_ref(ref)
-    block_store.delete_document(slug, name)
+    document_store().delete_document(slug, name)
     console.print(f"Deleted block {slug}/{name}")
 
 

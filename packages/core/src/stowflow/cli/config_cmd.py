@@ -7,12 +7,12 @@ from pydantic import SecretStr
 from rich.table import Table
 
 from stowflow.cli.output import MASKED, console
-from stowflow.settings import get_settings
 
 
 def show_config() -> None:
     """Show the effective settings and where each value comes from."""
     from stowflow.db.engine import safe_url
+    from stowflow.settings import get_settings
 
     settings = get_settings()
     table = Table("setting", "value", "environment variable")

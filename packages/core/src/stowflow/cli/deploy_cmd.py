@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from stowflow.cli.output import console
-from stowflow.deployments.deploy import DeployReport, deploy_project
 from stowflow.errors import DeploymentError
+
+if TYPE_CHECKING:
+    from stowflow.deployments.deploy import DeployReport
+
 
 
 def _size(n: int) -> str:
@@ -59,6 +63,8 @@ def deploy_cmd(
     file: Path = typer.Option(Path("stowflow.yaml"), "--file", "-f", help="The stowflow.yaml to use."),
 ) -> None:
     """Run build and push steps once, then record the deployments."""
+    from stowflow.deployments.deploy import deploy_project
+
     if not file.exists():
         if file.name == "stowflow.yaml" and sys.stdin.isatty() and sys.stdout.isatty():
             from stowflow.deployments.interactive import interactive_setup

@@ -6,11 +6,8 @@ import json
 
 import typer
 from rich.table import Table
-from sqlalchemy import delete, select
 
 from stowflow.cli.output import console
-from stowflow.db import DeploymentRecord, session
-from stowflow.runs import create_flow_run, find_deployment, parse_param_pairs
 
 deployment_app = typer.Typer(help="List, inspect, run and delete deployments.",
                              no_args_is_help=True)
@@ -19,6 +16,10 @@ deployment_app = typer.Typer(help="List, inspect, run and delete deployments.",
 @deployment_app.command("ls")
 def ls_cmd() -> None:
     """List deployments."""
+    from sqlalchemy import select
+
+    from stowflow.db import DeploymentRecord, session
+
     table = Table("deployment", "pool", "entrypoint", "version", "updated")
     with session() as db:
         records = list(db.scalars(select(DeploymentRecord)
@@ -34,6 +35,9 @@ def ls_cmd() -> None:
 def inspect_cmd(name: str = typer.Argument(..., help="FLOW/DEPLOYMENT, a unique name or id.")
                 ) -> None:
     """Show a deployment; pull steps are shown as stored (placeholders, no secrets)."""
+    from stowflow.db import DeploymentRecord
+    from stowflow.runs import find_deployment
+
     dep = find_deployment(name)
     view = {column.key: getattr(dep, column.key)
             for column in DeploymentRecord.__mapper__.column_attrs}
@@ -50,6 +54,8 @@ def run_cmd(
                                          help="With --watch, stop watching after N seconds."),
 ) -> None:
     """Start a run of a deployment; its parameters are validated when the schema is enforced."""
+    from stowflow.runs import create_flow_run, find_deployment, parse_param_pairs
+
     dep = find_deployment(name)
     run = create_flow_run(dep, parse_param_pairs(param, dep.parameter_schema))
     where = f"pool '{dep.work_pool_name}'" if dep.work_pool_name else "its serve process"
@@ -71,6 +77,11 @@ def run_cmd(
 def delete_cmd(name: str = typer.Argument(..., help="FLOW/DEPLOYMENT, a unique name or id.")
                ) -> None:
     """Delete a deployment (its past runs are kept)."""
+    from sqlalchemy import delete
+
+    from stowflow.db import DeploymentRecord, session
+    from stowflow.runs import find_deployment
+
     dep = find_deployment(name)
     with session() as db:
         db.execute(delete(DeploymentRecord).where(DeploymentRecord.id == dep.id))

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import json
 import time
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from stowflow.cli.output import console
-from stowflow.db import FlowRunRecord
-from stowflow.runs import (
-    get_flow_run,
-    is_final,
-    list_flow_runs,
-    read_events,
-    read_logs,
-    request_cancel,
-)
+
+if TYPE_CHECKING:
+    from stowflow.db import FlowRunRecord
+
 
 flow_run_app = typer.Typer(help="List, inspect, follow and cancel flow runs.",
                            no_args_is_help=True)
@@ -38,6 +34,8 @@ def _when(value: object) -> str:
 
 def print_phases(run_id: str) -> None:
     """Print the run's phase events as a table (phase, status, seconds, details)."""
+    from stowflow.runs import read_events
+
     table = Table("phase", "status", "seconds", "details")
     for event in read_events(run_id):
         details = ", ".join(f"{k}={v}" for k, v in (event.details or {}).items()
@@ -50,6 +48,8 @@ def print_phases(run_id: str) -> None:
 
 def print_logs(run_id: str, after_id: int = 0) -> int:
     """Print the run's log lines after ``after_id``; return the last id printed."""
+    from stowflow.runs import read_logs
+
     for line in read_logs(run_id, after_id=after_id):
         style = {"ERROR": "red", "WARNING": "yellow"}.get(line.level, "")
         text = escape(line.message)
@@ -61,6 +61,8 @@ def print_logs(run_id: str, after_id: int = 0) -> int:
 
 def follow(run_id: str, *, poll: float = 0.5, timeout: float | None = None) -> FlowRunRecord:
     """Print the run's logs as they arrive until it reaches a final state; return the run."""
+    from stowflow.runs import get_flow_run, is_final
+
     last = 0
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
@@ -82,6 +84,8 @@ def ls_cmd(
     limit: int = typer.Option(20, "--limit", min=1, help="How many runs."),
 ) -> None:
     """List the newest flow runs."""
+    from stowflow.runs import list_flow_runs
+
     deployment_id = None
     if deployment:
         from stowflow.runs import find_deployment
@@ -101,6 +105,8 @@ def ls_cmd(
 @flow_run_app.command("inspect")
 def inspect_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique prefix).")) -> None:
     """Show a run: state, parameters, code version, worker, and each phase's timing."""
+    from stowflow.runs import get_flow_run
+
     run = get_flow_run(run_id)
     view = {
         "id": run.id, "name": run.name, "flow": run.flow_name, "state": run.state,
@@ -121,6 +127,8 @@ def logs_cmd(
     follow_: bool = typer.Option(False, "--follow", "-f", help="Keep printing until it ends."),
 ) -> None:
     """Print a run's logs (secrets masked)."""
+    from stowflow.runs import get_flow_run
+
     run = get_flow_run(run_id)
     if follow_:
         follow(run.id)
@@ -131,6 +139,8 @@ def logs_cmd(
 @flow_run_app.command("cancel")
 def cancel_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique prefix).")) -> None:
     """Cancel a run: at once if not started, else its worker stops it."""
+    from stowflow.runs import request_cancel
+
     run = request_cancel(run_id)
     if run.state == "CANCELLED":
         console.print(f"Cancelled flow run {run.id}")

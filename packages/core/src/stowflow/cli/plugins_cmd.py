@@ -6,13 +6,14 @@ import typer
 from rich.table import Table
 
 from stowflow.cli.output import console
-from stowflow.plugins import plugin_infos
 
 
 def plugins(
     builtins: bool = typer.Option(False, "--builtins", help="Also list core's built-in plugins."),
 ) -> None:
     """List installed plugins with their version, hooks and load errors."""
+    from stowflow.plugins import plugin_infos
+
     table = Table("plugin", "distribution", "version", "hooks", "status")
     failed = 0
     for info in plugin_infos():

@@ -8,13 +8,6 @@ import typer
 from rich.table import Table
 
 from stowflow.cli.output import console
-from stowflow.variables import (
-    VariableError,
-    delete_variable,
-    get_variable,
-    list_variables,
-    set_variable,
-)
 
 variable_app = typer.Typer(help="Set, get, list and delete variables.", no_args_is_help=True)
 
@@ -31,6 +24,8 @@ def set_cmd(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing value."),
 ) -> None:
     """Set variable NAME to VALUE; usable in steps as {{ stowflow.variables.NAME }}."""
+    from stowflow.variables import VariableError, set_variable
+
     parsed: object = value
     if as_json:
         try:
@@ -44,12 +39,16 @@ def set_cmd(
 @variable_app.command("get")
 def get_cmd(name: str = typer.Argument(..., help="Variable name.")) -> None:
     """Print the value of variable NAME."""
+    from stowflow.variables import get_variable
+
     console.print(_show(get_variable(name)), markup=False)
 
 
 @variable_app.command("ls")
 def ls_cmd() -> None:
     """List every variable and its value."""
+    from stowflow.variables import list_variables
+
     table = Table("name", "value")
     for name, value in list_variables().items():
         table.add_row(name, _show(value))
@@ -59,6 +58,8 @@ def ls_cmd() -> None:
 @variable_app.command("delete")
 def delete_cmd(name: str = typer.Argument(..., help="Variable name.")) -> None:
     """Delete variable NAME."""
+    from stowflow.variables import delete_variable
+
     delete_variable(name)
     console.print(f"Deleted variable {name}")
 

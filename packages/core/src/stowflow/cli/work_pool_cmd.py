@@ -9,7 +9,6 @@ from rich.table import Table
 
 from stowflow.cli.output import console
 from stowflow.errors import ConfigError
-from stowflow.workers import pools
 
 work_pool_app = typer.Typer(help="Create, list, inspect and delete work pools.",
                             no_args_is_help=True)
@@ -37,6 +36,8 @@ def create_cmd(
     description: str | None = typer.Option(None, "--description", help="Free text."),
 ) -> None:
     """Create a work pool (with its 'default' queue)."""
+    from stowflow.workers import pools
+
     pool = pools.create_pool(name, type=type_, env=_parse_env(env), description=description,
                              concurrency_limit=concurrency_limit)
     console.print(f"Created work pool [bold]{pool.name}[/bold] ({pool.type}). Start a worker:\n"
@@ -46,6 +47,8 @@ def create_cmd(
 @work_pool_app.command("ls")
 def ls_cmd() -> None:
     """List work pools with their runs in flight."""
+    from stowflow.workers import pools
+
     table = Table("name", "type", "concurrency", "scheduled", "running", "paused")
     for pool in pools.list_pools():
         counts = pools.run_counts(pool.name)
@@ -59,6 +62,8 @@ def ls_cmd() -> None:
 @work_pool_app.command("inspect")
 def inspect_cmd(name: str = typer.Argument(..., help="Pool name.")) -> None:
     """Show a pool: type, job defaults, queues and run counts."""
+    from stowflow.workers import pools
+
     pool = pools.get_pool(name)
     view = {
         "id": pool.id, "name": pool.name, "type": pool.type, "description": pool.description,
@@ -73,6 +78,8 @@ def inspect_cmd(name: str = typer.Argument(..., help="Pool name.")) -> None:
 @work_pool_app.command("delete")
 def delete_cmd(name: str = typer.Argument(..., help="Pool name.")) -> None:
     """Delete a pool (refused while it has runs in flight)."""
+    from stowflow.workers import pools
+
     pools.delete_pool(name)
     console.print(f"Deleted work pool {name}")
 

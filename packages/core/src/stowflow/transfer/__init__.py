@@ -10,25 +10,50 @@ format in :mod:`stowflow.transfer.manifest`, the node cache in :mod:`stowflow.tr
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
-
-from stowflow.transfer.ignore import DEFAULT_STOWFLOWIGNORE
-from stowflow.transfer.progress import ProgressCallback, ProgressEvent
-from stowflow.transfer.pull import PullResult, pull
-from stowflow.transfer.push import PushResult, push
-from stowflow.transfer.store import ObjectInfo, ObjectStore
-from stowflow.transfer.url import open_store, split_url
-from stowflow.transfer.versions import (
-    GcResult,
-    VersionInfo,
-    gc,
-    list_files,
-    list_versions,
-    rollback,
-)
 
 if TYPE_CHECKING:
     from stowflow.transfer.fsspec_store import FsspecStore
+    from stowflow.transfer.ignore import DEFAULT_STOWFLOWIGNORE
+    from stowflow.transfer.progress import ProgressCallback, ProgressEvent
+    from stowflow.transfer.pull import PullResult, pull
+    from stowflow.transfer.push import PushResult, push
+    from stowflow.transfer.store import ObjectInfo, ObjectStore
+    from stowflow.transfer.url import open_store, split_url
+    from stowflow.transfer.versions import (
+        GcResult,
+        VersionInfo,
+        gc,
+        list_files,
+        list_versions,
+        rollback,
+    )
+
+#: Public name -> the module defining it. Imported on first use: a provider's steps module
+#: (``from stowflow import transfer``) should not pay for the engine until a step runs, and
+#: fsspec costs most of this package's import time (providers with native clients never
+#: need it).
+_LAZY = {
+    "DEFAULT_STOWFLOWIGNORE": "ignore",
+    "FsspecStore": "fsspec_store",
+    "GcResult": "versions",
+    "ObjectInfo": "store",
+    "ObjectStore": "store",
+    "ProgressCallback": "progress",
+    "ProgressEvent": "progress",
+    "PullResult": "pull",
+    "PushResult": "push",
+    "VersionInfo": "versions",
+    "gc": "versions",
+    "list_files": "versions",
+    "list_versions": "versions",
+    "open_store": "url",
+    "pull": "pull",
+    "push": "push",
+    "rollback": "versions",
+    "split_url": "url",
+}
 
 __all__ = [
     "DEFAULT_STOWFLOWIGNORE",
@@ -53,10 +78,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # fsspec is imported only when its store is wanted (it costs most of this package's
-    # import time, and providers with native clients never need it).
-    if name == "FsspecStore":
-        from stowflow.transfer.fsspec_store import FsspecStore
-
-        return FsspecStore
-    raise AttributeError(f"module 'stowflow.transfer' has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'stowflow.transfer' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"stowflow.transfer.{module}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value

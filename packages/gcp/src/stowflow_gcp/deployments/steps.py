@@ -15,7 +15,6 @@ from typing import Any
 from stowflow import transfer
 
 from stowflow_gcp.credentials import GcpCredentials, coerce_credentials
-from stowflow_gcp.storage import GcsObjectStore
 
 
 def push_to_gcs(bucket: str, folder: str, project: str | None = None,
@@ -26,6 +25,8 @@ def push_to_gcs(bucket: str, folder: str, project: str | None = None,
     Files matched by ``ignore_file`` (gitignore syntax) stay behind; only objects the
     bucket lacks are uploaded. Returns ``{bucket, folder, version}``.
     """
+    from stowflow_gcp.storage import GcsObjectStore
+
     with GcsObjectStore(bucket, coerce_credentials(credentials), project=project) as store:
         result = transfer.push(Path.cwd(), store, folder, ignore_file=ignore_file)
     return {"bucket": bucket, "folder": folder, "version": result.version}
@@ -37,6 +38,8 @@ def pull_from_gcs(bucket: str, folder: str, project: str | None = None,
 
     Returns ``{bucket, folder, directory, version}``.
     """
+    from stowflow_gcp.storage import GcsObjectStore
+
     with GcsObjectStore(bucket, coerce_credentials(credentials), project=project) as store:
         result = transfer.pull(store, folder, dest=None)
     return {"bucket": bucket, "folder": folder, "directory": str(result.directory),
