@@ -15,7 +15,6 @@ import sys
 
 import pytest
 import typer
-
 from stowflow.cli.app import COMMANDS, load_command
 
 #: Heavy libraries no ``--help`` needs: the database, settings, SDKs, YAML, crypto.
@@ -52,7 +51,7 @@ def offending(loaded: set[str], never: tuple[str, ...]) -> list[str]:
 def cli_help(*args: str) -> str:
     return ("import contextlib, io\nfrom stowflow.cli.app import main\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
-            f"    assert main({list(args) + ['--help']!r}) == 0")
+            f"    assert main({[*args, '--help']!r}) == 0")
 
 
 def test_root_help_imports_no_command_module():
