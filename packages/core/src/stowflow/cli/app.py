@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
              "Write stowflow.yaml and a default .stowflowignore in the current folder."),
     "deploy": ("stowflow.cli.deploy_cmd",
                "Run build and push steps once, then record the deployments."),
+    "migrate": ("stowflow.cli.migrate_cmd", "Bring deployments over from other tools."),
     "quickstart": ("stowflow.cli.quickstart_cmd",
                    "Write a sample flow, deploy it with local storage, run it, and show "
                    "what happened."),

@@ -66,6 +66,12 @@ def deploy_cmd(
     from stowflow.deployments.deploy import deploy_project
 
     if not file.exists():
+        prefect_file = file.with_name("prefect.yaml")
+        if file.name == "stowflow.yaml" and prefect_file.is_file():
+            raise DeploymentError(
+                f"no {file} here, but there is a {prefect_file}",
+                hint=f"translate it with 'stowflow migrate prefect {prefect_file}' (add --write "
+                     "to write stowflow.yaml), then run 'stowflow deploy' again")
         if file.name == "stowflow.yaml" and sys.stdin.isatty() and sys.stdout.isatty():
             from stowflow.deployments.interactive import interactive_setup
 

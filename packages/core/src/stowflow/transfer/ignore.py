@@ -61,14 +61,34 @@ class SourceFile:
     executable: bool
 
 
-def load_spec(root: Path, ignore_file: str | None = ".stowflowignore") -> pathspec.GitIgnoreSpec:
-    """Return the ignore rules for ``root``: the defaults plus ``root/ignore_file`` if present."""
+STOWFLOW_IGNORE = ".stowflowignore"
+#: read instead of ``.stowflowignore`` when a project has only this (one coming from prefect)
+PREFECT_IGNORE = ".prefectignore"
+
+
+def ignore_file_path(root: Path, ignore_file: str | None = STOWFLOW_IGNORE) -> Path | None:
+    """Return the ignore file that applies to ``root``, or ``None`` when there is none.
+
+    The default ``.stowflowignore`` falls back to a ``.prefectignore`` beside it, so a
+    project brought over from prefect keeps its rules until the file is renamed.
+    """
+    if not ignore_file:
+        return None
+    candidate = Path(ignore_file)
+    path = candidate if candidate.is_absolute() else root / candidate
+    if path.is_file():
+        return path
+    if ignore_file == STOWFLOW_IGNORE and (root / PREFECT_IGNORE).is_file():
+        return root / PREFECT_IGNORE
+    return None
+
+
+def load_spec(root: Path, ignore_file: str | None = STOWFLOW_IGNORE) -> pathspec.GitIgnoreSpec:
+    """Return the ignore rules for ``root``: the defaults plus its ignore file, if any."""
     lines = DEFAULT_STOWFLOWIGNORE.splitlines()
-    if ignore_file:
-        candidate = Path(ignore_file)
-        path = candidate if candidate.is_absolute() else root / candidate
-        if path.is_file():
-            lines += path.read_text(encoding="utf-8").splitlines()
+    path = ignore_file_path(root, ignore_file)
+    if path is not None:
+        lines += path.read_text(encoding="utf-8").splitlines()
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
