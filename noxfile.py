@@ -44,10 +44,11 @@ def dependency_group(name: str) -> list[str]:
 
 
 def install_packages(session: nox.Session) -> None:
-    """Install every package of the monorepo, editable, core with its PostgreSQL extra."""
+    """Install every package of the monorepo, editable, core with its PostgreSQL and
+    server extras."""
     args: list[str] = []
     for package in PACKAGES:
-        spec = "packages/core[postgres]" if package == "core" else f"packages/{package}"
+        spec = "packages/core[postgres,server]" if package == "core" else f"packages/{package}"
         args += ["-e", spec]
     session.install(*args)
 
@@ -61,6 +62,22 @@ def ensure_system_servers(session: nox.Session) -> None:
         else:
             session.error("PostgreSQL is needed for the tests: apt-get install postgresql")
     session.run("python", "-m", "stowflow.testing.servers.azurite")
+    ensure_chromium(session)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def ensure_chromium(session: nox.Session) -> None:
+    """Install Debian's chromium for the browser tests (Playwright drives it; it never
+    downloads a browser of its own)."""
+    if CHROMIUM.exists():
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        session.run("apt-get", "update", "-qq", external=True)
+        session.run("apt-get", "install", "-y", "-qq", "chromium", external=True)
+    else:
+        session.error("Chromium is needed for the browser tests: apt-get install chromium")
 
 
 @nox.session(python="3.11")

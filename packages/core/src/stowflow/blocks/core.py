@@ -40,6 +40,19 @@ def _reveal(value: Any) -> Any:
     return value
 
 
+def secret_fields_of(model: type[BaseModel]) -> list[str]:
+    """Return the names of ``model``'s fields whose type is a pydantic secret type."""
+    names = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        text = repr(annotation)
+        if any(t.__name__ in text for t in _SECRET_TYPES) or (
+            isinstance(annotation, type) and issubclass(annotation, _SECRET_TYPES)
+        ):
+            names.append(name)
+    return names
+
+
 class Block(BaseModel):
     """Base class of every block: subclass it, declare fields (each with a description).
 
@@ -99,15 +112,7 @@ class Block(BaseModel):
     @classmethod
     def secret_field_names(cls) -> list[str]:
         """Return the names of the fields stored encrypted."""
-        names = []
-        for name, info in cls.model_fields.items():
-            annotation = info.annotation
-            text = repr(annotation)
-            if any(t.__name__ in text for t in _SECRET_TYPES) or (
-                isinstance(annotation, type) and issubclass(annotation, _SECRET_TYPES)
-            ):
-                names.append(name)
-        return names
+        return secret_fields_of(cls)
 
     # --- persistence --------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from stowflow.blocks.crypto import decrypt_json, encrypt_json
 from stowflow.db import BlockDocumentRecord, BlockTypeRecord, session
@@ -69,13 +69,16 @@ def read_document(slug: str, name: str) -> tuple[str, dict[str, Any], dict[str, 
         return record.id, dict(record.data), _secrets_of(record)
 
 
-def read_document_by_id(document_id: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """Return ``(slug, data, secrets)`` of the document with this id."""
+def read_document_by_id(
+    document_id: str,
+) -> tuple[str, str | None, dict[str, Any], dict[str, Any]]:
+    """Return ``(slug, name, data, secrets)`` of the document with this id (``name`` is
+    ``None`` for an anonymous document)."""
     with session() as db:
         record = db.get(BlockDocumentRecord, document_id)
         if record is None:
             raise BlockNotFoundError(f"no block document with id {document_id}")
-        return record.block_type_slug, dict(record.data), _secrets_of(record)
+        return record.block_type_slug, record.name, dict(record.data), _secrets_of(record)
 
 
 def _secrets_of(record: BlockDocumentRecord) -> dict[str, Any]:
@@ -104,12 +107,17 @@ def delete_document(slug: str, name: str) -> None:
         db.delete(record)
 
 
-def list_documents(slug: str | None = None) -> list[tuple[str, str, str]]:
-    """Return ``(slug, name, id)`` of every named document, optionally of one type."""
+def list_documents(slug: str | None = None,
+                   search: str | None = None) -> list[tuple[str, str, str]]:
+    """Return ``(slug, name, id)`` of every named document, optionally of one type and only
+    those whose name contains ``search`` (case-insensitive)."""
     with session() as db:
         query = select(BlockDocumentRecord).where(BlockDocumentRecord.name.is_not(None))
         if slug:
             query = query.where(BlockDocumentRecord.block_type_slug == slug)
+        if search:
+            query = query.where(func.lower(BlockDocumentRecord.name)
+                                .contains(search.lower(), autoescape=True))
         query = query.order_by(BlockDocumentRecord.block_type_slug, BlockDocumentRecord.name)
         return [(r.block_type_slug, r.name or "", r.id) for r in db.scalars(query)]
 

@@ -62,11 +62,24 @@ def get_block_class(slug: str) -> type[Block]:
     )
 
 
+def known_block_types() -> dict[str, type[Block]]:
+    """Return every block type usable here, by slug: those installed plugins register and
+    those recorded by ``block register`` whose module imports (others are left out)."""
+    found = dict(registry.block_types())
+    for record in document_store().list_block_types():
+        if record.slug not in found:
+            try:
+                found[record.slug] = get_block_class(record.slug)
+            except BlockError:
+                continue  # its distribution is not installed in this environment
+    return dict(sorted(found.items()))
+
+
 def load_block_by_id(document_id: str) -> Block:
     """Load the block document with this id (used for nested block references)."""
-    slug, data, secrets = document_store().read_document_by_id(document_id)
+    slug, name, data, secrets = document_store().read_document_by_id(document_id)
     block = get_block_class(slug)._from_document(data, secrets)
-    block._document_id = document_id
+    block._document_id, block._document_name = document_id, name
     return block
 
 

@@ -53,6 +53,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                    "List, inspect, run and delete deployments."),
     "flow-run": ("stowflow.cli.flow_run_cmd", "List, inspect, follow and cancel flow runs."),
     "worker": ("stowflow.cli.worker_cmd", "Run workers that execute flow runs."),
+    "server": ("stowflow.cli.server_cmd", "Run the web UI and HTTP API."),
 }
 
 

@@ -14,7 +14,8 @@ from rich.table import Table
 from stowflow import registry
 from stowflow.blocks import Block, get_block_class, register_module
 from stowflow.blocks.core import document_store
-from stowflow.cli.output import MASKED, console
+from stowflow.blocks.views import masked_view
+from stowflow.cli.output import console
 from stowflow.errors import BlockError
 
 block_app = typer.Typer(help="Register, list, inspect, create and delete blocks.", no_args_is_help=True)
@@ -63,26 +64,11 @@ def ls_cmd(
     console.print(table)
 
 
-def _masked_view(block: Block) -> dict[str, Any]:
-    secret = set(type(block).secret_field_names())
-    out: dict[str, Any] = {}
-    for name in type(block).model_fields:
-        value = getattr(block, name)
-        if name in secret:
-            out[name] = MASKED if value is not None else None
-        elif isinstance(value, Block):
-            out[name] = {"block": f"{type(value).get_block_type_slug()}/{value.block_document_name or '(anonymous)'}",
-                         **_masked_view(value)}
-        else:
-            out[name] = block.model_dump(mode="json", include={name}).get(name)
-    return out
-
-
 @block_app.command("inspect")
 def inspect_cmd(ref: str = typer.Argument(..., help="TYPE-SLUG/NAME")) -> None:
     """Show a saved block's fields, secrets masked."""
     block = Block.load(ref)
-    console.print_json(json.dumps(_masked_view(block)))
+    console.print_json(json.dumps(masked_view(block)))
 
 
 def _parse_sets(pairs: list[str]) -> dict[str, str]:

@@ -15,7 +15,13 @@ from stowflow.runs.api import (
     update_run,
 )
 from stowflow.runs.logs import PHASES, phase, read_events, read_logs, record_event, write_logs
-from stowflow.runs.params import parse_param_pairs, validate_parameters
+from stowflow.runs.params import (
+    ParameterError,
+    coerce_text,
+    parameter_problems,
+    parse_param_pairs,
+    validate_parameters,
+)
 from stowflow.runs.states import FINAL_STATES, TRANSITIONS, State, is_final
 
 __all__ = [
@@ -23,13 +29,16 @@ __all__ = [
     "PHASES",
     "TRANSITIONS",
     "InvalidTransitionError",
+    "ParameterError",
     "State",
+    "coerce_text",
     "create_flow_run",
     "deployment_for_run",
     "find_deployment",
     "get_flow_run",
     "is_final",
     "list_flow_runs",
+    "parameter_problems",
     "parse_param_pairs",
     "phase",
     "read_events",

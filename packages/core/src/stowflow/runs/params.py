@@ -20,12 +20,26 @@ def _declared_types(schema: dict[str, Any], name: str) -> set[str]:
     return types
 
 
-def parse_param_pairs(pairs: list[str], schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Turn ``["name=value", ...]`` into a dict.
+def coerce_text(raw: str, prop: dict[str, Any] | None) -> Any:
+    """Turn the text a user typed for one parameter (or form field) into its value.
 
-    A value is read as JSON (``n=3``, ``flag=true``, ``xs=[1,2]``) unless the schema says the
-    parameter is only a string, in which case it stays text exactly as typed (so ``id=007``
-    is ``"007"``); text that is not JSON stays text. Raises FlowError on a pair without ``=``.
+    The text is read as JSON (``3``, ``true``, ``[1,2]``) unless the JSON-schema property
+    ``prop`` says the value is only a string, in which case it stays exactly as typed (so
+    ``007`` is ``"007"``); text that is not JSON stays text. ``deployment run --param`` and
+    the web UI's forms both use this rule.
+    """
+    if _declared_types({"properties": {"v": prop or {}}}, "v") == {"string"}:
+        return raw
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+def parse_param_pairs(pairs: list[str], schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Turn ``["name=value", ...]`` into a dict, each value read by :func:`coerce_text`.
+
+    Raises FlowError on a pair without ``=``.
     """
     schema = schema or {}
     params: dict[str, Any] = {}
@@ -34,35 +48,54 @@ def parse_param_pairs(pairs: list[str], schema: dict[str, Any] | None = None) ->
         key = key.strip()
         if not sep or not key:
             raise FlowError(f"--param expects name=value, got {pair!r}", hint="e.g. --param n=3")
-        if _declared_types(schema, key) == {"string"}:
-            params[key] = raw
-            continue
-        try:
-            params[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            params[key] = raw
+        params[key] = coerce_text(raw, (schema.get("properties") or {}).get(key))
     return params
+
+
+class ParameterError(FlowError):
+    """Parameters do not match a deployment's schema; ``problems`` lists ``(field, message)``
+    pairs (``field`` is the dotted path, or ``""`` for the parameters as a whole)."""
+
+    def __init__(self, message: str, *, problems: list[tuple[str, str]],
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = problems
+
+
+def parameter_problems(parameters: dict[str, Any],
+                       schema: dict[str, Any]) -> list[tuple[str, str]]:
+    """Return every ``(field, message)`` problem of ``parameters`` against ``schema``.
+
+    A missing required parameter is reported under its own name.
+    """
+    if not schema:
+        return []
+    import jsonschema
+
+    validator_cls = jsonschema.validators.validator_for(schema)
+    problems: list[tuple[str, str]] = []
+    for error in sorted(validator_cls(schema).iter_errors(parameters),
+                        key=lambda e: list(e.absolute_path)):
+        path = ".".join(str(p) for p in error.absolute_path)
+        if (error.validator == "required" and not path
+                and isinstance(error.instance, dict)):
+            for name in error.validator_value:
+                if name not in error.instance:
+                    problems.append((str(name), f"{name!r} is a required property"))
+            continue
+        problems.append((path, error.message))
+    return problems
 
 
 def validate_parameters(parameters: dict[str, Any], schema: dict[str, Any], *,
                         where: str) -> None:
-    """Check ``parameters`` against the JSON ``schema``; raise FlowError listing every problem.
-
-    An empty schema accepts anything. ``where`` names the deployment in the message.
+    """Check ``parameters`` against the JSON ``schema``; raise :class:`ParameterError`
+    listing every problem. An empty schema accepts anything. ``where`` names the deployment.
     """
-    if not schema:
-        return
-    import jsonschema
-
-    validator_cls = jsonschema.validators.validator_for(schema)
-    validator = validator_cls(schema)
-    problems = sorted(validator.iter_errors(parameters), key=lambda e: list(e.absolute_path))
+    problems = parameter_problems(parameters, schema)
     if not problems:
         return
-    lines = []
-    for problem in problems:
-        path = ".".join(str(p) for p in problem.absolute_path) or "(parameters)"
-        lines.append(f"{path}: {problem.message}")
+    lines = [f"{path or '(parameters)'}: {message}" for path, message in problems]
     known = ", ".join(sorted((schema.get("properties") or {}).keys())) or "none"
-    raise FlowError(f"invalid parameters for {where}: " + "; ".join(lines),
-                    hint=f"the flow's parameters are: {known}")
+    raise ParameterError(f"invalid parameters for {where}: " + "; ".join(lines),
+                         problems=problems, hint=f"the flow's parameters are: {known}")

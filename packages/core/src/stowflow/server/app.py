@@ -1,0 +1,101 @@
+"""The ASGI application: the JSON API under ``/api/``, the UI pages, static files.
+
+:func:`create_app` wires the routers of :mod:`stowflow.server.api` and
+:mod:`stowflow.server.pages` behind the :class:`~stowflow.server.security.Guard`, a signed
+session cookie, and error handlers that never show a traceback or an input value.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import Response
+
+from stowflow.errors import NotFoundError, StowflowError
+from stowflow.server.config import ServerConfig
+from stowflow.server.security import SESSION_COOKIE, SESSION_MAX_AGE, CsrfError, Guard
+
+logger = logging.getLogger("stowflow.server")
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def _status_of(exc: StowflowError) -> int:
+    if isinstance(exc, CsrfError):
+        return 403
+    if isinstance(exc, NotFoundError) or type(exc).__name__.endswith("NotFoundError"):
+        return 404
+    return 400
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _error(request: Request, status: int, message: str, hint: str | None = None,
+           extra: dict[str, Any] | None = None) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"error": message, "hint": hint, **(extra or {})}, status)
+    from stowflow.server.templating import render
+
+    return render(request, "error.html", {"status": status, "message": message, "hint": hint},
+                  status_code=status)
+
+
+async def _stowflow_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StowflowError)
+    return _error(request, _status_of(exc), exc.message, exc.hint)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    return _error(request, exc.status_code, str(exc.detail))
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    # FastAPI's default answer quotes the input back, and a request body may hold a secret.
+    problems = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+    text = "; ".join(f"{'.'.join(map(str, p['loc']))}: {p['msg']}" for p in problems)
+    return _error(request, 422, f"invalid request: {text}", extra={"problems": problems})
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _error(request, 500, "internal error (the server log has the details)")
+
+
+def create_app(config: ServerConfig | None = None) -> FastAPI:
+    """Return the server application for ``config`` (default: 127.0.0.1:4300, no token)."""
+    from stowflow import __version__
+    from stowflow.server import api, pages
+
+    config = config or ServerConfig()
+    app = FastAPI(title="stowflow", version=__version__, openapi_url="/api/openapi.json",
+                  docs_url=None, redoc_url=None,
+                  description="The stowflow HTTP API: blocks, deployments, flow runs, work "
+                  "pools and variables, over the same database as the CLI and workers.")
+    app.state.config = config
+    app.state.guard = guard = Guard(config)
+    app.include_router(api.router)
+    for router in pages.ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_exception_handler(StowflowError, _stowflow_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)
+    app.middleware("http")(guard.middleware)
+    # Added last, so it runs first: the guard reads the session.
+    app.add_middleware(SessionMiddleware, secret_key=secrets.token_urlsafe(32),
+                       session_cookie=SESSION_COOKIE, max_age=SESSION_MAX_AGE,
+                       same_site="strict", https_only=False)
+    return app

@@ -1,0 +1,90 @@
+"""Blocks in a real browser: create through the generated form, see it masked, edit
+without retyping the secret, nested block selects, errors beside fields, delete rules,
+hostile names rendered as text. Every response is grepped for the planted secrets."""
+
+from __future__ import annotations
+
+from stowflow.blocks import Block, Secret
+from stowflow.testing import assert_no_secret
+
+GITHUB_TOKEN = "ghp_plantedBrowserToken0123456789abcd"
+OTHER_SECRET = "planted-other-secret-5d2a"
+HOSTILE = "<img src=x onerror=alert(1)><b>bold &amp; 'q'"  # block names cannot hold "/"
+
+
+def test_create_github_credentials_through_the_form(page, server, on_server, capture,
+                                                    screenshot) -> None:
+    page.goto(f"{server.url}/blocks/new")
+    page.click("text=GitHub Credentials")
+    assert page.url.endswith("/blocks/new/github-credentials")
+    # descriptions are the help text; the token is a password input
+    assert "personal access token" in page.inner_text("[data-field=token] .help")
+    assert page.get_attribute("#f-token", "type") == "password"
+    page.fill("#f-__name__", "team-token")
+    page.fill("#f-token", GITHUB_TOKEN)
+    page.click("#block-form button[type=submit]")
+    page.wait_for_url(f"{server.url}/blocks/github-credentials/team-token")
+    assert page.inner_text("#block-fields").count("********") == 1
+    assert Block.load("github-credentials/team-token").token.get_secret_value() == GITHUB_TOKEN
+
+    # edit: the token input is empty and says a value is saved; a new url keeps the token
+    page.click("text=Edit")
+    assert page.input_value("#f-token") == ""
+    assert "a value is saved" in page.inner_text("[data-field=token]")
+    page.fill("#f-url", "https://github.example.com")
+    page.click("#block-form button[type=submit]")
+    page.wait_for_url(f"{server.url}/blocks/github-credentials/team-token")
+    saved = Block.load("github-credentials/team-token")
+    assert saved.token.get_secret_value() == GITHUB_TOKEN
+    assert saved.url == "https://github.example.com"
+    screenshot(page, "block-detail")
+    assert_no_secret(GITHUB_TOKEN, page.content(), *capture.texts, server.log())
+
+
+def test_nested_block_select_and_errors_beside_fields(page, server, on_server,
+                                                      capture) -> None:
+    from stowflow_github import GitHubCredentials
+
+    GitHubCredentials(token=GITHUB_TOKEN).save("nested-creds", overwrite=True)
+    page.goto(f"{server.url}/blocks/new/github-repository")
+    options = page.eval_on_selector_all("#f-credentials option", "els => els.map(e => e.value)")
+    assert "github-credentials/nested-creds" in options and "" in options
+    page.fill("#f-__name__", "repo-one")
+    page.fill("#f-repository_url", "not a url at all")
+    page.select_option("#f-credentials", "github-credentials/nested-creds")
+    page.click("#block-form button[type=submit]")
+    error = page.inner_text("[data-field=repository_url] .field-error")
+    assert error  # shown beside the field it is about
+    assert page.input_value("#f-repository_url") == "not a url at all"  # typed text kept
+    page.fill("#f-repository_url", "https://github.com/org/repo.git")
+    page.select_option("#f-credentials", "github-credentials/nested-creds")
+    page.click("#block-form button[type=submit]")
+    page.wait_for_url(f"{server.url}/blocks/github-repository/repo-one")
+    repo = Block.load("github-repository/repo-one")
+    assert repo.credentials.block_document_name == "nested-creds"
+
+    # the credentials are used by the repository: delete is refused and names it
+    page.goto(f"{server.url}/blocks/github-credentials/nested-creds")
+    page.click("button.danger")
+    assert "github-repository/repo-one" in page.inner_text(".error")
+    assert Block.load("github-credentials/nested-creds")
+    page.goto(f"{server.url}/blocks/github-repository/repo-one")
+    page.click("button.danger")
+    page.wait_for_url(f"{server.url}/blocks")
+    assert_no_secret(GITHUB_TOKEN, *capture.texts, server.log())
+
+
+def test_hostile_names_render_as_text(page, server, on_server, capture, screenshot) -> None:
+    Secret(value=OTHER_SECRET).save(HOSTILE, overwrite=True)
+    Secret(value=OTHER_SECRET).save('x" onmouseover="alert(2)', overwrite=True)
+    page.goto(f"{server.url}/blocks?q=onerror")
+    assert HOSTILE in page.inner_text("#blocks")  # shown as text, not markup
+    assert page.locator("#blocks img, #blocks b").count() == 0
+    page.click(f"#blocks a >> text={HOSTILE}")
+    assert HOSTILE in page.inner_text("h1")
+    page.goto(f"{server.url}/blocks?q=onmouseover")
+    page.hover("#blocks a >> nth=1")
+    page.goto(f"{server.url}/blocks")
+    screenshot(page, "blocks")
+    assert_no_secret(OTHER_SECRET, *capture.texts, server.log())
+    assert_no_secret(GITHUB_TOKEN, *capture.texts, server.log())

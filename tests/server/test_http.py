@@ -1,0 +1,121 @@
+"""The server over plain HTTP: health, OpenAPI, headers, the bind rule, CSRF, masking."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import httpx
+from stowflow.blocks import Secret
+from stowflow.testing import assert_no_secret
+
+PLANTED = "planted-http-secret-8c1f2e"
+
+
+def _csrf(client: httpx.Client, path: str = "/blocks/new/secret") -> str:
+    page = client.get(path)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found, page.text[:500]
+    return found.group(1)
+
+
+def test_health_and_openapi(http: httpx.Client) -> None:
+    health = http.get("/api/health")
+    assert health.status_code == 200
+    assert health.json()["status"] == "ok"
+    assert health.json()["database"] == "sqlite"
+    spec = http.get("/api/openapi.json").json()
+    assert spec["openapi"].startswith("3.")
+    assert {"/api/health", "/api/blocks", "/api/blocks/{slug}/{name}"} <= set(spec["paths"])
+    assert not any(path.startswith("/blocks") for path in spec["paths"])  # pages are not API
+
+
+def test_every_response_carries_the_security_headers(http: httpx.Client) -> None:
+    for path in ("/blocks", "/static/style.css", "/api/health", "/no-such-page",
+                 "/api/no-such-route"):
+        response = http.get(path)
+        csp = response.headers.get("content-security-policy", "")
+        assert "script-src 'self'" in csp and "default-src 'none'" in csp, path
+        assert "unsafe-inline" not in csp
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_foreign_host_header_is_refused(http: httpx.Client) -> None:
+    # DNS rebinding: a page on evil.example resolving to 127.0.0.1 must not reach the UI
+    assert http.get("/blocks", headers={"Host": "evil.example:4300"}).status_code == 400
+    assert http.get("/blocks", headers={"Host": "localhost"}).status_code == 200
+
+
+def test_state_changes_need_the_csrf_token(http: httpx.Client, on_server: object) -> None:
+    without = http.post("/blocks/new/secret", data={"__name__": "no-csrf", "value": "v1"})
+    assert without.status_code == 403
+    wrong = http.post("/blocks/new/secret",
+                      data={"__name__": "no-csrf", "value": "v1", "csrf_token": "forged"})
+    assert wrong.status_code == 403
+    token = _csrf(http)
+    made = http.post("/blocks/new/secret",
+                     data={"__name__": "with-csrf", "value": "v1", "csrf_token": token})
+    assert made.status_code == 303, made.text[:300]
+    assert made.headers["location"] == "/blocks/secret/with-csrf"
+    assert Secret.load("with-csrf").get() == "v1"
+
+
+def test_api_shows_blocks_masked(http: httpx.Client, on_server: object) -> None:
+    Secret(value=PLANTED).save("api-planted")
+    listed = http.get("/api/blocks", params={"type": "secret", "q": "API-PLAN"})
+    assert [b["name"] for b in listed.json()] == ["api-planted"]
+    shown = http.get("/api/blocks/secret/api-planted")
+    assert shown.json()["data"] == {"value": "********"}
+    page = http.get("/blocks/secret/api-planted")
+    assert "********" in page.text
+    edit = http.get("/blocks/secret/api-planted/edit")
+    assert "a value is saved" in edit.text
+    missing = http.get("/api/blocks/secret/nope")
+    assert missing.status_code == 404 and "no 'secret' block named 'nope'" in missing.json()["error"]
+    types = http.get("/api/block-types").json()
+    assert {"secret", "github-credentials", "aws-credentials"} <= {t["slug"] for t in types}
+    assert_no_secret(PLANTED, listed.text, shown.text, page.text, edit.text,
+                     http.get("/api/block-types").text, on_server.log())  # type: ignore[attr-defined]
+
+
+def test_every_installed_block_type_has_a_form(http: httpx.Client) -> None:
+    types = http.get("/api/block-types").json()
+    assert len(types) >= 10  # core + the six provider plugins of the monorepo
+    for block_type in types:
+        form = http.get(f"/blocks/new/{block_type['slug']}")
+        assert form.status_code == 200, block_type["slug"]
+        for field in block_type["secret_fields"]:
+            assert f'type="password" id="f-{field}"' in form.text, (block_type["slug"], field)
+
+
+def test_request_validation_errors_do_not_echo_the_input(http: httpx.Client) -> None:
+    response = http.get("/api/blocks", params={"type": ["a", "b"]})  # fine: last wins
+    assert response.status_code == 200
+    bad = http.get("/api/flow-runs", params={"limit": PLANTED})
+    assert bad.status_code in (404, 422)
+    assert PLANTED not in bad.text
+
+
+def test_help_documents_the_command() -> None:
+    result = subprocess.run([sys.executable, "-m", "stowflow", "server", "start", "--help"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    for option in ("--host", "--port", "--auth-token", "STOWFLOW_SERVER_TOKEN", "/api/"):
+        assert option in result.stdout
+
+
+def test_binding_another_address_needs_a_token(stowflow_home: object) -> None:
+    result = subprocess.run([sys.executable, "-m", "stowflow", "server", "start", "--host",
+                             "0.0.0.0", "--port", "1"], capture_output=True, text=True,
+                            timeout=60, env={**__import__("os").environ,
+                                             "STOWFLOW_SERVER_TOKEN": ""})
+    assert result.returncode == 1
+    assert "binding 0.0.0.0" in result.stderr and "STOWFLOW_SERVER_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr
+    short = subprocess.run([sys.executable, "-m", "stowflow", "server", "start", "--host",
+                            "0.0.0.0", "--auth-token", "tiny-tok-3"], capture_output=True,
+                           text=True, timeout=60)
+    assert short.returncode == 1 and "under 16 characters" in short.stderr
+    assert "tiny-tok-3" not in short.stderr
