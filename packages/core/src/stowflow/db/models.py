@@ -155,11 +155,59 @@ class DeploymentVersionRecord(Base):
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class ScheduleRecord(TimestampMixin, Base):
+    """One schedule of a deployment: exactly one of ``cron``, ``interval_s``, ``rrule``.
+
+    ``next_fire_at`` is the earliest scheduled time no run has been created for yet (the
+    scheduler's watermark; ``None`` when the schedule never fires again).
+    """
+
+    __tablename__ = "deployment_schedules"
+    __table_args__ = (Index("ix_deployment_schedules_due", "active", "next_fire_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    deployment_id: Mapped[str] = mapped_column(
+        ForeignKey("deployments.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    cron: Mapped[str | None] = mapped_column(String(200))
+    interval_s: Mapped[float | None] = mapped_column(Float)
+    rrule: Mapped[str | None] = mapped_column(Text)
+    timezone: Mapped[str] = mapped_column(String(100), default="UTC")
+    anchor_date: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    max_active_runs: Mapped[int | None] = mapped_column(Integer)
+    next_fire_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ScheduleSkipRecord(Base):
+    """Scheduled times a scheduler found already past (downtime) and did not run."""
+
+    __tablename__ = "schedule_skips"
+    __table_args__ = (UniqueConstraint("schedule_id", "first_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    schedule_id: Mapped[str] = mapped_column(
+        ForeignKey("deployment_schedules.id", ondelete="CASCADE"), index=True)
+    first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: How many times were skipped; ``None`` when there were too many to count cheaply.
+    count: Mapped[int | None] = mapped_column(Integer)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class FlowRunRecord(TimestampMixin, Base):
     """One run of a deployment: SCHEDULED → PENDING → RUNNING → a final state."""
 
     __tablename__ = "flow_runs"
-    __table_args__ = (Index("ix_flow_runs_claim", "work_pool_name", "state", "scheduled_at"),)
+    __table_args__ = (
+        Index("ix_flow_runs_claim", "work_pool_name", "state", "scheduled_at"),
+        # The scheduler's idempotency key: any number of schedulers insert the same
+        # (deployment, schedule, time) and the database keeps one. Manual runs have no
+        # schedule (NULL), and NULLs never collide.
+        UniqueConstraint("deployment_id", "schedule_id", "scheduled_at",
+                         name="uq_flow_runs_schedule_time"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
@@ -181,6 +229,13 @@ class FlowRunRecord(TimestampMixin, Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The schedule that created this run (``None`` for manual runs and backfills of none).
+    schedule_id: Mapped[str | None] = mapped_column(
+        ForeignKey("deployment_schedules.id", ondelete="SET NULL"), index=True)
+    #: The run this one retries (``flow-run retry``).
+    retry_of: Mapped[str | None] = mapped_column(String(36))
+    #: The code version the pull steps are pinned to (a retry of the exact code).
+    pinned_code_version: Mapped[str | None] = mapped_column(String(200))
 
 
 class RunLogRecord(Base):

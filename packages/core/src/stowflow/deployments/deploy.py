@@ -20,6 +20,7 @@ from typing import Any
 from stowflow.deployments.project import PROJECT_FILE, DeploymentSpec, ProjectConfig, load_project
 from stowflow.errors import DeploymentError
 from stowflow.flows.metadata import read_flow_metadata
+from stowflow.schedules.model import ScheduleSpec, missing_parameters
 from stowflow.steps import requires as _requires
 from stowflow.steps.engine import import_step, parse_step, run_steps
 from stowflow.steps.templating import resolve
@@ -46,6 +47,7 @@ class PlannedDeployment:
     version: str | None
     image: str | None
     concurrency_limit: int | None
+    schedules: list[ScheduleSpec] = field(default_factory=list)
     id: str | None = None
 
 
@@ -184,7 +186,26 @@ def plan_deployment(
         version=fill(spec.version) if spec.version is not None else metadata.version,
         image=fill(spec.image),
         concurrency_limit=spec.concurrency_limit,
+        schedules=list(spec.schedules),
     )
+
+
+def check_schedules(config: ProjectConfig, chosen: list[DeploymentSpec], root: Path) -> None:
+    """Raise the file/line/field error of the first schedule whose runs would lack a
+    required parameter (before anything is built, pushed or written)."""
+    index_of = {spec.name: index for index, spec in enumerate(config.deployments)}
+    for spec in chosen:
+        if not spec.schedules:
+            continue
+        schema = read_flow_metadata(spec.entrypoint, root).parameters.schema()
+        for position, schedule in enumerate(spec.schedules):
+            missing = missing_parameters(schedule, spec.parameters, schema)
+            if missing:
+                raise config.error(
+                    ("deployments", index_of[spec.name], "schedules", position),
+                    f"the flow requires {', '.join(repr(m) for m in missing)} and neither the "
+                    "deployment's nor the schedule's parameters give a value",
+                    hint="add them under the deployment's 'parameters:' or the schedule's")
 
 
 def deploy_project(
@@ -208,6 +229,7 @@ def deploy_project(
     root = path.parent
     chosen = select_deployments(config, names or [], all_)
     report = DeployReport(dry_run=dry_run)
+    check_schedules(config, chosen, root)
     if not dry_run:  # fail before anything is built or pushed
         for spec in chosen:
             pool = spec.work_pool.name

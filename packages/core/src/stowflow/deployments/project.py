@@ -10,7 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
 
 from stowflow.deployments.yamlfile import (
     StowflowYamlError,
@@ -19,6 +27,7 @@ from stowflow.deployments.yamlfile import (
     read_text,
 )
 from stowflow.errors import StepError
+from stowflow.schedules.model import ScheduleSpec
 from stowflow.steps.engine import parse_step
 
 PROJECT_FILE = "stowflow.yaml"
@@ -61,7 +70,8 @@ class DeploymentSpec(BaseModel):
     description: str | None = Field(default=None, description="Description (default: docstring).")
     concurrency_limit: int | None = Field(default=None, ge=1, description="Max concurrent runs.")
     enforce_parameter_schema: bool = Field(default=True, description="Validate run parameters.")
-    schedules: list[dict[str, Any]] = Field(default_factory=list, description="Schedules.")
+    schedules: list[ScheduleSpec] = Field(
+        default_factory=list, description="Schedules: cron, interval or rrule (see stowflow.schedules).")
     image: str | None = Field(default=None, description="Image the code is baked into.")
     build: list[Step] | None = Field(default=None, description="Overrides the top-level build.")
     push: list[Step] | None = Field(default=None, description="Overrides the top-level push.")
@@ -80,6 +90,9 @@ class ProjectConfig(BaseModel):
     """The whole ``stowflow.yaml``."""
 
     model_config = ConfigDict(extra="forbid")
+    #: Where each value was in the file, for errors found after parsing (see :meth:`error`).
+    _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)
+    _file: str = PrivateAttr(default=PROJECT_FILE)
 
     name: str | None = Field(default=None, description="Project name.")
     stowflow_version: str | None = Field(default=None, description="stowflow version written by init.")
@@ -97,6 +110,14 @@ class ProjectConfig(BaseModel):
                 raise ValueError(f"deployment name '{spec.name}' is used twice")
             seen.add(spec.name)
         return value
+
+
+    def error(self, location: tuple[str | int, ...], message: str,
+              hint: str | None = None) -> StowflowYamlError:
+        """Return the error for the value at ``location`` (file, line and field named)."""
+        field = _field_name(location)
+        return StowflowYamlError(f"{field}: {message}", file=self._file,
+                                 line=line_of(self._lines, location), field=field, hint=hint)
 
 
 def _field_name(location: tuple[str | int, ...]) -> str:
@@ -117,7 +138,9 @@ def parse_project(text: str, file: str = PROJECT_FILE) -> ProjectConfig:
             file=file, line=line_of(lines, ()),
         )
     try:
-        return ProjectConfig.model_validate(data)
+        config = ProjectConfig.model_validate(data)
+        config._lines, config._file = lines, file
+        return config
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_url=False):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from stowflow.errors import DeploymentError
+
+if TYPE_CHECKING:
+    from stowflow.schedules import ScheduleSpec
 
 #: The deployment fields a snapshot records, in the order ``deployment inspect`` shows them.
 SNAPSHOT_FIELDS = (
@@ -33,13 +36,17 @@ def upsert_deployment(
     version: str | None = None,
     image: str | None = None,
     concurrency_limit: int | None = None,
-    paused: bool = False,
+    paused: bool | None = None,
+    schedules: list[ScheduleSpec] | None = None,
 ) -> str:
     """Create or update deployment ``flow_name/name``; return its id.
 
     Each call records a :class:`~stowflow.db.DeploymentVersionRecord` snapshot; redeploying
     an existing deployment updates it in place (same id) and increases ``version_number``.
-    ``pull_steps`` are stored exactly as given, placeholders unresolved.
+    ``pull_steps`` are stored exactly as given, placeholders unresolved. ``schedules``
+    (when not ``None``) become the deployment's schedules: unchanged ones keep their future
+    runs, changed or removed ones lose them (``schedules.store.replace_schedules``).
+    ``paused`` ``None`` keeps a redeployed deployment's pause as it was (new: not paused).
     """
     from stowflow.db import DeploymentRecord, DeploymentVersionRecord, session
 
@@ -65,7 +72,6 @@ def upsert_deployment(
         "version": version,
         "image": image,
         "concurrency_limit": concurrency_limit,
-        "paused": paused,
     }
     with session() as db:
         record = db.scalar(
@@ -74,18 +80,26 @@ def upsert_deployment(
             )
         )
         if record is None:
-            record = DeploymentRecord(**values, version_number=1)
+            record = DeploymentRecord(**values, paused=bool(paused), version_number=1)
             db.add(record)
             db.flush()
         else:
             for key, value in values.items():
                 setattr(record, key, value)
+            if paused is not None:
+                record.paused = paused
             record.version_number = (record.version_number or 0) + 1
+        from stowflow.schedules.store import replace_schedules
+
+        replace_schedules(db, record.id, schedules)
+        snapshot = {**values, "paused": record.paused}
+        if schedules is not None:
+            snapshot["schedules"] = [s.model_dump(mode="json") for s in schedules]
         db.add(
             DeploymentVersionRecord(
                 deployment_id=record.id,
                 version_number=record.version_number,
-                snapshot={"version_number": record.version_number, **values},
+                snapshot={"version_number": record.version_number, **snapshot},
             )
         )
         return record.id

@@ -227,12 +227,21 @@ class Flow:
         push: bool = True,
         work_queue_name: str | None = None,
         concurrency_limit: int | None = None,
+        cron: str | None = None,
+        interval: Any = None,
+        rrule: str | None = None,
+        timezone: str | None = None,
+        schedules: list[Any] | None = None,
+        paused: bool | None = None,
     ) -> str:
         """Record a deployment of this flow in work pool ``work_pool_name``; return its id.
 
         The deployment stores ``storage.to_pull_step()`` (unresolved) so a worker can fetch
         the code. Without a source (``from_source``) an ``image`` is required. Redeploying
-        updates the deployment and records a new version.
+        updates the deployment and records a new version. ``cron`` (in ``timezone``),
+        ``interval`` (seconds or a timedelta), ``rrule`` and ``schedules`` (a list of
+        ``{cron|interval|rrule, timezone, anchor_date, active, parameters,
+        max_active_runs}``) set its schedules.
         """
         from stowflow.flows.deploy import deploy_flow
 
@@ -241,7 +250,8 @@ class Flow:
             job_variables=job_variables, parameters=parameters, description=description,
             tags=tags, version=version, enforce_parameter_schema=enforce_parameter_schema,
             build=build, push=push, work_queue_name=work_queue_name,
-            concurrency_limit=concurrency_limit,
+            concurrency_limit=concurrency_limit, cron=cron, interval=interval, rrule=rrule,
+            timezone=timezone, schedules=schedules, paused=paused,
         )
 
     def serve(self, name: str, **kwargs: Any) -> Any:

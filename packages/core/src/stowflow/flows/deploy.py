@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,12 +55,22 @@ def deploy_flow(
     push: bool = True,
     work_queue_name: str | None = None,
     concurrency_limit: int | None = None,
+    cron: str | None = None,
+    interval: float | timedelta | None = None,
+    rrule: str | None = None,
+    timezone: str | None = None,
+    schedules: list[Any] | None = None,
+    paused: bool | None = None,
 ) -> str:
     """Record a deployment of ``flow``; return its id (see :meth:`Flow.deploy`).
 
     ``build`` and ``push`` are accepted for compatibility: stowflow never builds images,
-    so ``image`` must name one that exists. Raises :class:`DeploymentError` for a flow with
-    neither source nor image, a missing work pool or invalid default parameters.
+    so ``image`` must name one that exists. ``cron``/``interval``/``rrule`` (read in
+    ``timezone``) and ``schedules`` (dicts or ScheduleSpec) replace the deployment's
+    schedules; with none of them given its schedules stay as they are. Raises
+    :class:`DeploymentError` for a flow with neither source nor image, a missing work pool,
+    invalid default parameters, an invalid schedule or one whose runs would lack a
+    required parameter.
     """
     from stowflow.deployments.registry import upsert_deployment
 
@@ -73,6 +84,8 @@ def deploy_flow(
     check_work_pool(work_pool_name)
     if parameters:
         flow.validate_parameters(parameters, partial=True)
+    specs = _schedules(flow, parameters, cron=cron, interval=interval, rrule=rrule,
+                       timezone=timezone, schedules=schedules)
     if flow.storage is not None:
         assert flow.entrypoint is not None
         entrypoint = flow.entrypoint
@@ -96,4 +109,28 @@ def deploy_flow(
         version=version if version is not None else flow.version,
         image=image,
         concurrency_limit=concurrency_limit,
+        schedules=specs,
+        paused=paused,
     )
+
+
+def _schedules(flow: Flow, parameters: dict[str, Any] | None, **given: Any) -> list[Any] | None:
+    from pydantic import ValidationError
+
+    from stowflow.schedules.model import missing_parameters, schedules_from_arguments
+
+    try:
+        specs = schedules_from_arguments(**given)
+    except (ValidationError, ValueError) as exc:
+        errors = exc.errors(include_url=False) if isinstance(exc, ValidationError) else []
+        text = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'schedule'}: "
+                         f"{e['msg'].removeprefix('Value error, ')}" for e in errors) or str(exc)
+        raise DeploymentError(f"flow '{flow.name}': invalid schedule: {text}") from None
+    for spec in specs or []:
+        missing = missing_parameters(spec, parameters or {}, flow.parameter_schema)
+        if missing:
+            raise DeploymentError(
+                f"flow '{flow.name}': schedule {spec.describe()} would run without the "
+                f"required parameter(s) {', '.join(repr(m) for m in missing)}",
+                hint="pass them in parameters= or in the schedule's 'parameters'")
+    return specs

@@ -19,6 +19,7 @@ from stowflow.db import (
     DeploymentRecord,
     FlowRunRecord,
     RunLogRecord,
+    ScheduleRecord,
     WorkPoolRecord,
     session,
     utcnow,
@@ -34,7 +35,7 @@ def claim_runs(worker_name: str, limit: int, *, pool: str | None = None,
 
     Runs are taken oldest ``scheduled_at`` first. A paused pool yields nothing; a pool with
     a concurrency limit yields no more than its free slots, and so does a deployment with
-    one. Returns the claimed runs, now PENDING, owned by ``worker_name``, with a fresh
+    one and a schedule with ``max_active_runs``. Returns the claimed runs, now PENDING, owned by ``worker_name``, with a fresh
     heartbeat.
     """
     if limit <= 0 or (pool is None and not deployment_ids):
@@ -54,19 +55,24 @@ def claim_runs(worker_name: str, limit: int, *, pool: str | None = None,
                 limit = min(limit, max(record.concurrency_limit - int(busy or 0), 0))
                 if limit == 0:
                     return []
-        query = select(FlowRunRecord.id, FlowRunRecord.deployment_id).where(
+        query = select(FlowRunRecord.id, FlowRunRecord.deployment_id,
+                       FlowRunRecord.schedule_id).where(
             FlowRunRecord.state == State.SCHEDULED.value, FlowRunRecord.scheduled_at <= now)
         full = _full_deployments(db)
         if full:  # skip them up front so they do not hold back other deployments' runs
             query = query.where(or_(FlowRunRecord.deployment_id.is_(None),
                                     FlowRunRecord.deployment_id.not_in(full)))
+        full_schedules = _full_schedules(db)
+        if full_schedules:
+            query = query.where(or_(FlowRunRecord.schedule_id.is_(None),
+                                    FlowRunRecord.schedule_id.not_in(full_schedules)))
         if pool is not None:
             query = query.where(FlowRunRecord.work_pool_name == pool)
         if deployment_ids:
             query = query.where(FlowRunRecord.deployment_id.in_(list(deployment_ids)))
         query = (query.order_by(FlowRunRecord.scheduled_at, FlowRunRecord.id).limit(limit)
                  .with_for_update(skip_locked=True))
-        ids = _within_deployment_limits(db, [(r, d) for r, d in db.execute(query)])
+        ids = _within_deployment_limits(db, [(r, d, sch) for r, d, sch in db.execute(query)])
         if not ids:
             return []
         db.execute(update(FlowRunRecord)
@@ -95,27 +101,57 @@ def _full_deployments(db: Session) -> list[str]:
         DeploymentRecord.concurrency_limit <= active)))
 
 
-def _within_deployment_limits(db: Session, candidates: list[tuple[str, str | None]]) -> list[str]:
-    """Keep the candidate runs (in order) that fit their deployment's concurrency limit.
+def _full_schedules(db: Session) -> list[str]:
+    """Schedules with ``max_active_runs`` and no free slot right now."""
+    active = (select(func.count()).select_from(FlowRunRecord)
+              .where(FlowRunRecord.schedule_id == ScheduleRecord.id,
+                     FlowRunRecord.state.in_(_ACTIVE))
+              .correlate(ScheduleRecord).scalar_subquery())
+    return list(db.scalars(select(ScheduleRecord.id).where(
+        ScheduleRecord.max_active_runs.is_not(None), ScheduleRecord.max_active_runs <= active)))
 
-    Each limited deployment's row is locked first, so concurrent claimers count its
-    active runs one after the other and never both take its last slot.
+
+def _within_deployment_limits(db: Session,
+                              candidates: list[tuple[str, str | None, str | None]]) -> list[str]:
+    """Keep the candidate runs (in order) that fit their deployment's concurrency limit and
+    their schedule's ``max_active_runs``.
+
+    Each limited deployment's row (for a limited schedule: its deployment's row) is locked
+    first, so concurrent claimers count its active runs one after the other and never both
+    take its last slot. Schedule rows are not locked here: the scheduler holds them while it
+    inserts runs, which wait for the deployment rows claims lock.
     """
-    deployment_ids = sorted({dep for _, dep in candidates if dep})
+    schedule_ids = sorted({sch for _, _, sch in candidates if sch})
+    schedule_caps: dict[str, int] = {}
+    if schedule_ids:
+        schedule_caps = {sid: int(cap or 0) for sid, cap in db.execute(
+            select(ScheduleRecord.id, ScheduleRecord.max_active_runs)
+            .where(ScheduleRecord.id.in_(schedule_ids),
+                   ScheduleRecord.max_active_runs.is_not(None)))}
+    limited_by_schedule = {dep for _, dep, sch in candidates if sch in schedule_caps and dep}
+    deployment_ids = sorted({dep for _, dep, _ in candidates if dep})
     caps: dict[str, int] = {}
     if deployment_ids:
-        caps = {dep_id: int(cap or 0) for dep_id, cap in db.execute(
+        rows = db.execute(
             select(DeploymentRecord.id, DeploymentRecord.concurrency_limit)
             .where(DeploymentRecord.id.in_(deployment_ids),
-                   DeploymentRecord.concurrency_limit.is_not(None))
-            .order_by(DeploymentRecord.id).with_for_update())}
+                   or_(DeploymentRecord.concurrency_limit.is_not(None),
+                       DeploymentRecord.id.in_(sorted(limited_by_schedule))))
+            .order_by(DeploymentRecord.id).with_for_update())
+        caps = {dep_id: int(cap) for dep_id, cap in rows if cap is not None}
     free = {dep_id: cap - _active_count(db, dep_id) for dep_id, cap in caps.items()}
+    schedule_free = {sid: cap - int(db.scalar(select(func.count()).select_from(FlowRunRecord)
+                                              .where(FlowRunRecord.schedule_id == sid,
+                                                     FlowRunRecord.state.in_(_ACTIVE))) or 0)
+                     for sid, cap in schedule_caps.items()}
     kept = []
-    for run_id, dep in candidates:
+    for run_id, dep, sch in candidates:
+        if (dep in free and free[dep] <= 0) or (sch in schedule_free and schedule_free[sch] <= 0):
+            continue
         if dep in free:
-            if free[dep] <= 0:
-                continue
             free[dep] -= 1
+        if sch in schedule_free:
+            schedule_free[sch] -= 1
         kept.append(run_id)
     return kept
 

@@ -1,0 +1,158 @@
+"""Expanding a schedule into the UTC times it fires at, with the DST rules stowflow chose.
+
+The times come from the libraries: croniter for cron (read in the schedule's timezone),
+python-dateutil for rrule, and exact elapsed-time arithmetic for intervals. Two rules are
+applied on top, the same for every kind, so the scheduler never runs a time twice:
+
+- **Repeated hour** (clocks go back, e.g. 01:00-02:00 happens twice): a cron whose hour
+  field is not ``*`` fires once, at the first occurrence (croniter itself would fire
+  ``30 1 * * *`` twice: at 01:30 daylight time and again at 01:30 standard time, an hour
+  later). A cron whose hour field is ``*`` fires every real hour, both passes included
+  (``0 * * * *`` runs at 01:00 EDT and 01:00 EST: those are two different hours).
+  dateutil already yields a repeated wall time once (the first occurrence).
+- **Skipped hour** (clocks go forward, e.g. 02:00-03:00 does not exist): nothing is lost.
+  A cron time inside the gap fires once when the gap ends (croniter's answer: ``30 2 * * *``
+  runs at 03:00 that day; ``*/15 2 * * *`` runs once at 03:00, not four times). An rrule
+  time inside the gap fires shifted by the gap (zoneinfo's reading of a non-existent wall
+  time: 02:30 becomes 03:30).
+- **Intervals** are elapsed time: ``interval: 3600`` fires every 3600 real seconds from its
+  anchor (the first run; default 2020-01-01 00:00 in the schedule's timezone), so its
+  wall-clock times move by an hour across a DST change.
+
+Equal instants are yielded once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import Any
+
+from stowflow.schedules.model import DEFAULT_ANCHOR, ScheduleSpec, zone
+
+_ONE_SECOND = timedelta(seconds=1)
+
+
+def _aware(value: datetime, tz: Any) -> datetime:
+    return value.replace(tzinfo=tz) if value.tzinfo is None else value
+
+
+def anchor_of(spec: ScheduleSpec) -> datetime:
+    """The interval's (or dtstart-less rrule's) anchor, timezone-aware."""
+    tz = zone(spec.timezone)
+    return _aware(spec.anchor_date or DEFAULT_ANCHOR, tz)
+
+
+def parse_rrule(spec: ScheduleSpec) -> Any:
+    """Return the dateutil rule for ``spec.rrule`` with a timezone-aware DTSTART.
+
+    Without a DTSTART in the text the anchor is used; a naive DTSTART is read in the
+    schedule's timezone. Raises ValueError when dateutil cannot read the rule.
+    """
+    from dateutil.rrule import rrule as RRule
+    from dateutil.rrule import rrulestr
+
+    assert spec.rrule is not None
+    tz = zone(spec.timezone)
+    try:
+        rule = rrulestr(spec.rrule, dtstart=anchor_of(spec).astimezone(tz), unfold=True)
+        if isinstance(rule, RRule) and rule._dtstart.tzinfo is None:
+            rule = rule.replace(dtstart=rule._dtstart.replace(tzinfo=tz))
+        rule.after(datetime(2000, 1, 1, tzinfo=UTC))  # mixing naive and aware fails here
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ValueError(f"invalid rrule {spec.rrule!r}: {exc}") from None
+    return rule
+
+
+def _hour_is_wildcard(expression: str) -> bool:
+    return expression.split()[1] == "*"
+
+
+def _cron(spec: ScheduleSpec, point: datetime, forward: bool) -> Iterator[datetime]:
+    from croniter import croniter
+
+    assert spec.cron is not None
+    tz = zone(spec.timezone)
+    keep_second_pass = _hour_is_wildcard(spec.cron)
+    # croniter steps strictly past its start; one second back makes ``point`` inclusive.
+    start = (point - _ONE_SECOND) if forward else point
+    it = croniter(spec.cron, start.astimezone(tz))
+    step = it.get_next if forward else it.get_prev
+    while True:
+        local = step(datetime)
+        moment = local.astimezone(UTC)
+        if not keep_second_pass and moment.astimezone(tz).fold == 1:
+            continue  # the repeated hour's second pass: this wall time already fired
+        yield moment
+
+
+def _interval(spec: ScheduleSpec, point: datetime, forward: bool) -> Iterator[datetime]:
+    assert spec.interval is not None
+    step = timedelta(seconds=spec.interval)
+    anchor = anchor_of(spec).astimezone(UTC)
+    if forward:
+        # ceil: the first k with anchor + k*step >= point; the anchor is the first run.
+        k = max(-((anchor - point) // step), 0)
+        while True:
+            yield anchor + k * step
+            k += 1
+    else:
+        k = (point - anchor) // step
+        if anchor + k * step >= point:
+            k -= 1
+        while k >= 0:
+            yield anchor + k * step
+            k -= 1
+
+
+def _rrule(spec: ScheduleSpec, point: datetime, forward: bool) -> Iterator[datetime]:
+    rule = parse_rrule(spec)
+    if forward:
+        for local in rule.xafter(point, inc=True):
+            yield local.astimezone(UTC)
+    else:
+        current = point
+        while (local := rule.before(current)) is not None:
+            yield local.astimezone(UTC)
+            current = local
+
+
+def _unique(times: Iterator[datetime]) -> Iterator[datetime]:
+    last = None
+    for moment in times:
+        if moment != last:
+            yield moment
+        last = moment
+
+
+def iter_times(spec: ScheduleSpec, point: datetime, *, forward: bool = True) -> Iterator[datetime]:
+    """Yield the UTC times ``spec`` fires at: from ``point`` on (inclusive) when ``forward``,
+    else before ``point`` (exclusive) going back. Ends when the schedule does."""
+    point = point.astimezone(UTC)
+    kinds = {"cron": _cron, "interval": _interval, "rrule": _rrule}
+    source = kinds[spec.kind](spec, point, forward)
+    if forward:
+        return _unique(t for t in source if t >= point)
+    return _unique(t for t in source if t < point)
+
+
+def fire_times(spec: ScheduleSpec, start: datetime, end: datetime,
+               limit: int | None = None) -> list[datetime]:
+    """Return the UTC times in ``[start, end]`` (at most ``limit`` of them), oldest first."""
+    found: list[datetime] = []
+    for moment in iter_times(spec, start):
+        if moment > end or (limit is not None and len(found) >= limit):
+            break
+        found.append(moment)
+    return found
+
+
+def next_fire(spec: ScheduleSpec, at_or_after: datetime) -> datetime | None:
+    """Return the first UTC time ``spec`` fires at, at or after ``at_or_after`` (None: never)."""
+    return next(iter(iter_times(spec, at_or_after)), None)
+
+
+def previous_times(spec: ScheduleSpec, before: datetime, count: int) -> list[datetime]:
+    """Return up to ``count`` UTC times strictly before ``before``, newest first."""
+    return list(islice(iter_times(spec, before, forward=False), count))

@@ -1,0 +1,278 @@
+"""The scheduler: create runs ahead of time, exactly once, however many schedulers run.
+
+One :func:`tick` is one transaction. It reads the active schedules of unpaused deployments
+whose watermark (``next_fire_at``, the earliest time no run exists for yet) falls within
+the horizon, locking them ``FOR NO KEY UPDATE SKIP LOCKED`` on PostgreSQL (so concurrent
+schedulers split the work instead of repeating it; SQLite's ``BEGIN IMMEDIATE`` serialises
+them), inserts one SCHEDULED run per time with ``ON CONFLICT DO NOTHING`` on the unique key
+(deployment, schedule, scheduled time) — the database is what guarantees no duplicate — and
+moves each watermark past what it created.
+
+Catch-up: a time already past when a tick first sees it was missed (no scheduler ran in the
+horizon before it). The most recent ``catchup`` missed times get runs; the older ones are
+recorded as skipped (one :class:`~stowflow.db.ScheduleSkipRecord` per tick and schedule).
+:func:`backfill` creates past runs on request.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select, update
+
+from stowflow.db import (
+    DeploymentRecord,
+    FlowRunRecord,
+    ScheduleRecord,
+    ScheduleSkipRecord,
+    new_id,
+    session,
+    utcnow,
+)
+from stowflow.errors import StowflowError
+from stowflow.schedules.expand import fire_times, iter_times, previous_times
+from stowflow.schedules.model import ScheduleSpec
+from stowflow.schedules.store import list_schedules, spec_of
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HORIZON = timedelta(hours=1)
+DEFAULT_MAX_RUNS = 100
+DEFAULT_CATCHUP = 1
+#: Skipped times are counted one by one up to this many; beyond, the count is unknown.
+_COUNT_CAP = 10_000
+
+
+@dataclass
+class TickReport:
+    """What one tick did."""
+
+    schedules: int = 0
+    created: list[str] = field(default_factory=list)
+    skipped: int = 0
+
+
+@dataclass
+class _Plan:
+    create: list[datetime]
+    next_fire_at: datetime | None
+    skipped: tuple[datetime, datetime, int | None] | None = None
+
+
+def plan_schedule(spec: ScheduleSpec, start: datetime, now: datetime, end: datetime,
+                  *, max_runs: int, catchup: int) -> _Plan:
+    """Decide what a tick does for one schedule whose watermark is ``start``.
+
+    Returns the times to create (missed ones kept by ``catchup``, then those in
+    ``[now, end]``, at most ``max_runs`` of those), the new watermark and the skipped range.
+    """
+    create: list[datetime] = []
+    skipped = None
+    future_start = start
+    if start < now:
+        kept = [t for t in previous_times(spec, now, catchup) if t >= start][::-1]
+        boundary = kept[0] if kept else now
+        before = previous_times(spec, boundary, 1)
+        if before and before[0] >= start:
+            counted = fire_times(spec, start, before[0], limit=_COUNT_CAP + 1)
+            skipped = (start, before[0], len(counted) if len(counted) <= _COUNT_CAP else None)
+        create += kept
+        future_start = now
+    next_at = None
+    for taken, moment in enumerate(iter_times(spec, future_start)):
+        if moment > end or taken >= max_runs:
+            next_at = moment
+            break
+        create.append(moment)
+    return _Plan(create, next_at, skipped)
+
+
+def _insert_ignore(connection: Connection, table: Any, rows: list[dict[str, Any]],
+                   keys: list[str], returning: Any | None = None) -> list[Any]:
+    if not rows:
+        return []
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    statement = insert(table).on_conflict_do_nothing(index_elements=keys)
+    if returning is None:
+        connection.execute(statement, rows)
+        return []
+    return list(connection.execute(statement.returning(returning), rows).scalars())
+
+
+def _run_rows(dep: Any, schedule_id: str, params: dict[str, Any], times: list[datetime],
+              now: datetime) -> list[dict[str, Any]]:
+    merged = {**(dep.dep_parameters or {}), **(params or {})}
+    rows = []
+    for moment in times:
+        run_id = new_id()
+        rows.append({
+            "id": run_id, "name": f"{dep.dep_name}-{run_id[:8]}", "deployment_id": dep.dep_id,
+            "deployment_version": dep.version_number, "flow_name": dep.flow_name,
+            "work_pool_name": dep.work_pool_name, "work_queue_name": dep.work_queue_name,
+            "state": "SCHEDULED", "parameters": merged, "scheduled_at": moment,
+            "schedule_id": schedule_id, "cancel_requested": False,
+            "created": now, "updated": now,
+        })
+    return rows
+
+
+_RUN_KEY = ["deployment_id", "schedule_id", "scheduled_at"]
+
+
+def tick(*, now: datetime | None = None, horizon: timedelta = DEFAULT_HORIZON,
+         max_runs: int = DEFAULT_MAX_RUNS, catchup: int = DEFAULT_CATCHUP) -> TickReport:
+    """Create the runs due within ``horizon`` of ``now`` for every active schedule; one
+    transaction. Returns what was created and skipped (see the module docstring)."""
+    now = now or utcnow()
+    end = now + horizon
+    report = TickReport()
+    S, D = ScheduleRecord, DeploymentRecord
+    query = (select(S.id, S.cron, S.interval_s, S.rrule, S.timezone, S.anchor_date, S.active,
+                    S.parameters, S.max_active_runs, S.next_fire_at,
+                    D.id.label("dep_id"), D.name.label("dep_name"), D.flow_name,
+                    D.work_pool_name, D.work_queue_name, D.parameters.label("dep_parameters"),
+                    D.version_number)
+             .join(D, D.id == S.deployment_id)
+             .where(S.active.is_(True), D.paused.is_(False), S.next_fire_at.is_not(None),
+                    S.next_fire_at <= end)
+             .order_by(S.next_fire_at, S.id)
+             .with_for_update(skip_locked=True, key_share=True, of=S))
+    with session() as db:
+        connection = db.connection()
+        rows = list(connection.execute(query))
+        report.schedules = len(rows)
+        plans: dict[tuple[Any, ...], _Plan] = {}
+        run_rows: list[dict[str, Any]] = []
+        skip_rows: list[dict[str, Any]] = []
+        marks: list[dict[str, Any]] = []
+        for row in rows:
+            spec = spec_of(row)
+            start = row.next_fire_at if row.next_fire_at.tzinfo else \
+                row.next_fire_at.replace(tzinfo=now.tzinfo)  # SQLite returns naive UTC
+            # Many deployments share a schedule ("0 * * * *"): expand it once per tick.
+            key = (row.cron, row.interval_s, row.rrule, row.timezone, row.anchor_date, start)
+            plan = plans.get(key)
+            if plan is None:
+                try:
+                    plan = plan_schedule(spec, start, now, end, max_runs=max_runs,
+                                         catchup=catchup)
+                except Exception as exc:  # one broken schedule must not stop the others
+                    log.error("schedule %s cannot be expanded: %s", row.id, exc)
+                    continue
+                plans[key] = plan
+            run_rows += _run_rows(row, row.id, row.parameters, plan.create, now)
+            if plan.skipped:
+                first, last, count = plan.skipped
+                skip_rows.append({"id": new_id(), "schedule_id": row.id, "first_at": first,
+                                  "last_at": last, "count": count, "created": now})
+                report.skipped += count or 0
+            marks.append({"sid": row.id, "nf": plan.next_fire_at, "now": now})
+        report.created = _insert_ignore(connection, FlowRunRecord.__table__, run_rows,
+                                        _RUN_KEY, returning=FlowRunRecord.__table__.c.id)
+        _insert_ignore(connection, ScheduleSkipRecord.__table__, skip_rows,
+                       ["schedule_id", "first_at"])
+        if marks:
+            S = ScheduleRecord
+            connection.execute(update(S).where(S.id == bindparam("sid"))
+                               .values(next_fire_at=bindparam("nf"), updated=bindparam("now")),
+                               marks)
+    return report
+
+
+def backfill(deployment_id: str, start: datetime, end: datetime, *,
+             limit: int = 10_000) -> tuple[int, int]:
+    """Create the runs the deployment's active schedules had in ``[start, end]``.
+
+    Runs that already exist (the unique key) are left alone. Returns ``(created, existing)``.
+    Raises StowflowError when the range holds more than ``limit`` times.
+    """
+    from stowflow.runs import find_deployment
+
+    dep = find_deployment(deployment_id)
+    schedules = [s for s in list_schedules(dep.id) if s.active]
+    if not schedules:
+        raise StowflowError(f"deployment {dep.flow_name}/{dep.name} has no active schedule",
+                            hint="add one with 'stowflow deployment schedule add'")
+    if end < start:
+        raise StowflowError("--to is before --from")
+    now = utcnow()
+    view = _DeploymentView(dep)
+    rows: list[dict[str, Any]] = []
+    for schedule in schedules:
+        times = fire_times(spec_of(schedule), start, end, limit=limit + 1)
+        if len(rows) + len(times) > limit:
+            raise StowflowError(f"the range holds more than {limit} scheduled times",
+                                hint="backfill a shorter range at a time")
+        rows += _run_rows(view, schedule.id, schedule.parameters, times, now)
+    with session() as db:
+        created = _insert_ignore(db.connection(), FlowRunRecord.__table__, rows, _RUN_KEY,
+                                 returning=FlowRunRecord.__table__.c.id)
+    return len(created), len(rows) - len(created)
+
+
+class _DeploymentView:
+    """A deployment record seen with the column labels the tick's query uses."""
+
+    def __init__(self, dep: DeploymentRecord) -> None:
+        self.dep_id, self.dep_name, self.flow_name = dep.id, dep.name, dep.flow_name
+        self.work_pool_name, self.work_queue_name = dep.work_pool_name, dep.work_queue_name
+        self.dep_parameters, self.version_number = dep.parameters, dep.version_number
+
+
+class Scheduler:
+    """Ticks every ``interval`` seconds until stopped; alone or in a worker's thread."""
+
+    def __init__(self, *, interval: float = 5.0, horizon: timedelta = DEFAULT_HORIZON,
+                 max_runs: int = DEFAULT_MAX_RUNS, catchup: int = DEFAULT_CATCHUP) -> None:
+        if interval <= 0 or max_runs < 1 or catchup < 0 or horizon <= timedelta(0):
+            raise ValueError("interval and horizon must be positive, max_runs at least 1, "
+                             "catchup at least 0")
+        self.interval, self.horizon = interval, horizon
+        self.max_runs, self.catchup = max_runs, catchup
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.ticks = 0
+
+    def tick(self) -> TickReport:
+        """Run one tick with this scheduler's settings."""
+        report = tick(horizon=self.horizon, max_runs=self.max_runs, catchup=self.catchup)
+        self.ticks += 1
+        if report.created or report.skipped:
+            log.info("scheduler: created %d run(s), skipped %d missed time(s)",
+                     len(report.created), report.skipped)
+        return report
+
+    def run(self, *, once: bool = False) -> None:
+        """Tick until :meth:`stop` (or once). A database error is logged and retried."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except (StowflowError, SQLAlchemyError) as exc:
+                if once:
+                    raise
+                log.error("scheduler: tick failed, retrying: %s", str(exc).splitlines()[0])
+            if once:
+                return
+            self._stop.wait(self.interval)
+
+    def start_thread(self) -> threading.Thread:
+        """Tick in a daemon thread (inside ``worker start``); :meth:`stop` ends it."""
+        self._thread = threading.Thread(target=self.run, name="stowflow-scheduler",
+                                        daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def stop(self, timeout: float | None = 10.0) -> None:
+        """Stop ticking; wait for the thread (if any) to finish its tick."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)

@@ -1,0 +1,199 @@
+"""Schedules in the database: replace a deployment's set, list, add, pause, resume, delete.
+
+Every change that stops a schedule from firing as before (a redeploy, a changed or deleted
+schedule, a paused schedule or deployment) deletes the runs it had created ahead of time
+that have not started (SCHEDULED, due in the future); a schedule that starts firing again
+(resumed, new, redeployed) counts from now, so time spent paused is not caught up.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from stowflow.db import (
+    DeploymentRecord,
+    FlowRunRecord,
+    ScheduleRecord,
+    ScheduleSkipRecord,
+    session,
+    utcnow,
+)
+from stowflow.errors import NotFoundError
+from stowflow.schedules.expand import next_fire
+from stowflow.schedules.model import ScheduleSpec, zone
+
+_SPEC_COLUMNS = {"cron": "cron", "interval": "interval_s", "rrule": "rrule",
+                 "timezone": "timezone", "anchor_date": "anchor_date", "active": "active",
+                 "parameters": "parameters", "max_active_runs": "max_active_runs"}
+
+
+def spec_of(record: ScheduleRecord | Any) -> ScheduleSpec:
+    """Return the (already validated) spec stored in ``record`` (a record or a row)."""
+    values = {field: getattr(record, column) for field, column in _SPEC_COLUMNS.items()}
+    if values["anchor_date"] is not None and values["anchor_date"].tzinfo is None:
+        values["anchor_date"] = values["anchor_date"].replace(tzinfo=UTC)  # SQLite: naive UTC
+    return ScheduleSpec.model_construct(**values)
+
+
+def normalized(spec: ScheduleSpec) -> ScheduleSpec:
+    """Return ``spec`` with its anchor in UTC (a naive anchor is read in its timezone), as
+    it is stored: the database keeps instants, not wall times."""
+    if spec.anchor_date is None:
+        return spec
+    anchor = spec.anchor_date
+    if anchor.tzinfo is None:
+        anchor = anchor.replace(tzinfo=zone(spec.timezone))
+    return spec.model_copy(update={"anchor_date": anchor.astimezone(UTC)})
+
+
+def _key(spec: ScheduleSpec) -> str:
+    return normalized(spec).model_dump_json()
+
+
+def _values(spec: ScheduleSpec, now: datetime) -> dict[str, Any]:
+    spec = normalized(spec)
+    values = {column: getattr(spec, field) for field, column in _SPEC_COLUMNS.items()}
+    values["parameters"] = dict(spec.parameters)
+    values["next_fire_at"] = next_fire(spec, now) if spec.active else None
+    return values
+
+
+def delete_future_runs(db: Session, schedule_ids: list[str], now: datetime) -> int:
+    """Delete the not-started runs of ``schedule_ids`` due after ``now``; return how many.
+
+    The schedule rows are locked first, so a scheduler inserting runs for them either
+    finished before (and its runs are deleted here) or waits and then fails on the deleted
+    schedule; no run of the old schedule survives.
+    """
+    if not schedule_ids:
+        return 0
+    list(db.scalars(select(ScheduleRecord.id).where(ScheduleRecord.id.in_(schedule_ids))
+                    .order_by(ScheduleRecord.id).with_for_update()))
+    result = db.execute(delete(FlowRunRecord).where(
+        FlowRunRecord.schedule_id.in_(schedule_ids), FlowRunRecord.state == "SCHEDULED",
+        FlowRunRecord.scheduled_at > now).execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def replace_schedules(db: Session, deployment_id: str, specs: list[ScheduleSpec] | None) -> None:
+    """Make ``specs`` the deployment's schedules (``None``: keep the ones it has), inside the
+    caller's transaction — the redeploy of a deployment.
+
+    Runs created ahead of time for the old version are deleted (they would run the old
+    code and parameters) and every schedule fires again from now: the scheduler recreates
+    them for the new version. An unchanged schedule keeps its id (and its past runs); a
+    changed or removed one is deleted.
+    """
+    now = utcnow()
+    existing = list(db.scalars(select(ScheduleRecord)
+                               .where(ScheduleRecord.deployment_id == deployment_id)
+                               .order_by(ScheduleRecord.position)))
+    delete_future_runs(db, [r.id for r in existing], now)
+    if specs is None:
+        specs = [spec_of(r) for r in existing]
+    by_key: dict[str, list[ScheduleRecord]] = {}
+    for record in existing:
+        by_key.setdefault(_key(spec_of(record)), []).append(record)
+    kept: list[ScheduleRecord] = []
+    for position, spec in enumerate(specs):
+        same = by_key.get(_key(spec))
+        if same:
+            record = same.pop(0)
+            record.position = position
+            record.next_fire_at = _values(spec, now)["next_fire_at"]
+            kept.append(record)
+        else:
+            db.add(ScheduleRecord(deployment_id=deployment_id, position=position,
+                                  **_values(spec, now)))
+    gone = [r.id for r in existing if r not in kept]
+    if gone:
+        db.execute(delete(ScheduleRecord).where(ScheduleRecord.id.in_(gone)))
+
+
+def list_schedules(deployment_id: str) -> list[ScheduleRecord]:
+    """Return the deployment's schedules in their order."""
+    with session() as db:
+        return list(db.scalars(select(ScheduleRecord)
+                               .where(ScheduleRecord.deployment_id == deployment_id)
+                               .order_by(ScheduleRecord.position, ScheduleRecord.created)))
+
+
+def skipped_counts(schedule_ids: list[str]) -> dict[str, int]:
+    """Return how many scheduled times each schedule skipped (catch-up limit), by id."""
+    if not schedule_ids:
+        return {}
+    with session() as db:
+        rows = db.execute(select(ScheduleSkipRecord.schedule_id,
+                                 func.coalesce(func.sum(ScheduleSkipRecord.count), 0))
+                          .where(ScheduleSkipRecord.schedule_id.in_(schedule_ids))
+                          .group_by(ScheduleSkipRecord.schedule_id))
+        return {schedule_id: int(total or 0) for schedule_id, total in rows}
+
+
+def add_schedule(deployment_id: str, spec: ScheduleSpec) -> ScheduleRecord:
+    """Add ``spec`` as the deployment's last schedule; return it."""
+    with session() as db:
+        position = db.scalar(select(func.count()).select_from(ScheduleRecord)
+                             .where(ScheduleRecord.deployment_id == deployment_id)) or 0
+        record = ScheduleRecord(deployment_id=deployment_id, position=int(position or 0),
+                                **_values(spec, utcnow()))
+        db.add(record)
+    return record
+
+
+def get_schedule(deployment_id: str, ref: str) -> ScheduleRecord:
+    """Return the deployment's schedule ``ref``: its id, a unique id prefix (4+ characters)
+    or its 1-based position in ``deployment schedule ls``."""
+    schedules = list_schedules(deployment_id)
+    if ref.isdigit() and 1 <= int(ref) <= len(schedules):
+        return schedules[int(ref) - 1]
+    found = [s for s in schedules if s.id == ref or (len(ref) >= 4 and s.id.startswith(ref))]
+    if len(found) != 1:
+        raise NotFoundError(f"no schedule {ref!r} on this deployment",
+                            hint="list them with 'stowflow deployment schedule ls DEPLOYMENT'")
+    return found[0]
+
+
+def set_schedule_active(schedule_id: str, active: bool) -> ScheduleRecord:
+    """Pause (``active=False``: its future runs are deleted) or resume a schedule."""
+    now = utcnow()
+    with session() as db:
+        record = db.get(ScheduleRecord, schedule_id)
+        if record is None:
+            raise NotFoundError(f"no schedule {schedule_id!r}")
+        if not active:
+            delete_future_runs(db, [record.id], now)
+        record.active = active
+        record.next_fire_at = next_fire(spec_of(record), now) if active else None
+    return record
+
+
+def delete_schedule(schedule_id: str) -> None:
+    """Delete a schedule and its future runs (its past runs are kept)."""
+    with session() as db:
+        delete_future_runs(db, [schedule_id], utcnow())
+        db.execute(delete(ScheduleRecord).where(ScheduleRecord.id == schedule_id))
+
+
+def set_deployment_paused(deployment_id: str, paused: bool) -> DeploymentRecord:
+    """Pause a deployment (no scheduled runs; its future ones are deleted) or resume it
+    (its active schedules fire again from now)."""
+    now = utcnow()
+    with session() as db:
+        record = db.get(DeploymentRecord, deployment_id)
+        if record is None:
+            raise NotFoundError(f"no deployment {deployment_id!r}")
+        schedules = list(db.scalars(select(ScheduleRecord)
+                                    .where(ScheduleRecord.deployment_id == deployment_id)))
+        if paused:
+            delete_future_runs(db, [s.id for s in schedules], now)
+        else:
+            for schedule in schedules:
+                if schedule.active:
+                    schedule.next_fire_at = next_fire(spec_of(schedule), now)
+        record.paused = paused
+    return record
