@@ -50,10 +50,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "work-pool": ("stowflow.cli.work_pool_cmd",
                   "Create, list, inspect and delete work pools."),
     "deployment": ("stowflow.cli.deployment_cmd",
-                   "List, inspect, run and delete deployments."),
+                   "List, inspect, run, pause, schedule and delete deployments."),
     "flow-run": ("stowflow.cli.flow_run_cmd", "List, inspect, follow and cancel flow runs."),
     "worker": ("stowflow.cli.worker_cmd", "Run workers that execute flow runs."),
     "server": ("stowflow.cli.server_cmd", "Run the web UI and HTTP API."),
+    "scheduler": ("stowflow.cli.scheduler_cmd", "Create the runs of deployments' schedules."),
 }
 
 

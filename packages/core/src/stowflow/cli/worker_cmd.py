@@ -7,6 +7,7 @@ import logging
 import typer
 
 from stowflow.cli.output import console
+from stowflow.cli.scheduler_cmd import CATCHUP, HORIZON, MAX_RUNS, scheduler_options
 
 worker_app = typer.Typer(help="Run workers that execute flow runs.", no_args_is_help=True)
 
@@ -25,6 +26,11 @@ def start_cmd(
     crash_timeout: float = typer.Option(
         60.0, "--crash-timeout", min=0.1,
         help="Mark a run CRASHED when its worker missed heartbeats this long."),
+    no_scheduler: bool = typer.Option(False, "--no-scheduler",
+                                      help="Do not create scheduled runs in this worker."),
+    horizon: float = HORIZON,
+    max_runs: int = MAX_RUNS,
+    catchup: int = CATCHUP,
 ) -> None:
     """Claim and run the pool's flow runs (Ctrl-C: finish runs in flight; twice: cancel)."""
     from stowflow.workers.pools import create_pool
@@ -35,8 +41,23 @@ def start_cmd(
     worker = Worker(pool, name=name, limit=limit, poll_interval=poll_interval,
                     heartbeat_interval=heartbeat_interval, crash_timeout=crash_timeout)
     console.print(f"Worker [bold]{worker.name}[/bold] polling pool [bold]{pool}[/bold] "
-                  f"(limit {limit}{', run once' if run_once else ''}). Ctrl-C to stop.")
-    finished = worker.start(run_once=run_once)
+                  f"(limit {limit}{', run once' if run_once else ''}"
+                  f"{'' if no_scheduler else ', with scheduler'}). Ctrl-C to stop.")
+    scheduler = None
+    if not no_scheduler:
+        from stowflow.schedules import Scheduler
+
+        scheduler = Scheduler(interval=max(poll_interval, 1.0),
+                              **scheduler_options(horizon, max_runs, catchup))  # type: ignore[arg-type]
+        if run_once:
+            scheduler.tick()  # the runs due now exist before the one claim
+        else:
+            scheduler.start_thread()
+    try:
+        finished = worker.start(run_once=run_once)
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
     console.print(f"Worker {worker.name} stopped after {finished} run(s).")
 
 

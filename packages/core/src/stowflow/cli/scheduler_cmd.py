@@ -1,0 +1,56 @@
+"""``stowflow scheduler start [--once]``: create scheduled runs (also inside ``worker start``)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+from datetime import timedelta
+
+import typer
+
+from stowflow.cli.output import console
+
+scheduler_app = typer.Typer(help="Create the runs of deployments' schedules.",
+                            no_args_is_help=True)
+
+
+def scheduler_options(horizon: float, max_runs: int, catchup: int) -> dict[str, object]:
+    """The Scheduler keyword arguments the shared CLI options give."""
+    return {"horizon": timedelta(seconds=horizon), "max_runs": max_runs, "catchup": catchup}
+
+
+HORIZON = typer.Option(3600.0, "--horizon", min=1, help="Create runs this many seconds ahead.")
+MAX_RUNS = typer.Option(100, "--max-runs", min=1, help="Most runs per schedule per tick.")
+CATCHUP = typer.Option(1, "--catchup", min=0, help="After downtime, create this many of the most "
+                       "recent missed runs per schedule (the rest are recorded as skipped).")
+
+
+@scheduler_app.command("start")
+def start_cmd(
+    once: bool = typer.Option(False, "--once", help="Tick once, then exit."),
+    interval: float = typer.Option(5.0, "--interval", min=0.05, help="Seconds between ticks."),
+    horizon: float = HORIZON,
+    max_runs: int = MAX_RUNS,
+    catchup: int = CATCHUP,
+) -> None:
+    """Tick until stopped (Ctrl-C): create the runs of every active schedule."""
+    from stowflow.schedules import Scheduler
+
+    logging.getLogger("stowflow.schedules").setLevel(logging.INFO)
+    scheduler = Scheduler(interval=interval, **scheduler_options(horizon, max_runs, catchup))  # type: ignore[arg-type]
+    if once:
+        report = scheduler.tick()
+        console.print(f"Scheduler: {report.schedules} schedule(s) due, created "
+                      f"{len(report.created)} run(s), skipped {report.skipped} missed time(s).")
+        return
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.stop(timeout=0))
+    console.print(f"Scheduler ticking every {interval:g}s, {horizon:g}s ahead. Ctrl-C to stop.")
+    with contextlib.suppress(KeyboardInterrupt):
+        scheduler.run()
+    console.print(f"Scheduler stopped after {scheduler.ticks} tick(s).")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``stowflow scheduler``."""
+    app.add_typer(scheduler_app, name="scheduler")
