@@ -69,7 +69,8 @@ def inspect_cmd(name: str = typer.Argument(..., help="Pool name.")) -> None:
         "id": pool.id, "name": pool.name, "type": pool.type, "description": pool.description,
         "base_job_template": pool.base_job_template, "paused": pool.is_paused,
         "concurrency_limit": pool.concurrency_limit,
-        "queues": [{"name": q.name, "priority": q.priority} for q in pools.pool_queues(pool)],
+        "queues": [{"name": q.name, "priority": q.priority,
+                    "concurrency_limit": q.concurrency_limit} for q in pools.pool_queues(pool)],
         "runs": pools.run_counts(pool.name), "created": pool.created.isoformat(),
     }
     console.print_json(json.dumps(view, default=str))
@@ -82,6 +83,63 @@ def delete_cmd(name: str = typer.Argument(..., help="Pool name.")) -> None:
 
     pools.delete_pool(name)
     console.print(f"Deleted work pool {name}")
+
+
+queue_app = typer.Typer(help="Create, list, change and delete a pool's work queues.",
+                        no_args_is_help=True)
+work_pool_app.add_typer(queue_app, name="queue")
+
+
+@queue_app.command("create")
+def queue_create_cmd(
+    pool: str = typer.Argument(..., help="Pool name."),
+    name: str = typer.Argument(..., help="Queue name."),
+    priority: int = typer.Option(1, "--priority", help="1 is served first, then 2, ..."),
+    concurrency_limit: int | None = typer.Option(None, "--concurrency-limit",
+                                                  help="Most runs of this queue at once."),
+) -> None:
+    """Create a queue in a pool."""
+    queue = pools.create_queue(pool, name, priority=priority, concurrency_limit=concurrency_limit)
+    console.print(f"Created queue [bold]{queue.name}[/bold] in pool {pool} (priority "
+                  f"{queue.priority}). Start a worker for it:\n"
+                  f"  stowflow worker start --pool {pool} --queue {queue.name}")
+
+
+@queue_app.command("ls")
+def queue_ls_cmd(pool: str = typer.Argument(..., help="Pool name.")) -> None:
+    """List a pool's queues in the order they are served."""
+    counts = pools.queue_run_counts(pool)
+    table = Table("queue", "priority", "concurrency", "scheduled", "running")
+    for queue in pools.pool_queues(pools.get_pool(pool)):
+        table.add_row(queue.name, str(queue.priority), str(queue.concurrency_limit or "-"),
+                      str(counts.get((queue.name, "SCHEDULED"), 0)),
+                      str(counts.get((queue.name, "PENDING"), 0)
+                          + counts.get((queue.name, "RUNNING"), 0)))
+    console.print(table)
+
+
+@queue_app.command("update")
+def queue_update_cmd(
+    pool: str = typer.Argument(..., help="Pool name."),
+    name: str = typer.Argument(..., help="Queue name."),
+    priority: int | None = typer.Option(None, "--priority", help="New priority (1 first)."),
+    concurrency_limit: int | None = typer.Option(None, "--concurrency-limit",
+                                                  help="New limit."),
+    no_limit: bool = typer.Option(False, "--no-limit", help="Remove the concurrency limit."),
+) -> None:
+    """Change a queue's priority or concurrency limit."""
+    queue = pools.update_queue(pool, name, priority=priority,
+                               concurrency_limit=concurrency_limit, clear_limit=no_limit)
+    console.print(f"Queue {queue.name} in pool {pool}: priority {queue.priority}, "
+                  f"concurrency {queue.concurrency_limit or 'unlimited'}")
+
+
+@queue_app.command("delete")
+def queue_delete_cmd(pool: str = typer.Argument(..., help="Pool name."),
+                     name: str = typer.Argument(..., help="Queue name.")) -> None:
+    """Delete a queue (not 'default'; refused while it has runs waiting)."""
+    pools.delete_queue(pool, name)
+    console.print(f"Deleted queue {name} from pool {pool}")
 
 
 def register(app: typer.Typer) -> None:

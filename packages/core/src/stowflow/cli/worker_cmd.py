@@ -15,6 +15,8 @@ worker_app = typer.Typer(help="Run workers that execute flow runs.", no_args_is_
 @worker_app.command("start")
 def start_cmd(
     pool: str = typer.Option(..., "--pool", "-p", help="Work pool to take runs from."),
+    queue: list[str] = typer.Option([], "--queue", "-q", help="Only this queue of the pool "
+                                    "(repeatable; default: every queue, by priority)."),
     limit: int = typer.Option(4, "--limit", min=1, help="Most runs at once."),
     run_once: bool = typer.Option(False, "--run-once",
                                   help="Take the runs due now, run them, then exit."),
@@ -33,14 +35,18 @@ def start_cmd(
     catchup: int = CATCHUP,
 ) -> None:
     """Claim and run the pool's flow runs (Ctrl-C: finish runs in flight; twice: cancel)."""
-    from stowflow.workers.pools import create_pool
+    from stowflow.workers.pools import create_pool, get_queue
     from stowflow.workers.worker import Worker
 
     logging.getLogger("stowflow.workers").setLevel(logging.INFO)
     create_pool(pool, exist_ok=True)
+    for name_ in queue:
+        get_queue(pool, name_)  # a misspelled queue would be polled forever for nothing
     worker = Worker(pool, name=name, limit=limit, poll_interval=poll_interval,
-                    heartbeat_interval=heartbeat_interval, crash_timeout=crash_timeout)
-    console.print(f"Worker [bold]{worker.name}[/bold] polling pool [bold]{pool}[/bold] "
+                    heartbeat_interval=heartbeat_interval, crash_timeout=crash_timeout,
+                    queues=queue)
+    where = f" queue(s) [bold]{', '.join(queue)}[/bold]" if queue else ""
+    console.print(f"Worker [bold]{worker.name}[/bold] polling pool [bold]{pool}[/bold]{where} "
                   f"(limit {limit}{', run once' if run_once else ''}"
                   f"{'' if no_scheduler else ', with scheduler'}). Ctrl-C to stop.")
     scheduler = None

@@ -1,7 +1,7 @@
 """Claiming runs atomically, heartbeating them, and reaping runs whose worker died.
 
-One claim is one transaction: select the oldest due SCHEDULED runs, mark them PENDING for
-this worker. On PostgreSQL the select is ``FOR UPDATE SKIP LOCKED`` — concurrent workers
+One claim is one transaction: queue by queue in priority order, select the oldest due
+SCHEDULED runs, mark them PENDING for this worker. On PostgreSQL the select is ``FOR UPDATE SKIP LOCKED`` — concurrent workers
 skip rows another one is claiming instead of waiting or double-claiming. On SQLite every
 transaction begins ``IMMEDIATE`` (see ``db/engine.py``), so claims are serialised by the
 database lock. The ``UPDATE ... WHERE state = 'SCHEDULED'`` re-checks the state either way.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -21,28 +22,41 @@ from stowflow.db import (
     RunLogRecord,
     ScheduleRecord,
     WorkPoolRecord,
+    WorkQueueRecord,
     session,
     utcnow,
 )
 from stowflow.runs.states import State
+from stowflow.workers.pools import DEFAULT_QUEUE
 
 _ACTIVE = (State.PENDING.value, State.RUNNING.value)
 
 
 def claim_runs(worker_name: str, limit: int, *, pool: str | None = None,
-               deployment_ids: Collection[str] | None = None) -> list[FlowRunRecord]:
+               deployment_ids: Collection[str] | None = None,
+               queues: Collection[str] | None = None) -> list[FlowRunRecord]:
     """Claim up to ``limit`` due runs of ``pool`` (or of ``deployment_ids``) for ``worker_name``.
 
-    Runs are taken oldest ``scheduled_at`` first. A paused pool yields nothing; a pool with
-    a concurrency limit yields no more than its free slots, and so does a deployment with
-    one and a schedule with ``max_active_runs``. Returns the claimed runs, now PENDING, owned by ``worker_name``, with a fresh
-    heartbeat.
+    A pool's queues are served by priority (1 first; ties by name), each queue's runs
+    oldest ``scheduled_at`` first; ``queues`` restricts the claim to those queues (a run
+    naming no queue is in ``default``). Without ``queues``, runs naming a queue the pool
+    does not have come last. A paused pool yields nothing; a pool with a concurrency limit
+    yields no more than its free slots, and so do a queue and a deployment with one and a
+    schedule with ``max_active_runs``. Returns the claimed runs, now PENDING, owned by
+    ``worker_name``, with a fresh heartbeat, in the order they were claimed.
     """
     if limit <= 0 or (pool is None and not deployment_ids):
         return []
     now = utcnow()
     with session() as db:
-        if pool is not None:
+        base = select(FlowRunRecord.id, FlowRunRecord.deployment_id,
+                      FlowRunRecord.schedule_id).where(
+            FlowRunRecord.state == State.SCHEDULED.value, FlowRunRecord.scheduled_at <= now)
+        if deployment_ids:
+            base = base.where(FlowRunRecord.deployment_id.in_(list(deployment_ids)))
+        if pool is None:
+            ids = _take(db, base, limit, worker_name, now)
+        else:
             record = db.scalars(select(WorkPoolRecord).where(WorkPoolRecord.name == pool)).first()
             if record is None or record.is_paused:
                 return []
@@ -55,34 +69,93 @@ def claim_runs(worker_name: str, limit: int, *, pool: str | None = None,
                 limit = min(limit, max(record.concurrency_limit - int(busy or 0), 0))
                 if limit == 0:
                     return []
-        query = select(FlowRunRecord.id, FlowRunRecord.deployment_id,
-                       FlowRunRecord.schedule_id).where(
-            FlowRunRecord.state == State.SCHEDULED.value, FlowRunRecord.scheduled_at <= now)
-        full = _full_deployments(db)
-        if full:  # skip them up front so they do not hold back other deployments' runs
-            query = query.where(or_(FlowRunRecord.deployment_id.is_(None),
-                                    FlowRunRecord.deployment_id.not_in(full)))
-        full_schedules = _full_schedules(db)
-        if full_schedules:
-            query = query.where(or_(FlowRunRecord.schedule_id.is_(None),
-                                    FlowRunRecord.schedule_id.not_in(full_schedules)))
-        if pool is not None:
-            query = query.where(FlowRunRecord.work_pool_name == pool)
-        if deployment_ids:
-            query = query.where(FlowRunRecord.deployment_id.in_(list(deployment_ids)))
-        query = (query.order_by(FlowRunRecord.scheduled_at, FlowRunRecord.id).limit(limit)
-                 .with_for_update(skip_locked=True))
-        ids = _within_deployment_limits(db, [(r, d, sch) for r, d, sch in db.execute(query)])
+            ids = []
+            base = base.where(FlowRunRecord.work_pool_name == pool)
+            for queue, free in _queue_slots(db, record, queues):
+                take = limit - len(ids) if free is None else min(limit - len(ids), free)
+                if take > 0:
+                    ids += _take(db, base.where(_queue_of_run == queue), take, worker_name, now)
+            if not queues and len(ids) < limit:
+                known = [q for q, _ in _queue_slots(db, record, None, lock=False)]
+                ids += _take(db, base.where(_queue_of_run.not_in(known)), limit - len(ids),
+                             worker_name, now)
         if not ids:
             return []
-        db.execute(update(FlowRunRecord)
-                   .where(FlowRunRecord.id.in_(ids), FlowRunRecord.state == State.SCHEDULED.value)
-                   .values(state=State.PENDING.value, worker_name=worker_name,
-                           heartbeat_at=now, updated=now)
-                   .execution_options(synchronize_session=False))
-        return list(db.scalars(select(FlowRunRecord).where(
+        claimed = db.scalars(select(FlowRunRecord).where(
             FlowRunRecord.id.in_(ids), FlowRunRecord.worker_name == worker_name,
-            FlowRunRecord.state == State.PENDING.value).order_by(FlowRunRecord.scheduled_at)))
+            FlowRunRecord.state == State.PENDING.value))
+        order = {run_id: index for index, run_id in enumerate(ids)}
+        return sorted(claimed, key=lambda run: order[run.id])  # in claim (priority) order
+
+
+#: The queue a run is in: the one it names, else the pool's default queue.
+_queue_of_run = func.coalesce(FlowRunRecord.work_queue_name, DEFAULT_QUEUE)
+
+
+def _queue_slots(db: Session, pool: WorkPoolRecord, only: Collection[str] | None,
+                 *, lock: bool = True) -> list[tuple[str, int | None]]:
+    """The pool's queues in claim order with their free slots (``None``: no limit).
+
+    Limited queues' rows are locked first, so concurrent claimers count a queue's active
+    runs one after the other and never both take its last slot.
+    """
+    query = (select(WorkQueueRecord.id, WorkQueueRecord.name, WorkQueueRecord.concurrency_limit)
+             .where(WorkQueueRecord.work_pool_id == pool.id)
+             .order_by(WorkQueueRecord.priority, WorkQueueRecord.name))
+    if only:
+        query = query.where(WorkQueueRecord.name.in_(list(only)))
+    rows = list(db.execute(query))
+    limited = sorted(qid for qid, _, cap in rows if cap is not None)
+    if lock and limited:
+        list(db.scalars(select(WorkQueueRecord.id).where(WorkQueueRecord.id.in_(limited))
+                        .order_by(WorkQueueRecord.id).with_for_update()))
+    slots: list[tuple[str, int | None]] = []
+    for _, name, cap in rows:
+        if cap is None or not lock:
+            slots.append((name, None))
+            continue
+        busy = db.scalar(select(func.count()).select_from(FlowRunRecord).where(
+            FlowRunRecord.work_pool_name == pool.name, _queue_of_run == name,
+            FlowRunRecord.state.in_(_ACTIVE)))
+        slots.append((name, max(cap - int(busy or 0), 0)))
+    return slots
+
+
+def _take(db: Session, query: Any, limit: int, worker_name: str,
+          now: datetime) -> list[str]:
+    """Lock up to ``limit`` runs of ``query`` (oldest first), keep those within their
+    deployment's and schedule's limits and mark them PENDING for ``worker_name``.
+
+    Full deployments and schedules are skipped up front so they do not hold back others'
+    runs; when a pass still loses runs to a limit, the next pass skips the ones it filled.
+    Marking runs at once (in the claim's transaction) lets later counts see them.
+    """
+    taken: list[str] = []
+    while len(taken) < limit:
+        scoped = query
+        full = _full_deployments(db)
+        if full:
+            scoped = scoped.where(or_(FlowRunRecord.deployment_id.is_(None),
+                                      FlowRunRecord.deployment_id.not_in(full)))
+        full_schedules = _full_schedules(db)
+        if full_schedules:
+            scoped = scoped.where(or_(FlowRunRecord.schedule_id.is_(None),
+                                      FlowRunRecord.schedule_id.not_in(full_schedules)))
+        scoped = (scoped.order_by(FlowRunRecord.scheduled_at, FlowRunRecord.id)
+                  .limit(limit - len(taken)).with_for_update(skip_locked=True))
+        candidates = [(r, d, sch) for r, d, sch in db.execute(scoped)]
+        ids = _within_deployment_limits(db, candidates)
+        if ids:
+            db.execute(update(FlowRunRecord)
+                       .where(FlowRunRecord.id.in_(ids),
+                              FlowRunRecord.state == State.SCHEDULED.value)
+                       .values(state=State.PENDING.value, worker_name=worker_name,
+                               heartbeat_at=now, updated=now)
+                       .execution_options(synchronize_session=False))
+            taken += ids
+        if len(ids) == len(candidates):  # nothing was held back: no more to find
+            break
+    return taken
 
 
 def _active_count(db: Session, deployment_id: str) -> int:

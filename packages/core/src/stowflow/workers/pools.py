@@ -1,4 +1,5 @@
-"""Work pools: create, list, inspect, delete; and the job defaults a pool gives its runs.
+"""Work pools and their queues: create, list, inspect, delete; and the job defaults a pool
+gives its runs. Queues are served by priority: 1 first (see ``workers/claim.py``).
 
 A pool's ``base_job_template`` is ``{"env": {NAME: VALUE, ...}}``: environment defaults for
 every run in the pool (``EXTRA_PIP_PACKAGES`` among them). A deployment's
@@ -79,6 +80,102 @@ def pool_queues(pool: WorkPoolRecord) -> list[WorkQueueRecord]:
         return list(db.scalars(select(WorkQueueRecord)
                                .where(WorkQueueRecord.work_pool_id == pool.id)
                                .order_by(WorkQueueRecord.priority, WorkQueueRecord.name)))
+
+
+def check_queue_settings(priority: int, concurrency_limit: int | None) -> None:
+    """Raise a ConfigError unless ``priority`` >= 1 and ``concurrency_limit`` is None or >= 1."""
+    if isinstance(priority, bool) or not isinstance(priority, int) or priority < 1:
+        raise ConfigError(f"invalid queue priority {priority!r}",
+                          hint="use a whole number from 1 (served first) upwards")
+    if concurrency_limit is not None and concurrency_limit < 1:
+        raise ConfigError(f"invalid queue concurrency limit {concurrency_limit!r}",
+                          hint="use at least 1, or no limit")
+
+
+def create_queue(pool_name: str, name: str, *, priority: int = 1,
+                 concurrency_limit: int | None = None, exist_ok: bool = False) -> WorkQueueRecord:
+    """Create queue ``name`` in pool ``pool_name`` and return it.
+
+    Priority 1 is served first (then 2, ...); ``concurrency_limit`` caps the queue's runs
+    in flight. An existing name is a ConfigError unless ``exist_ok``.
+    """
+    check_pool_name(name)
+    check_queue_settings(priority, concurrency_limit)
+    pool = get_pool(pool_name)
+    with session() as db:
+        existing = db.scalars(select(WorkQueueRecord).where(
+            WorkQueueRecord.work_pool_id == pool.id, WorkQueueRecord.name == name)).first()
+        if existing is not None:
+            if exist_ok:
+                return existing
+            raise ConfigError(f"work pool {pool_name!r} already has a queue {name!r}",
+                              hint=f"see it with 'stowflow work-pool queue ls {pool_name}'")
+        queue = WorkQueueRecord(work_pool_id=pool.id, name=name, priority=priority,
+                                concurrency_limit=concurrency_limit)
+        db.add(queue)
+    return queue
+
+
+def get_queue(pool_name: str, name: str) -> WorkQueueRecord:
+    """Return queue ``name`` of pool ``pool_name``; NotFoundError (with a hint) if missing."""
+    pool = get_pool(pool_name)
+    found = next((q for q in pool_queues(pool) if q.name == name), None)
+    if found is None:
+        raise NotFoundError(f"work pool {pool_name!r} has no queue {name!r}",
+                            hint=f"create it with 'stowflow work-pool queue create {pool_name} "
+                            f"{name}'")
+    return found
+
+
+def queue_exists(pool_name: str, name: str) -> bool:
+    """Return whether pool ``pool_name`` exists and has queue ``name``."""
+    try:
+        get_queue(pool_name, name)
+    except NotFoundError:
+        return False
+    return True
+
+
+def update_queue(pool_name: str, name: str, *, priority: int | None = None,
+                 concurrency_limit: int | None = None,
+                 clear_limit: bool = False) -> WorkQueueRecord:
+    """Change a queue's priority and/or concurrency limit (``clear_limit`` removes it)."""
+    queue = get_queue(pool_name, name)
+    check_queue_settings(priority if priority is not None else queue.priority, concurrency_limit)
+    with session() as db:
+        record = db.get(WorkQueueRecord, queue.id)
+        assert record is not None
+        if priority is not None:
+            record.priority = priority
+        if concurrency_limit is not None or clear_limit:
+            record.concurrency_limit = None if clear_limit else concurrency_limit
+    return record
+
+
+def delete_queue(pool_name: str, name: str) -> None:
+    """Delete a queue (not ``default``; refused while runs of it are waiting or running)."""
+    queue = get_queue(pool_name, name)
+    if name == DEFAULT_QUEUE:
+        raise ConfigError("the default queue cannot be deleted",
+                          hint="runs that name no queue are in it")
+    with session() as db:
+        waiting = db.scalar(select(func.count()).select_from(FlowRunRecord).where(
+            FlowRunRecord.work_pool_name == pool_name, FlowRunRecord.work_queue_name == name,
+            FlowRunRecord.state.in_(("SCHEDULED", "PENDING", "RUNNING"))))
+        if waiting:
+            raise RunError(f"queue {name!r} has {waiting} run(s) waiting or in progress",
+                           hint="let them finish or cancel them first")
+        db.execute(delete(WorkQueueRecord).where(WorkQueueRecord.id == queue.id))
+
+
+def queue_run_counts(pool_name: str) -> dict[tuple[str, str], int]:
+    """Return how many runs of the pool are in each (queue, state)."""
+    with session() as db:
+        queue = func.coalesce(FlowRunRecord.work_queue_name, DEFAULT_QUEUE)
+        rows = db.execute(select(queue, FlowRunRecord.state, func.count())
+                          .where(FlowRunRecord.work_pool_name == pool_name)
+                          .group_by(queue, FlowRunRecord.state))
+        return {(name, state): count for name, state, count in rows}
 
 
 def run_counts(pool_name: str) -> dict[str, int]:

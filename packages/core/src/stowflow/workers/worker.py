@@ -68,13 +68,16 @@ class Worker:
                  name: str | None = None, limit: int = 4, poll_interval: float = 2.0,
                  heartbeat_interval: float = 5.0, crash_timeout: float = 60.0,
                  tick: float = 0.1, cancel_grace: float = 10.0,
-                 launcher: Launcher | None = None) -> None:
+                 launcher: Launcher | None = None,
+                 queues: Collection[str] | None = None) -> None:
         if pool is None and not deployment_ids:
             raise ValueError("a worker needs a pool or deployment ids")
         if limit < 1:
             raise ValueError("limit must be at least 1")
         self.pool = pool
         self.deployment_ids = list(deployment_ids or [])
+        #: The pool's queues this worker serves (all of them when empty), by priority.
+        self.queues = list(queues or [])
         self.name = name or default_worker_name()
         self.limit = limit
         self.poll_interval = poll_interval
@@ -180,7 +183,8 @@ class Worker:
                             run_id)
             free = self.limit - len(self.active)
             runs = claim_runs(self.name, free, pool=self.pool,
-                              deployment_ids=self.deployment_ids or None) if free > 0 else []
+                              deployment_ids=self.deployment_ids or None,
+                              queues=self.queues or None) if free > 0 else []
         except StowflowError as exc:
             log.error("worker %s: polling failed: %s", self.name, exc)
             return 0
