@@ -48,7 +48,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "variable": ("stowflow.cli.variable_cmd", "Set, get, list and delete variables."),
     "storage": ("stowflow.cli.storage_cmd", "Push and pull code to and from object stores."),
     "work-pool": ("stowflow.cli.work_pool_cmd",
-                  "Create, list, inspect and delete work pools."),
+                  "Create, list, inspect and delete work pools and their queues."),
     "deployment": ("stowflow.cli.deployment_cmd",
                    "List, inspect, run, pause, schedule and delete deployments."),
     "flow-run": ("stowflow.cli.flow_run_cmd", "List, inspect, follow and cancel flow runs."),

@@ -1,4 +1,5 @@
-"""``stowflow work-pool``: create, list, inspect and delete work pools."""
+"""``stowflow work-pool``: create, list, inspect and delete work pools, and their queues
+(``work-pool queue create|ls|update|delete``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from rich.table import Table
 from stowflow.cli.output import console
 from stowflow.errors import ConfigError
 
-work_pool_app = typer.Typer(help="Create, list, inspect and delete work pools.",
+work_pool_app = typer.Typer(help="Create, list, inspect and delete work pools and their queues.",
                             no_args_is_help=True)
 
 
@@ -99,6 +100,8 @@ def queue_create_cmd(
                                                   help="Most runs of this queue at once."),
 ) -> None:
     """Create a queue in a pool."""
+    from stowflow.workers import pools
+
     queue = pools.create_queue(pool, name, priority=priority, concurrency_limit=concurrency_limit)
     console.print(f"Created queue [bold]{queue.name}[/bold] in pool {pool} (priority "
                   f"{queue.priority}). Start a worker for it:\n"
@@ -108,6 +111,8 @@ def queue_create_cmd(
 @queue_app.command("ls")
 def queue_ls_cmd(pool: str = typer.Argument(..., help="Pool name.")) -> None:
     """List a pool's queues in the order they are served."""
+    from stowflow.workers import pools
+
     counts = pools.queue_run_counts(pool)
     table = Table("queue", "priority", "concurrency", "scheduled", "running")
     for queue in pools.pool_queues(pools.get_pool(pool)):
@@ -128,6 +133,8 @@ def queue_update_cmd(
     no_limit: bool = typer.Option(False, "--no-limit", help="Remove the concurrency limit."),
 ) -> None:
     """Change a queue's priority or concurrency limit."""
+    from stowflow.workers import pools
+
     queue = pools.update_queue(pool, name, priority=priority,
                                concurrency_limit=concurrency_limit, clear_limit=no_limit)
     console.print(f"Queue {queue.name} in pool {pool}: priority {queue.priority}, "
@@ -138,6 +145,8 @@ def queue_update_cmd(
 def queue_delete_cmd(pool: str = typer.Argument(..., help="Pool name."),
                      name: str = typer.Argument(..., help="Queue name.")) -> None:
     """Delete a queue (not 'default'; refused while it has runs waiting)."""
+    from stowflow.workers import pools
+
     pools.delete_queue(pool, name)
     console.print(f"Deleted queue {name} from pool {pool}")
 
