@@ -5,25 +5,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
-from datetime import timedelta
 
 import typer
 
 from stowflow.cli.output import console
+from stowflow.cli.scheduler_options import CATCHUP, HORIZON, MAX_RUNS, scheduler_options
 
 scheduler_app = typer.Typer(help="Create the runs of deployments' schedules.",
                             no_args_is_help=True)
-
-
-def scheduler_options(horizon: float, max_runs: int, catchup: int) -> dict[str, object]:
-    """The Scheduler keyword arguments the shared CLI options give."""
-    return {"horizon": timedelta(seconds=horizon), "max_runs": max_runs, "catchup": catchup}
-
-
-HORIZON = typer.Option(3600.0, "--horizon", min=1, help="Create runs this many seconds ahead.")
-MAX_RUNS = typer.Option(100, "--max-runs", min=1, help="Most runs per schedule per tick.")
-CATCHUP = typer.Option(1, "--catchup", min=0, help="After downtime, create this many of the most "
-                       "recent missed runs per schedule (the rest are recorded as skipped).")
 
 
 @scheduler_app.command("start")

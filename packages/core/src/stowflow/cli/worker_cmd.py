@@ -7,7 +7,7 @@ import logging
 import typer
 
 from stowflow.cli.output import console
-from stowflow.cli.scheduler_cmd import CATCHUP, HORIZON, MAX_RUNS, scheduler_options
+from stowflow.cli.scheduler_options import CATCHUP, HORIZON, MAX_RUNS, scheduler_options
 
 worker_app = typer.Typer(help="Run workers that execute flow runs.", no_args_is_help=True)
 
