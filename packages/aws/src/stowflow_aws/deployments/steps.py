@@ -41,8 +41,10 @@ def pull_from_s3(
     bucket: str, folder: str,
     credentials: AwsCredentials | dict[str, Any] | None = None,
     client_parameters: AwsClientParameters | dict[str, Any] | None = None,
+    version: str | None = None,
 ) -> dict[str, Any]:
-    """Pull ``s3://bucket/folder`` into a folder of the current directory (the engine's choice).
+    """Pull ``s3://bucket/folder`` into a folder of the current directory (the engine's choice);
+    ``version`` pins a stored version (a retry on the exact code), else the latest.
 
     Returns ``{bucket, folder, directory, version}``.
     """
@@ -50,6 +52,6 @@ def pull_from_s3(
 
     with S3ObjectStore(bucket, credentials=credentials,
                        client_parameters=client_parameters) as store:
-        result = transfer.pull(store, folder, dest=None)
+        result = transfer.pull(store, folder, dest=None, version=version)
     return {"bucket": bucket, "folder": folder, "directory": str(result.directory),
             "version": result.version}

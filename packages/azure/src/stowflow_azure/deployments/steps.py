@@ -37,14 +37,16 @@ def push_to_azure_blob_storage(
 def pull_from_azure_blob_storage(
     container: str, folder: str,
     credentials: AzureBlobCredentials | dict[str, Any] | None = None,
+    version: str | None = None,
 ) -> dict[str, Any]:
-    """Pull ``az://container/folder`` into a folder of the current directory (the engine's choice).
+    """Pull ``az://container/folder`` into a folder of the current directory (the engine's choice);
+    ``version`` pins a stored version (a retry on the exact code), else the latest.
 
     Returns ``{container, folder, directory, version}``.
     """
     from stowflow_azure.storage import AzureBlobObjectStore
 
     with AzureBlobObjectStore(container, coerce_credentials(credentials)) as store:
-        result = transfer.pull(store, folder, dest=None)
+        result = transfer.pull(store, folder, dest=None, version=version)
     return {"container": container, "folder": folder, "directory": str(result.directory),
             "version": result.version}

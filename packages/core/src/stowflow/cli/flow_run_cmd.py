@@ -1,4 +1,5 @@
-"""``stowflow flow-run``: list, inspect (with phase timings), follow logs, cancel."""
+"""``stowflow flow-run``: list (LATE derived), inspect (with phase timings), follow logs,
+retry, cancel."""
 
 from __future__ import annotations
 
@@ -16,11 +17,11 @@ if TYPE_CHECKING:
     from stowflow.db import FlowRunRecord
 
 
-flow_run_app = typer.Typer(help="List, inspect, follow and cancel flow runs.",
+flow_run_app = typer.Typer(help="List, inspect, follow, retry and cancel flow runs.",
                            no_args_is_help=True)
 
 _STATE_STYLE = {"COMPLETED": "green", "FAILED": "red", "CRASHED": "red", "CANCELLED": "yellow",
-                "RUNNING": "cyan", "PENDING": "blue", "SCHEDULED": "white"}
+                "RUNNING": "cyan", "PENDING": "blue", "SCHEDULED": "white", "LATE": "magenta"}
 
 
 def styled_state(state: str) -> str:
@@ -80,11 +81,12 @@ def follow(run_id: str, *, poll: float = 0.5, timeout: float | None = None) -> F
 def ls_cmd(
     deployment: str | None = typer.Option(None, "--deployment", "-d",
                                           help="Only runs of this deployment."),
-    state: str | None = typer.Option(None, "--state", help="Only runs in this state."),
+    state: str | None = typer.Option(None, "--state", help="Only runs in this state (LATE: "
+                                     "scheduled runs not yet taken 30 s after their time)."),
     limit: int = typer.Option(20, "--limit", min=1, help="How many runs."),
 ) -> None:
-    """List the newest flow runs."""
-    from stowflow.runs import list_flow_runs
+    """List the newest flow runs (a SCHEDULED run 30 s past its time is shown LATE)."""
+    from stowflow.runs import list_flow_runs, shown_state
 
     deployment_id = None
     if deployment:
@@ -94,18 +96,19 @@ def ls_cmd(
     table = Table()
     table.add_column("id", no_wrap=True)  # users copy it; never cut it
     table.add_column("state", no_wrap=True)
-    for title in ("name", "flow", "pool", "created", "code version"):
+    for title in ("name", "flow", "pool", "scheduled", "created", "code version"):
         table.add_column(title, overflow="fold")
     for run in list_flow_runs(deployment_id=deployment_id, state=state, limit=limit):
-        table.add_row(run.id, styled_state(run.state), run.name, run.flow_name,
-                      run.work_pool_name or "-", _when(run.created), run.code_version or "-")
+        table.add_row(run.id, styled_state(shown_state(run)), run.name, run.flow_name,
+                      run.work_pool_name or "-", _when(run.scheduled_at), _when(run.created),
+                      run.code_version or "-")
     console.print(table)
 
 
 @flow_run_app.command("inspect")
 def inspect_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique prefix).")) -> None:
     """Show a run: state, parameters, code version, worker, and each phase's timing."""
-    from stowflow.runs import get_flow_run
+    from stowflow.runs import get_flow_run, is_late
 
     run = get_flow_run(run_id)
     view = {
@@ -115,7 +118,9 @@ def inspect_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique pref
         "parameters": run.parameters, "code_version": run.code_version,
         "worker": run.worker_name, "scheduled": _when(run.scheduled_at),
         "started": _when(run.started_at), "ended": _when(run.ended_at),
-        "cancel_requested": run.cancel_requested,
+        "cancel_requested": run.cancel_requested, "late": is_late(run),
+        "schedule_id": run.schedule_id, "retry_of": run.retry_of,
+        "pinned_code_version": run.pinned_code_version,
     }
     console.print_json(json.dumps(view, default=str))
     print_phases(run.id)
@@ -134,6 +139,22 @@ def logs_cmd(
         follow(run.id)
     else:
         print_logs(run.id)
+
+
+@flow_run_app.command("retry")
+def retry_cmd(
+    run_id: str = typer.Argument(..., help="Run id (or a unique prefix) of a finished run."),
+    latest_code: bool = typer.Option(False, "--latest-code",
+                                     help="Run the deployment's current code and settings "
+                                     "instead of the exact code version the run ran."),
+) -> None:
+    """Rerun a finished run with its parameters, on the exact code version it ran."""
+    from stowflow.runs.retry import retry_flow_run
+
+    run = retry_flow_run(run_id, latest_code=latest_code)
+    code = "the deployment's latest code" if latest_code else f"code {run.pinned_code_version}"
+    console.print(f"Created flow run [bold]{run.name}[/bold] ({run.id}), a retry of "
+                  f"{run.retry_of} on {code}.\nFollow it with: stowflow flow-run logs {run.id} -f")
 
 
 @flow_run_app.command("cancel")

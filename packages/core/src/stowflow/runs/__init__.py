@@ -4,14 +4,18 @@
 """
 
 from stowflow.runs.api import (
+    LATE,
+    LATE_AFTER,
     InvalidTransitionError,
     create_flow_run,
     deployment_for_run,
     find_deployment,
     get_flow_run,
+    is_late,
     list_flow_runs,
     request_cancel,
     set_state,
+    shown_state,
     update_run,
 )
 from stowflow.runs.logs import PHASES, phase, read_events, read_logs, record_event, write_logs
@@ -26,6 +30,8 @@ from stowflow.runs.states import FINAL_STATES, TRANSITIONS, State, is_final
 
 __all__ = [
     "FINAL_STATES",
+    "LATE",
+    "LATE_AFTER",
     "PHASES",
     "TRANSITIONS",
     "InvalidTransitionError",
@@ -37,6 +43,7 @@ __all__ = [
     "find_deployment",
     "get_flow_run",
     "is_final",
+    "is_late",
     "list_flow_runs",
     "parameter_problems",
     "parse_param_pairs",
@@ -46,6 +53,7 @@ __all__ = [
     "record_event",
     "request_cancel",
     "set_state",
+    "shown_state",
     "update_run",
     "validate_parameters",
     "write_logs",

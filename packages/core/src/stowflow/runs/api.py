@@ -8,7 +8,7 @@ doing each thing. State changes are compare-and-set updates guarded by
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -122,16 +122,41 @@ def get_flow_run(run_id: str) -> FlowRunRecord:
     return run
 
 
+#: A SCHEDULED run still unclaimed this long after its due time is shown as LATE. LATE is
+#: derived when a run is shown (:func:`shown_state`), never stored: the run is SCHEDULED in
+#: the database, and a worker taking it moves it on as usual.
+LATE_AFTER = timedelta(seconds=30)
+LATE = "LATE"
+
+
+def is_late(run: FlowRunRecord, now: datetime | None = None,
+            late_after: timedelta = LATE_AFTER) -> bool:
+    """Return whether ``run`` is SCHEDULED and more than ``late_after`` past its due time."""
+    if run.state != State.SCHEDULED.value or run.scheduled_at is None:
+        return False
+    due = run.scheduled_at if run.scheduled_at.tzinfo else run.scheduled_at.replace(tzinfo=UTC)
+    return due < (now or utcnow()) - late_after
+
+
+def shown_state(run: FlowRunRecord, now: datetime | None = None) -> str:
+    """The state to show for ``run``: its stored state, or LATE (see :data:`LATE_AFTER`)."""
+    return LATE if is_late(run, now) else run.state
+
+
 def list_flow_runs(*, deployment_id: str | None = None, state: str | None = None,
                    limit: int = 50) -> list[FlowRunRecord]:
-    """Return the newest runs first, optionally only of one deployment or in one state."""
+    """Return the newest runs first, optionally only of one deployment or in one state
+    (``LATE``: the SCHEDULED runs more than :data:`LATE_AFTER` past their due time)."""
     query = select(FlowRunRecord).order_by(FlowRunRecord.created.desc()).limit(limit)
     if deployment_id:
         query = query.where(FlowRunRecord.deployment_id == deployment_id)
-    if state:
+    if state and state.upper() == LATE:
+        query = query.where(FlowRunRecord.state == State.SCHEDULED.value,
+                            FlowRunRecord.scheduled_at < utcnow() - LATE_AFTER)
+    elif state:
         if state.upper() not in State.__members__:
             raise RunError(f"unknown flow run state {state!r}",
-                           hint=f"states: {', '.join(State.__members__)}")
+                           hint=f"states: {', '.join([*State.__members__, LATE])}")
         query = query.where(FlowRunRecord.state == state.upper())
     with session() as db:
         return list(db.scalars(query))

@@ -26,12 +26,13 @@ def push_to_remote_storage(url: str, ignore_file: str | None = ".stowflowignore"
     return {"url": url, "version": result.version}
 
 
-def pull_from_remote_storage(url: str, **settings: Any) -> dict[str, Any]:
-    """Pull the latest version at ``url`` into ``cwd/<last part of url>``.
+def pull_from_remote_storage(url: str, version: str | None = None,
+                             **settings: Any) -> dict[str, Any]:
+    """Pull the latest version at ``url`` (or ``version``) into ``cwd/<last part of url>``.
 
     Returns ``{"url": url, "directory": <folder>, "version": <version id or None>}``.
     """
     store, prefix = transfer.open_store(url, settings)
     with store:
-        result = transfer.pull(store, prefix)
+        result = transfer.pull(store, prefix, version=version)
     return {"url": url, "directory": str(result.directory), "version": result.version}

@@ -171,6 +171,10 @@ def _run_phases(run_id: str) -> None:
         run = get_flow_run(run_id)
         deployment = deployment_for_run(run)
         pull_steps = list(deployment.get("pull_steps") or [])
+        if run.pinned_code_version:  # a retry on the exact code (runs/retry.py)
+            from stowflow.runs.retry import pin_pull_steps
+
+            pull_steps = pin_pull_steps(pull_steps, run.pinned_code_version)
         current = "install"
         _install(run_id, pull_steps)
         current = "auth"

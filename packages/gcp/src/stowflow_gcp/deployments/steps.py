@@ -33,14 +33,16 @@ def push_to_gcs(bucket: str, folder: str, project: str | None = None,
 
 
 def pull_from_gcs(bucket: str, folder: str, project: str | None = None,
-                  credentials: GcpCredentials | dict[str, Any] | None = None) -> dict[str, Any]:
-    """Pull ``gs://bucket/folder`` into a folder of the current directory (the engine's choice).
+                  credentials: GcpCredentials | dict[str, Any] | None = None,
+                  version: str | None = None) -> dict[str, Any]:
+    """Pull ``gs://bucket/folder`` into a folder of the current directory (the engine's choice);
+    ``version`` pins a stored version (a retry on the exact code), else the latest.
 
     Returns ``{bucket, folder, directory, version}``.
     """
     from stowflow_gcp.storage import GcsObjectStore
 
     with GcsObjectStore(bucket, coerce_credentials(credentials), project=project) as store:
-        result = transfer.pull(store, folder, dest=None)
+        result = transfer.pull(store, folder, dest=None, version=version)
     return {"bucket": bucket, "folder": folder, "directory": str(result.directory),
             "version": result.version}
