@@ -120,3 +120,38 @@ def test_interactive_deploy_in_a_terminal_writes_yaml_and_deploys(folder: Path, 
     with session() as db:
         names = [r.name for r in db.scalars(select(DeploymentRecord))]
     assert names == ["term"]
+
+
+def test_interactive_deploy_offers_to_create_the_missing_work_pool(folder: Path,
+                                                                  stowflow_home) -> None:
+    from stowflow.workers.pools import pool_exists
+
+    env = {**os.environ, "STOWFLOW_HOME": str(stowflow_home), "COLUMNS": "200"}
+    _drive([sys.executable, "-m", "stowflow.cli", "deploy"], folder, [
+        ("Where does the code live?", "local"),
+        ("Flow entrypoint", ""),
+        ("Deployment name", "newbie"),
+        ("Work pool", "brand-new"),
+        ("Work pool 'brand-new' does not exist. Create it", "y"),
+    ], env)
+    from sqlalchemy import select
+    from stowflow.db import DeploymentRecord
+
+    assert pool_exists("brand-new")
+    with session() as db:
+        assert [r.name for r in db.scalars(select(DeploymentRecord))] == ["newbie"]
+
+
+def test_deploy_yes_creates_a_missing_pool_and_queue_and_without_it_says_how(
+        folder: Path, capsys) -> None:
+    from stowflow.workers.pools import pool_exists, queue_exists
+
+    (folder / "stowflow.yaml").write_text(
+        "deployments:\n- name: ci\n  entrypoint: flows/etl.py:etl\n"
+        "  work_pool: {name: ci-pool, work_queue_name: nightly}\n")
+    code = main(["deploy"])  # not a terminal: nobody to ask
+    err = capsys.readouterr().err
+    assert code == 1 and "work pool 'ci-pool' does not exist" in err and "--yes" in err
+    assert not pool_exists("ci-pool")
+    assert main(["deploy", "--yes"]) == 0
+    assert pool_exists("ci-pool") and queue_exists("ci-pool", "nightly")

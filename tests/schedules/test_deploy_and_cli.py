@@ -253,3 +253,19 @@ def test_worker_start_runs_the_scheduler_unless_told_not_to(project: Path, capsy
         runs = list(db.scalars(select(FlowRunRecord).where(FlowRunRecord.state != "SCHEDULED")))
     assert [(r.state, r.parameters, r.schedule_id) for r in runs] == [
         ("COMPLETED", {"region": "eu", "days": 7}, missed.id)]
+
+
+def test_deploy_from_python_creates_a_missing_pool_only_when_asked(project: Path) -> None:
+    from stowflow.errors import DeploymentError
+    from stowflow.flows import Flow
+    from stowflow.workers.pools import pool_exists, queue_exists
+
+    flow = Flow.from_source(source=str(project), entrypoint="flows/report.py:report")
+    with pytest.raises(DeploymentError, match="has no queue 'q1'"):
+        flow.deploy("a", work_pool_name="pool-a", work_queue_name="q1",
+                    parameters={"region": "eu"})
+    with pytest.raises(DeploymentError, match="work pool 'ci' does not exist"):
+        flow.deploy("a", work_pool_name="ci", parameters={"region": "eu"})
+    flow.deploy("a", work_pool_name="ci", work_queue_name="q1", parameters={"region": "eu"},
+                create_missing=True)
+    assert pool_exists("ci") and queue_exists("ci", "q1")

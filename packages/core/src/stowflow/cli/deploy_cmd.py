@@ -61,6 +61,8 @@ def deploy_cmd(
     all_: bool = typer.Option(False, "--all", help="Deploy every deployment in stowflow.yaml."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be pushed and written."),
     file: Path = typer.Option(Path("stowflow.yaml"), "--file", "-f", help="The stowflow.yaml to use."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Create a missing work pool or queue "
+                             "without asking (for CI)."),
 ) -> None:
     """Run build and push steps once, then record the deployments."""
     from stowflow.deployments.deploy import deploy_project
@@ -81,7 +83,17 @@ def deploy_cmd(
         else:
             raise DeploymentError(f"no {file} here", hint="create one with 'stowflow init', "
                                   "or run 'stowflow deploy' in a terminal to be asked")
-    print_report(deploy_project(file, names or [], all_=all_, dry_run=dry_run))
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    create = True if yes else (_confirm if interactive else False)
+    print_report(deploy_project(file, names or [], all_=all_, dry_run=dry_run,
+                                create_missing=create))
+
+
+def _confirm(question: str) -> bool:
+    answer = bool(typer.confirm(question, default=True))
+    if answer:
+        console.print("Creating it.")
+    return answer
 
 
 def register(app: typer.Typer) -> None:

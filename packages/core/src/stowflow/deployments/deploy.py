@@ -19,6 +19,7 @@ from typing import Any
 
 from stowflow.deployments.project import PROJECT_FILE, DeploymentSpec, ProjectConfig, load_project
 from stowflow.errors import DeploymentError
+from stowflow.flows.deploy import Confirm
 from stowflow.flows.metadata import read_flow_metadata
 from stowflow.schedules.model import ScheduleSpec, missing_parameters
 from stowflow.steps import requires as _requires
@@ -214,15 +215,18 @@ def deploy_project(
     *,
     all_: bool = False,
     dry_run: bool = False,
+    create_missing: Confirm = False,
 ) -> DeployReport:
     """Deploy ``names`` (or all) from ``project_file``; return a :class:`DeployReport`.
 
     Build then push steps run once per distinct set (in the project folder), then each
     deployment is recorded with :func:`~stowflow.deployments.registry.upsert_deployment`.
-    With ``dry_run`` nothing runs and nothing is written.
+    With ``dry_run`` nothing runs and nothing is written. A missing work pool or queue
+    is created when ``create_missing`` (or the function given, asked first) says so, else
+    it fails the deploy before anything is built (see ``flows.deploy.ensure_work_pool``).
     """
     from stowflow.deployments.registry import upsert_deployment
-    from stowflow.flows.deploy import check_work_pool
+    from stowflow.flows.deploy import check_work_pool, ensure_work_pool
 
     path = Path(project_file).expanduser().resolve()
     config = load_project(path)
@@ -239,7 +243,9 @@ def deploy_project(
                     hint="set work_pool.name in stowflow.yaml",
                 )
             if "{{" not in pool:
-                check_work_pool(pool)
+                queue = spec.work_pool.work_queue_name
+                ensure_work_pool(pool, queue if queue and "{{" not in queue else None,
+                                 create=create_missing)
     outputs_by_steps: dict[str, dict[str, Any]] = {}
     planned: list[PlannedDeployment] = []
     for spec in chosen:
@@ -264,6 +270,9 @@ def deploy_project(
     if not dry_run:
         for plan in planned:
             check_work_pool(str(plan.work_pool_name))
+            if plan.work_queue_name:
+                ensure_work_pool(str(plan.work_pool_name), plan.work_queue_name,
+                                 create=create_missing)
         for plan in planned:
             values = {k: v for k, v in plan.__dict__.items() if k != "id"}
             plan.id = upsert_deployment(**values)

@@ -233,6 +233,7 @@ class Flow:
         timezone: str | None = None,
         schedules: list[Any] | None = None,
         paused: bool | None = None,
+        create_missing: bool = False,
     ) -> str:
         """Record a deployment of this flow in work pool ``work_pool_name``; return its id.
 
@@ -241,7 +242,8 @@ class Flow:
         updates the deployment and records a new version. ``cron`` (in ``timezone``),
         ``interval`` (seconds or a timedelta), ``rrule`` and ``schedules`` (a list of
         ``{cron|interval|rrule, timezone, anchor_date, active, parameters,
-        max_active_runs}``) set its schedules.
+        max_active_runs}``) set its schedules. ``create_missing`` creates a missing work
+        pool or queue instead of failing.
         """
         from stowflow.flows.deploy import deploy_flow
 
@@ -252,6 +254,7 @@ class Flow:
             build=build, push=push, work_queue_name=work_queue_name,
             concurrency_limit=concurrency_limit, cron=cron, interval=interval, rrule=rrule,
             timezone=timezone, schedules=schedules, paused=paused,
+            create_missing=create_missing,
         )
 
     def serve(self, name: str, **kwargs: Any) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from datetime import timedelta
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from stowflow.errors import DeploymentError
@@ -39,6 +40,47 @@ def check_work_pool(name: str) -> None:
         )
 
 
+#: ``create`` for :func:`ensure_work_pool`: yes/no, or a function asked each question.
+Confirm = bool | Callable[[str], bool]
+
+
+def ensure_work_pool(pool: str, queue: str | None = None, *,
+                     create: Confirm = False) -> list[str]:
+    """Check that work pool ``pool`` (and its queue ``queue``) exist; return what was created.
+
+    A missing pool or queue is created (a process pool; a queue of priority 1) when
+    ``create`` is true or, given a function, when it answers yes to the question; otherwise
+    it is a :class:`DeploymentError` saying how to create it. This is what ``stowflow
+    deploy`` asks in a terminal and ``--yes`` / ``deploy(create_missing=True)`` answers.
+    """
+    from stowflow.workers import pools
+
+    if not pool or not isinstance(pool, str):
+        raise DeploymentError("a deployment needs a work pool name")
+
+    def agreed(question: str) -> bool:
+        return create(question) if callable(create) else bool(create)
+
+    created = []
+    if not pools.pool_exists(pool):
+        if not agreed(f"Work pool '{pool}' does not exist. Create it (type process)?"):
+            raise DeploymentError(
+                f"work pool '{pool}' does not exist",
+                hint=f"create it with: stowflow work-pool create {pool} --type process "
+                     "(or deploy with --yes, or deploy(create_missing=True), to create it)")
+        pools.create_pool(pool, exist_ok=True)
+        created.append(f"work pool '{pool}'")
+    if queue and not pools.queue_exists(pool, queue):
+        if not agreed(f"Work pool '{pool}' has no queue '{queue}'. Create it (priority 1)?"):
+            raise DeploymentError(
+                f"work pool '{pool}' has no queue '{queue}'",
+                hint=f"create it with: stowflow work-pool queue create {pool} {queue} "
+                     "(or deploy with --yes, or deploy(create_missing=True), to create it)")
+        pools.create_queue(pool, queue, exist_ok=True)
+        created.append(f"queue '{queue}' in work pool '{pool}'")
+    return created
+
+
 def deploy_flow(
     flow: Flow,
     *,
@@ -61,6 +103,7 @@ def deploy_flow(
     timezone: str | None = None,
     schedules: list[Any] | None = None,
     paused: bool | None = None,
+    create_missing: bool = False,
 ) -> str:
     """Record a deployment of ``flow``; return its id (see :meth:`Flow.deploy`).
 
@@ -70,7 +113,8 @@ def deploy_flow(
     schedules; with none of them given its schedules stay as they are. Raises
     :class:`DeploymentError` for a flow with neither source nor image, a missing work pool,
     invalid default parameters, an invalid schedule or one whose runs would lack a
-    required parameter.
+    required parameter. ``create_missing`` creates a missing work pool or queue instead
+    of failing (for CI; ``stowflow deploy`` asks in a terminal).
     """
     from stowflow.deployments.registry import upsert_deployment
 
@@ -81,7 +125,7 @@ def deploy_flow(
             hint="use flow.from_source(source=..., entrypoint=...).deploy(...) so workers "
             "know where to fetch the code, or pass image=",
         )
-    check_work_pool(work_pool_name)
+    ensure_work_pool(work_pool_name, work_queue_name, create=create_missing)
     if parameters:
         flow.validate_parameters(parameters, partial=True)
     specs = _schedules(flow, parameters, cron=cron, interval=interval, rrule=rrule,

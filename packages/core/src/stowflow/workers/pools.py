@@ -58,6 +58,12 @@ def create_pool(name: str, *, type: str = "process", env: dict[str, str] | None 
     return pool
 
 
+def pool_exists(name: str) -> bool:
+    """Return whether a work pool called ``name`` exists."""
+    with session() as db:
+        return db.scalar(select(WorkPoolRecord.id).where(WorkPoolRecord.name == name)) is not None
+
+
 def get_pool(name: str) -> WorkPoolRecord:
     """Return work pool ``name``; NotFoundError (with a hint) if it does not exist."""
     with session() as db:
