@@ -3,9 +3,11 @@
 Requirements are distribution names with optional version specifiers and markers
 (``stowflow-aws>=0.1``). They are checked against the installed distributions' metadata
 (``importlib.metadata``) — never by guessing an import name — and whatever is missing or
-too old is installed into the running interpreter with ``uv pip`` when ``uv`` is on
-``PATH``, else with ``python -m pip``. A failed install is a :class:`StepError` carrying
-the installer's own (redacted) message.
+too old is installed — inside a flow run into the run's environment layer
+(:mod:`stowflow.envs.run`; the worker's own interpreter is never changed), outside a run
+into the running interpreter with ``uv pip`` when ``uv`` is on ``PATH``, else with
+``python -m pip``. A failed install is a :class:`StepError` (or, in a run, a
+:class:`RunError`) carrying the installer's own (redacted) message.
 """
 
 from __future__ import annotations
@@ -112,7 +114,8 @@ def run_installer(args: list[str], *, what: str) -> subprocess.CompletedProcess[
 
 
 def ensure_requirements(requires: str | list[str] | None, *, step: str = "") -> list[str]:
-    """Install whatever ``requires`` names that is not installed; return what was installed.
+    """Install whatever ``requires`` names that is not installed; return what was installed
+    (into the run's layer inside a flow run, else into this interpreter).
 
     Raises :class:`StepError` for an invalid requirement, a failed install, or an install
     that did not produce a satisfying distribution.
@@ -121,7 +124,13 @@ def ensure_requirements(requires: str | list[str] | None, *, step: str = "") -> 
     if not missing:
         return []
     names = [str(r) for r in missing]
-    run_installer(names, what=f"{', '.join(names)} (required by step '{step}')")
+    from stowflow.envs.run import current
+
+    run_env = current()
+    if run_env is not None:
+        run_env.install(names, source=f"requires of step '{step}'")
+    else:
+        run_installer(names, what=f"{', '.join(names)} (required by step '{step}')")
     still = missing_requirements(missing)
     if still:
         raise StepError(

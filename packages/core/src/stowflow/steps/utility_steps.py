@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import IO, Any
@@ -35,15 +36,50 @@ def pip_install_requirements(
 ) -> dict[str, str]:
     """Install ``requirements_file`` (in ``directory``, default the working directory).
 
-    Uses ``uv pip`` when uv is on PATH, else pip. Returns ``{"stdout", "stderr"}`` of the
-    installer; a failed install raises :class:`StepError` with the installer's message.
+    The file may be a requirements file (``-r``/``-c`` includes are followed), a
+    ``uv.lock`` (exported with ``uv export``) or a ``pylock.toml``; hash-pinned input is
+    installed with ``--require-hashes``.
+
+    Inside a flow run (on a worker) the requirements go into the run's cached environment
+    layer, keyed by the interpreter, the file's resolved content and ``EXTRA_PIP_PACKAGES``;
+    the worker's own environment is never changed, and a second run with the same inputs
+    reuses the layer. Outside a run (called from your own script) it installs into the
+    current environment, with ``uv pip`` when uv is on PATH, else pip.
+
+    Returns ``{"stdout", "stderr"}`` of the installer (inside a run also the layer's
+    ``key`` and whether it was ``cached``); a failed install raises :class:`StepError`
+    or :class:`RunError` with the installer's (redacted) message.
     """
+    from stowflow.envs import read_requirements
+    from stowflow.envs.run import current
+
     base = Path(directory).expanduser() if directory else Path.cwd()
     path = base / requirements_file
     if not path.is_file():
         raise StepError(f"pip_install_requirements: no requirements file at '{path}'")
-    result = run_installer(["-r", str(path)], what=f"the requirements in '{path}'")
+    run_env = current()
+    if run_env is not None:
+        details = run_env.install(requirements=[read_requirements(path, shown=requirements_file)],
+                                  source="pip_install_requirements")
+        return {"stdout": "", "stderr": "", "key": details["key"],
+                "cached": "true" if details["cached"] else "false"}
+    result = _install_here(path)
     return {"stdout": redact(result.stdout), "stderr": redact(result.stderr)}
+
+
+def _install_here(path: Path) -> subprocess.CompletedProcess[str]:
+    """Install ``path`` into the current environment (outside a run)."""
+    from stowflow.envs import read_requirements
+
+    requirements = read_requirements(path)
+    flags = ["--require-hashes"] if requirements.require_hashes else []
+    what = f"the requirements in '{path}'"
+    if requirements.text is None:
+        return run_installer([*flags, "-r", str(path)], what=what)
+    with tempfile.TemporaryDirectory(prefix="stowflow-export-") as folder:  # an exported uv.lock
+        exported = Path(folder) / "requirements.txt"
+        exported.write_text(requirements.text)
+        return run_installer([*flags, "-r", str(exported)], what=what)
 
 
 def _pump(stream: IO[str], sink: list[str], echo: IO[str] | None) -> None:

@@ -5,7 +5,6 @@
 - :mod:`~stowflow.workers.worker`: the process worker loop (:class:`Worker`);
 - :mod:`~stowflow.workers.runner`: starting a run subprocess (with a warm standby);
 - :mod:`~stowflow.workers.execute`: the run subprocess and its phases;
-- :mod:`~stowflow.workers.envlayer`: ``EXTRA_PIP_PACKAGES`` layers;
 - :mod:`~stowflow.workers.serve`: ``flow.serve`` (use ``Flow.serve``; a lazy ``serve`` name
   here would be shadowed by the submodule of the same name).
 

@@ -1,7 +1,7 @@
 """The run subprocess: ``python -m stowflow.workers.execute RUN_ID`` (or ``--standby``).
 
 A worker starts this in the run's fresh workspace with the run's environment. It marks the
-run RUNNING, then goes through the phases — install (``EXTRA_PIP_PACKAGES`` layer), auth
+run RUNNING, then goes through the phases — install (the run's environment layer), auth
 (load the credential blocks the pull steps name), transfer (the pull steps; the last
 ``directory`` output becomes the working directory), import (the entrypoint, and the
 parameters validated by the flow), run (call the flow) — recording one event per phase
@@ -92,31 +92,30 @@ def missing_step_requirements(pull_steps: list[Any]) -> list[str]:
     return [str(r) for r in missing_requirements(wanted)]
 
 
-def _install(run_id: str, pull_steps: list[Any]) -> None:
-    """Install ``EXTRA_PIP_PACKAGES`` and what the pull steps' ``requires:`` lack into one
-    cached layer, so the step engine finds them present and never installs into the
-    worker's own environment."""
-    from stowflow.workers.envlayer import (
-        ENV_VAR,
-        activate,
-        ensure_layer,
-        masked,
-        parse_packages,
-    )
+def _install(run_id: str, deployment: dict[str, Any], pull_steps: list[Any]) -> None:
+    """Open the run's environment (:mod:`stowflow.envs.run`: everything the run installs
+    goes into a cached layer, never into the worker's own environment) and install
+    ``EXTRA_PIP_PACKAGES`` and what the pull steps' ``requires:`` lack into it."""
+    from stowflow.envs import ENV_VAR, masked, parse_packages
+    from stowflow.envs.run import enter
+    from stowflow.runs import record_event
 
+    def record(status: str, seconds: float, details: dict[str, Any]) -> None:
+        record_event(run_id, "install", status=status, duration_s=seconds, details=details)
+
+    run_env = enter(used_by=f"{deployment.get('flow_name')}/{deployment.get('name')}",
+                    record=record)
     packages = parse_packages(os.environ.get(ENV_VAR))
     with phase(run_id, "install") as p:
         required = missing_step_requirements(pull_steps)
         p.details.update(packages=masked(packages), requires=required)
-        wanted = list(dict.fromkeys([*packages, *required]))
-        if not wanted:
+        if not packages and not required:
             p.status = "skipped"
         else:
-            layer, built = ensure_layer(wanted)
-            activate(layer)
-            p.details.update(cached=not built, layer=layer.name)
-            log.info("installed for this run: %s (%s)", " ".join(masked(wanted)),
-                     "built" if built else "cached")
+            p.details.update(run_env.install([*packages, *required], source=ENV_VAR,
+                                             report=False))
+            log.info("installed for this run: %s (%s)", " ".join(p.details["inputs"]),
+                     "cached" if p.details["cached"] else "built")
 
 
 def load_pull_step_blocks(pull_steps: list[Any]) -> list[str]:
@@ -176,7 +175,7 @@ def _run_phases(run_id: str) -> None:
 
             pull_steps = pin_pull_steps(pull_steps, run.pinned_code_version)
         current = "install"
-        _install(run_id, pull_steps)
+        _install(run_id, deployment, pull_steps)
         current = "auth"
         _auth(run_id, pull_steps)
         current = "transfer"

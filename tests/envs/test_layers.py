@@ -1,4 +1,4 @@
-"""EXTRA_PIP_PACKAGES layers: built once per package list, outside the worker's environment."""
+"""Environment layers: built once per input list, outside the worker's environment."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from stowflow.envs import layers as envlayer
 from stowflow.errors import RunError
-from stowflow.workers import envlayer
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "workers"))
 from wheels import build_wheel
 
 
@@ -31,19 +31,19 @@ def test_parse_and_key_ignore_order_and_separators():
 
 def test_layer_is_built_once_and_reused(tmp_path, stowflow_home):
     wheel = build_wheel(tmp_path, "sfdemo_pkg", "1.2")
-    layer, built = envlayer.ensure_layer([str(wheel)])
-    assert built and (layer / "sfdemo_pkg" / "__init__.py").exists()
-    assert layer.is_relative_to(stowflow_home / "cache" / "envlayers")
-    again, built_again = envlayer.ensure_layer([str(wheel)])
-    assert again == layer and not built_again
+    layer = envlayer.ensure_layer([str(wheel)])
+    assert layer.built and (layer.path / "sfdemo_pkg" / "__init__.py").exists()
+    assert layer.path.is_relative_to(stowflow_home / "cache" / "envlayers")
+    again = envlayer.ensure_layer([str(wheel)])
+    assert again.path == layer.path and not again.built
     # the worker's own interpreter never sees it
     assert importlib.util.find_spec("sfdemo_pkg") is None
 
 
 def test_activate_makes_the_layer_importable_in_a_fresh_process(tmp_path):
     wheel = build_wheel(tmp_path, "sfdemo_pkg2", "3.0")
-    layer, _ = envlayer.ensure_layer([str(wheel)])
-    code = ("import sys; from pathlib import Path; from stowflow.workers.envlayer import activate;"
+    layer = envlayer.ensure_layer([str(wheel)]).path
+    code = ("import sys; from pathlib import Path; from stowflow.envs import activate;"
             f"activate(Path({str(layer)!r})); import sfdemo_pkg2, importlib.metadata as m;"
             "print(sfdemo_pkg2.VERSION, m.version('sfdemo_pkg2'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -58,5 +58,6 @@ def test_failed_install_raises_with_the_installers_message(tmp_path):
     message = str(info.value)
     assert message.startswith("installing the run's packages (") and "nope-1.0" in message
     assert "worker's environment was not changed" in message
-    leftovers = [p for p in envlayer.layers_root().iterdir() if not p.name.endswith(".lock")]
+    leftovers = [p for p in envlayer.layers_root().iterdir()
+                 if not p.name.endswith((".lock", ".lease"))]
     assert leftovers == []

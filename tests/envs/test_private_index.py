@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import base64
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from stowflow.envs import layers as envlayer
 from stowflow.testing import assert_no_secret
-from stowflow.workers import envlayer
 
-from .wheels import build_wheel
+sys.path.insert(0, str(Path(__file__).parents[1] / "workers"))
+from wheels import build_wheel
 
 USER, TOKEN = "deploy", "idx-T0ken/with+chars"
 
@@ -79,9 +81,9 @@ def test_index_credentials_reach_the_installer_but_not_argv_or_disk(
 
     monkeypatch.setattr(envlayer.subprocess, "run", recording_run)
     packages = envlayer.parse_packages(f"--index-url {url} privpkg==1.2")
-    layer, built = envlayer.ensure_layer(packages)
+    layer = envlayer.ensure_layer(packages)
 
-    assert built and (layer / "privpkg" / "__init__.py").read_text() == "ANSWER = 42\n"
+    assert layer.built and (layer.path / "privpkg" / "__init__.py").read_text() == "ANSWER = 42\n"
     assert any(path.startswith("/files/") for path in seen)  # it really came from the index
     quoted = url.split(":", 2)[2].split("@")[0]
     for secret in (TOKEN, quoted):

@@ -1,0 +1,62 @@
+"""Two processes on one machine needing the same new layer: one builds, the other waits."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from stowflow.envs import layers_root
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "workers"))
+from wheels import build_wheel
+
+BUILDER = '''
+import json, os, sys, time
+from pathlib import Path
+from stowflow.envs import LayerSpec, ensure_layer, read_requirements
+
+go = Path(sys.argv[1])
+Path(sys.argv[3]).touch()  # ready
+while not go.exists():
+    time.sleep(0.001)
+layer = ensure_layer(LayerSpec(requirements=(read_requirements(Path(sys.argv[2])),)))
+print(json.dumps({"built": layer.built, "waited_s": layer.waited_s, "path": str(layer.path)}))
+'''
+
+
+def test_the_same_new_layer_is_built_once(tmp_path: Path, stowflow_home: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fails without the build lock: both processes see no layer and both install."""
+    monkeypatch.setenv("UV_OFFLINE", "1")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    wheels = [build_wheel(tmp_path, f"sfconc_demo{i}", "1.0") for i in range(8)]
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("".join(f"./{w.name}\n" for w in wheels))
+    go = tmp_path / "go"
+    script = tmp_path / "builder.py"
+    script.write_text(BUILDER)
+    ready = [tmp_path / f"ready{i}" for i in range(2)]
+    procs = [subprocess.Popen([sys.executable, str(script), str(go), str(requirements),
+                               str(flag)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=os.environ.copy()) for flag in ready]
+    deadline = time.monotonic() + 60
+    while not all(flag.exists() for flag in ready) and time.monotonic() < deadline:
+        time.sleep(0.01)  # both have imported stowflow and are polling for the go file
+    go.touch()
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        results.append(json.loads(out))
+    assert sorted(r["built"] for r in results) == [False, True]
+    assert results[0]["path"] == results[1]["path"]
+    waiter = next(r for r in results if not r["built"])
+    assert waiter["waited_s"] > 0
+    layer = Path(results[0]["path"])
+    assert all((layer / f"sfconc_demo{i}" / "__init__.py").is_file() for i in range(8))
+    assert sorted(p.name for p in layers_root().iterdir() if p.is_dir()) == [layer.name]
