@@ -56,6 +56,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("stowflow.cli.worker_cmd", "Run workers that execute flow runs."),
     "server": ("stowflow.cli.server_cmd", "Run the web UI and HTTP API."),
     "scheduler": ("stowflow.cli.scheduler_cmd", "Create the runs of deployments' schedules."),
+    "env": ("stowflow.cli.env_cmd", "List and prune the run environment layers on this machine."),
 }
 
 

@@ -11,20 +11,12 @@ import typer
 from rich.table import Table
 
 from stowflow.cli.output import console
+from stowflow.cli.units import format_size as _size
 from stowflow.errors import DeploymentError
 
 if TYPE_CHECKING:
     from stowflow.deployments.deploy import DeployReport
 
-
-
-def _size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
 
 
 def _prompt(question: str, choices: list[str] | None, default: str | None) -> str:

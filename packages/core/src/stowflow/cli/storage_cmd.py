@@ -25,6 +25,8 @@ from rich.progress import (
 from rich.table import Table
 
 from stowflow.cli.output import console, err_console
+from stowflow.cli.units import format_size as _size
+from stowflow.cli.units import parse_size as _parse_size
 from stowflow.errors import ConfigError
 
 storage_app = typer.Typer(help="Push and pull code to and from object stores.",
@@ -84,15 +86,6 @@ def _progress(label: str) -> Iterator[Any]:
                        files=f"{event.done_files}/{event.total_files} files")
 
         yield update
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"  # pragma: no cover
 
 
 @storage_app.command("push")
@@ -234,22 +227,6 @@ def prune_cache_cmd(
 
     removed, freed = ContentCache().prune(_parse_size(max_size))
     console.print(f"Removed {removed} cached files ({_size(freed)})", markup=False)
-
-
-def _parse_size(text: str) -> int:
-    units = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
-    value = text.strip().upper().removesuffix("IB").removesuffix("I")
-    number = value.rstrip("KMGTB")
-    unit = value[len(number):]
-    if unit and not unit.endswith("B"):
-        unit += "B"
-    try:
-        size = float(number) * units[unit]
-    except (ValueError, KeyError):
-        size = -1.0
-    if not 0 <= size < float("inf"):  # negative, inf and nan are not sizes
-        raise ConfigError(f"--max-size {text!r}: expected a size such as 500MB or 2GB")
-    return int(size)
 
 
 def _display(url: str) -> str:

@@ -3,6 +3,7 @@
 - :mod:`~stowflow.envs.layers`: a layer's key, build (once, under a lock), lease, activation;
 - :mod:`~stowflow.envs.requirements`: requirements files (includes resolved) and lock files;
 - :mod:`~stowflow.envs.run`: the layers of the run this process executes;
+- :mod:`~stowflow.envs.inventory`: listing and pruning the layers on this machine.
 """
 
 from __future__ import annotations
