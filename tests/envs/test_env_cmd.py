@@ -90,6 +90,7 @@ def test_a_running_runs_layer_is_listed_and_never_pruned(
         assert code == 0
         row = next(line for line in out.splitlines() if key in line)
         assert "-r requirements.txt" in row and "prune-demo/nap" in row and "yes" in row
+        assert "sfprune_demo==1.0" in row  # what is installed in it
         assert other.key in out and "x/y" in out
 
         code, out = cli(capsys, "env", "prune", "--max-size", "0")

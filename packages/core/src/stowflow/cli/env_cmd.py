@@ -24,9 +24,11 @@ def ls_cmd() -> None:
     """List the layers: key, packages, size, last use and the deployments that used them."""
     from stowflow.envs.inventory import list_layers
 
-    table = Table("key", "packages", "size", "last used (UTC)", "used by", "in use")
+    table = Table("key", "built from", "packages", "size", "last used (UTC)", "used by",
+                  "in use")
     for info in list_layers():
-        table.add_row(info.key, "\n".join(info.inputs), format_size(info.size),
+        table.add_row(info.key, "\n".join(info.inputs), " ".join(info.packages),
+                      format_size(info.size),
                       _when(info.last_used), "\n".join(info.used_by),
                       "yes" if info.in_use else "")
     console.print(table)

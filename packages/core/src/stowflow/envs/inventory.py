@@ -26,7 +26,8 @@ class LayerInfo:
 
     key: str
     path: Path
-    inputs: list[str]
+    inputs: list[str]  #: what it was built from (package words, ``-r`` files)
+    packages: list[str]  #: the distributions installed in it (``name==version``)
     size: int
     created: float
     last_used: float
@@ -66,6 +67,7 @@ def _read(path: Path) -> LayerInfo | None:
     if hold is not None:
         hold.close()
     return LayerInfo(key=path.name, path=path, inputs=list(meta.get("inputs") or []),
+                     packages=list(meta.get("packages") or []),
                      size=int(meta.get("size") or 0), created=float(meta.get("created") or 0),
                      last_used=last, used_by=sorted(used), in_use=hold is None)
 

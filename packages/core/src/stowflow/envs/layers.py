@@ -248,6 +248,15 @@ def folder_size(path: Path) -> int:
     return total
 
 
+def installed_distributions(path: Path) -> list[str]:
+    """Return ``name==version`` of every distribution installed in the folder ``path``."""
+    import importlib.metadata
+
+    found = {f"{dist.metadata['Name']}=={dist.version}"
+             for dist in importlib.metadata.distributions(path=[str(path)])}
+    return sorted(found, key=str.lower)
+
+
 def ensure_layer(spec: LayerSpec | list[str], *, used_by: str | None = None) -> Layer:
     """Return the complete layer for ``spec``, installing it if it is not cached.
 
@@ -287,6 +296,7 @@ def _build(spec: LayerSpec, root: Path, key: str) -> None:
         for argv, cwd in _passes(spec, staging, private):
             _run(argv, shown, cwd)
         meta = {"key": key, "interpreter": interpreter_tag(), "inputs": spec.shown(),
+                "packages": installed_distributions(staging),
                 "created": time.time(), "size": folder_size(staging)}
         (staging / DONE).write_text(json.dumps(meta, indent=1) + "\n")
         if path.exists():  # a half-built leftover from a killed install
