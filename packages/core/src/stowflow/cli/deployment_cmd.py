@@ -40,7 +40,7 @@ def inspect_cmd(name: str = typer.Argument(..., help="FLOW/DEPLOYMENT, a unique 
     """Show a deployment; pull steps are shown as stored (placeholders, no secrets)."""
     from stowflow.db import DeploymentRecord
     from stowflow.runs import find_deployment
-    from stowflow.schedules import list_schedules, skipped_counts
+    from stowflow.schedules import list_schedules, schedule_view, skipped_counts
 
     dep = find_deployment(name)
     view = {column.key: getattr(dep, column.key)
@@ -49,15 +49,6 @@ def inspect_cmd(name: str = typer.Argument(..., help="FLOW/DEPLOYMENT, a unique 
     skipped = skipped_counts([s.id for s in schedules])
     view["schedules"] = [schedule_view(s, skipped.get(s.id, 0)) for s in schedules]
     console.print_json(json.dumps(view, default=str))
-
-
-def schedule_view(record: object, skipped: int = 0) -> dict[str, object]:
-    """A schedule as ``inspect`` and ``schedule ls --json`` show it."""
-    from stowflow.schedules import spec_of
-
-    spec = spec_of(record)
-    return {"id": record.id, **spec.model_dump(mode="json", exclude_none=True),  # type: ignore[attr-defined]
-            "next_fire_at": record.next_fire_at, "skipped": skipped}  # type: ignore[attr-defined]
 
 
 @deployment_app.command("run")
@@ -168,7 +159,7 @@ def schedule_ls_cmd(name: str = typer.Argument(..., help="FLOW/DEPLOYMENT, a uni
                     as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List a deployment's schedules (#, id, what, active, next run, skipped)."""
     from stowflow.runs import find_deployment
-    from stowflow.schedules import list_schedules, skipped_counts, spec_of
+    from stowflow.schedules import list_schedules, schedule_view, skipped_counts, spec_of
 
     dep = find_deployment(name)
     schedules = list_schedules(dep.id)

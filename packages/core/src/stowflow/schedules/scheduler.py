@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, select, update
 
 from stowflow.db import (
     DeploymentRecord,
@@ -151,17 +151,18 @@ def tick(*, now: datetime | None = None, horizon: timedelta = DEFAULT_HORIZON,
         plans: dict[tuple[Any, ...], _Plan] = {}
         run_rows: list[dict[str, Any]] = []
         skip_rows: list[dict[str, Any]] = []
-        marks: list[dict[str, Any]] = []
+        marks: dict[datetime | None, list[str]] = {}  # new watermark -> schedules
         for row in rows:
-            spec = spec_of(row)
             start = row.next_fire_at if row.next_fire_at.tzinfo else \
                 row.next_fire_at.replace(tzinfo=now.tzinfo)  # SQLite returns naive UTC
             # Many deployments share a schedule ("0 * * * *"): expand it once per tick.
-            key = (row.cron, row.interval_s, row.rrule, row.timezone, row.anchor_date, start)
+            # (A cron does not depend on its anchor.)
+            key = (row.cron, row.interval_s, row.rrule, row.timezone,
+                   None if row.cron else row.anchor_date, start)
             plan = plans.get(key)
             if plan is None:
                 try:
-                    plan = plan_schedule(spec, start, now, end, max_runs=max_runs,
+                    plan = plan_schedule(spec_of(row), start, now, end, max_runs=max_runs,
                                          catchup=catchup)
                 except Exception as exc:  # one broken schedule must not stop the others
                     log.error("schedule %s cannot be expanded: %s", row.id, exc)
@@ -173,16 +174,16 @@ def tick(*, now: datetime | None = None, horizon: timedelta = DEFAULT_HORIZON,
                 skip_rows.append({"id": new_id(), "schedule_id": row.id, "first_at": first,
                                   "last_at": last, "count": count, "created": now})
                 report.skipped += count or 0
-            marks.append({"sid": row.id, "nf": plan.next_fire_at, "now": now})
+            marks.setdefault(plan.next_fire_at, []).append(row.id)
         report.created = _insert_ignore(connection, FlowRunRecord.__table__, run_rows,
                                         _RUN_KEY, returning=FlowRunRecord.__table__.c.id)
         _insert_ignore(connection, ScheduleSkipRecord.__table__, skip_rows,
                        ["schedule_id", "first_at"])
-        if marks:
-            S = ScheduleRecord
-            connection.execute(update(S).where(S.id == bindparam("sid"))
-                               .values(next_fire_at=bindparam("nf"), updated=bindparam("now")),
-                               marks)
+        # Schedules due together mostly move to the same next time: one UPDATE per value.
+        for next_fire_at, ids in marks.items():
+            for chunk in range(0, len(ids), 5000):
+                connection.execute(update(S).where(S.id.in_(ids[chunk:chunk + 5000]))
+                                   .values(next_fire_at=next_fire_at, updated=now))
     return report
 
 

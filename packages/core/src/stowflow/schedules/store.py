@@ -134,6 +134,16 @@ def skipped_counts(schedule_ids: list[str]) -> dict[str, int]:
         return {schedule_id: int(total or 0) for schedule_id, total in rows}
 
 
+def schedule_view(record: ScheduleRecord, skipped: int = 0) -> dict[str, Any]:
+    """A schedule as ``deployment inspect``, ``schedule ls --json`` (and the web UI) show it:
+    its id, its spec's fields that are set, the next time it fires and how many it skipped."""
+    next_at = record.next_fire_at
+    if next_at is not None and next_at.tzinfo is None:
+        next_at = next_at.replace(tzinfo=UTC)
+    return {"id": record.id, **spec_of(record).model_dump(mode="json", exclude_none=True),
+            "next_fire_at": next_at.isoformat() if next_at else None, "skipped": skipped}
+
+
 def add_schedule(deployment_id: str, spec: ScheduleSpec) -> ScheduleRecord:
     """Add ``spec`` as the deployment's last schedule; return it."""
     with session() as db:
