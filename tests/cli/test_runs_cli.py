@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,40 @@ def test_flow_run_commands(capsys, deployment):
     assert code == 0 and "Cancelled flow run" in out
     code, out, _ = run_cli(capsys, "flow-run", "ls", "--state", "cancelled")
     assert waiting.id in out and run.id not in out
+
+
+SLOW_FLOW = '''
+import time
+from stowflow import flow
+
+@flow
+def slow():
+    for i in range(6):
+        print(f"tick {i}", flush=True)
+        time.sleep(0.5)
+'''
+
+
+def test_flow_run_logs_follow_follows_a_running_run(capsys, tmp_path: Path):
+    (tmp_path / "slow.py").write_text(SLOW_FLOW)
+    create_pool("pool", exist_ok=True)
+    upsert_deployment(name="slow", flow_name="slow", entrypoint="slow.py:slow",
+                      work_pool_name="pool", pull_steps=[{
+                          "stowflow.deployments.steps.set_working_directory":
+                          {"directory": str(tmp_path)}}])
+    run = create_flow_run("slow/slow")
+    worker = Worker("pool", poll_interval=0.1, heartbeat_interval=0.5)
+    thread = threading.Thread(target=worker.start, kwargs={"install_signal_handlers": False})
+    thread.start()
+    try:
+        deadline = time.monotonic() + 120
+        while get_flow_run(run.id).state != "RUNNING":
+            assert time.monotonic() < deadline, "the run never started"
+            time.sleep(0.05)
+        code, out, _ = run_cli(capsys, "flow-run", "logs", run.id, "--follow")
+    finally:
+        worker.stop()
+        thread.join(timeout=60)
+    assert code == 0
+    assert [f"tick {i}" in out for i in range(6)] == [True] * 6  # it waited for the end
+    assert get_flow_run(run.id).state == "COMPLETED"
