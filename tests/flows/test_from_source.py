@@ -11,11 +11,12 @@ import pytest
 from pydantic import Field, SecretStr
 from sqlalchemy import select
 from stowflow import flow
-from stowflow.blocks import Block, Secret
+from stowflow.blocks import Secret
 from stowflow.db import DeploymentRecord, DeploymentVersionRecord, WorkPoolRecord, session
 from stowflow.errors import DeploymentError, FlowError, StorageError, UnsupportedURLError
 from stowflow.flows import Flow
 from stowflow.steps import run_steps
+from stowflow.storage import StorageBlock
 from stowflow.testing import assert_no_secret
 
 FLOW_SOURCE = '''
@@ -191,7 +192,7 @@ def test_object_store_source_is_cached_for_the_first_run(code: Path, pool: str, 
     assert again.fetched_objects == 0  # the deploy-time fetch filled the shared cache
 
 
-class FolderBlock(Block):
+class FolderBlock(StorageBlock):
     """A storage block for these tests: files copied from a local folder."""
 
     folder: str = Field(description="Folder to copy from.")

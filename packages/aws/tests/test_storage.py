@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ReadTimeoutError
 from stowflow.errors import StorageError, StorageNotFoundError, StorageTransientError
 from stowflow.testing.servers.s3 import S3Server
+from stowflow.testing.storage_blocks import ObjectStorageBlockSuite
 from stowflow_aws import AwsCredentials, S3Bucket, S3ObjectStore
 from stowflow_aws.storage import _TranslatingStream, join_key, split_url
 
@@ -210,71 +211,9 @@ def test_block_write_and_read_path_under_its_folder(
     assert raw["Body"].read() == b"x = 1"
 
 
-def test_block_put_and_get_directory_go_through_the_engine(
-    credentials: AwsCredentials, s3_server: S3Server, s3_bucket: str, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    source = tmp_path / "src"
-    (source / "flows").mkdir(parents=True)
-    (source / "flows" / "etl.py").write_text("def etl():\n    return 1\n")
-    (source / "secret.txt").write_text("leave me\n")
-    (source / ".myignore").write_text("secret.txt\n")
-    bucket = S3Bucket(bucket_name=s3_bucket, credentials=credentials, bucket_folder="proj")
+class TestS3BucketBlock(ObjectStorageBlockSuite):
+    """Core's storage-block suite on a fresh moto bucket."""
 
-    pushed = bucket.put_directory(local_path=source, to_path="v1", ignore_file=".myignore")
-    assert pushed.version and pushed.files == 2  # etl.py and the ignore file itself
-    keys = [o["Key"] for o in s3_server.client().list_objects_v2(Bucket=s3_bucket)["Contents"]]
-    assert keys and all(k.startswith("proj/v1/") for k in keys)
-
-    pulled = bucket.get_directory(from_path="v1", local_path=tmp_path / "out")
-    assert pulled.version == pushed.version
-    assert (tmp_path / "out" / "flows" / "etl.py").read_text() == "def etl():\n    return 1\n"
-    assert not (tmp_path / "out" / "secret.txt").exists()
-
-    monkeypatch.chdir(source)
-    again = bucket.put_directory(to_path="v1", ignore_file=".myignore")  # cwd, unchanged
-    assert again.version == pushed.version and again.uploaded_objects == 0
-    monkeypatch.chdir(tmp_path)
-    assert bucket.get_directory(from_path="v1").directory == tmp_path / "v1"
-
-
-def test_saved_bucket_block_is_a_flow_source(credentials: AwsCredentials, s3_bucket: str,
-                                             tmp_path: Path) -> None:
-    from stowflow.storage.resolve import resolve
-
-    source = tmp_path / "src"
-    source.mkdir()
-    (source / "etl.py").write_text("X = 2\n")
-    credentials.save("moto")
-    S3Bucket(bucket_name=s3_bucket, credentials=AwsCredentials.load("moto"),
-             bucket_folder="code").save("code")
-    S3Bucket.load("code").put_directory(local_path=source)
-
-    storage = resolve(S3Bucket.load("code"))
-    pulled = storage.pull(tmp_path / "dest")
-    assert (pulled.directory / "etl.py").read_text() == "X = 2\n"
-    step = storage.to_pull_step()
-    assert step == {"stowflow.deployments.steps.pull_with_block": {
-        "block_document_name": "code", "block_type_slug": "s3-bucket"}}
-
-
-
-def test_pull_with_block_step_keeps_the_workspace(credentials: AwsCredentials, s3_bucket: str,
-                                                  tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from stowflow.steps import run_steps
-    from stowflow.storage.resolve import resolve
-
-    source = tmp_path / "src"
-    source.mkdir()
-    (source / "etl.py").write_text("X = 3\n")
-    bucket = S3Bucket(bucket_name=s3_bucket, credentials=credentials, bucket_folder="code")
-    bucket.save("code")
-    bucket.put_directory(local_path=source)
-
-    workspace = tmp_path / "workspace"
-    workspace.mkdir()
-    monkeypatch.chdir(workspace)
-    outputs = run_steps([resolve(S3Bucket.load("code")).to_pull_step()])
-    assert (Path(outputs["directory"]) / "etl.py").read_text() == "X = 3\n"
-    assert Path.cwd() == workspace  # the worker's process is still somewhere that exists
+    @pytest.fixture
+    def storage_block(self, credentials: AwsCredentials, s3_bucket: str) -> S3Bucket:
+        return S3Bucket(bucket_name=s3_bucket, credentials=credentials, bucket_folder="proj")

@@ -13,6 +13,7 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 from stowflow.errors import StorageNotFoundError, UnsafePathError
 from stowflow.testing.servers.azurite import AzuriteServer
+from stowflow.testing.storage_blocks import ObjectStorageBlockSuite
 from stowflow_azure import AzureBlobCredentials, AzureBlobObjectStore, AzureBlobStorage
 from stowflow_azure import storage as storage_module
 
@@ -230,17 +231,6 @@ def test_block_read_and_write_paths(container: str, credentials: AzureBlobCreden
         block.read_path("flows/missing.py")
 
 
-def test_block_saves_and_loads_with_its_credentials(container: str,
-                                                    credentials: AzureBlobCredentials) -> None:
-    credentials.save("azurite")
-    AzureBlobStorage(container=container, credentials=AzureBlobCredentials.load("azurite"),
-                     folder="f").save("code")
-    loaded = AzureBlobStorage.load("code")
-    assert loaded.credentials.connection_string == credentials.connection_string
-    loaded.write_path("x.txt", b"1")
-    assert loaded.read_path("x.txt") == b"1"
-
-
 def test_dot_segments_cannot_address_a_blob(store: AzureBlobObjectStore) -> None:
     for key in ("a/../b", "./a", "a/./b", ".."):
         with pytest.raises(UnsafePathError, match="segment"):
@@ -248,47 +238,6 @@ def test_dot_segments_cannot_address_a_blob(store: AzureBlobObjectStore) -> None
         with pytest.raises(UnsafePathError):
             store.head(key)
     assert list(store.list("")) == []
-
-
-def test_block_put_and_get_directory(container: str, credentials: AzureBlobCredentials,
-                                     tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    source = tmp_path / "src"
-    (source / "flows").mkdir(parents=True)
-    (source / "flows" / "etl.py").write_text("x = 1\n")
-    (source / "skip.tmp").write_text("no\n")
-    (source / "my.ignore").write_text("*.tmp\n")
-    block = AzureBlobStorage(container=container, credentials=credentials, folder="proj")
-    pushed = block.put_directory(source, "v1", ignore_file="my.ignore")
-    assert pushed.version and pushed.files == 2  # etl.py and the ignore file itself
-    pulled = block.get_directory("v1", tmp_path / "dest")
-    assert pulled.version == pushed.version
-    assert (tmp_path / "dest" / "flows" / "etl.py").read_text() == "x = 1\n"
-    assert not (tmp_path / "dest" / "skip.tmp").exists()
-    # defaults: push the cwd to the folder itself, pull into a folder named after it
-    monkeypatch.chdir(source)
-    assert block.put_directory().version
-    monkeypatch.chdir(tmp_path)
-    assert block.get_directory().directory == tmp_path / "proj"
-    assert (tmp_path / "proj" / "skip.tmp").exists()
-
-
-def test_block_as_a_code_source(container: str, credentials: AzureBlobCredentials,
-                                tmp_path: Path) -> None:
-    from stowflow.storage.resolve import resolve
-
-    source = tmp_path / "src"
-    source.mkdir()
-    (source / "etl.py").write_text("def etl():\n    return 1\n")
-    credentials.save("azurite")
-    block = AzureBlobStorage(container=container, credentials=AzureBlobCredentials.load("azurite"),
-                             folder="code")
-    block.put_directory(source)
-    block.save("code")
-    storage = resolve(AzureBlobStorage.load("code"))
-    assert storage.to_pull_step() == {"stowflow.deployments.steps.pull_with_block": {
-        "block_document_name": "code", "block_type_slug": "azure-blob-storage"}}
-    pulled = storage.pull(tmp_path / "dest")
-    assert (pulled.directory / "etl.py").read_text() == "def etl():\n    return 1\n"
 
 
 def test_az_url_as_a_code_source(container: str, credentials: AzureBlobCredentials,
@@ -330,3 +279,12 @@ def test_sdk_request_logging_stays_out_of_info_logs(store: AzureBlobObjectStore,
     with caplog.at_level(logging.INFO, logger="stowflow_azure.http"):
         store.head("logged")
     assert any("Request URL" in r.getMessage() for r in caplog.records)  # opt-in still works
+
+
+class TestAzureBlobStorageBlock(ObjectStorageBlockSuite):
+    """Core's storage-block suite on a fresh Azurite container."""
+
+    @pytest.fixture
+    def storage_block(self, container: str,
+                      credentials: AzureBlobCredentials) -> AzureBlobStorage:
+        return AzureBlobStorage(container=container, credentials=credentials, folder="proj")

@@ -13,6 +13,7 @@ import google_crc32c
 import pytest
 from stowflow.errors import StorageNotFoundError
 from stowflow.testing.servers.gcs import GcsServer
+from stowflow.testing.storage_blocks import ObjectStorageBlockSuite
 from stowflow_gcp import GcpCredentials, GcsBucket, GcsObjectInfo, GcsObjectStore
 
 KiB = 1024
@@ -228,65 +229,6 @@ def test_block_read_and_write_paths_under_its_folder(
         block.read_path("missing")
 
 
-def test_block_saves_and_loads_with_nested_credentials(
-        gcs_bucket: str, emulator_credentials: GcpCredentials) -> None:
-    emulator_credentials.save("emu")
-    GcsBucket(bucket=gcs_bucket, gcp_credentials=GcpCredentials.load("emu"),
-              bucket_folder="f").save("code")
-    loaded = GcsBucket.load("code")
-    assert loaded.gcp_credentials.api_endpoint == emulator_credentials.api_endpoint
-    loaded.write_path("x", b"1")
-    assert loaded.read_path("x") == b"1"
-
-
-def _project(root: Path) -> Path:
-    (root / "flows").mkdir(parents=True)
-    (root / "flows" / "etl.py").write_text("def etl():\n    return 1\n")
-    (root / "notes.tmp").write_text("scratch\n")
-    (root / "custom.ignore").write_text("*.tmp\n")
-    return root
-
-
-def test_block_put_and_get_directory_go_through_the_engine(
-        gcs_server: GcsServer, gcs_bucket: str, emulator_credentials: GcpCredentials,
-        tmp_path: Path) -> None:
-    block = GcsBucket(bucket=gcs_bucket, gcp_credentials=emulator_credentials,
-                      bucket_folder="deploys")
-    pushed = block.put_directory(_project(tmp_path / "src"), "shop", ignore_file="custom.ignore")
-    assert pushed.version and pushed.files == 2  # flows/etl.py and custom.ignore
-    assert all(name.startswith("deploys/shop/") for name in gcs_server.object_names(gcs_bucket))
-
-    pulled = block.get_directory("shop", tmp_path / "out")
-    assert pulled.version == pushed.version and pulled.directory == tmp_path / "out"
-    assert (tmp_path / "out" / "flows" / "etl.py").read_text() == "def etl():\n    return 1\n"
-    assert not (tmp_path / "out" / "notes.tmp").exists()
-
-
-def test_block_is_a_from_source_source(gcs_bucket: str, emulator_credentials: GcpCredentials,
-                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from stowflow.steps import run_steps
-    from stowflow.storage.resolve import resolve
-
-    emulator_credentials.save("emu")
-    GcsBucket(bucket=gcs_bucket, gcp_credentials=GcpCredentials.load("emu"),
-              bucket_folder="code").save("code")
-    block = GcsBucket.load("code")
-    block.put_directory(_project(tmp_path / "src"))
-
-    storage = resolve(block)
-    assert storage.describe() == "block gcs-bucket/code"
-    assert storage.pull(tmp_path / "deploy-time").directory == tmp_path / "deploy-time"
-    assert (tmp_path / "deploy-time" / "flows" / "etl.py").is_file()
-
-    step = storage.to_pull_step()
-    assert "credentials" not in str(step)
-    workspace = tmp_path / "workspace"
-    workspace.mkdir()
-    monkeypatch.chdir(workspace)
-    outputs = run_steps([step])
-    assert Path(outputs["directory"], "flows", "etl.py").is_file()
-
-
 def test_bad_settings_are_refused_before_any_request(
         emulator_credentials: GcpCredentials) -> None:
     from stowflow.errors import ConfigError
@@ -297,3 +239,12 @@ def test_bad_settings_are_refused_before_any_request(
         GcsObjectStore("b/with/slash", emulator_credentials)
     store = GcsObjectStore("b", emulator_credentials, timeout=[3, 30])  # type: ignore[arg-type]
     assert store.timeout == (3.0, 30.0)
+
+
+class TestGcsBucketBlock(ObjectStorageBlockSuite):
+    """Core's storage-block suite on a fresh fake-gcs-server bucket."""
+
+    @pytest.fixture
+    def storage_block(self, gcs_bucket: str, emulator_credentials: GcpCredentials) -> GcsBucket:
+        return GcsBucket(bucket=gcs_bucket, gcp_credentials=emulator_credentials,
+                         bucket_folder="proj")

@@ -1,6 +1,7 @@
 """Translation of botocore's failures into stowflow's storage errors (one place, every call).
 
-The engine retries only :class:`~stowflow.errors.StorageTransientError`, so the mapping
+What a status means is core's rule table (:mod:`stowflow.transfer.translate`); S3's error
+codes, which can arrive with a misleading status, decide first. The engine retries only :class:`~stowflow.errors.StorageTransientError`, so the mapping
 decides what is retried: throttling, timeouts, resets and 5xx are; missing buckets, refused
 credentials and unreachable endpoints are not. Messages name the store, the action and the
 key; they carry the server's error code and message, never a credential (and pass through
@@ -32,6 +33,7 @@ from stowflow.errors import (
     StorageTransientError,
     StorageUnreachableError,
 )
+from stowflow.transfer.translate import exception_error_class, status_error_class
 
 NOT_FOUND_CODES = frozenset({"NoSuchBucket", "NoSuchKey", "NotFound", "404", "NoSuchUpload"})
 AUTH_CODES = frozenset({
@@ -49,6 +51,17 @@ TRANSIENT_CODES = frozenset({
 
 _AUTH_HINT = "check the AWS credentials and that they may use this bucket"
 _UNREACHABLE_HINT = "check the endpoint URL, the network and any proxy"
+
+
+def _code_class(code: str) -> type[StorageError] | None:
+    """The class S3's error code alone decides (codes come with misleading statuses: 400)."""
+    if code in NOT_FOUND_CODES:
+        return StorageNotFoundError
+    if code in AUTH_CODES:
+        return StorageAuthError
+    if code in TRANSIENT_CODES:
+        return StorageTransientError
+    return None
 
 
 def _text(value: object) -> str:
@@ -75,12 +88,13 @@ def translate(exc: Exception, store: str, action: str, key: str | None = None) -
         if code == "NoSuchBucket":
             return StorageNotFoundError(f"{where} failed: the bucket does not exist ({detail})",
                                         hint="check the bucket name and the endpoint/region")
-        if code in NOT_FOUND_CODES or status == 404:
+        cls = _code_class(code) or status_error_class(status)
+        if cls is StorageNotFoundError:
             return StorageNotFoundError(f"{where} failed: not found ({detail})")
-        if code in AUTH_CODES or status in (401, 403):
+        if cls is StorageAuthError:
             return StorageAuthError(f"{where} failed: access refused ({detail})",
                                     hint=_AUTH_HINT)
-        if code in TRANSIENT_CODES or status in (408, 429) or status >= 500:
+        if cls is StorageTransientError:
             return StorageTransientError(f"{where} failed: {detail or status} (retryable)")
         return StorageError(f"{where} failed: {detail or status}")
     if isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ProxyConnectionError
@@ -99,7 +113,7 @@ def translate(exc: Exception, store: str, action: str, key: str | None = None) -
         )
     if isinstance(exc, BotoCoreError):
         return StorageError(f"{where} failed: {type(exc).__name__}: {_text(exc)}")
-    if isinstance(exc, TimeoutError | ConnectionError):
+    if exception_error_class(exc) is StorageTransientError:
         return StorageTransientError(f"{where} failed: {type(exc).__name__}: {_text(exc)} (retryable)")
     return StorageError(f"{where} failed: {type(exc).__name__}: {_text(exc)}")
 

@@ -5,7 +5,6 @@ Only hook functions live here, and boto3 is imported only when a hook needs it.
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -14,8 +13,8 @@ from stowflow import hookimpl
 if TYPE_CHECKING:
     from stowflow.transfer import ObjectStore
 
-#: URL schemes whose objects live in S3 (kept in step with storage.SCHEMES).
-SCHEMES = ("s3", "s3a")
+#: The distribution the scheme table (stowflow.transfer.schemes) names for this store.
+DISTRIBUTION = "stowflow-aws"
 
 RECIPE = """\
 # stowflow.yaml for {project_name}: code is pushed to S3 (or an S3-compatible store) on
@@ -66,14 +65,16 @@ def stowflow_register_recipes(register: Callable[[str, str, str], None]) -> None
 
 @hookimpl
 def stowflow_object_store_for_url(url: str, options: dict[str, Any]) -> ObjectStore | None:
-    """Claim ``s3://bucket/...`` and ``s3a://bucket/...`` with an ``S3ObjectStore``.
+    """Claim the schemes the scheme table gives stowflow-aws (``s3://``, ``s3a://``).
 
     ``options`` may carry ``credentials`` (an ``AwsCredentials`` block or a dict of its
     fields), ``client_parameters`` / ``endpoint_url``, ``max_concurrency``, and the
     s3fs-style ``key``/``secret``/``token``/``profile``/``anon``/``client_kwargs``;
     without credentials the ambient AWS chain is used. Other options are refused.
     """
-    if urllib.parse.urlsplit(url).scheme.lower() not in SCHEMES:
+    from stowflow.transfer.schemes import owned_by
+
+    if not owned_by(url, DISTRIBUTION):
         return None
     from stowflow_aws.storage import store_for_url
 

@@ -6,8 +6,8 @@ transfer manager above a threshold), batched deletes and cheap heads. One boto3 
 one transfer manager per store, shared by all the engine's threads, with a connection pool
 sized to the concurrency. Every botocore failure is translated by :mod:`stowflow_aws._errors`.
 
-``S3Bucket`` is the user-facing block: its directory methods go through the engine
-(``stowflow.transfer.push`` / ``pull``), never through a loop of their own.
+``S3Bucket`` is the user-facing block: its fields and its store; the directory and path
+methods are core's :class:`~stowflow.storage.ObjectStorageBlock` (through the engine).
 """
 
 from __future__ import annotations
@@ -18,21 +18,19 @@ import shutil
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, cast
-from urllib.parse import urlsplit
+from typing import Any, BinaryIO, cast
 
 from pydantic import Field
-from stowflow.blocks import Block
 from stowflow.errors import ConfigError, StorageError, StowflowError
+from stowflow.storage import ObjectStorageBlock
 from stowflow.transfer import ObjectInfo, ObjectStore
+from stowflow.transfer.schemes import owned_by
+from stowflow.transfer.translate import TranslatingStream
 
 from stowflow_aws._errors import NOT_FOUND_CODES, raise_translated, translate
 from stowflow_aws.credentials import AwsClientParameters, AwsCredentials, coerce_credentials
 
-if TYPE_CHECKING:
-    from stowflow.transfer import PullResult, PushResult
-
-SCHEMES = ("s3", "s3a")
+DISTRIBUTION = "stowflow-aws"
 MiB = 1024 * 1024
 # The engine already moves up to max_concurrency objects at once, so splitting an object
 # pays only when it is big: below 64 MiB one PUT or GET per object is faster (measured on
@@ -237,33 +235,11 @@ class S3ObjectStore(ObjectStore):
         self._bucket_checked = True
 
 
-class _TranslatingStream(io.RawIOBase):
+class _TranslatingStream(TranslatingStream):
     """A botocore response body whose read errors arrive as stowflow storage errors."""
 
     def __init__(self, body: Any, store: str, key: str) -> None:
-        self._body, self._store, self._key = body, store, key
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> bytes:
-        try:
-            return bytes(self._body.read(None if size is None or size < 0 else size))
-        except Exception as exc:
-            raise_translated(exc, self._store, "read", self._key)
-
-    def readall(self) -> bytes:
-        return self.read()
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            self._body.close()
-        super().close()
+        super().__init__(body, lambda exc: translate(cast(Exception, exc), store, "read", key))
 
 
 def _etag(value: str | None) -> str | None:
@@ -297,10 +273,15 @@ def _client_error(code: str | None, message: str | None, status: int, operation:
 # --- the block ------------------------------------------------------------------------------
 
 
-class S3Bucket(Block):
-    """An S3 bucket (and optional folder in it) that holds a deployment's code."""
+class S3Bucket(ObjectStorageBlock):
+    """An S3 bucket (and optional folder in it) that holds a deployment's code.
+
+    ``get_directory`` / ``put_directory`` / ``read_path`` / ``write_path`` are
+    :class:`~stowflow.storage.ObjectStorageBlock`'s, over :meth:`object_store`.
+    """
 
     __block_type_name__ = "S3 Bucket"
+    folder_field = "bucket_folder"
 
     bucket_name: str = Field(description="Name of the bucket.")
     credentials: AwsCredentials = Field(
@@ -314,51 +295,6 @@ class S3Bucket(Block):
     def object_store(self, **options: Any) -> S3ObjectStore:
         """Return a new :class:`S3ObjectStore` on this bucket (close it when done)."""
         return S3ObjectStore(self.bucket_name, credentials=self.credentials, **options)
-
-    def _key(self, path: str | None) -> str:
-        return join_key(self.bucket_folder, path or "")
-
-    def get_directory(self, from_path: str | None = None,
-                      local_path: str | Path | None = None) -> PullResult:
-        """Pull the folder ``from_path`` (relative to ``bucket_folder``) into ``local_path``.
-
-        Goes through the sync engine: only what the local cache lacks is fetched, and the
-        tree is swapped in atomically. ``local_path`` ``None`` lets the engine choose
-        (``./<last folder name>``). Returns the engine's result (directory and version).
-        """
-        from stowflow import transfer
-
-        with self.object_store() as store:
-            return transfer.pull(store, self._key(from_path),
-                                 Path(local_path) if local_path is not None else None)
-
-    def put_directory(self, local_path: str | Path | None = None, to_path: str | None = None,
-                      ignore_file: str | None = None) -> PushResult:
-        """Push ``local_path`` (default: the working directory) to ``to_path`` in the bucket.
-
-        Goes through the sync engine (packed, versioned, uploading only what is missing);
-        ``ignore_file`` (gitignore syntax) defaults to ``.stowflowignore``. Returns the
-        engine's result (version, files, bytes sent).
-        """
-        from stowflow import transfer
-
-        source = Path(local_path) if local_path is not None else Path.cwd()
-        with self.object_store() as store:
-            if ignore_file is None:
-                return transfer.push(source, store, self._key(to_path))
-            return transfer.push(source, store, self._key(to_path), ignore_file=ignore_file)
-
-    def read_path(self, path: str) -> bytes:
-        """Return the bytes of the object at ``path`` (relative to ``bucket_folder``)."""
-        with self.object_store() as store:
-            return store.get_bytes(self._key(path))
-
-    def write_path(self, path: str, content: bytes) -> str:
-        """Write ``content`` to ``path`` (relative to ``bucket_folder``); return the key."""
-        key = self._key(path)
-        with self.object_store() as store:
-            store.put(key, content)
-        return key
 
 
 def join_key(*parts: str) -> str:
@@ -374,7 +310,7 @@ def split_url(url: str) -> tuple[str, str]:
     """Return ``(bucket, prefix)`` of ``s3://bucket/prefix`` (or ``s3a://``)."""
     from stowflow.transfer import split_url as split_store_url
 
-    if urlsplit(url).scheme.lower() not in SCHEMES:
+    if not owned_by(url, DISTRIBUTION):
         raise ConfigError(f"not an S3 URL: {url!r}", hint="use s3://bucket/folder")
     root, prefix = split_store_url(url)
     bucket = root.split("://", 1)[1]

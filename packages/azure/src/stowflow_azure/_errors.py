@@ -26,10 +26,9 @@ from stowflow.errors import (
     StorageTransientError,
     StorageUnreachableError,
 )
+from stowflow.transfer.translate import status_error_class
 
 CONTAINER_NOT_FOUND = "ContainerNotFound"
-#: 412: the blob changed while it was being read in ranges; reading again gets one copy.
-_RETRYABLE_STATUS = frozenset({408, 412, 429})
 
 
 def error_code(exc: BaseException) -> str | None:
@@ -60,12 +59,14 @@ def translate(exc: AzureError, *, store: str, action: str, key: str | None,
     ``ResourceNotFoundError``/404 → ``StorageNotFoundError`` (naming the container when it
     is the container that is missing); ``ClientAuthenticationError``/401/403 →
     ``StorageAuthError``; ``ServiceRequestError`` (no connection) →
-    ``StorageUnreachableError``; timeouts, dropped responses, 5xx, 408, 412 and 429 →
-    ``StorageTransientError`` (the engine retries those); anything else → ``StorageError``.
+    ``StorageUnreachableError``; timeouts, dropped responses and the statuses core's table
+    calls retryable (5xx, 408, 412, 429) → ``StorageTransientError`` (the engine retries
+    those); anything else → ``StorageError``.
     """
     where = f"{store}: {action}" + (f" '{key}'" if key else "")
     detail = _detail(exc)
     status = getattr(exc, "status_code", None)
+    by_status = status_error_class(status)
     if isinstance(exc, ServiceRequestTimeoutError | ServiceResponseTimeoutError):
         return StorageTransientError(f"{where} timed out ({detail})")
     if isinstance(exc, ServiceRequestError):
@@ -75,21 +76,19 @@ def translate(exc: AzureError, *, store: str, action: str, key: str | None,
         )
     if isinstance(exc, ServiceResponseError):
         return StorageTransientError(f"{where} failed: the connection dropped ({detail})")
-    if isinstance(exc, ClientAuthenticationError) or status in (401, 403):
+    if isinstance(exc, ClientAuthenticationError) or by_status is StorageAuthError:
         return StorageAuthError(
             f"{where} was refused: the credentials were not accepted ({detail})",
             hint="check the account key, SAS token or identity, and that the identity has a "
             "Storage Blob Data role on the container",
         )
-    if isinstance(exc, ResourceNotFoundError) or status == 404:
+    if isinstance(exc, ResourceNotFoundError) or by_status is StorageNotFoundError:
         if error_code(exc) == CONTAINER_NOT_FOUND:
             return StorageNotFoundError(
                 f"{where} failed: container '{container}' does not exist ({detail})",
                 hint="create the container, or check its name and the storage account",
             )
         return StorageNotFoundError(f"{where} failed: not found ({detail})")
-    if isinstance(exc, HttpResponseError) and status is not None and (
-        status >= 500 or status in _RETRYABLE_STATUS
-    ):
+    if isinstance(exc, HttpResponseError) and by_status is StorageTransientError:
         return StorageTransientError(f"{where} failed: the service is busy or failing ({detail})")
     return StorageError(f"{where} failed ({detail})")

@@ -5,7 +5,6 @@ Only hook functions live here, and the Azure SDK is imported only when a hook ne
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -14,8 +13,8 @@ from stowflow import hookimpl
 if TYPE_CHECKING:
     from stowflow.transfer import ObjectStore
 
-#: URL schemes whose objects live in Azure Blob Storage (kept in step with storage.SCHEMES).
-SCHEMES = ("az", "abfs", "abfss")
+#: The distribution the scheme table (stowflow.transfer.schemes) names for this store.
+DISTRIBUTION = "stowflow-azure"
 
 RECIPE = """\
 # stowflow.yaml for {project_name}: code is pushed to Azure Blob Storage on deploy
@@ -69,14 +68,16 @@ def stowflow_register_recipes(register: Callable[[str, str, str], None]) -> None
 
 @hookimpl
 def stowflow_object_store_for_url(url: str, options: dict[str, Any]) -> ObjectStore | None:
-    """Claim ``az://container/...`` and ``abfs[s]://container/...`` with an ``AzureBlobObjectStore``.
+    """Claim the schemes the scheme table gives stowflow-azure (``az://``, ``abfs[s]://``).
 
     ``options`` may carry ``credentials`` (an ``AzureBlobCredentials`` block or a dict of
     its fields) or those fields directly, and client settings (``max_concurrency``,
     timeouts, transfer sizes); without credentials the environment's are used. Other
     options are refused.
     """
-    if urllib.parse.urlsplit(url).scheme.lower() not in SCHEMES:
+    from stowflow.transfer.schemes import owned_by
+
+    if not owned_by(url, DISTRIBUTION):
         return None
     from stowflow_azure.storage import store_for_url
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import posixpath
 import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,9 +17,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 from pydantic import Field, field_validator
-from stowflow.blocks import Block
 from stowflow.errors import StorageError, StorageNotFoundError, UnsafePathError
+from stowflow.storage import ObjectStorageBlock
 from stowflow.transfer import ObjectInfo, ObjectStore
+from stowflow.transfer.translate import TranslatingStream
 
 from stowflow_azure._errors import CONTAINER_NOT_FOUND, error_code, translate
 from stowflow_azure.credentials import (
@@ -32,7 +32,6 @@ from stowflow_azure.credentials import (
 
 if TYPE_CHECKING:
     from azure.storage.blob import BlobClient, BlobProperties, StorageStreamDownloader
-    from stowflow.transfer import PullResult, PushResult
 
 MiB = 1024 * 1024
 #: Transfer sizes: blobs up to SINGLE_PUT_SIZE go up in one request, larger ones as
@@ -72,28 +71,6 @@ def _range(byte_range: tuple[int, int] | None) -> tuple[int | None, int | None]:
     if start < 0 or end < start:
         raise ValueError(f"invalid byte range {byte_range!r}: need 0 <= start <= end")
     return start, end - start
-
-
-class _DownloadStream(io.RawIOBase):
-    """A readable stream over a blob download, translating SDK errors mid-stream."""
-
-    def __init__(self, downloader: StorageStreamDownloader[bytes], store: AzureBlobObjectStore,
-                 key: str) -> None:
-        self._downloader = downloader
-        self._store = store
-        self._key = key
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        try:
-            data = self._downloader.read(len(view))
-        except AzureError as exc:
-            raise self._store._error(exc, "read", self._key) from exc
-        view[: len(data)] = data
-        return len(data)
 
 
 class AzureBlobObjectStore(ObjectStore):
@@ -188,7 +165,10 @@ class AzureBlobObjectStore(ObjectStore):
         downloader = self._download(key, byte_range, concurrency=1)
         if downloader is None:
             return io.BytesIO(b"")
-        return cast(BinaryIO, io.BufferedReader(_DownloadStream(downloader, self, key)))
+        stream = TranslatingStream(
+            downloader,
+            lambda exc: self._error(exc, "read", key) if isinstance(exc, AzureError) else None)
+        return cast(BinaryIO, io.BufferedReader(stream))
 
     def get_to_path(self, key: str, path: Path, byte_range: tuple[int, int] | None = None) -> None:
         """Download the blob (or a byte range) into ``path``, large blobs as parallel ranges."""
@@ -278,11 +258,12 @@ def _batch_error(response: Any) -> AzureError:
     return error
 
 
-class AzureBlobStorage(Block):
+class AzureBlobStorage(ObjectStorageBlock):
     """A folder in an Azure Blob Storage container, for pushing and pulling flow code.
 
     ``AzureBlobStorage(container="code", credentials=AzureBlobCredentials.load("prod"),
     folder="etl")``; usable as ``flow.from_source(source=AzureBlobStorage.load("code"), ...)``.
+    The directory and path methods are :class:`~stowflow.storage.ObjectStorageBlock`'s.
     """
 
     __block_type_name__ = "Azure Blob Storage"
@@ -305,62 +286,7 @@ class AzureBlobStorage(Block):
         return AzureBlobObjectStore(self.container, self.credentials,
                                     max_concurrency=max_concurrency, **client_options)
 
-    def _key(self, path: str | None) -> str:
-        """Return the blob name of ``path`` inside the folder (POSIX; never outside it)."""
-        relative = (path or "").replace("\\", "/").lstrip("/")
-        relative = posixpath.normpath(relative) if relative else ""
-        if relative == ".":
-            relative = ""
-        if relative == ".." or relative.startswith("../"):
-            raise UnsafePathError(f"path {path!r} would leave the folder '{self.folder}'")
-        return "/".join(p for p in (self.folder, relative) if p)
 
-    def get_directory(self, from_path: str | None = None,
-                      local_path: str | Path | None = None) -> PullResult:
-        """Pull ``folder/from_path`` into ``local_path`` with the core sync engine.
-
-        ``local_path`` ``None`` lets the engine choose (the folder's name under the current
-        directory). Cached, verified and atomic. Returns the engine's result: the
-        directory and the version pulled.
-        """
-        from stowflow import transfer
-
-        dest = Path(local_path) if local_path is not None else None
-        with self.object_store() as store:
-            return transfer.pull(store, self._key(from_path), dest=dest)
-
-    def put_directory(self, local_path: str | Path | None = None, to_path: str | None = None,
-                      ignore_file: str | None = None) -> PushResult:
-        """Push ``local_path`` (default: the current directory) to ``folder/to_path``.
-
-        Goes through the core sync engine: only what the container lacks is uploaded.
-        ``ignore_file`` (gitignore syntax) excludes files; the engine's default
-        ``.stowflowignore`` when ``None``. Returns the engine's push result (its version).
-        """
-        from stowflow import transfer
-
-        options: dict[str, Any] = {} if ignore_file is None else {"ignore_file": ignore_file}
-        source = Path(local_path) if local_path is not None else Path.cwd()
-        with self.object_store() as store:
-            return transfer.push(source, store, self._key(to_path), **options)
-
-    def read_path(self, path: str) -> bytes:
-        """Return the content of the blob at ``folder/path``."""
-        with self.object_store(max_concurrency=4) as store:
-            return store.get_bytes(self._key(path))
-
-    def write_path(self, path: str, content: bytes | str) -> str:
-        """Write ``content`` to the blob at ``folder/path``; return the blob name."""
-        key = self._key(path)
-        data = content.encode() if isinstance(content, str) else bytes(content)
-        with self.object_store(max_concurrency=4) as store:
-            store.put(key, data)
-        return key
-
-
-
-#: URL schemes whose objects live in Azure Blob Storage.
-SCHEMES = ("az", "abfs", "abfss")
 #: ``stowflow_object_store_for_url`` options passed on to the store and its client.
 STORE_OPTIONS = ("max_concurrency", "connection_timeout", "read_timeout", "max_single_put_size",
                  "max_block_size", "max_single_get_size", "max_chunk_get_size")

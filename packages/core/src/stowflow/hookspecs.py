@@ -98,6 +98,21 @@ def stowflow_object_store_for_url(url: str, options: dict[str, Any]) -> ObjectSt
     """
 
 
+@hookspec
+def stowflow_register_url_schemes(register: Callable[[str, str], None]) -> None:
+    """Declare the URL schemes a third-party object-store plugin implements.
+
+    Called once, the first time the scheme table (:mod:`stowflow.transfer.schemes`) is
+    read. The official providers' schemes are declared in that table already; a plugin for
+    another store registers its own so that ``Flow.from_source("myscheme://...")`` is
+    recognised without building a client, and its hook
+    :func:`stowflow_object_store_for_url` then builds the store.
+
+    :param register: call ``register(scheme, distribution)`` per scheme (``"myscheme"``,
+        ``"stowflow-mystore"``). A scheme another distribution owns is an error.
+    """
+
+
 @hookspec(firstresult=True)
 def stowflow_git_auth(url: str, credentials: Any) -> GitAuth | None:
     """Return the username and password a git host expects for ``credentials``.

@@ -12,6 +12,7 @@ import importlib
 import importlib.metadata
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
 
@@ -52,6 +53,7 @@ class PluginInfo:
 _lock = threading.RLock()
 _manager: pluggy.PluginManager | None = None
 _infos: list[PluginInfo] = []
+_reset_callbacks: list[Callable[[], None]] = []
 
 
 def _hook_names(pm: pluggy.PluginManager, plugin: object) -> list[str]:
@@ -141,14 +143,30 @@ def reset_plugin_manager() -> None:
     global _manager, _infos
     with _lock:
         _manager, _infos = None, []
-        from stowflow import registry
+        callbacks = list(_reset_callbacks)
+    for callback in callbacks:
+        callback()
 
-        registry.reset()
+
+def on_reset(callback: Callable[[], None]) -> None:
+    """Call ``callback`` whenever :func:`reset_plugin_manager` runs (once per callback).
+
+    Whatever caches what plugins registered (block types, steps, schemes) subscribes here,
+    so the plugin manager knows none of its consumers.
+    """
+    with _lock:
+        if callback not in _reset_callbacks:
+            _reset_callbacks.append(callback)
 
 
 def install_hints() -> dict[str, str]:
-    """Return the merged ``stowflow_install_hints`` of every plugin (later ones win)."""
-    merged: dict[str, str] = {}
+    """Return the merged ``stowflow_install_hints`` of every plugin (later ones win).
+
+    URL schemes come from the scheme table (:mod:`stowflow.transfer.schemes`).
+    """
+    from stowflow.transfer.schemes import scheme_hints
+
+    merged: dict[str, str] = scheme_hints()
     for hints in reversed(get_plugin_manager().hook.stowflow_install_hints()):
         merged.update(hints)
     return merged

@@ -1,7 +1,7 @@
 """Registries filled from the registration hooks: block types, steps and init recipes.
 
 Each is built once from ``stowflow_register_*`` on first use and cached until
-:func:`reset` (called by :func:`stowflow.plugins.reset_plugin_manager`). Core owns naming
+:func:`reset` (subscribed to :func:`stowflow.plugins.reset_plugin_manager`). Core owns naming
 and collisions here, in one place, for every plugin.
 """
 
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from stowflow.errors import PluginError
+from stowflow.plugins import on_reset
 
 if TYPE_CHECKING:
     from stowflow.blocks.core import Block
@@ -48,6 +49,9 @@ def reset() -> None:
     global _block_types, _steps, _recipes
     with _lock:
         _block_types = _steps = _recipes = None
+
+
+on_reset(reset)
 
 
 def block_types() -> dict[str, type[Block]]:

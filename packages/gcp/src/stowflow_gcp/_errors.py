@@ -1,9 +1,10 @@
 """Translation of Google Cloud SDK failures into stowflow's storage errors.
 
-One table for every GCS call the plugin makes: 404 → ``StorageNotFoundError``; 401/403 and
+One mapping for every GCS call the plugin makes, over core's status table
+(:mod:`stowflow.transfer.translate`): 404 → ``StorageNotFoundError``; 401/403 and
 refused or missing credentials → ``StorageAuthError``; refused connections, DNS and TLS
 failures → ``StorageUnreachableError``; timeouts, resets, 408/429/5xx and corrupt transfers
-→ ``StorageTransientError`` (the only kind the sync engine retries). The SDK exception is
+(and 412) → ``StorageTransientError`` (the only kind the sync engine retries). The SDK exception is
 chained as the cause; the message names the store and the key, and passes through the
 shared redactor like every stowflow error.
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
 
 from stowflow.errors import (
     StorageAuthError,
@@ -21,8 +21,8 @@ from stowflow.errors import (
     StorageTransientError,
     StorageUnreachableError,
 )
+from stowflow.transfer.translate import status_error_class, translating
 
-_TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 _REQUEST_PREFIX = re.compile(r"^[A-Z]+ \S+: ")
 _HINTS = {
     StorageNotFoundError: "check the bucket name and that the object exists",
@@ -30,16 +30,6 @@ _HINTS = {
     "service account needs a Storage Object role on the bucket",
     StorageUnreachableError: "check the network, api_endpoint and STORAGE_EMULATOR_HOST",
 }
-
-
-def _status_class(status: int | None) -> type[StorageError]:
-    if status == 404:
-        return StorageNotFoundError
-    if status in (401, 403):
-        return StorageAuthError
-    if status is not None and (status in _TRANSIENT_STATUS or status >= 500):
-        return StorageTransientError
-    return StorageError
 
 
 def _is_connect_failure(exc: BaseException) -> bool:
@@ -75,7 +65,7 @@ def classify(exc: BaseException) -> tuple[type[StorageError], str] | None:
         # The SDK prefixes the request ("GET https://…/o?…: "); the server's words suffice.
         message = _REQUEST_PREFIX.sub("", str(exc.message))
         reason = f"HTTP {exc.code}: {message}" if exc.code else message
-        return _status_class(exc.code), reason
+        return status_error_class(exc.code), reason
     if isinstance(exc, api.RetryError):
         return StorageTransientError, f"gave up retrying: {exc.cause or exc}"
     if isinstance(exc, auth.DefaultCredentialsError):
@@ -88,7 +78,7 @@ def classify(exc: BaseException) -> tuple[type[StorageError], str] | None:
         return StorageAuthError, f"the credentials were refused: {detail}"
     if isinstance(exc, media.InvalidResponse):
         status = getattr(exc.response, "status_code", None)
-        return _status_class(status), f"HTTP {status}: {exc}"
+        return status_error_class(status), f"HTTP {status}: {exc}"
     if isinstance(exc, media.DataCorruption):
         return StorageTransientError, f"checksum mismatch in transfer: {exc}"
     if isinstance(exc, requests.exceptions.Timeout | TimeoutError | auth.TimeoutError):
@@ -117,15 +107,6 @@ def translate(exc: BaseException, where: str, action: str) -> StorageError | Non
     return cls(f"{where}: {action} failed: {reason}", hint=_HINTS.get(cls))
 
 
-@contextlib.contextmanager
-def translated(where: str, action: str) -> Iterator[None]:
+def translated(where: str, action: str) -> contextlib.AbstractContextManager[None]:
     """Run the block, re-raising SDK failures as stowflow errors with the cause chained."""
-    try:
-        yield
-    except StorageError:
-        raise
-    except Exception as exc:
-        error = translate(exc, where, action)
-        if error is None:
-            raise
-        raise error from exc
+    return translating(lambda exc: translate(exc, where, action))

@@ -14,8 +14,8 @@ from stowflow import hookimpl
 if TYPE_CHECKING:
     from stowflow.transfer import ObjectStore
 
-#: URL schemes whose objects live in Google Cloud Storage.
-SCHEMES = ("gs", "gcs")
+#: The distribution the scheme table (stowflow.transfer.schemes) names for this store.
+DISTRIBUTION = "stowflow-gcp"
 #: Options of ``stowflow_object_store_for_url`` passed on to ``GcsObjectStore``.
 _STORE_OPTIONS = ("project", "max_concurrency", "page_size", "chunk_size",
                   "resumable_threshold", "sliced_download_threshold", "download_workers",
@@ -69,16 +69,18 @@ def stowflow_register_recipes(register: Callable[[str, str, str], None]) -> None
 
 @hookimpl
 def stowflow_object_store_for_url(url: str, options: dict[str, Any]) -> ObjectStore | None:
-    """Claim ``gs://bucket/...`` and ``gcs://bucket/...`` with a ``GcsObjectStore``.
+    """Claim the schemes the scheme table gives stowflow-gcp (``gs://``, ``gcs://``).
 
     ``options`` may carry ``credentials`` (a ``GcpCredentials`` block or a dict of its
     fields) and the store's settings (``project``, ``max_concurrency``, ``page_size``,
     ``chunk_size``, ``resumable_threshold``, ``sliced_download_threshold``,
     ``download_workers``, ``timeout``); other options are refused.
     """
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme.lower() not in SCHEMES:
+    from stowflow.transfer.schemes import owned_by
+
+    if not owned_by(url, DISTRIBUTION):
         return None
+    parsed = urllib.parse.urlsplit(url)
     from stowflow.errors import ConfigError
 
     from stowflow_gcp.credentials import coerce_credentials

@@ -15,7 +15,6 @@ import base64
 import contextlib
 import io
 import os
-import posixpath
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,8 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pydantic import Field
-from stowflow.blocks import Block
 from stowflow.errors import ConfigError, StorageTransientError
+from stowflow.storage import ObjectStorageBlock
 from stowflow.transfer import ObjectInfo, ObjectStore
 
 from stowflow_gcp._errors import translated
@@ -32,7 +31,6 @@ from stowflow_gcp.credentials import GcpCredentials
 
 if TYPE_CHECKING:
     from google.cloud.storage import Blob
-    from stowflow.transfer import PullResult, PushResult
 
 MiB = 1024 * 1024
 #: Fields a listing asks for: the rest of each object's metadata is never sent.
@@ -321,13 +319,15 @@ class GcsObjectStore(ObjectStore):
         self._client.close()
 
 
-class GcsBucket(Block):
+class GcsBucket(ObjectStorageBlock):
     """A folder in a GCS bucket that holds a deployment's code.
 
-    ``flow.from_source(source=GcsBucket.load("code"), entrypoint="etl.py:etl")``.
+    ``flow.from_source(source=GcsBucket.load("code"), entrypoint="etl.py:etl")``. The
+    directory and path methods are :class:`~stowflow.storage.ObjectStorageBlock`'s.
     """
 
     __block_type_name__ = "GCS Bucket"
+    folder_field = "bucket_folder"
 
     bucket: str = Field(description="Name of the bucket.")
     gcp_credentials: GcpCredentials = Field(
@@ -337,50 +337,6 @@ class GcsBucket(Block):
     bucket_folder: str = Field(
         default="", description="Folder in the bucket that paths are relative to.")
 
-    def _key(self, path: str | None) -> str:
-        parts = [p.strip("/") for p in (self.bucket_folder, path or "") if p and p.strip("/")]
-        return posixpath.join(*parts) if parts else ""
-
     def object_store(self, **settings: Any) -> GcsObjectStore:
         """Return a :class:`GcsObjectStore` for this bucket (``settings`` tune it)."""
         return GcsObjectStore(self.bucket, self.gcp_credentials, **settings)
-
-    def get_directory(self, from_path: str | None = None,
-                      local_path: str | Path | None = None) -> PullResult:
-        """Pull the folder ``bucket_folder/from_path`` into ``local_path`` with the sync engine.
-
-        ``local_path`` ``None`` lets the engine choose (the folder's name under the current
-        directory). Returns the engine's result: the directory and the version pulled.
-        """
-        from stowflow import transfer
-
-        with self.object_store() as store:
-            return transfer.pull(store, self._key(from_path),
-                                 dest=Path(local_path) if local_path is not None else None)
-
-    def put_directory(self, local_path: str | Path | None = None, to_path: str | None = None,
-                      ignore_file: str | None = None) -> PushResult:
-        """Push ``local_path`` (default: the current directory) to ``bucket_folder/to_path``.
-
-        ``ignore_file`` (gitignore syntax) excludes files; the engine's default
-        ``.stowflowignore`` when ``None``. Returns the engine's push result (its version).
-        """
-        from stowflow import transfer
-
-        options: dict[str, Any] = {} if ignore_file is None else {"ignore_file": ignore_file}
-        with self.object_store() as store:
-            return transfer.push(Path(local_path) if local_path is not None else Path.cwd(),
-                                 store, self._key(to_path), **options)
-
-    def read_path(self, path: str) -> bytes:
-        """Return the bytes of the object at ``bucket_folder/path``."""
-        with self.object_store(max_concurrency=1) as store:
-            return store.get_bytes(self._key(path))
-
-    def write_path(self, path: str, content: bytes | str) -> str:
-        """Write ``content`` to ``bucket_folder/path``; return the object's key."""
-        key = self._key(path)
-        data = content.encode() if isinstance(content, str) else content
-        with self.object_store(max_concurrency=1) as store:
-            store.put(key, data)
-        return key

@@ -17,13 +17,16 @@ def stowflow_register_block_types(register: Callable[[type], None]) -> None:
 
 @hookimpl
 def stowflow_install_hints() -> dict[str, str]:
-    """Name the distribution of each official provider's URL schemes, block types and modules."""
+    """Name the distribution of each official provider's block types and modules.
+
+    URL schemes are in the scheme table (:mod:`stowflow.transfer.schemes`).
+    """
     hints = {}
     for dist, keys in {
-        "stowflow-aws": ["s3", "s3a", "stowflow_aws", "aws-credentials", "s3-bucket"],
-        "stowflow-gcp": ["gs", "gcs", "stowflow_gcp", "gcp-credentials", "gcs-bucket"],
+        "stowflow-aws": ["stowflow_aws", "aws-credentials", "s3-bucket"],
+        "stowflow-gcp": ["stowflow_gcp", "gcp-credentials", "gcs-bucket"],
         "stowflow-azure": [
-            "az", "abfs", "abfss", "stowflow_azure",
+            "stowflow_azure",
             "azure-blob-credentials", "azure-blob-storage",
         ],
         "stowflow-github": ["stowflow_github", "github-credentials", "github-repository"],

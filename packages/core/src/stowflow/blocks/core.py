@@ -8,6 +8,7 @@ reverses this and registers every secret value with the shared redactor.
 
 from __future__ import annotations
 
+import inspect
 from types import ModuleType
 from typing import Any, ClassVar, Self
 
@@ -74,8 +75,10 @@ class Block(BaseModel):
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
-        # Classes defined in this process are loadable by slug even if never registered.
-        DEFINED_BLOCK_TYPES[cls.get_block_type_slug()] = cls
+        # Classes defined in this process are loadable by slug even if never registered;
+        # abstract bases (StorageBlock, ObjectStorageBlock) are not block types.
+        if not inspect.isabstract(cls):
+            DEFINED_BLOCK_TYPES[cls.get_block_type_slug()] = cls
 
     @model_validator(mode="after")
     def _register_secrets(self) -> Self:

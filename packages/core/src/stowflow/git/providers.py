@@ -42,6 +42,7 @@ from stowflow.errors import ConfigError, StorageNotFoundError, UnsafePathError
 from stowflow.git.auth import GitAuth
 from stowflow.git.credentials import bare_token
 from stowflow.redact import register_basic_auth
+from stowflow.storage.storage_block import StorageBlock
 
 PROVIDER_KEY = "provider"
 
@@ -219,7 +220,7 @@ def _claim_plain(url: str, credentials: Any, provider: str, block_type: type[B],
     return None
 
 
-class GitProviderRepository(Block):
+class GitProviderRepository(StorageBlock):
     """Base of a provider's repository block (``GitHubRepository``, ``GitLabRepository``...).
 
     A subclass adds ``credentials: <Provider>Credentials | None``; ``get_directory()``

@@ -1,4 +1,4 @@
-"""The core step that pulls code through a storage block (any block with ``get_directory``)."""
+"""The core step that pulls code through a storage block (a :class:`~stowflow.storage.StorageBlock`)."""
 
 from __future__ import annotations
 
@@ -20,18 +20,19 @@ def pull_with_block(block_document_name: str, block_type_slug: str) -> dict[str,
     Raises :class:`StepError` when the block cannot fetch files.
     """
     from stowflow.blocks import Block
+    from stowflow.storage.storage_block import StorageBlock, storage_block_problem
 
     block = Block.load(f"{block_type_slug}/{block_document_name}")
-    get_directory = getattr(block, "get_directory", None)
-    if not callable(get_directory):
+    problem = storage_block_problem(block)
+    if problem is not None or not isinstance(block, StorageBlock):
         raise StepError(
-            f"pull_with_block: block '{block_type_slug}/{block_document_name}' has no "
-            "get_directory method, so it cannot hold code"
+            f"pull_with_block: block '{block_type_slug}/{block_document_name}' {problem}, "
+            "so it cannot hold code"
         )
     destination = Path.cwd()
     staging = Path(tempfile.mkdtemp(prefix=".stowflow-pull-", dir=destination))
     try:
-        fetched = get_directory(local_path=str(staging))
+        fetched = block.get_directory(local_path=str(staging))
         for entry in sorted(staging.iterdir()):
             target = destination / entry.name
             if target.is_dir() and not target.is_symlink():

@@ -6,7 +6,7 @@ Imports are lazy: ``from stowflow.storage import GitRepository`` loads only the 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stowflow.storage.base import PullResult, Storage
 
@@ -14,14 +14,33 @@ from stowflow.storage.base import PullResult, Storage
 # replaced by the module object the first time the submodule is imported.
 from stowflow.storage.resolve import resolve
 
+if TYPE_CHECKING:
+    from stowflow.storage.block import BlockStorage
+    from stowflow.storage.git import GitRepository
+    from stowflow.storage.local import LocalStorage
+    from stowflow.storage.remote import RemoteStorage
+    from stowflow.storage.storage_block import ObjectStorageBlock, StorageBlock
+
 _LAZY = {
     "LocalStorage": "stowflow.storage.local",
     "RemoteStorage": "stowflow.storage.remote",
     "GitRepository": "stowflow.storage.git",
     "BlockStorage": "stowflow.storage.block",
+    "StorageBlock": "stowflow.storage.storage_block",
+    "ObjectStorageBlock": "stowflow.storage.storage_block",
 }
 
-__all__ = ["PullResult", "Storage", "resolve", *sorted(_LAZY)]
+__all__ = [
+    "BlockStorage",
+    "GitRepository",
+    "LocalStorage",
+    "ObjectStorageBlock",
+    "PullResult",
+    "RemoteStorage",
+    "Storage",
+    "StorageBlock",
+    "resolve",
+]
 
 
 def __getattr__(name: str) -> Any:

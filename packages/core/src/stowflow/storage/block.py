@@ -1,4 +1,4 @@
-"""``BlockStorage``: any saved block with ``get_directory`` used as a code source."""
+"""``BlockStorage``: a saved :class:`~stowflow.storage.StorageBlock` used as a code source."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from stowflow.storage.base import PullResult
 
 
 class BlockStorage:
-    """Code kept by a storage block (an ``S3Bucket``, or any block with ``get_directory``).
+    """Code kept by a storage block (an ``S3Bucket``, any :class:`StorageBlock`).
 
     ``pull`` asks the block to copy its files; ``to_pull_step`` records a step that loads
     the block by name on the worker, so its credentials are never written into the
@@ -21,8 +21,11 @@ class BlockStorage:
     """
 
     def __init__(self, block: Any) -> None:
-        if not callable(getattr(block, "get_directory", None)):
-            raise StorageError(f"{type(block).__name__} has no get_directory, so it cannot hold code")
+        from stowflow.storage.storage_block import storage_block_problem
+
+        problem = storage_block_problem(block)
+        if problem is not None:
+            raise StorageError(f"{type(block).__name__} {problem}, so it cannot hold code")
         self.block = block
 
     def _ref(self) -> tuple[str, str]:

@@ -19,7 +19,7 @@ def resolve(source: Any, **options: Any) -> Storage:
     """Return the :class:`Storage` for ``source``.
 
     - a :class:`Storage` is returned as it is;
-    - a block with ``get_directory`` becomes a
+    - a :class:`~stowflow.storage.StorageBlock` becomes a
       :class:`~stowflow.storage.block.BlockStorage`;
     - a path or URL is offered to the ``stowflow_storage_for_url`` plugins (core claims
       local paths, ``file://``, git URLs, and object-store URLs that a
@@ -28,14 +28,14 @@ def resolve(source: Any, **options: Any) -> Storage:
     ``options`` are passed to the plugin (credentials, client settings). An unknown URL
     scheme raises :class:`UnsupportedURLError` naming the distribution to install.
     """
-    if isinstance(source, Storage) and not callable(getattr(source, "get_directory", None)):
-        return source
-    if callable(getattr(source, "get_directory", None)):
-        if isinstance(source, Storage):
-            return source
+    from stowflow.storage.storage_block import StorageBlock
+
+    if isinstance(source, StorageBlock):
         from stowflow.storage.block import BlockStorage
 
         return BlockStorage(source)
+    if isinstance(source, Storage):
+        return source
     if isinstance(source, os.PathLike):
         source = os.fspath(source)
     if not isinstance(source, str) or not source.strip():

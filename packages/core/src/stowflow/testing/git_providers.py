@@ -28,6 +28,7 @@ import pytest
 
 from stowflow.blocks import Block
 from stowflow.errors import GitAuthError, StorageNotFoundError, UnsafePathError
+from stowflow.git.providers import GitProviderRepository
 from stowflow.testing import assert_no_secret
 
 #: The files of every repository the suite creates.
@@ -37,8 +38,8 @@ FILES = {"flows/etl.py": "def etl():\n    return 1\n", "README.md": "# repo\n"}
 class GitProviderRepositorySuite:
     """Tests every git provider's repository block must pass; subclass and set the attributes."""
 
-    repository_cls: ClassVar[type[Block]]
-    credentials_cls: ClassVar[type[Block]]
+    repository_cls: ClassVar[type[GitProviderRepository]]
+    credentials_cls: ClassVar[type[Any]]
     #: A token with characters that break naive URL handling.
     token: ClassVar[str]
     #: The username git must send with ``credentials_cls(token=token)``.
@@ -50,7 +51,7 @@ class GitProviderRepositorySuite:
         """Return credentials holding :attr:`token` as a plain access token."""
         return self.credentials_cls(token=self.token)
 
-    def repository(self, url: str, **fields: Any) -> Block:
+    def repository(self, url: str, **fields: Any) -> GitProviderRepository:
         """Return the repository block for ``url`` (extra block fields as given)."""
         return self.repository_cls(repository_url=url, **fields)
 

@@ -27,19 +27,15 @@ def stowflow_object_store_for_url(url: str, options: dict[str, Any]) -> Any:
 def stowflow_storage_for_url(url: str, options: dict[str, Any]) -> Any:
     """Claim ``scheme://`` URLs that some object store understands, as ``RemoteStorage``.
 
-    Never git or web URLs, ``git@host:`` remotes, ``file://`` URLs or local paths — the
-    storage area handles those.
+    Decided from the scheme table and fsspec's registry (:func:`schemes.is_claimed`), so no
+    client is built just to ask. Never git or web URLs, ``git@host:`` remotes, ``file://``
+    URLs or local paths — the storage area handles those.
     """
-    from stowflow.plugins import get_plugin_manager
-    from stowflow.transfer.url import NOT_OBJECT_STORES, scheme_of
+    from stowflow.transfer.schemes import is_claimed
+    from stowflow.transfer.url import scheme_of
 
-    scheme = scheme_of(url)
-    if not scheme or scheme in NOT_OBJECT_STORES or scheme in ("file", "local"):
+    if scheme_of(url) in ("file", "local") or not is_claimed(url):
         return None
-    store = get_plugin_manager().hook.stowflow_object_store_for_url(url=url, options=dict(options))
-    if store is None:
-        return None
-    store.close()
     from stowflow.storage.remote import RemoteStorage
 
     return RemoteStorage(url, **options)

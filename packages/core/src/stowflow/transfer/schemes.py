@@ -1,0 +1,139 @@
+"""Who owns a URL scheme: one declared table, like fsspec's ``known_implementations``.
+
+:data:`KNOWN_SCHEMES` names, for every object-store scheme of an official provider, the
+distribution that implements it. It is read by everything that needs to know who owns a
+URL — the providers' own ``stowflow_object_store_for_url`` hooks (which claim exactly the
+schemes the table gives their distribution), the install hint for a scheme nothing
+installed claims, and :func:`is_claimed` (whether a URL is an object-store URL at all,
+answered without building a client). A third-party store adds its schemes through the
+``stowflow_register_url_schemes`` hook instead of editing this table.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from stowflow.errors import PluginError
+from stowflow.plugins import on_reset
+
+
+@dataclass(frozen=True)
+class SchemeOwner:
+    """The distribution that implements a scheme, and what to type to install it."""
+
+    scheme: str
+    distribution: str
+
+    @property
+    def install_hint(self) -> str:
+        """``pip install <distribution>``."""
+        return f"pip install {self.distribution}"
+
+
+def _table(owners: dict[str, tuple[str, ...]]) -> dict[str, SchemeOwner]:
+    return {scheme: SchemeOwner(scheme, dist)
+            for dist, schemes in owners.items() for scheme in schemes}
+
+
+#: scheme → owner, for the official providers. Lowercase schemes.
+KNOWN_SCHEMES: dict[str, SchemeOwner] = _table({
+    "stowflow-aws": ("s3", "s3a"),
+    "stowflow-gcp": ("gs", "gcs"),
+    "stowflow-azure": ("az", "abfs", "abfss"),
+})
+
+_lock = threading.RLock()
+_registered: dict[str, SchemeOwner] | None = None
+
+
+def reset() -> None:
+    """Forget the schemes plugins registered (the plugin manager was rebuilt)."""
+    global _registered
+    with _lock:
+        _registered = None
+
+
+on_reset(reset)
+
+
+def _registered_schemes() -> dict[str, SchemeOwner]:
+    global _registered
+    with _lock:
+        if _registered is None:
+            from stowflow.plugins import get_plugin_manager
+
+            found: dict[str, SchemeOwner] = {}
+
+            def register(scheme: str, distribution: str) -> None:
+                key = scheme.lower()
+                known = KNOWN_SCHEMES.get(key) or found.get(key)
+                if known is not None and known.distribution != distribution:
+                    raise PluginError(f"URL scheme '{key}://' is claimed by both "
+                                      f"{known.distribution} and {distribution}")
+                found[key] = SchemeOwner(key, distribution)
+
+            get_plugin_manager().hook.stowflow_register_url_schemes(register=register)
+            _registered = found
+        return dict(_registered)
+
+
+def owner_of(scheme: str) -> SchemeOwner | None:
+    """Return who implements ``scheme`` (installed or not), or ``None`` when nobody is known."""
+    key = scheme.lower()
+    return KNOWN_SCHEMES.get(key) or _registered_schemes().get(key)
+
+
+def schemes_of(distribution: str) -> tuple[str, ...]:
+    """Return the schemes the table gives ``distribution`` (``("s3", "s3a")`` for stowflow-aws)."""
+    table = {**_registered_schemes(), **KNOWN_SCHEMES}
+    return tuple(sorted(s for s, owner in table.items() if owner.distribution == distribution))
+
+
+def owned_by(url: str, distribution: str) -> bool:
+    """Whether ``url``'s scheme belongs to ``distribution``: the test a provider's hook makes."""
+    from stowflow.transfer.url import scheme_of
+
+    owner = KNOWN_SCHEMES.get(scheme_of(url))
+    return owner is not None and owner.distribution == distribution
+
+
+def scheme_hints() -> dict[str, str]:
+    """Return ``{scheme: distribution}`` for every known scheme (for ``install_hints()``)."""
+    return {s: owner.distribution for s, owner in {**_registered_schemes(),
+                                                   **KNOWN_SCHEMES}.items()}
+
+
+def _loaded_distributions() -> set[str]:
+    from stowflow.plugins import plugin_infos
+
+    return {info.distribution for info in plugin_infos()
+            if info.distribution and info.error is None and not info.builtin}
+
+
+def is_claimed(url: str, *, fsspec_knows: Callable[[str], bool] | None = None) -> bool:
+    """Whether some installed store handles ``url`` — decided from tables, building nothing.
+
+    True when the scheme's owner (from the table or a plugin's registration) is a loaded
+    plugin, or when fsspec has a filesystem class for it (core's fallback store).
+    """
+    from stowflow.transfer.url import NOT_OBJECT_STORES, scheme_of
+
+    scheme = scheme_of(url)
+    if not scheme or scheme in NOT_OBJECT_STORES:
+        return False
+    owner = owner_of(scheme)
+    if owner is not None and owner.distribution in _loaded_distributions():
+        return True
+    return (fsspec_knows or _fsspec_knows)(scheme)
+
+
+def _fsspec_knows(scheme: str) -> bool:
+    import fsspec
+
+    try:
+        fsspec.get_filesystem_class(scheme)
+    except (ValueError, ImportError):
+        return False
+    return True
