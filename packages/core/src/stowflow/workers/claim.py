@@ -5,6 +5,13 @@ SCHEDULED runs, mark them PENDING for this worker. On PostgreSQL the select is `
 skip rows another one is claiming instead of waiting or double-claiming. On SQLite every
 transaction begins ``IMMEDIATE`` (see ``db/engine.py``), so claims are serialised by the
 database lock. The ``UPDATE ... WHERE state = 'SCHEDULED'`` re-checks the state either way.
+
+A claimed run that never started — still PENDING when its process exited, or when its
+worker stopped heartbeating — is handed back to SCHEDULED by :func:`hand_back` (at most
+:data:`MAX_START_ATTEMPTS` times, each one a failed ``start`` event with the reason), so a
+database restart or a worker killed during hand-over loses no run. A RUNNING run whose
+worker died is CRASHED: its flow code may have begun, and running it twice is not ours to
+decide.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from sqlalchemy.orm import Session
 from stowflow.db import (
     DeploymentRecord,
     FlowRunRecord,
+    RunEventRecord,
     RunLogRecord,
     ScheduleRecord,
     WorkPoolRecord,
@@ -26,10 +34,17 @@ from stowflow.db import (
     session,
     utcnow,
 )
+from stowflow.redact import redact, redact_data
 from stowflow.runs.states import State
 from stowflow.workers.pools import DEFAULT_QUEUE
 
 _ACTIVE = (State.PENDING.value, State.RUNNING.value)
+
+#: How many times a run may fail to start (its process never recorded RUNNING) before it
+#: is CRASHED instead of scheduled again.
+MAX_START_ATTEMPTS = 3
+#: The event phase of a failed start.
+START_PHASE = "start"
 
 
 def claim_runs(worker_name: str, limit: int, *, pool: str | None = None,
@@ -244,20 +259,71 @@ def heartbeat(worker_name: str, run_ids: Collection[str]) -> set[str]:
             FlowRunRecord.id.in_(list(run_ids)), FlowRunRecord.cancel_requested.is_(True))))
 
 
+def hand_back(run_id: str, worker_name: str | None, reason: str, *,
+              now: datetime | None = None) -> State | None:
+    """Return a claimed run that never started (still PENDING) to SCHEDULED.
+
+    ``worker_name`` must still own it (``None``: whoever does). Records a failed ``start``
+    event (``reason``, the attempt number, the worker) and a log line. After
+    :data:`MAX_START_ATTEMPTS` failed starts the run is CRASHED instead; a run whose
+    cancellation was requested is CANCELLED. Returns the state the run is in now, or
+    ``None`` when it was not PENDING for that worker (it started, or someone else moved it).
+    """
+    now = now or utcnow()
+    reason = redact(reason)
+    with session() as db:
+        query = select(FlowRunRecord).where(FlowRunRecord.id == run_id,
+                                            FlowRunRecord.state == State.PENDING.value)
+        if worker_name is not None:
+            query = query.where(FlowRunRecord.worker_name == worker_name)
+        run = db.scalars(query.with_for_update()).first()
+        if run is None:
+            return None
+        owner = run.worker_name
+        attempt = 1 + int(db.scalar(select(func.count()).select_from(RunEventRecord).where(
+            RunEventRecord.flow_run_id == run_id, RunEventRecord.phase == START_PHASE,
+            RunEventRecord.status == "failed")) or 0)
+        if run.cancel_requested:
+            target, message = State.CANCELLED, "cancelled before it started"
+        elif attempt >= MAX_START_ATTEMPTS:
+            target = State.CRASHED
+            message = f"the run failed to start {attempt} times; the last time: {reason}"
+        else:
+            target = State.SCHEDULED
+            message = f"handed back after a failed start (attempt {attempt}): {reason}"
+        values: dict[str, object] = {"state": target.value, "state_message": message[:4000],
+                                     "updated": now}
+        if target is State.SCHEDULED:
+            values.update(worker_name=None, heartbeat_at=None)
+        else:
+            values["ended_at"] = now
+        db.execute(update(FlowRunRecord).where(FlowRunRecord.id == run_id).values(**values)
+                   .execution_options(synchronize_session=False))
+        db.add(RunEventRecord(flow_run_id=run_id, phase=START_PHASE, status="failed",
+                              timestamp=now, details=redact_data(
+                                  {"reason": reason, "attempt": attempt, "worker": owner,
+                                   "then": target.value})))
+        db.add(RunLogRecord(flow_run_id=run_id, level="WARNING", timestamp=now,
+                            message=f"the run did not start: {reason}; now {target.value}"))
+    return target
+
+
 def reap_crashed_runs(timeout_s: float, *, pool: str | None = None,
                       deployment_ids: Collection[str] | None = None,
                       now: datetime | None = None,
                       exclude_worker: str | None = None) -> list[str]:
-    """Mark CRASHED every active run whose worker has not heartbeaten for ``timeout_s``.
+    """Settle every active run whose worker has not heartbeaten for ``timeout_s``.
 
-    Limited to ``pool`` / ``deployment_ids`` when given; a worker passes its own name as
-    ``exclude_worker`` (it knows its runs are alive). Each reaped run gets a log line
-    saying why. Returns the ids reaped.
+    A RUNNING one is marked CRASHED with a log line saying why (its ids are returned); a
+    PENDING one never started and is handed back (:func:`hand_back`). Limited to ``pool`` /
+    ``deployment_ids`` when given; a worker passes its own name as ``exclude_worker`` (it
+    knows its runs are alive).
     """
     now = now or utcnow()
     cutoff = now - timedelta(seconds=timeout_s)
+    message = f"worker stopped heartbeating for more than {timeout_s:g}s"
     with session() as db:
-        query = select(FlowRunRecord.id, FlowRunRecord.worker_name).where(
+        query = select(FlowRunRecord.id, FlowRunRecord.worker_name, FlowRunRecord.state).where(
             FlowRunRecord.state.in_(_ACTIVE), FlowRunRecord.heartbeat_at < cutoff)
         if pool is not None:
             query = query.where(FlowRunRecord.work_pool_name == pool)
@@ -266,16 +332,21 @@ def reap_crashed_runs(timeout_s: float, *, pool: str | None = None,
         if exclude_worker is not None:
             query = query.where(FlowRunRecord.worker_name != exclude_worker)
         stale = list(db.execute(query.with_for_update(skip_locked=True)))
-        if not stale:
-            return []
-        ids = [run_id for run_id, _ in stale]
-        message = f"worker stopped heartbeating for more than {timeout_s:g}s"
-        db.execute(update(FlowRunRecord)
-                   .where(FlowRunRecord.id.in_(ids), FlowRunRecord.state.in_(_ACTIVE))
-                   .values(state=State.CRASHED.value, state_message=message, ended_at=now,
-                           updated=now)
-                   .execution_options(synchronize_session=False))
-        db.add_all(RunLogRecord(flow_run_id=run_id, level="ERROR", timestamp=now,
-                                message=f"marked CRASHED: worker {worker!r} {message}")
-                   for run_id, worker in stale)
-        return ids
+        running = [(run_id, worker) for run_id, worker, state in stale
+                   if state == State.RUNNING.value]
+        ids = [run_id for run_id, _ in running]
+        if ids:
+            db.execute(update(FlowRunRecord)
+                       .where(FlowRunRecord.id.in_(ids),
+                              FlowRunRecord.state == State.RUNNING.value)
+                       .values(state=State.CRASHED.value, state_message=message, ended_at=now,
+                               updated=now)
+                       .execution_options(synchronize_session=False))
+            db.add_all(RunLogRecord(flow_run_id=run_id, level="ERROR", timestamp=now,
+                                    message=f"marked CRASHED: worker {worker!r} {message}")
+                       for run_id, worker in running)
+    for run_id, worker, state in stale:
+        if state == State.PENDING.value:
+            hand_back(run_id, worker, f"worker {worker!r} {message} before the run started",
+                      now=now)
+    return ids

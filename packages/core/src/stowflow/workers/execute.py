@@ -6,7 +6,12 @@ run RUNNING, then goes through the phases — install (the run's environment lay
 ``directory`` output becomes the working directory), import (the entrypoint, and the
 parameters validated by the flow), run (call the flow) — recording one event per phase
 with its duration, and ends in COMPLETED (exit 0) or FAILED (exit 1). Prints and log
-records go to the run log, redacted. It exits by itself if its worker dies.
+records go to the run log, redacted. It exits by itself as soon as its worker is gone
+(:mod:`~stowflow.workers.lifeline`, checked before any of this module's imports).
+
+A run that cannot start — the database unreachable at start-up, RUNNING not recordable —
+exits with :data:`EXIT_NOT_STARTED` and the reason on stderr; the worker sees the run still
+PENDING and hands it back to SCHEDULED (``claim.hand_back``).
 
 With ``--standby`` it starts before there is a run: it imports what every run needs and
 connects to the database, then waits for one JSON line on stdin — ``{"run_id", "env",
@@ -17,6 +22,11 @@ ready so a run does not wait for Python to start (see ``runner.py`` for when it 
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # the run process: exit at once if the worker is already gone
+    from stowflow.workers.lifeline import watch_worker
+
+    watch_worker()
+
 import asyncio
 import contextlib
 import inspect
@@ -25,7 +35,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 import traceback
 from pathlib import Path
 from typing import Any
@@ -43,9 +52,12 @@ from stowflow.runs import (
     update_run,
 )
 from stowflow.workers.capture import LineWriter, LogSink, SinkHandler
+from stowflow.workers.lifeline import watch_worker
 
 WORKER_ENV = "STOWFLOW_WORKER_NAME"
 RUN_ENV = "STOWFLOW_FLOW_RUN_ID"
+#: Exit code of a run process that could not start the run (it is still PENDING).
+EXIT_NOT_STARTED = 75
 _BLOCK_PREFIX = "stowflow.blocks."
 
 log = logging.getLogger("stowflow.run")
@@ -64,19 +76,6 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, StowflowError):
         return str(exc)
     return redact(f"{type(exc).__name__}: {exc}")
-
-
-def _watch_parent(interval: float = 0.5) -> None:
-    """Exit when the worker that started us disappears (we get re-parented)."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while True:
-            threading.Event().wait(interval)
-            if os.getppid() != parent:
-                os._exit(70)
-
-    threading.Thread(target=watch, name="stowflow-parent-watch", daemon=True).start()
 
 
 def missing_step_requirements(pull_steps: list[Any]) -> list[str]:
@@ -234,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m stowflow.workers.execute RUN_ID | --standby [PLAN-JSON]",
               file=sys.stderr)
         return 2
-    _watch_parent()
+    watch_worker()  # a no-op when the __main__ block above started it already
     if args[0] == "--standby":
         handed = wait_for_handoff(json.loads(args[1]) if len(args) == 2 else None)
         if handed is None:
@@ -243,7 +242,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         run_id = args[0]
     os.environ[RUN_ENV] = run_id
-    get_engine()  # connect (and check migrations) before capture, so none of that is logged
+    try:
+        get_engine()  # connect (and check migrations) before capture, so none of that is logged
+    except Exception as exc:  # the database is unreachable: the run never started
+        print(f"stowflow: the run could not start: {describe(exc)}", file=sys.stderr)
+        return EXIT_NOT_STARTED
     sink = LogSink(run_id).start()
     real_out, real_err = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = LineWriter(sink, "INFO"), LineWriter(sink, "ERROR")
@@ -275,6 +278,12 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout, sys.stderr = real_out, real_err
         print(str(exc), file=sys.stderr)
         return 3
+    except Exception as exc:  # the database went away: the run never started
+        with contextlib.suppress(Exception):
+            finish()
+        sys.stdout, sys.stderr = real_out, real_err
+        print(f"stowflow: the run could not start: {describe(exc)}", file=sys.stderr)
+        return EXIT_NOT_STARTED
     final, message, code = State.COMPLETED, None, 0
     try:
         _run_phases(run_id)

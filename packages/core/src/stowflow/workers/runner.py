@@ -39,6 +39,7 @@ from stowflow.redact import redact
 from stowflow.runs import deployment_for_run, phase
 from stowflow.settings import get_settings
 from stowflow.workers.execute import RUN_ENV, WORKER_ENV
+from stowflow.workers.lifeline import WORKER_PID_ENV
 from stowflow.workers.pools import get_pool, job_env
 
 
@@ -182,6 +183,7 @@ class SubprocessLauncher:
 
     def _popen(self, args: list[str], cwd: Path, env: dict[str, str], output: Path,
                stdin: int) -> subprocess.Popen[bytes]:
+        env = {**env, WORKER_PID_ENV: str(os.getpid())}  # its lifeline (workers/lifeline.py)
         with open(output, "wb") as out:
             return subprocess.Popen([self.python, "-m", "stowflow.workers.execute", *args],
                                     cwd=cwd, env=env, stdin=stdin, stdout=out,

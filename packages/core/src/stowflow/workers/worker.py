@@ -7,8 +7,12 @@ One loop, ticking every ``tick`` seconds:
   up to ``limit`` minus the runs in flight and launch them;
 - every ``heartbeat_interval``: heartbeat the runs in flight; stop those whose
   cancellation was requested and mark them CANCELLED;
-- reap finished subprocesses: a run that exited without recording a final state (the
-  interpreter died, a signal killed it) is marked CRASHED with its last raw output.
+- reap finished subprocesses: a run that exited while still PENDING never started (the
+  database was unreachable at its start-up, it died during hand-over) and is handed back
+  to SCHEDULED (``claim.hand_back``, bounded attempts, the reason in its events); one that
+  exited RUNNING without recording a final state (the interpreter died, a signal killed
+  it) is marked CRASHED with its last raw output. When the database is down while a run
+  is settled, the run stays in flight (and heartbeaten) and is settled on a later tick.
 
 ``stop()`` (or SIGINT/SIGTERM in :meth:`Worker.start`) stops claiming and lets the runs in
 flight finish; a second stop cancels them. ``run_once`` claims once and exits when
@@ -41,7 +45,7 @@ from stowflow.runs import (
     set_state,
     write_logs,
 )
-from stowflow.workers.claim import claim_runs, heartbeat, reap_crashed_runs
+from stowflow.workers.claim import claim_runs, hand_back, heartbeat, reap_crashed_runs
 from stowflow.workers.runner import Launcher, RunHandle, SubprocessLauncher
 
 log = logging.getLogger(__name__)
@@ -89,6 +93,8 @@ class Worker:
             warm_for=(pool, self.deployment_ids or None))
         self.active: dict[str, RunHandle] = {}
         self._cancelling: dict[str, tuple[float, str]] = {}
+        #: Claimed runs whose launch failed on a database error: handed back when it is up.
+        self._unstarted: dict[str, str] = {}
         self._stopping = threading.Event()
         self._aborting = threading.Event()
         self.finished: list[str] = []
@@ -146,6 +152,7 @@ class Worker:
                     self._heartbeat()
                     next_beat = now + self.heartbeat_interval
                 self._reap_finished()
+                self._hand_back_unstarted()
                 self._enforce_cancel_grace()
                 stop_claiming = self._stopping.is_set() or (run_once and claimed_once)
                 if now >= next_poll and not stop_claiming:
@@ -201,8 +208,23 @@ class Worker:
             self.active[run.id] = self.launcher.launch(run, self.name)
         except Exception as exc:
             text = str(exc) if isinstance(exc, StowflowError) else f"{type(exc).__name__}: {exc}"
-            write_logs(run.id, [("ERROR", f"could not start the run: {text}")])
-            self._finalize(run.id, State.FAILED, f"could not start the run: {text}")
+            reason = f"could not start the run: {redact(text)}"
+            if isinstance(exc, SQLAlchemyError):  # the database went away: not the run's fault
+                self._unstarted[run.id] = reason
+                return
+            try:
+                write_logs(run.id, [("ERROR", reason)])
+                self._finalize(run.id, State.FAILED, reason)
+            except (StowflowError, SQLAlchemyError):
+                self._unstarted[run.id] = reason
+
+    def _hand_back_unstarted(self) -> None:
+        for run_id, reason in list(self._unstarted.items()):
+            try:
+                hand_back(run_id, self.name, reason)
+            except (StowflowError, SQLAlchemyError):
+                return  # still down: next tick
+            del self._unstarted[run_id]
 
     def _heartbeat(self) -> None:
         try:
@@ -234,29 +256,41 @@ class Worker:
             code = handle.poll()
             if code is None:
                 continue
-            del self.active[run_id]
-            cancelled = self._cancelling.pop(run_id, None)
             try:
-                run = get_flow_run(run_id)
-                if cancelled is not None and not is_final(run.state):
-                    self._finalize(run_id, State.CANCELLED, f"cancelled: {cancelled[1]}")
-                elif not is_final(run.state):
-                    _learn_run_secrets(run)  # the raw output is redacted in this process
-                    tail = handle.output_tail()
-                    lines = [("ERROR", f"the run process exited with code {code} "
-                                       "without recording a final state")]
-                    if tail:
-                        lines.append(("ERROR", tail))
-                    write_logs(run_id, lines)
-                    self._finalize(run_id, State.CRASHED,
-                                   f"the run process exited with code {code}")
-                log.info("worker %s: flow run %s finished: %s", self.name, run_id,
-                         get_flow_run(run_id).state)
-            except StowflowError as exc:
-                log.error("worker %s: could not finish flow run %s: %s", self.name, run_id, exc)
-            finally:
-                handle.cleanup()
-                self.finished.append(run_id)
+                self._settle(run_id, handle, code)
+            except (StowflowError, SQLAlchemyError) as exc:  # try again on a later tick
+                log.error("worker %s: could not settle flow run %s yet: %s", self.name, run_id,
+                          redact(str(exc)).splitlines()[0] if str(exc) else type(exc).__name__)
+                continue
+            del self.active[run_id]
+            self._cancelling.pop(run_id, None)
+            handle.cleanup()
+            self.finished.append(run_id)
+
+    def _settle(self, run_id: str, handle: RunHandle, code: int) -> None:
+        """Record how a finished run process ended, unless it did so itself."""
+        cancelled = self._cancelling.get(run_id)
+        run = get_flow_run(run_id)
+        if cancelled is not None and not is_final(run.state):
+            self._finalize(run_id, State.CANCELLED, f"cancelled: {cancelled[1]}")
+        elif run.state == State.PENDING.value and run.worker_name == self.name:
+            tail = "\n".join(handle.output_tail().splitlines()[-3:])
+            reason = f"the run process exited with code {code} before the run started" + (
+                f": {tail}" if tail else "")
+            now = hand_back(run_id, self.name, reason)
+            log.warning("worker %s: flow run %s did not start (exit code %s): now %s",
+                        self.name, run_id, code, now)
+        elif not is_final(run.state):
+            _learn_run_secrets(run)  # the raw output is redacted in this process
+            tail = handle.output_tail()
+            lines = [("ERROR", f"the run process exited with code {code} "
+                               "without recording a final state")]
+            if tail:
+                lines.append(("ERROR", tail))
+            write_logs(run_id, lines)
+            self._finalize(run_id, State.CRASHED, f"the run process exited with code {code}")
+        log.info("worker %s: flow run %s finished: %s", self.name, run_id,
+                 get_flow_run(run_id).state)
 
     def _finalize(self, run_id: str, state: State, message: str) -> None:
         with contextlib.suppress(InvalidTransitionError):

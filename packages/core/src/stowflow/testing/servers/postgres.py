@@ -132,6 +132,22 @@ def _wait_until_accepting(server: PostgresServer, timeout: float = 60.0) -> None
             time.sleep(0.1)
 
 
+def pause_postgres(server: PostgresServer) -> None:
+    """Stop the server with a fast shutdown, keeping its data (see :func:`resume_postgres`):
+    what a ``pg_ctl restart -m fast`` does to the clients, for as long as the test likes."""
+    proc = server.process.process
+    if proc is not None and proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=30)
+
+
+def resume_postgres(server: PostgresServer) -> None:
+    """Start a paused server again on the same port and data; wait until it accepts."""
+    server.process.start(timeout=60)
+    _wait_until_accepting(server)
+
+
 def stop_postgres(server: PostgresServer) -> None:
     """Stop the server with a fast shutdown and delete its files."""
     proc = server.process.process
