@@ -11,6 +11,8 @@ format in :mod:`stowflow.transfer.manifest`, the node cache in :mod:`stowflow.tr
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -84,3 +86,22 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(f"stowflow.transfer.{module}"), name)
     globals()[name] = value  # later lookups skip this function
     return value
+
+
+class _EnginePackage(types.ModuleType):
+    """This package's module type: a function is never replaced by its submodule.
+
+    ``pull`` and ``push`` are both functions and submodules. Importing the submodule
+    ``stowflow.transfer.pull`` (any ``from stowflow.transfer.pull import ...``) makes the
+    import system set the package attribute ``pull`` to that module, after which
+    ``transfer.pull(...)`` would fail with "'module' object is not callable"; here the
+    attribute becomes the submodule's function of the same name instead.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _LAZY.get(name) == name:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _EnginePackage
