@@ -221,3 +221,18 @@ def test_max_active_runs_holds_back_the_schedules_next_run(scheduled):
     set_state(busy.id, State.RUNNING)
     set_state(busy.id, State.COMPLETED)
     assert [r.schedule_id for r in claim_runs("w2", 10, pool="pool")] == [limited.id]
+
+
+def test_deleting_a_deployment_deletes_the_runs_its_schedules_created_ahead(scheduled):
+    from stowflow.schedules import delete_deployment
+
+    dep = scheduled({"interval": 600})
+    backfill(dep.id, datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 1, 0, 10, tzinfo=UTC))
+    tick()
+    assert any(_utc(r.scheduled_at) > datetime.now(UTC) for r in _runs(dep.id))
+    delete_deployment(dep.id)
+    with session() as db:
+        left = list(db.scalars(select(FlowRunRecord)))
+    assert len(left) == 2 and all(r.deployment_id is None for r in left)  # the past ones
+    with session() as db:
+        assert db.scalar(select(func.count()).select_from(ScheduleRecord)) == 0

@@ -89,15 +89,12 @@ def run_cmd(
 @deployment_app.command("delete")
 def delete_cmd(name: str = typer.Argument(..., help="FLOW/DEPLOYMENT, a unique name or id.")
                ) -> None:
-    """Delete a deployment (its past runs are kept)."""
-    from sqlalchemy import delete
-
-    from stowflow.db import DeploymentRecord, session
+    """Delete a deployment and its scheduled runs not yet started (its past runs are kept)."""
     from stowflow.runs import find_deployment
+    from stowflow.schedules import delete_deployment
 
     dep = find_deployment(name)
-    with session() as db:
-        db.execute(delete(DeploymentRecord).where(DeploymentRecord.id == dep.id))
+    delete_deployment(dep.id)
     console.print(f"Deleted deployment {dep.flow_name}/{dep.name}")
 
 

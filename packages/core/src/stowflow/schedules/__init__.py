@@ -10,6 +10,7 @@ from stowflow.schedules.model import ScheduleSpec, schedules_from_arguments
 from stowflow.schedules.scheduler import Scheduler, TickReport, backfill, tick
 from stowflow.schedules.store import (
     add_schedule,
+    delete_deployment,
     delete_schedule,
     get_schedule,
     list_schedules,
@@ -26,6 +27,7 @@ __all__ = [
     "TickReport",
     "add_schedule",
     "backfill",
+    "delete_deployment",
     "delete_schedule",
     "fire_times",
     "get_schedule",

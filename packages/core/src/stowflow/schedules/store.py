@@ -189,6 +189,16 @@ def delete_schedule(schedule_id: str) -> None:
         db.execute(delete(ScheduleRecord).where(ScheduleRecord.id == schedule_id))
 
 
+def delete_deployment(deployment_id: str) -> None:
+    """Delete a deployment with its schedules and the runs they created that have not
+    started (they would be claimed and fail: their deployment is gone); past runs are kept."""
+    with session() as db:
+        ids = list(db.scalars(select(ScheduleRecord.id)
+                              .where(ScheduleRecord.deployment_id == deployment_id)))
+        delete_future_runs(db, ids, utcnow())
+        db.execute(delete(DeploymentRecord).where(DeploymentRecord.id == deployment_id))
+
+
 def set_deployment_paused(deployment_id: str, paused: bool) -> DeploymentRecord:
     """Pause a deployment (no scheduled runs; its future ones are deleted) or resume it
     (its active schedules fire again from now)."""
