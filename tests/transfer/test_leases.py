@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,3 +138,86 @@ def test_cli_gc_says_a_push_is_running_and_force_overrides(
     assert "in progress" in err and "Traceback" not in err
     assert main(["storage", "gc", url, "--keep", "1", "--force"]) == 0
     assert layout.is_sha256(transfer.list_versions(store, "p")[0].id)
+
+
+def dead_pid() -> int:
+    """A pid that belonged to a process that has exited."""
+    import subprocess
+    import sys
+
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+    return int(child.stdout)
+
+
+def test_a_killed_local_pushs_lease_is_dead_at_once_and_gc_removes_it(
+    store: FsspecStore, tmp_path: Path
+) -> None:
+    # Regression (issue 19 item 5): a lease left by a SIGKILLed push on this machine
+    # blocked a plain gc for two hours, and gc --force left it in place.
+    import socket
+
+    versions_with_garbage(store, tmp_path)
+    key = f"{leases_prefix('p')}push-{int(time.time())}-killed"
+    store.put(key, f"{socket.gethostname()} pid {dead_pid()}\n".encode())
+    assert live_push_leases(store, "p") == []
+    result = transfer.gc(store, "p", keep=1)
+    assert result.deleted_objects >= 1 and result.deleted_leases == 1
+    assert list(store.list(leases_prefix("p"))) == []
+
+
+def test_a_lease_of_a_live_process_on_another_host_still_counts(store: FsspecStore) -> None:
+    store.put(f"{leases_prefix('p')}push-{int(time.time())}-remote",
+              f"some-other-host pid {dead_pid()}\n".encode())
+    assert len(live_push_leases(store, "p")) == 1
+
+
+def test_gc_removes_unfinished_uploads_of_killed_pushes(
+    store: FsspecStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Regression (issue 19 item 5): .part files of killed pushes were never removed.
+    import os
+
+    versions_with_garbage(store, tmp_path)
+    bucket = tmp_path / "bucket" / "p" / ".stowflow"
+    old_part = bucket / "objects" / ".0123abcd-k1ll3d_x.part"
+    old_part.parent.mkdir(parents=True, exist_ok=True)
+    old_part.write_bytes(b"x" * 1000)
+    fresh_part = bucket / "packs" / ".89abcdef-wr1t1ng.part"
+    fresh_part.write_bytes(b"y" * 10)
+    an_hour_ago = time.time() - 3600
+    os.utime(old_part, (an_hour_ago, an_hour_ago))
+    assert main(["storage", "gc", f"file://{tmp_path / 'bucket'}/p", "--keep", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "removed 1 unfinished uploads (1000 B" in out or "removed 1 unfinished" in out
+    assert not old_part.exists()
+    assert fresh_part.exists()  # it may still be being written
+
+
+def test_a_push_lists_the_store_only_once_no_gc_holds_its_lock(
+    store: FsspecStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stowflow.transfer import leases
+
+    monkeypatch.setattr(leases, "WAIT_POLL_S", 0.05)
+    with leases.gc_lock(store, "p") as lock:
+        listed: list[dict[str, ObjectInfo]] = []
+        with push_lease(store, "p") as lease:
+            waiter = threading.Thread(
+                target=lambda: listed.append(lease.list_store(layout.meta_prefix("p"))))
+            waiter.start()
+            time.sleep(0.4)
+            assert waiter.is_alive() and not listed  # waiting for the gc
+            store.delete([lock.key])
+            waiter.join(timeout=10)
+            assert listed and lock.key not in listed[0]
+
+
+def test_a_dead_local_gcs_lock_does_not_hold_pushes_up(store: FsspecStore) -> None:
+    import socket
+
+    store.put(f"{leases_prefix('p')}gc-{int(time.time())}-killed",
+              f"{socket.gethostname()} pid {dead_pid()}\n".encode())
+    with push_lease(store, "p") as lease:
+        lease.list_store(layout.meta_prefix("p"))  # returns at once
+    assert len(transfer.leases.stale_leases(store, "p")) == 1

@@ -201,20 +201,27 @@ def gc_cmd(
     keep: int = typer.Option(..., "--keep", help="How many of the newest versions to keep."),
     option: list[str] = typer.Option(None, "--option", "-o", help=_OPTION_HELP),
     credentials: str = typer.Option(None, "--credentials", help=_CREDENTIALS_HELP),
-    force: bool = typer.Option(False, "--force",
-                               help="Run even while a push lease exists (left by a crashed push)."),
+    force: bool = typer.Option(
+        False, "--force", help="Run even while a live push lease exists (one a crashed push "
+        "left on another machine; a dead local push's lease is seen at once)."),
 ) -> None:
     """Delete all but the newest KEEP versions (and HEAD) and what only they used.
 
-    Refuses while a push to the same prefix is in progress.
+    Refuses while a push to the same prefix is in progress (pushes that start meanwhile
+    wait for it). Also removes unfinished uploads and leases left by killed pushes.
     """
     from stowflow import transfer
 
     with _store(url, option, credentials) as (store, prefix):
         result = transfer.gc(store, prefix, keep, force=force)
+    leftovers = ""
+    if result.deleted_temp_files or result.deleted_leases:
+        leftovers = (f"; removed {result.deleted_temp_files} unfinished uploads "
+                     f"({_size(result.deleted_temp_bytes)}) and {result.deleted_leases} "
+                     "stale leases")
     console.print(f"Kept {len(result.kept_versions)} versions; deleted "
                   f"{len(result.deleted_versions)} versions and {result.deleted_objects} "
-                  f"objects ({_size(result.deleted_bytes)})", markup=False)
+                  f"objects ({_size(result.deleted_bytes)}){leftovers}", markup=False)
 
 
 @storage_app.command("prune-cache")

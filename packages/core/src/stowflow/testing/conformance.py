@@ -28,6 +28,9 @@ Optional overrides (plain class attributes or fixtures):
   filesystem does) lists only what it can hold.
 - ``large_file_size`` (class attribute, default 1.5 MiB): a file above the pack limit,
   so standalone objects are exercised; keep it small against slow servers.
+- ``gc_race_trials``, ``gc_race_delay`` (class attributes): how many times the gc race
+  test runs ``gc --keep 1`` through a :class:`~stowflow.transfer.instrument.DelayingStore`
+  against a push that reuses what gc is collecting, and the delay per gc request.
 
 Each test gets an isolated ``STOWFLOW_HOME`` (so a cold content cache) from
 ``stowflow.testing.fixtures``, which the root ``conftest.py`` loads. The store instance is
@@ -44,7 +47,10 @@ lists no etags skips only the foreign-folder re-pull test (it then re-fetches su
 from __future__ import annotations
 
 import os
+import random
 import threading
+import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -61,7 +67,7 @@ from stowflow.errors import (
 )
 from stowflow.transfer import layout as keys
 from stowflow.transfer import manifest as mf
-from stowflow.transfer.instrument import CountingStore, FailingStore
+from stowflow.transfer.instrument import CountingStore, DelayingStore, FailingStore
 from stowflow.transfer.leases import leases_prefix
 from stowflow.transfer.materialise import wait_for_cleanup
 from stowflow.transfer.store import ObjectStore
@@ -102,11 +108,62 @@ def leftovers(parent: Path) -> list[str]:
     return [p.name for p in parent.iterdir() if ".stowflow-" in p.name]
 
 
+def race_gc_against_push(store: ObjectStore, prefix: str, tmp_path: Path, *, trials: int,
+                         delay: tuple[float, float], large_file_size: int = 1536 * 1024,
+                         ) -> Counter[str]:
+    """Race ``gc --keep 1`` (through a seeded :class:`DelayingStore`) against a push that
+    reuses what gc is collecting, ``trials`` times; assert HEAD pulls whole after each.
+
+    Each trial pushes tree *old* then *new* under its own prefix (so old's objects are
+    garbage), starts gc in a thread and, after a trial-seeded pause, pushes *old* again.
+    gc may refuse (a push is in progress); anything else is a failure. Returns how many
+    trials ended with ``gc ran`` and ``gc refused``.
+    """
+    outcomes: Counter[str] = Counter()
+    for trial in range(trials):
+        where = "/".join(p for p in (prefix, f"race-{trial}") if p)
+        old: dict[str, bytes | tuple[bytes, bool]] = {"big.bin": os.urandom(large_file_size),
+               "a.py": f"old {trial}\n".encode() * 40, "b.py": b"kept\n"}
+        src_old = tmp_path / f"race-{trial}" / "old"
+        src_new = tmp_path / f"race-{trial}" / "new"
+        tree_old = write_tree(src_old, old)
+        write_tree(src_new, {"a.py": b"new\n"})
+        transfer.push(src_old, store, where)
+        transfer.push(src_new, store, where)  # old's objects are garbage now
+        slow = DelayingStore(store, delay, seed=trial)
+        refused: list[StorageError] = []
+
+        def collect(slow: ObjectStore = slow, where: str = where,
+                    refused: list[StorageError] = refused) -> None:
+            try:
+                transfer.gc(slow, where, keep=1)
+            except StorageError as exc:
+                refused.append(exc)
+
+        collector = threading.Thread(target=collect)
+        collector.start()
+        # Start the push at a different point of gc's run in each trial.
+        time.sleep(random.Random(trial).uniform(0, 12 * delay[1]))
+        pushed = transfer.push(src_old, store, where)
+        collector.join()
+        assert not refused or "in progress" in refused[0].message, refused
+        outcomes["gc refused" if refused else "gc ran"] += 1
+        dest = tmp_path / f"race-{trial}" / "pulled"
+        pulled = transfer.pull(store, where, dest)
+        assert pulled.version == pushed.version
+        assert read_tree(dest) == tree_old, f"trial {trial}: HEAD is not the pushed tree"
+    return outcomes
+
+
 class ObjectStoreConformance:
     """Base class of the conformance suite; subclass it and supply ``object_store``."""
 
     hostile_keys: ClassVar[tuple[str, ...]] = ("../../x", "/abs", "a\\b")
     large_file_size: ClassVar[int] = 1536 * 1024
+    #: How many times the gc race test races a slowed gc against a push, and the delay
+    #: (seconds, low-high) added to each of gc's requests.
+    gc_race_trials: ClassVar[int] = 4
+    gc_race_delay: ClassVar[tuple[float, float]] = (0.0, 0.05)
 
     # --- fixtures a subclass supplies or may override ------------------------------------
 
@@ -402,6 +459,16 @@ class ObjectStoreConformance:
         assert again.deleted_versions == [] and again.deleted_objects == 0
         with pytest.raises(StorageError):
             transfer.gc(object_store, store_prefix, keep=0)
+
+    def test_gc_racing_a_push_never_deletes_what_head_needs(
+        self, object_store: ObjectStore, store_prefix: str, tmp_path: Path
+    ) -> None:
+        """gc --keep 1, every request slowed, races a push of the tree gc is collecting
+        (the push reuses its objects): HEAD is always whole, whoever wins."""
+        outcomes = race_gc_against_push(object_store, store_prefix, tmp_path,
+                                        trials=self.gc_race_trials, delay=self.gc_race_delay,
+                                        large_file_size=self.large_file_size)
+        assert sum(outcomes.values()) == self.gc_race_trials
 
     # --- failures and concurrency --------------------------------------------------------
 

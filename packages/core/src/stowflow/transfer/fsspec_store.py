@@ -31,6 +31,7 @@ from stowflow.errors import (
     StorageTransientError,
     StorageUnreachableError,
 )
+from stowflow.transfer.layout import TEMP_PREFIX_LEN, TEMP_SUFFIX
 from stowflow.transfer.store import ObjectInfo, ObjectStore
 
 T = TypeVar("T")
@@ -109,7 +110,7 @@ class FsspecStore(ObjectStore):
             key = self._key(path)
             if key.startswith(prefix):
                 etag = info.get("ETag") or info.get("etag") or _local_etag(info)
-                yield ObjectInfo(key, int(info.get("size") or 0), etag)
+                yield ObjectInfo(key, int(info.get("size") or 0), etag, _mtime(info))
 
     def get(self, key: str, byte_range: tuple[int, int] | None = None) -> BinaryIO:
         """Open the object (or bytes ``[start, end)``) for reading."""
@@ -167,6 +168,14 @@ class FsspecStore(ObjectStore):
         return ObjectInfo(key, int(found.get("size") or 0), _local_etag(found))
 
 
+def _mtime(info: dict[str, Any]) -> float | None:
+    mtime = info.get("mtime") or info.get("created")
+    if isinstance(mtime, int | float):
+        return float(mtime)
+    stamp = getattr(mtime, "timestamp", None)
+    return float(stamp()) if callable(stamp) else None
+
+
 def _local_etag(info: dict[str, Any]) -> str | None:
     mtime = info.get("mtime") or info.get("created")
     if mtime is None:
@@ -177,7 +186,8 @@ def _local_etag(info: dict[str, Any]) -> str | None:
 def _atomic_local_write(target: str, data: bytes | Path) -> None:
     folder = os.path.dirname(target)
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{uuid.uuid4().hex[:8]}-", suffix=".part")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{uuid.uuid4().hex[:TEMP_PREFIX_LEN]}-",
+                               suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as out:
             if isinstance(data, Path):

@@ -2,12 +2,14 @@
 
 :class:`CountingStore` records every call by kind (``list``, ``get``, ``put``,
 ``delete``, ``head``) and key; :class:`FailingStore` additionally raises a chosen error
-on the Nth call of a kind. Both delegate everything else to the wrapped store.
+on the Nth call of a kind; :class:`DelayingStore` slows calls down (seeded). Both delegate everything else to the wrapped store.
 """
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -117,3 +119,25 @@ class FailingStore(CountingStore):
                 self.triggered += 1
         if fire:
             raise self.error(f"{self.name}: injected failure at {kind} #{count} of '{key}'")
+
+
+class DelayingStore(CountingStore):
+    """A :class:`CountingStore` that sleeps before each call, as a distant region would.
+
+    Each call of a kind in ``kinds`` (default: every kind) first sleeps a duration drawn
+    uniformly from ``delay`` (seconds, ``(low, high)``) by a ``random.Random(seed)``, so a
+    run is repeatable in its delays (not in thread timing).
+    """
+
+    def __init__(self, inner: ObjectStore, delay: tuple[float, float], *, seed: int = 0,
+                 kinds: Sequence[str] | None = None) -> None:
+        super().__init__(inner)
+        self.delay, self.kinds = delay, set(kinds) if kinds is not None else None
+        self._random = random.Random(seed)
+
+    def _record(self, kind: str, key: str) -> None:
+        super()._record(kind, key)
+        if self.kinds is None or kind in self.kinds:
+            with self._lock:
+                pause = self._random.uniform(*self.delay)
+            time.sleep(pause)

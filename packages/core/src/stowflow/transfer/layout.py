@@ -16,11 +16,18 @@ is a foreign folder, pulled by listing it.
 
 from __future__ import annotations
 
+import re
+
 from stowflow.transfer.paths import join_key
 
 META_DIR = ".stowflow"
 PACK_SUFFIX = ".pack"
 MANIFEST_SUFFIX = ".json"
+#: Stores that write through a temp file (local disks) name it ``.<8 hex>-<random>.part``
+#: next to its target; one left by a killed writer is collected by gc.
+TEMP_PREFIX_LEN = 8
+TEMP_SUFFIX = ".part"
+_TEMP_NAME = re.compile(r"\.[0-9a-f]{8}-[A-Za-z0-9_]+\.part")
 
 
 def head_key(prefix: str) -> str:
@@ -83,3 +90,8 @@ def parse_content_key(key: str) -> str | None:
 def is_sha256(text: str) -> bool:
     """Return whether ``text`` is a lowercase hex sha256 digest."""
     return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+
+
+def is_temp_upload(key: str) -> bool:
+    """Return whether ``key`` names a store-side temp file (``.<8 hex>-<random>.part``)."""
+    return _TEMP_NAME.fullmatch(key.rsplit("/", 1)[-1]) is not None

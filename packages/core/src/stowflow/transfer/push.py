@@ -22,7 +22,7 @@ from stowflow.transfer import layout as keys
 from stowflow.transfer import manifest as mf
 from stowflow.transfer.cache import ContentCache
 from stowflow.transfer.ignore import walk
-from stowflow.transfer.leases import push_lease
+from stowflow.transfer.leases import PushLease, push_lease
 from stowflow.transfer.packing import (
     SMALL_FILE_LIMIT,
     PackItem,
@@ -137,13 +137,15 @@ def _push_once(source_dir: Path, hashed: list[HashedFile], store: ObjectStore, p
             previous = load_manifest(store, prefix, head, cache)
         except StorageNotFoundError:
             previous = None  # a dangling HEAD: this push repairs it
-    # A push that will write a new version holds a lease, so gc keeps what it reuses. An
-    # unchanged tree reuses only what HEAD references, which gc always keeps.
-    lease = (contextlib.nullcontext() if _same_files(hashed, previous)
-             else push_lease(store, prefix))
-    with lease:
+    # A push that will write a new version holds a lease (taken after any gc in progress
+    # has finished), so no gc deletes what it reuses (see leases.py). An unchanged tree
+    # reuses only what HEAD references, which gc always keeps.
+    lease: contextlib.AbstractContextManager[PushLease | None] = (
+        contextlib.nullcontext() if _same_files(hashed, previous) else push_lease(store, prefix))
+    with lease as held:
         listing_prefix = keys.meta_prefix(prefix) if layout == "packed" else dir_prefix(prefix)
-        listing = {info.key: info for info in store.list(listing_prefix)}
+        listing = (held.list_store(listing_prefix) if held is not None
+                   else {info.key: info for info in store.list(listing_prefix)})
         uploads = _Uploads(store, reporter)
         if layout == "packed":
             entries, packs, skipped = _push_packed(hashed, prefix, previous, listing, uploads)
@@ -157,7 +159,8 @@ def _push_once(source_dir: Path, hashed: list[HashedFile], store: ObjectStore, p
             log.info("pushed %s to %s/%s: unchanged, still version %s", source_dir, store.name,
                      prefix, head)
             return result
-        if layout == "packed" and skipped:
+        renewed = held is not None and held.renew_if_old()
+        if layout == "packed" and (skipped or renewed):
             _check_reused_objects(store, prefix, doc)
         result.version = save_manifest(store, prefix, doc, cache)
         write_head(store, prefix, result.version)

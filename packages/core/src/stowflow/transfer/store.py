@@ -26,11 +26,16 @@ from stowflow.errors import StorageNotFoundError
 
 @dataclass(frozen=True)
 class ObjectInfo:
-    """One object in a listing: its key, its size in bytes, and its etag when known."""
+    """One object in a listing: key, size in bytes, etag and modification time when known.
+
+    ``modified`` is seconds since the epoch (stores that know it fill it in; gc uses it to
+    leave alone a temp file that may still be being written).
+    """
 
     key: str
     size: int
     etag: str | None = None
+    modified: float | None = None
 
 
 class ObjectStore(ABC):
