@@ -38,10 +38,10 @@ class FileSpec:
 
 
 def _folder(rng: random.Random) -> str:
-    # 1 to 6 levels, names drawn from a small set so folders hold many files each
+    # 1 to 6 levels, names drawn from a small set: about 500 folders of ~10 files each
     depth = rng.choice((1, 2, 2, 3, 3, 3, 4, 4, 5, 6))
     return "/".join(f"{('src', 'lib', 'pkg', 'mod', 'core', 'util')[level]}"
-                    f"{rng.randint(0, 5 if level < 3 else 2)}" for level in range(depth))
+                    f"{rng.randint(0, 3 if level < 2 else 1)}" for level in range(depth))
 
 
 def specs(scale: float = 1.0, seed: int = SEED) -> list[FileSpec]:

@@ -1,12 +1,14 @@
-"""Materialising a commit as a fresh checkout, then swapping it into the destination.
+"""Materialising a commit as a fresh work tree, then swapping it into the destination.
 
-Every pull builds a new working tree in a temporary sibling of the destination — a small
-repository whose objects are borrowed from the mirror (git "alternates", as ``git clone
---shared`` does), its ``origin`` the repository URL without credentials — checks the commit
-out (sparse in cone mode for ``directories``), fetches submodules shallow, and only then
-swaps it into place with the sync engine's :func:`~stowflow.transfer.materialise.swap_in`
-(the one folder swap in stowflow). A failure at any step removes the temporary tree and
-leaves the previous destination exactly as it was.
+Every pull builds a new work tree in a temporary sibling of the destination: its files are
+hard links to the content cache laid out by :mod:`.worktree` (only blobs the cache lacks
+are written), its ``.git`` a small repository whose objects are borrowed from the mirror
+(git "alternates", as ``git clone --shared`` does), its ``origin`` the repository URL
+without credentials, its index written by :mod:`.index` (sparse in cone mode for
+``directories``); submodules are fetched shallow; only then is it swapped into place
+with the sync engine's :func:`~stowflow.transfer.materialise.swap_in` (the one folder
+swap in stowflow). A failure at any step removes the temporary tree and leaves the
+previous destination exactly as it was.
 
 The checkout's history commands (``git log``) read objects from the node's mirror; the
 files themselves never depend on it.
@@ -14,18 +16,17 @@ files themselves never depend on it.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from stowflow.errors import ConfigError, GitError
+from stowflow.errors import ConfigError, GitError, StorageError
+from stowflow.git import worktree
+from stowflow.git.index import write_index
 from stowflow.git.mirror import Mirror, Target, config_quote, write_skeleton
 from stowflow.git.runner import GitEnv, run_git
 from stowflow.git.url import GitURL
-from stowflow.transfer.materialise import swap_in
+from stowflow.transfer.cache import ContentCache
+from stowflow.transfer.materialise import TreeBuilder, swap_in
 
 
 def normalize_directories(directories: Sequence[str] | str | None) -> list[str]:
@@ -76,7 +77,10 @@ def _prepare_repo(tmp: Path, mirror: Mirror, url: GitURL, target: Target,
     shallow = mirror.shallow_file()
     if shallow:
         (git_dir / "shallow").write_text(shallow)
-    config = ['[remote "origin"]', f"\turl = {config_quote(url.url)}",
+    # the files are hard links that every tree of the same content shares; linking one
+    # into a new tree changes its ctime, which must not make git re-read it
+    config = ["[core]", "\ttrustctime = false",
+              '[remote "origin"]', f"\turl = {config_quote(url.url)}",
               "\tfetch = +refs/heads/*:refs/remotes/origin/*"]
     if directories:
         config += ["[core]", "\tsparseCheckout = true", "\tsparseCheckoutCone = true"]
@@ -85,9 +89,13 @@ def _prepare_repo(tmp: Path, mirror: Mirror, url: GitURL, target: Target,
     with open(git_dir / "config", "a", encoding="utf-8") as handle:
         handle.write("\n".join(config) + "\n")
     if target.branch:
-        ref = git_dir / "refs" / "remotes" / "origin" / target.branch
-        ref.parent.mkdir(parents=True, exist_ok=True)
-        ref.write_text(target.commit_sha + "\n")
+        for ref in (git_dir / "refs" / "remotes" / "origin" / target.branch,
+                    git_dir / "refs" / "heads" / target.branch):
+            ref.parent.mkdir(parents=True, exist_ok=True)
+            ref.write_text(target.commit_sha + "\n")
+        (git_dir / "HEAD").write_text(f"ref: refs/heads/{target.branch}\n")
+    else:
+        (git_dir / "HEAD").write_text(target.commit_sha + "\n")
 
 
 def previous_checkout(destination: Path, mirror: Mirror, directories: Sequence[str],
@@ -129,101 +137,39 @@ def previous_checkout(destination: Path, mirror: Mirror, directories: Sequence[s
     return (head, branch) if head and branch else None
 
 
-def _link_copy(source: Path, target: Path) -> None:
-    """Fill the empty folder ``target`` with hard links to ``source``'s files; copy ``.git``.
-
-    git replaces a file it updates (unlink, then create) instead of writing into it, so
-    a checkout in ``target`` never changes a file of ``source``. Plain strings and
-    ``scandir`` keep this at one system call per file.
-    """
-    stack = [(os.fspath(source), os.fspath(target))]
-    while stack:
-        src, dst = stack.pop()
-        with os.scandir(src) as entries:
-            for entry in entries:
-                there = os.path.join(dst, entry.name)
-                if entry.is_symlink():
-                    os.symlink(os.readlink(entry.path), there)
-                elif entry.is_dir():
-                    if src == os.fspath(source) and entry.name == ".git":
-                        continue
-                    os.mkdir(there)
-                    stack.append((entry.path, there))
-                else:
-                    os.link(entry.path, there)
-    shutil.copytree(source / ".git", target / ".git", symlinks=True)
-
-
-def _update_copy(tmp: Path, destination: Path, mirror: Mirror, target: Target) -> None:
-    _link_copy(destination, tmp)
-    git_dir = tmp / ".git"
-    shallow = mirror.shallow_file()
-    if shallow:
-        (git_dir / "shallow").write_text(shallow)
-    if target.branch:
-        ref = git_dir / "refs" / "remotes" / "origin" / target.branch
-        ref.parent.mkdir(parents=True, exist_ok=True)
-        ref.write_text(target.commit_sha + "\n")
-
-
-def _fresh_tmp(destination: Path) -> Path:
-    # the sync engine's naming, so its sweep of trees left by killed pulls covers ours too
-    tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.stowflow-new-",
-                                dir=destination.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)
-    return tmp
-
-
 def materialise(mirror: Mirror, url: GitURL, env: GitEnv, target: Target, destination: Path,
                 *, directories: Sequence[str] = (), include_submodules: bool = False,
                 previous: tuple[str, str] | None = None) -> Path:
-    """Check ``target`` out into ``destination`` as a fresh tree; return ``destination``.
+    """Lay ``target`` out in ``destination`` as a fresh work tree; return ``destination``.
 
-    Built in a temporary sibling and swapped in at the end: on any failure the previous
-    ``destination`` is untouched. Submodules (``include_submodules``) are fetched shallow,
-    recursively, with the same credentials for submodules on the same host.
+    Built in a temporary sibling from hard links to the content cache (see
+    :mod:`.worktree`; only files the cache lacks are written) with an index that matches
+    them, and swapped in at the end: on any failure the previous ``destination`` is
+    untouched. Submodules (``include_submodules``) are fetched shallow, recursively, with
+    the same credentials for submodules on the same host.
 
-    When ``destination`` already is a clean checkout of this repository (what a fresh
-    checkout would produce; ``previous`` is :func:`previous_checkout`'s answer for it), it
-    is kept as it is for the same commit, and for another commit the new tree is built
-    from hard links to it so only changed files are written.
+    When ``destination`` already is a clean checkout of ``target`` (``previous`` is
+    :func:`previous_checkout`'s answer for it), it is kept as it is.
     """
     destination = destination.absolute()
-    switch = ["-B", target.branch] if target.branch else ["--detach"]
-    state = previous
-    if state == (target.commit_sha, target.branch or "(detached)") and not include_submodules:
+    if previous == (target.commit_sha, target.branch or "(detached)") \
+            and not include_submodules:
         return destination
     try:
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _fresh_tmp(destination)
-    except OSError as exc:  # the destination's folder is missing, read-only or a file
-        raise GitError(f"cannot check out into '{destination}': cannot write in "
-                       f"'{destination.parent}' ({exc.strerror or exc})",
+        builder = TreeBuilder(destination, ContentCache())
+    except StorageError as exc:  # the destination's folder is missing, read-only or a file
+        raise GitError(str(exc.message).replace("cannot pull into", "cannot check out into"),
                        hint="check out into a folder you can write to") from exc
     try:
-        if state is not None:
-            try:
-                _update_copy(tmp, destination, mirror, target)
-                run_git(["-c", "core.trustctime=false", "checkout", "-q", *switch,
-                         target.commit_sha], cwd=tmp, env=env.local(),
-                        action=f"checkout of {target.commit_sha[:12]} from {url}")
-            except (OSError, GitError):
-                shutil.rmtree(tmp, ignore_errors=True)
-                tmp = _fresh_tmp(destination)
-                state = None
-        if state is None:
-            _prepare_repo(tmp, mirror, url, target, directories)
-            run_git(["checkout", "-q", *switch, target.commit_sha], cwd=tmp, env=env.local(),
-                    action=f"checkout of {target.commit_sha[:12]} from {url}")
+        entries = worktree.build(builder, mirror, target.commit_sha, directories)
+        _prepare_repo(builder.root, mirror, url, target, directories)
+        write_index(builder.root / ".git" / "index", entries)
         if include_submodules:
             run_git(["-c", "submodule.fetchJobs=4", "submodule", "--quiet", "update",
-                     "--init", "--recursive", "--depth", "1"], cwd=tmp, env=env,
+                     "--init", "--recursive", "--depth", "1"], cwd=builder.root, env=env,
                     retry=True, action=f"submodule update of {url}")
-        swap_in(tmp, destination)
+        swap_in(builder.root, destination)
     except BaseException:
-        with contextlib.suppress(OSError):
-            shutil.rmtree(tmp, ignore_errors=True)
+        builder.abort()
         raise
     return destination

@@ -3,7 +3,9 @@
 A pull never re-clones. Under a file lock (so concurrent processes take turns), it asks the
 host which commit the requested ref names (``ls-remote``, which also proves the
 credentials can read the repository — the cache never serves code to someone who could not
-fetch it), fetches that one commit shallow (``--depth 1``) only when the mirror lacks it,
+fetch it), fetches that one commit shallow (``--depth 1``) only when the mirror lacks it
+(an empty mirror asked for a branch or a commit skips the ``ls-remote``: its fetch
+proves the credentials itself),
 and then fetches exactly the blobs the checkout needs that are still missing (for a
 sparse checkout the commit comes with ``--filter=blob:none``, so files outside
 ``directories`` are never downloaded). Because the mirror keeps earlier commits, a fetch
@@ -189,15 +191,40 @@ class Mirror:
         :meth:`locked`.
         """
         empty = self.ensure()
-        refs = self.remote_refs(branch)
         filtered = bool(directories)
-        if commit_sha:
-            sha = self._pin(commit_sha, filtered)
-            target = Target(sha, branch)
+        if empty:
+            # Nothing is cached, so nothing can be served without a fetch, and the fetch
+            # proves the credentials itself: one negotiation, as `git clone` makes.
+            if commit_sha:
+                target = Target(self._pin(commit_sha, filtered), branch)
+            else:
+                target = self._first_fetch(branch, filtered)
         else:
-            target = self._follow(refs, branch, filtered, empty)
+            refs = self.remote_refs(branch)
+            if commit_sha:
+                target = Target(self._pin(commit_sha, filtered), branch)
+            else:
+                target = self._follow(refs, branch, filtered, empty)
         self._fetch_missing_blobs(target.commit_sha, directories)
         return target
+
+    def _first_fetch(self, branch: str | None, filtered: bool) -> Target:
+        """Fetch ``branch`` (a branch, else a tag) or the default branch into an empty mirror.
+
+        A named branch is fetched without a listing first (a missing one is then tried as
+        a tag); the default branch is listed first, since its name is not in the fetch.
+        """
+        if branch:
+            name = branch.removeprefix("refs/heads/")
+            for ref in (f"refs/heads/{name}", f"refs/tags/{name}"):
+                try:
+                    self._fetch([f"+{ref}:{ref}"], filtered=filtered)
+                except GitRefNotFoundError:
+                    continue
+                return Target(self._resolve_local(f"{ref}^{{commit}}"), name)
+            raise _not_found(self.url, name)
+        # The default branch: its name (for the checkout's branch) needs the listing.
+        return self._follow(self.remote_refs(None), None, filtered, True)
 
     def _fetch(self, refspecs: Sequence[str], *, filtered: bool, depth: int | None = 1,
                extra: Sequence[str] = ()) -> None:
@@ -220,9 +247,7 @@ class Mirror:
             elif f"refs/tags/{name}" in refs:
                 ref, label = f"refs/tags/{name}", name
             else:
-                raise GitRefNotFoundError(
-                    f"git fetch of {self.url} failed: branch or tag {name!r} not found",
-                    hint="check the branch name; 'git ls-remote URL' lists the branches")
+                raise _not_found(self.url, name)
         else:
             if "HEAD" not in refs:
                 raise GitRefNotFoundError(
@@ -330,6 +355,12 @@ class Mirror:
                 extra.append("--unshallow")
             self._fetch(["+refs/heads/*:refs/heads/*"], filtered=False, depth=None,
                         extra=extra)
+
+
+def _not_found(url: GitURL, name: str) -> GitRefNotFoundError:
+    return GitRefNotFoundError(f"git fetch of {url} failed: branch or tag {name!r} not found",
+                               hint="check the branch name; 'git ls-remote URL' lists the "
+                               "branches")
 
 
 def write_skeleton(git_dir: Path, *, bare: bool, config: str = "") -> None:

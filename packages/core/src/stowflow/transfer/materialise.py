@@ -55,9 +55,17 @@ class TreeBuilder:
         self._parts = itertools.count()
 
     def make_dirs(self, paths: Iterable[str]) -> None:
-        """Create every folder the files at ``paths`` need."""
-        for folder in sorted({p.rpartition("/")[0] for p in paths} - {""}):
-            (self.root / folder).mkdir(parents=True, exist_ok=True)
+        """Create every folder the files at ``paths`` need (one ``mkdir`` per folder)."""
+        folders: set[str] = set()
+        for path in paths:
+            folder = path.rpartition("/")[0]
+            while folder and folder not in folders:
+                folders.add(folder)
+                folder = folder.rpartition("/")[0]
+        root = os.fspath(self.root)
+        for folder in sorted(folders):  # a parent sorts before its children
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(f"{root}/{folder}")
 
     def empty(self, relpath: str, executable: bool) -> None:
         """Create an empty file (writable: it shares nothing with the cache)."""

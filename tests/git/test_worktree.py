@@ -1,0 +1,146 @@
+"""Work trees laid out from the content cache by hard links, against the real HTTP server.
+
+A pull into a new folder links every file the cache holds (nothing is written), and the
+result is a real git work tree: ``git status`` is clean without re-reading files,
+``git log`` works, exec bits, symlinks, empty and duplicate files and sparse cones are
+what ``git checkout`` would make.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+from stowflow.git import pull
+from stowflow.settings import get_settings
+from stowflow.testing.servers.git_http import GitHTTPServer
+
+
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True,
+                          timeout=60).stdout.strip()
+
+
+def tree_of(folder: Path) -> dict[str, tuple[str, bytes]]:
+    """Return ``{path: (kind, content or link target)}`` of every file outside ``.git``."""
+    out: dict[str, tuple[str, bytes]] = {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if rel == ".git" or rel.startswith(".git/"):
+            continue
+        if path.is_symlink():
+            out[rel] = ("link", os.readlink(path).encode())
+        elif path.is_file():
+            kind = "exec" if path.stat().st_mode & stat.S_IXUSR else "file"
+            out[rel] = (kind, path.read_bytes())
+    return out
+
+
+def cache_inodes() -> set[int]:
+    root = get_settings().cache_dir / "transfer" / "objects"
+    return {p.stat().st_ino for p in root.glob("*/*")}
+
+
+def make_repo(git_remote: GitHTTPServer):
+    repo = git_remote.create_repo(files={
+        "run.sh": "#!/bin/sh\necho hi\n", "flows/etl.py": "print('etl')\n",
+        "flows/copy.py": "print('etl')\n",  # the same content twice
+        "empty.txt": "", "deep/a/b/c/d/e/f.txt": "deep", "data/big.bin": os.urandom(300_000),
+        "libs/common/c.py": "c", "libs/other/o.py": "o",
+    })
+    subprocess.run(["git", "update-index", "--chmod=+x", "run.sh"], cwd=repo.work, check=True)
+    os.symlink("flows/etl.py", repo.work / "etl-link.py")
+    os.symlink("../flows", repo.work / "libs" / "flows-link")
+    return repo, repo.commit({}, "exec bit and symlinks")
+
+
+def test_new_workspace_links_the_cache_and_is_a_git_work_tree(git_remote: GitHTTPServer,
+                                                               tmp_path: Path) -> None:
+    repo, head = make_repo(git_remote)
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", repo.url, str(clone)], check=True, timeout=60)
+    first = pull(repo.url, tmp_path / "first")
+    assert first.commit_sha == head
+    assert tree_of(first.directory) == tree_of(clone)  # exec bit, symlinks, empty file
+    fetches = git_remote.fetch_count(repo)
+
+    run = pull(repo.url, tmp_path / "run-1").directory
+    assert git_remote.fetch_count(repo) == fetches + 1  # the ls-remote only: no pack
+    assert tree_of(run) == tree_of(clone)
+    inodes = cache_inodes()
+    for rel in ("flows/etl.py", "flows/copy.py", "data/big.bin", "run.sh",
+                "deep/a/b/c/d/e/f.txt"):
+        assert (run / rel).stat().st_ino in inodes, rel  # a hard link, not a copy
+        assert (run / rel).stat().st_ino == (first.directory / rel).stat().st_ino
+        assert not (run / rel).stat().st_mode & stat.S_IWUSR  # read-only, as cached
+    # a real work tree: clean status, history, branch, and a status that reads no file
+    assert git("status", "--porcelain", "--untracked-files=all", cwd=run) == ""
+    assert git("log", "-1", "--format=%H %s", cwd=run) == f"{head} exec bit and symlinks"
+    assert git("branch", "--show-current", cwd=run) == "main"
+    assert git("rev-parse", "origin/main", cwd=run) == head
+    assert git("diff", "--stat", "HEAD", cwd=run) == ""
+    trace = subprocess.run(["git", "status", "--porcelain"], cwd=run, capture_output=True,
+                           text=True, check=True, timeout=60,
+                           env={**os.environ, "GIT_TRACE_PERFORMANCE": "1"}).stderr
+    index_before = (run / ".git" / "index").read_bytes()
+    assert "refresh index" in trace
+    assert (run / ".git" / "index").read_bytes() == index_before  # nothing to refresh
+    # and it behaves like one: a change shows, a commit can be made on top
+    (run / "new.txt").write_text("n")
+    assert git("status", "--porcelain", cwd=run) == "?? new.txt"
+
+
+def test_new_commit_writes_only_changed_files(git_remote: GitHTTPServer,
+                                              tmp_path: Path) -> None:
+    repo, _ = make_repo(git_remote)
+    first = pull(repo.url, tmp_path / "first").directory
+    before = cache_inodes()
+    moved = repo.commit({"flows/etl.py": "print('v2')\n", "added.txt": "new"})
+    run = pull(repo.url, tmp_path / "run").directory
+    assert git("rev-parse", "HEAD", cwd=run) == moved
+    assert (run / "flows" / "etl.py").read_text() == "print('v2')\n"
+    assert (run / "flows" / "etl.py").stat().st_ino not in before  # written once, new
+    assert (run / "data" / "big.bin").stat().st_ino == \
+        (first / "data" / "big.bin").stat().st_ino  # unchanged: linked
+    assert len(cache_inodes() - before) == 2  # exactly the two new contents were written
+    assert git("status", "--porcelain", "--untracked-files=all", cwd=run) == ""
+
+
+def test_a_file_edited_in_place_does_not_reach_the_next_workspace(git_remote: GitHTTPServer,
+                                                                  tmp_path: Path) -> None:
+    repo, _ = make_repo(git_remote)
+    first = pull(repo.url, tmp_path / "first").directory
+    target = first / "flows" / "etl.py"
+    target.chmod(0o644)  # what a user (or root, who ignores the mode) can do
+    with open(target, "r+b") as handle:  # in place: the cache entry shares the inode
+        handle.write(b"XXXXX")
+    # the same content in one tree is one inode: both paths show the edit
+    assert git("status", "--porcelain", cwd=first).split("\n") == [
+        "M flows/copy.py", " M flows/etl.py"]
+    run = pull(repo.url, tmp_path / "run").directory
+    assert (run / "flows" / "etl.py").read_text() == "print('etl')\n"
+    assert (run / "flows" / "copy.py").read_text() == "print('etl')\n"
+    assert git("status", "--porcelain", cwd=run) == ""
+    again = pull(repo.url, first).directory  # and the edited tree itself is replaced
+    assert (again / "flows" / "etl.py").read_text() == "print('etl')\n"
+
+
+def test_sparse_workspace_marks_the_rest_skip_worktree(git_remote: GitHTTPServer,
+                                                       tmp_path: Path) -> None:
+    repo, _ = make_repo(git_remote)
+    clone = tmp_path / "clone"  # what git's own cone-mode sparse checkout makes
+    subprocess.run(["git", "clone", "-q", "--no-checkout", repo.url, str(clone)], check=True,
+                   timeout=60)
+    git("sparse-checkout", "set", "--cone", "libs/common", cwd=clone)
+    git("checkout", "-q", "main", cwd=clone)
+    assert "libs/common/c.py" in tree_of(clone) and "data/big.bin" not in tree_of(clone)
+    for name in ("one", "two"):
+        run = pull(repo.url, tmp_path / name, directories=["libs/common"]).directory
+        assert tree_of(run) == tree_of(clone)
+        assert git("status", "--porcelain", "--untracked-files=all", cwd=run) == ""
+        skipped = git("ls-files", "-t", cwd=run).splitlines()
+        assert "S data/big.bin" in skipped and "H libs/common/c.py" in skipped
+        # the user can widen the cone with git itself, from the mirror's objects
+        assert git("sparse-checkout", "list", cwd=run) == "libs/common"
