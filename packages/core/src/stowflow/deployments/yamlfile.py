@@ -11,6 +11,11 @@ from stowflow.errors import ConfigError
 
 Location = tuple[str | int, ...]
 
+#: The most values a document may hold once its aliases are expanded. An alias costs
+#: nothing to parse, but whatever walks the data later (templating, JSON for the
+#: database) sees every copy: nested anchors ("billion laughs") would take the machine.
+MAX_EXPANDED_NODES = 100_000
+
 
 class StowflowYamlError(ConfigError):
     """``stowflow.yaml`` is unreadable or invalid; carries the file, field and line."""
@@ -74,7 +79,29 @@ def load_yaml_with_lines(text: str, file: str) -> tuple[Any, dict[Location, int]
         loader.dispose()
     lines: dict[Location, int] = {}
     _record_lines(node, (), lines, file)
+    _expanded_size(node, {}, file)
     return data, lines
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], file: str) -> int:
+    """Count the values under ``node`` with every alias expanded (each node counted once,
+    memoised); refuse at the first one whose expansion passes :data:`MAX_EXPANDED_NODES`."""
+    if id(node) in sizes:
+        return sizes[id(node)]
+    size = 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            size += _expanded_size(key, sizes, file) + _expanded_size(value, sizes, file)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            size += _expanded_size(item, sizes, file)
+    if size > MAX_EXPANDED_NODES:
+        raise StowflowYamlError(
+            f"invalid YAML: aliases here expand to more than {MAX_EXPANDED_NODES:,} values",
+            file=file, line=node.start_mark.line + 1,
+            hint="write the values out, or use fewer nested aliases")
+    sizes[id(node)] = size
+    return size
 
 
 def line_of(lines: dict[Location, int], location: Location) -> int | None:
