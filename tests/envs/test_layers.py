@@ -61,3 +61,15 @@ def test_failed_install_raises_with_the_installers_message(tmp_path):
     leftovers = [p for p in envlayer.layers_root().iterdir()
                  if not p.name.endswith((".lock", ".lease"))]
     assert leftovers == []
+
+
+def test_extra_packages_the_worker_already_has_are_not_installed_again() -> None:
+    from stowflow.envs.layers import split_installed
+
+    wanted, present = split_installed([
+        "pluggy", "pluggy>=1", "pluggy<0.1", "--index-url", "https://i.example/simple",
+        "stowflow-not-a-real-dist", "pluggy", "@", "https://h/p.whl", "-f", "pluggy"])
+    assert present == ["pluggy", "pluggy>=1"]
+    # a version the worker lacks, options and their values, URLs: all go to the installer
+    assert wanted == ["pluggy<0.1", "--index-url", "https://i.example/simple",
+                      "stowflow-not-a-real-dist", "pluggy", "@", "https://h/p.whl", "-f", "pluggy"]

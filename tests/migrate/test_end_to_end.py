@@ -101,9 +101,6 @@ def test_bitbucket_server(tmp_path, monkeypatch, capsys, git_remote, private_rep
     assert "migrated code ran: git" in migrate_deploy_and_run(root, monkeypatch, capsys, "my_pool")
 
 
-@pytest.mark.xfail(strict=True, reason="EXTRA_PIP_PACKAGES=stowflow-aws is installed into a "
-                   "layer even though the worker has it (and stowflow-aws is not on the index "
-                   "here); the run-environment work of issue 16 skips what the worker has")
 def test_s3(tmp_path, monkeypatch, capsys, s3_server, s3_bucket) -> None:
     from stowflow_aws import AwsCredentials
 

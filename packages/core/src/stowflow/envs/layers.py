@@ -74,6 +74,37 @@ def parse_packages(value: str | None) -> list[str]:
     return packages
 
 
+def split_installed(packages: list[str]) -> tuple[list[str], list[str]]:
+    """Split ``EXTRA_PIP_PACKAGES`` entries into ``(to install, already installed)``.
+
+    A plain requirement (a name with optional specifiers, no URL) that this interpreter's
+    own environment already satisfies is not installed again: a layer is appended after
+    the worker's packages, so its copy could never be imported anyway. Options and the
+    values they take, URLs and anything else pass through unchanged.
+    """
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    from stowflow.steps.requires import is_satisfied
+
+    wanted: list[str] = []
+    present: list[str] = []
+    after_option = False
+    for index, word in enumerate(packages):
+        direct = "@" in word or packages[index + 1:index + 2] == ["@"]  # name @ url
+        plain = not (after_option or direct or word.startswith("-") or "://" in word)
+        after_option = word in _OPTIONS_WITH_VALUE
+        if plain:
+            try:
+                requirement = Requirement(word)
+            except InvalidRequirement:
+                requirement = None
+            if requirement is not None and requirement.url is None and is_satisfied(requirement):
+                present.append(word)
+                continue
+        wanted.append(word)
+    return wanted, present
+
+
 #: The user info of a URL: ``://user:password@`` or ``://token@``.
 _USERINFO = re.compile(r"(://)[^/@\s]+@")
 

@@ -96,6 +96,7 @@ def _install(run_id: str, deployment: dict[str, Any], pull_steps: list[Any]) -> 
     goes into a cached layer, never into the worker's own environment) and install
     ``EXTRA_PIP_PACKAGES`` and what the pull steps' ``requires:`` lack into it."""
     from stowflow.envs import ENV_VAR, masked, parse_packages
+    from stowflow.envs.layers import split_installed
     from stowflow.envs.run import enter
     from stowflow.runs import record_event
 
@@ -104,10 +105,12 @@ def _install(run_id: str, deployment: dict[str, Any], pull_steps: list[Any]) -> 
 
     run_env = enter(used_by=f"{deployment.get('flow_name')}/{deployment.get('name')}",
                     record=record)
-    packages = parse_packages(os.environ.get(ENV_VAR))
+    packages, present = split_installed(parse_packages(os.environ.get(ENV_VAR)))
     with phase(run_id, "install") as p:
         required = missing_step_requirements(pull_steps)
         p.details.update(packages=masked(packages), requires=required)
+        if present:
+            p.details["already_installed"] = present
         if not packages and not required:
             p.status = "skipped"
         else:
