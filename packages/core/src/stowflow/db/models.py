@@ -202,6 +202,7 @@ class FlowRunRecord(TimestampMixin, Base):
     __tablename__ = "flow_runs"
     __table_args__ = (
         Index("ix_flow_runs_claim", "work_pool_name", "state", "scheduled_at"),
+        Index("ix_flow_runs_created", "created"),  # the UI lists runs newest first
         # The scheduler's idempotency key: any number of schedulers insert the same
         # (deployment, schedule, time) and the database keeps one. Manual runs have no
         # schedule (NULL), and NULLs never collide.
@@ -264,3 +265,29 @@ class RunEventRecord(Base):
     status: Mapped[str] = mapped_column(String(20), default="ok")
     duration_s: Mapped[float | None] = mapped_column(Float)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class FlowRunStateRecord(Base):
+    """One state a flow run entered, and when (its state history)."""
+
+    __tablename__ = "flow_run_states"
+    __table_args__ = (Index("ix_flow_run_states_run", "flow_run_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    flow_run_id: Mapped[str] = mapped_column(ForeignKey("flow_runs.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(20))
+    message: Mapped[str | None] = mapped_column(Text)
+    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WorkerRecord(Base):
+    """A worker that polled a pool, and when it last did (its heartbeat)."""
+
+    __tablename__ = "workers"
+    __table_args__ = (UniqueConstraint("work_pool_name", "name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    work_pool_name: Mapped[str | None] = mapped_column(String(200), index=True)
+    started: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -13,12 +13,21 @@ from stowflow.runs.api import (
     get_flow_run,
     is_late,
     list_flow_runs,
+    read_states,
     request_cancel,
     set_state,
     shown_state,
     update_run,
 )
-from stowflow.runs.logs import PHASES, phase, read_events, read_logs, record_event, write_logs
+from stowflow.runs.logs import (
+    PHASES,
+    phase,
+    read_events,
+    read_log_page,
+    read_logs,
+    record_event,
+    write_logs,
+)
 from stowflow.runs.params import (
     ParameterError,
     coerce_text,
@@ -49,7 +58,9 @@ __all__ = [
     "parse_param_pairs",
     "phase",
     "read_events",
+    "read_log_page",
     "read_logs",
+    "read_states",
     "record_event",
     "request_cancel",
     "set_state",

@@ -17,6 +17,7 @@ from stowflow.db import (
     DeploymentRecord,
     DeploymentVersionRecord,
     FlowRunRecord,
+    FlowRunStateRecord,
     new_id,
     session,
     utcnow,
@@ -106,6 +107,9 @@ def create_flow_run(deployment: str | DeploymentRecord, parameters: dict[str, An
     )
     with session() as db:
         db.add(run)
+        db.flush()
+        db.add(FlowRunStateRecord(flow_run_id=run_id, state=State.SCHEDULED.value,
+                                  timestamp=run.created or utcnow()))
     return run
 
 
@@ -144,12 +148,18 @@ def shown_state(run: FlowRunRecord, now: datetime | None = None) -> str:
 
 
 def list_flow_runs(*, deployment_id: str | None = None, state: str | None = None,
-                   limit: int = 50) -> list[FlowRunRecord]:
-    """Return the newest runs first, optionally only of one deployment or in one state
-    (``LATE``: the SCHEDULED runs more than :data:`LATE_AFTER` past their due time)."""
-    query = select(FlowRunRecord).order_by(FlowRunRecord.created.desc()).limit(limit)
+                   work_pool_name: str | None = None, limit: int = 50,
+                   offset: int = 0) -> list[FlowRunRecord]:
+    """Return the newest runs first, optionally only of one deployment, in one state
+    (``LATE``: the SCHEDULED runs more than :data:`LATE_AFTER` past their due time) or of
+    one work pool; ``offset`` skips that many (for paging)."""
+    query = (select(FlowRunRecord)
+             .order_by(FlowRunRecord.created.desc(), FlowRunRecord.id.desc())
+             .limit(limit).offset(offset))
     if deployment_id:
         query = query.where(FlowRunRecord.deployment_id == deployment_id)
+    if work_pool_name:
+        query = query.where(FlowRunRecord.work_pool_name == work_pool_name)
     if state and state.upper() == LATE:
         query = query.where(FlowRunRecord.state == State.SCHEDULED.value,
                             FlowRunRecord.scheduled_at < utcnow() - LATE_AFTER)
@@ -195,8 +205,19 @@ def set_state(run_id: str, state: State, *, message: str | None = None,
             owner = f" (held by {run.worker_name})" if worker_name and run.worker_name else ""
             raise InvalidTransitionError(
                 f"flow run {run_id} is {run.state}{owner}; it cannot become {state.value}")
+        db.add(FlowRunStateRecord(flow_run_id=run_id, state=state.value,
+                                  message=values.get("state_message"),
+                                  timestamp=values["updated"]))
         db.refresh(run)
     return run
+
+
+def read_states(run_id: str) -> list[FlowRunStateRecord]:
+    """Return the states the run entered, oldest first (its state history)."""
+    with session() as db:
+        return list(db.scalars(select(FlowRunStateRecord)
+                               .where(FlowRunStateRecord.flow_run_id == run_id)
+                               .order_by(FlowRunStateRecord.id)))
 
 
 def update_run(run_id: str, **fields: Any) -> None:

@@ -37,6 +37,18 @@ def read_logs(run_id: str, after_id: int = 0, limit: int = 10_000) -> list[RunLo
             .order_by(RunLogRecord.id).limit(limit)))
 
 
+def read_log_page(run_id: str, *, before_id: int | None = None,
+                  limit: int = 200) -> tuple[list[RunLogRecord], bool]:
+    """Return the ``limit`` log lines just before ``before_id`` (the newest when ``None``),
+    oldest first, and whether older lines exist — for paging through a large log."""
+    query = select(RunLogRecord).where(RunLogRecord.flow_run_id == run_id)
+    if before_id is not None:
+        query = query.where(RunLogRecord.id < before_id)
+    with session() as db:
+        rows = list(db.scalars(query.order_by(RunLogRecord.id.desc()).limit(limit + 1)))
+    return list(reversed(rows[:limit])), len(rows) > limit
+
+
 def record_event(run_id: str, phase: str, *, status: str = "ok",
                  duration_s: float | None = None, details: dict[str, Any] | None = None) -> None:
     """Record that a phase of the run finished (``status`` ok or failed) and how long it took."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from stowflow.blocks import Block
@@ -17,6 +18,7 @@ from stowflow.blocks import store as block_store
 from stowflow.blocks.types import known_block_types
 from stowflow.blocks.views import masked_view
 from stowflow.db import get_engine, session
+from stowflow.server.security import require_write
 
 router = APIRouter(prefix="/api")
 
@@ -53,3 +55,147 @@ def get_block(slug: str, name: str) -> dict[str, Any]:
     block = Block.load(f"{slug}/{name}")
     return {"slug": slug, "name": name, "id": block.block_document_id,
             "data": masked_view(block)}
+
+
+def _run_json(run: Any) -> dict[str, Any]:
+    return {"id": run.id, "name": run.name, "flow_name": run.flow_name, "state": run.state,
+            "state_message": run.state_message, "deployment_id": run.deployment_id,
+            "deployment_version": run.deployment_version,
+            "work_pool_name": run.work_pool_name, "parameters": run.parameters,
+            "code_version": run.code_version, "worker_name": run.worker_name,
+            "created": run.created, "started_at": run.started_at, "ended_at": run.ended_at,
+            "cancel_requested": run.cancel_requested}
+
+
+def _deployment_json(dep: Any) -> dict[str, Any]:
+    from stowflow.redact import redact_data
+
+    out = {column.key: getattr(dep, column.key)
+           for column in type(dep).__mapper__.column_attrs}
+    out["pull_steps"] = redact_data(out.get("pull_steps"))
+    return out
+
+
+@router.get("/deployments", tags=["deployments"])
+def list_deployments() -> list[dict[str, Any]]:
+    """Every deployment (pull steps as stored: placeholders, no secrets)."""
+    from sqlalchemy import select
+
+    from stowflow.db import DeploymentRecord
+
+    with session() as db:
+        records = list(db.scalars(select(DeploymentRecord).order_by(
+            DeploymentRecord.flow_name, DeploymentRecord.name)))
+    return [_deployment_json(d) for d in records]
+
+
+@router.get("/deployments/{ref:path}", tags=["deployments"])
+def get_deployment(ref: str) -> dict[str, Any]:
+    """One deployment by id, ``flow/name`` or unique name."""
+    from stowflow.runs import find_deployment
+
+    return _deployment_json(find_deployment(ref))
+
+
+class RunRequest(BaseModel):
+    """The body of ``POST /api/flow-runs``."""
+
+    deployment: str = Field(description="The deployment: its id, flow/name or unique name.")
+    parameters: dict[str, Any] = Field(default_factory=dict,
+                                       description="Parameter values (JSON); the "
+                                       "deployment's defaults fill the rest.")
+
+
+@router.post("/flow-runs", tags=["flow runs"], status_code=201,
+             dependencies=[Depends(require_write)])
+def create_run(body: RunRequest) -> dict[str, Any]:
+    """Start a run of a deployment, validated as ``stowflow deployment run`` does."""
+    from stowflow.runs import create_flow_run
+
+    return _run_json(create_flow_run(body.deployment, body.parameters))
+
+
+@router.get("/flow-runs", tags=["flow runs"])
+def list_runs(state: str | None = None, deployment: str | None = None,
+              work_pool: str | None = None, limit: int = Query(50, ge=1, le=1000),
+              offset: int = Query(0, ge=0)) -> list[dict[str, Any]]:
+    """The newest runs, filtered by state, deployment (id, flow/name or name) and pool."""
+    from stowflow.runs import find_deployment, list_flow_runs
+
+    deployment_id = find_deployment(deployment).id if deployment else None
+    return [_run_json(r) for r in list_flow_runs(
+        deployment_id=deployment_id, state=state, work_pool_name=work_pool, limit=limit,
+        offset=offset)]
+
+
+@router.get("/flow-runs/{run_id}", tags=["flow runs"])
+def get_run(run_id: str) -> dict[str, Any]:
+    """One run with its state history and phase events."""
+    from stowflow.runs import get_flow_run, read_events, read_states
+
+    run = get_flow_run(run_id)
+    return {**_run_json(run),
+            "states": [{"state": s.state, "message": s.message, "timestamp": s.timestamp}
+                       for s in read_states(run.id)],
+            "phases": [{"phase": e.phase, "status": e.status, "duration_s": e.duration_s,
+                        "timestamp": e.timestamp, "details": e.details}
+                       for e in read_events(run.id)]}
+
+
+@router.get("/flow-runs/{run_id}/logs", tags=["flow runs"])
+def get_logs(run_id: str, after: int = Query(0, ge=0),
+             limit: int = Query(1000, ge=1, le=10_000)) -> dict[str, Any]:
+    """Log lines after line id ``after`` (already redacted), and whether the run is final."""
+    from stowflow.runs import get_flow_run, is_final, read_logs
+
+    run = get_flow_run(run_id)
+    lines = read_logs(run.id, after_id=after, limit=limit)
+    return {"state": run.state, "final": is_final(run.state),
+            "lines": [{"id": line.id, "timestamp": line.timestamp, "level": line.level,
+                       "message": line.message} for line in lines]}
+
+
+@router.post("/flow-runs/{run_id}/cancel", tags=["flow runs"],
+             dependencies=[Depends(require_write)])
+def cancel_run(run_id: str) -> dict[str, Any]:
+    """Cancel a run: at once when not started, else its worker stops it."""
+    from stowflow.runs import request_cancel
+
+    return _run_json(request_cancel(run_id))
+
+
+@router.get("/work-pools", tags=["work pools"])
+def list_work_pools() -> list[dict[str, Any]]:
+    """Every pool with its queues, run counts by state and workers."""
+    from stowflow.workers.pools import list_pools, pool_queues, run_counts
+    from stowflow.workers.presence import list_workers
+
+    return [{"name": p.name, "type": p.type, "paused": p.is_paused,
+             "concurrency_limit": p.concurrency_limit,
+             "queues": [{"name": q.name, "priority": q.priority} for q in pool_queues(p)],
+             "runs": run_counts(p.name),
+             "workers": [{"name": w.name, "heartbeat_at": w.heartbeat_at}
+                         for w in list_workers(p.name)]} for p in list_pools()]
+
+
+@router.get("/variables", tags=["variables"])
+def list_all_variables() -> dict[str, Any]:
+    """Every variable by name."""
+    from stowflow.variables import list_variables
+
+    return list_variables()
+
+
+class VariableBody(BaseModel):
+    """The body of ``PUT /api/variables/{name}``."""
+
+    value: Any = Field(description="Any JSON value.")
+
+
+@router.put("/variables/{name}", tags=["variables"], dependencies=[Depends(require_write)])
+def put_variable(name: str, body: VariableBody) -> dict[str, Any]:
+    """Create or replace variable ``name``."""
+    from stowflow.variables import set_variable
+
+    set_variable(name, body.value, overwrite=True)
+    return {"name": name, "value": body.value}

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from stowflow.db import (
     DeploymentRecord,
     FlowRunRecord,
+    FlowRunStateRecord,
     RunEventRecord,
     RunLogRecord,
     ScheduleRecord,
@@ -167,6 +168,9 @@ def _take(db: Session, query: Any, limit: int, worker_name: str,
                        .values(state=State.PENDING.value, worker_name=worker_name,
                                heartbeat_at=now, updated=now)
                        .execution_options(synchronize_session=False))
+            db.add_all(FlowRunStateRecord(flow_run_id=run_id, state=State.PENDING.value,
+                                          message=f"claimed by {worker_name}", timestamp=now)
+                       for run_id in ids)
             taken += ids
         if len(ids) == len(candidates):  # nothing was held back: no more to find
             break
@@ -299,6 +303,8 @@ def hand_back(run_id: str, worker_name: str | None, reason: str, *,
             values["ended_at"] = now
         db.execute(update(FlowRunRecord).where(FlowRunRecord.id == run_id).values(**values)
                    .execution_options(synchronize_session=False))
+        db.add(FlowRunStateRecord(flow_run_id=run_id, state=target.value,
+                                  message=message[:4000], timestamp=now))
         db.add(RunEventRecord(flow_run_id=run_id, phase=START_PHASE, status="failed",
                               timestamp=now, details=redact_data(
                                   {"reason": reason, "attempt": attempt, "worker": owner,
@@ -345,6 +351,8 @@ def reap_crashed_runs(timeout_s: float, *, pool: str | None = None,
             db.add_all(RunLogRecord(flow_run_id=run_id, level="ERROR", timestamp=now,
                                     message=f"marked CRASHED: worker {worker!r} {message}")
                        for run_id, worker in running)
+            db.add_all(FlowRunStateRecord(flow_run_id=run_id, state=State.CRASHED.value,
+                                          message=message, timestamp=now) for run_id in ids)
     for run_id, worker, state in stale:
         if state == State.PENDING.value:
             hand_back(run_id, worker, f"worker {worker!r} {message} before the run started",

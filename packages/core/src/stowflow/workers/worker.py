@@ -46,6 +46,7 @@ from stowflow.runs import (
     write_logs,
 )
 from stowflow.workers.claim import claim_runs, hand_back, heartbeat, reap_crashed_runs
+from stowflow.workers.presence import beat
 from stowflow.workers.runner import Launcher, RunHandle, SubprocessLauncher
 
 log = logging.getLogger(__name__)
@@ -182,6 +183,7 @@ class Worker:
         """Reap crashed runs of others, claim what there is room for, launch it; return
         how many runs were launched."""
         try:
+            beat(self.name, self.pool)
             crashed = reap_crashed_runs(self.crash_timeout, pool=self.pool,
                                         deployment_ids=self.deployment_ids or None,
                                         exclude_worker=self.name)

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from stowflow.server.pages import auth, blocks
+from stowflow.server.pages import auth, blocks, deployments, flow_runs, work_pools
 
-ROUTERS = [auth.router, blocks.router]
+ROUTERS = [auth.router, blocks.router, deployments.router, flow_runs.router, work_pools.router]

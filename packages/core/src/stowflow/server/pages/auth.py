@@ -14,7 +14,7 @@ router = APIRouter(include_in_schema=False)
 @router.get("/")
 def home() -> Response:
     """Send the browser to the flow runs."""
-    return RedirectResponse("/blocks", 303)
+    return RedirectResponse("/flow-runs", 303)
 
 
 @router.get("/login")

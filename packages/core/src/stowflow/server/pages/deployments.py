@@ -1,0 +1,108 @@
+"""``/deployments``: the list, one deployment (source, pull steps, pool, tags, versions,
+last runs and their code versions) and its Run form, generated from the flow's parameter
+schema and validated by :func:`stowflow.runs.create_flow_run` like ``deployment run``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy import func, select
+from starlette.responses import RedirectResponse, Response
+
+from stowflow.db import DeploymentRecord, DeploymentVersionRecord, FlowRunRecord, session
+from stowflow.redact import redact_data
+from stowflow.runs import ParameterError, create_flow_run, find_deployment, list_flow_runs
+from stowflow.server import forms
+from stowflow.server.security import require_write
+from stowflow.server.templating import render
+
+router = APIRouter(prefix="/deployments", include_in_schema=False)
+
+
+def deployment_source(pull_steps: list[Any]) -> str:
+    """Return where a deployment's code comes from, as its first pull step names it (a URL,
+    a block or a folder; placeholders as written, never a resolved credential)."""
+    for step in pull_steps or []:
+        if not isinstance(step, dict) or not step:
+            continue
+        name, args = next(iter(step.items()))
+        args = args if isinstance(args, dict) else {}
+        for key in ("repository", "url", "bucket", "container", "block_document_name",
+                    "directory"):
+            if args.get(key):
+                return str(redact_data(args[key]))
+        return str(name).rsplit(".", 1)[-1]
+    return "(none)"
+
+
+@router.get("")
+def list_page(request: Request) -> Response:
+    """Every deployment with its pool, version and number of runs."""
+    with session() as db:
+        deployments = list(db.scalars(select(DeploymentRecord).order_by(
+            DeploymentRecord.flow_name, DeploymentRecord.name)))
+        counts = dict(db.execute(select(FlowRunRecord.deployment_id, func.count())
+                                 .group_by(FlowRunRecord.deployment_id)).all())
+    return render(request, "deployments/list.html", {
+        "deployments": deployments, "counts": counts,
+        "sources": {d.id: deployment_source(d.pull_steps) for d in deployments}})
+
+
+@router.get("/{ref}")
+def detail(request: Request, ref: str) -> Response:
+    """One deployment: its source, pull steps, versions and latest runs."""
+    dep = find_deployment(ref)
+    with session() as db:
+        versions = list(db.scalars(select(DeploymentVersionRecord).where(
+            DeploymentVersionRecord.deployment_id == dep.id)
+            .order_by(DeploymentVersionRecord.version_number.desc()).limit(20)))
+    return render(request, "deployments/detail.html", {
+        "dep": dep, "source": deployment_source(dep.pull_steps),
+        "pull_steps": redact_data(dep.pull_steps), "versions": versions,
+        "runs": list_flow_runs(deployment_id=dep.id, limit=20)})
+
+
+def _run_form(request: Request, dep: DeploymentRecord, values: dict[str, Any] | None,
+              errors: dict[str, str] | None, status_code: int = 200) -> Response:
+    schema = dep.parameter_schema or {}
+    defaults = {**(dep.parameters or {}), **(values or {})}
+    return render(request, "deployments/run.html", {
+        "dep": dep, "fields": forms.parameter_form(schema, defaults, errors),
+        "form_error": (errors or {}).get("")}, status_code=status_code)
+
+
+@router.get("/{ref}/run")
+def run_form(request: Request, ref: str) -> Response:
+    """The parameter form of a new run (the deployment's defaults filled in)."""
+    return _run_form(request, find_deployment(ref), None, None)
+
+
+@router.post("/{ref}/run", dependencies=[Depends(require_write)])
+async def start_run(request: Request, ref: str) -> Response:
+    """Create the run; problems are shown beside their parameters."""
+    dep = find_deployment(ref)
+    form = dict(await request.form())
+    fields = forms.parameter_form(dep.parameter_schema or {})
+    shown = forms.submitted_text(fields, form)
+    try:
+        parameters = forms.parse_fields(fields, form)
+        run = create_flow_run(dep, parameters)
+    except forms.FormError as exc:
+        return _run_form(request, dep, shown, exc.errors, 422)
+    except ParameterError as exc:
+        errors: dict[str, str] = {}
+        for path, message in exc.problems:
+            key = path.split(".")[0]
+            errors[key] = f"{errors[key]}; {message}" if key in errors else message
+        return _run_form(request, dep, shown, errors, 422)
+    return RedirectResponse(f"/flow-runs/{run.id}", 303)
+
+
+def deployment_names() -> list[tuple[str, str]]:
+    """Return ``(id, "flow/name")`` of every deployment, for filters."""
+    with session() as db:
+        rows = db.execute(select(DeploymentRecord.id, DeploymentRecord.flow_name,
+                                 DeploymentRecord.name)
+                          .order_by(DeploymentRecord.flow_name, DeploymentRecord.name))
+        return [(dep_id, f"{flow}/{name}") for dep_id, flow, name in rows]

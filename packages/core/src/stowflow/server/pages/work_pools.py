@@ -1,0 +1,55 @@
+"""``/work-pools``: pools with their queues, run counts and workers (last heartbeat);
+``/variables``: list, create and edit variables."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Depends, Form, Request
+from starlette.responses import RedirectResponse, Response
+
+from stowflow.server.security import require_write
+from stowflow.server.templating import render
+from stowflow.variables import VariableError, list_variables, set_variable
+from stowflow.workers.pools import list_pools, pool_queues, run_counts
+from stowflow.workers.presence import list_workers
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/work-pools")
+def pools_page(request: Request) -> Response:
+    """Every pool: type, limits, queues, runs by state, and its workers."""
+    pools = [{"pool": pool, "queues": pool_queues(pool), "counts": run_counts(pool.name),
+              "workers": list_workers(pool.name)} for pool in list_pools()]
+    return render(request, "work_pools.html", {"pools": pools})
+
+
+def _variables_page(request: Request, error: str | None = None, name: str = "",
+                    value: str = "", status_code: int = 200) -> Response:
+    shown = {k: json.dumps(v) for k, v in list_variables().items()}
+    return render(request, "variables.html", {"variables": shown, "error": error,
+                                              "name": name, "value": value},
+                  status_code=status_code)
+
+
+@router.get("/variables")
+def variables_page(request: Request, edit: str = "") -> Response:
+    """Every variable (values as JSON), and a form to create or edit one."""
+    current = list_variables()
+    value = json.dumps(current[edit]) if edit in current else ""
+    return _variables_page(request, name=edit if edit in current else "", value=value)
+
+
+@router.post("/variables", dependencies=[Depends(require_write)])
+def save_variable(request: Request, name: str = Form(""), value: str = Form("")) -> Response:
+    """Create or replace a variable; the value is JSON, or text when it is not JSON."""
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    try:
+        set_variable(name.strip(), parsed, overwrite=True)
+    except VariableError as exc:
+        return _variables_page(request, str(exc), name, value, 422)
+    return RedirectResponse("/variables", 303)
