@@ -44,6 +44,16 @@ class Settings(BaseSettings):
         description="Seconds one git command (a fetch, a checkout) may take before it is stopped.",
     )
 
+    api_url: str | None = Field(
+        default=None,
+        description="URL of a stowflow server (http://host:4300); when set, 'deployment run', "
+        "'flow-run ls/logs' and 'block ls' use its API instead of the database.",
+    )
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="Token for the server at `api_url` (its --auth-token).",
+    )
+
     @field_validator("home")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:

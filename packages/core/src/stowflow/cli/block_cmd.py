@@ -57,9 +57,16 @@ def types_cmd() -> None:
 def ls_cmd(
     block_type: str | None = typer.Option(None, "--type", help="Only blocks of this type slug."),
 ) -> None:
-    """List saved blocks."""
+    """List saved blocks (from STOWFLOW_API_URL's server when it is set)."""
+    from stowflow.api_client import client_from_settings
+
+    api = client_from_settings()
+    if api is not None:
+        rows = [(b["slug"], b["name"], b["id"]) for b in api.get("blocks", type=block_type)]
+    else:
+        rows = document_store().list_documents(block_type)
     table = Table("block", "id")
-    for slug, name, doc_id in document_store().list_documents(block_type):
+    for slug, name, doc_id in rows:
         table.add_row(f"{slug}/{name}", doc_id)
     console.print(table)
 

@@ -61,16 +61,32 @@ def run_cmd(
                                          help="With --watch, stop watching after N seconds."),
     force: bool = typer.Option(False, "--force", help="Run it even if the deployment is paused."),
 ) -> None:
-    """Start a run of a deployment; its parameters are validated when the schema is enforced."""
-    from stowflow.errors import DeploymentError
-    from stowflow.runs import create_flow_run, find_deployment, parse_param_pairs
+    """Start a run of a deployment; its parameters are validated when the schema is enforced.
 
-    dep = find_deployment(name)
+    With STOWFLOW_API_URL set, the run is created through that server's API (which
+    validates it the same way) instead of the database.
+    """
+    from stowflow.api_client import as_record, client_from_settings
+    from stowflow.errors import DeploymentError
+    from stowflow.runs.params import parse_param_pairs
+
+    api = client_from_settings()
+    dep = as_record(api.get(f"deployments/{name}")) if api else None
+    if dep is None:
+        from stowflow.runs import find_deployment
+
+        dep = find_deployment(name)
     if dep.paused and not force:
         raise DeploymentError(f"deployment {dep.flow_name}/{dep.name} is paused",
                               hint="resume it with 'stowflow deployment resume', "
                               "or pass --force to run it once anyway")
-    run = create_flow_run(dep, parse_param_pairs(param, dep.parameter_schema))
+    parameters = parse_param_pairs(param, dep.parameter_schema)
+    if api is not None:
+        run = as_record(api.post("flow-runs", {"deployment": dep.id, "parameters": parameters}))
+    else:
+        from stowflow.runs import create_flow_run
+
+        run = create_flow_run(dep, parameters)
     where = f"pool '{dep.work_pool_name}'" if dep.work_pool_name else "its serve process"
     console.print(f"Created flow run [bold]{run.name}[/bold] ({run.id}); waiting for {where}.")
     if not watch:
@@ -78,10 +94,11 @@ def run_cmd(
         return
     from stowflow.cli.flow_run_cmd import follow, print_phases, styled_state
 
-    final = follow(run.id, timeout=timeout)
+    final = follow(run.id, timeout=timeout, api=api)
     console.print(f"Flow run {final.name} is {styled_state(final.state)}"
                   + (f": {final.state_message}" if final.state_message else ""))
-    print_phases(final.id)
+    phases = [as_record(p) for p in final.phases] if api is not None else None
+    print_phases(final.id, phases)
     if final.state != "COMPLETED":
         raise typer.Exit(1)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -14,6 +14,7 @@ from rich.table import Table
 from stowflow.cli.output import console
 
 if TYPE_CHECKING:
+    from stowflow.api_client import ApiClient
     from stowflow.db import FlowRunRecord
 
 
@@ -33,12 +34,15 @@ def _when(value: object) -> str:
     return value.isoformat(timespec="seconds") if value is not None else "-"  # type: ignore[attr-defined]
 
 
-def print_phases(run_id: str) -> None:
-    """Print the run's phase events as a table (phase, status, seconds, details)."""
-    from stowflow.runs import read_events
+def print_phases(run_id: str, events: list[Any] | None = None) -> None:
+    """Print the run's phase events (read from the database unless given) as a table
+    (phase, status, seconds, details)."""
+    if events is None:
+        from stowflow.runs import read_events
 
+        events = read_events(run_id)
     table = Table("phase", "status", "seconds", "details")
-    for event in read_events(run_id):
+    for event in events:
         details = ", ".join(f"{k}={v}" for k, v in (event.details or {}).items()
                             if v not in (None, [], ""))
         status = "[red]failed[/]" if event.status == "failed" else event.status
@@ -47,11 +51,26 @@ def print_phases(run_id: str) -> None:
     console.print(table)
 
 
-def print_logs(run_id: str, after_id: int = 0) -> int:
-    """Print the run's log lines after ``after_id``; return the last id printed."""
-    from stowflow.runs import read_logs
+def _log_lines(run_id: str, after_id: int, api: ApiClient | None) -> tuple[list[Any], str]:
+    """Return the run's log lines after ``after_id`` and its state, from the API or the
+    database."""
+    if api is not None:
+        from stowflow.api_client import as_record
 
-    for line in read_logs(run_id, after_id=after_id):
+        answer = api.get(f"flow-runs/{run_id}/logs", after=after_id)
+        return [as_record(line) for line in answer["lines"]], answer["state"]
+    from stowflow.runs import get_flow_run, read_logs
+
+    return read_logs(run_id, after_id=after_id), get_flow_run(run_id).state
+
+
+def print_logs(run_id: str, after_id: int = 0, api: ApiClient | None = None) -> int:
+    """Print the run's log lines after ``after_id``; return the last id printed."""
+    return _print_lines(_log_lines(run_id, after_id, api)[0], after_id)
+
+
+def _print_lines(lines: list[Any], after_id: int) -> int:
+    for line in lines:
         style = {"ERROR": "red", "WARNING": "yellow"}.get(line.level, "")
         text = escape(line.message)
         console.print(f"[dim]{line.timestamp:%H:%M:%S}[/] "
@@ -60,20 +79,27 @@ def print_logs(run_id: str, after_id: int = 0) -> int:
     return after_id
 
 
-def follow(run_id: str, *, poll: float = 0.5, timeout: float | None = None) -> FlowRunRecord:
-    """Print the run's logs as they arrive until it reaches a final state; return the run."""
-    from stowflow.runs import get_flow_run, is_final
+def follow(run_id: str, *, poll: float = 0.5, timeout: float | None = None,
+           api: ApiClient | None = None) -> FlowRunRecord | Any:
+    """Print the run's logs as they arrive until it reaches a final state; return the run
+    (a record, or the API's answer as an object when ``api`` is given)."""
+    from stowflow.runs.states import is_final
 
     last = 0
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        last = print_logs(run_id, last)
-        run = get_flow_run(run_id)
-        if is_final(run.state):
-            print_logs(run_id, last)
-            return run
-        if deadline is not None and time.monotonic() > deadline:
-            return run
+        lines, state = _log_lines(run_id, last, api)
+        last = _print_lines(lines, last)
+        if is_final(state) or (deadline is not None and time.monotonic() > deadline):
+            if is_final(state):
+                last = print_logs(run_id, last, api)
+            if api is not None:
+                from stowflow.api_client import as_record
+
+                return as_record(api.get(f"flow-runs/{run_id}"))
+            from stowflow.runs import get_flow_run
+
+            return get_flow_run(run_id)
         time.sleep(poll)
 
 
@@ -85,20 +111,26 @@ def ls_cmd(
                                      "scheduled runs not yet taken 30 s after their time)."),
     limit: int = typer.Option(20, "--limit", min=1, help="How many runs."),
 ) -> None:
-    """List the newest flow runs (a SCHEDULED run 30 s past its time is shown LATE)."""
-    from stowflow.runs import list_flow_runs, shown_state
+    """List the newest flow runs (a SCHEDULED run 30 s past its time is shown LATE; from
+    STOWFLOW_API_URL's server when it is set)."""
+    from stowflow.api_client import as_record, client_from_settings
+    from stowflow.runs import shown_state
 
-    deployment_id = None
-    if deployment:
-        from stowflow.runs import find_deployment
+    api = client_from_settings()
+    if api is not None:
+        runs = [as_record(r) for r in api.get("flow-runs", deployment=deployment,
+                                               state=state, limit=limit)]
+    else:
+        from stowflow.runs import find_deployment, list_flow_runs
 
-        deployment_id = find_deployment(deployment).id
+        deployment_id = find_deployment(deployment).id if deployment else None
+        runs = list_flow_runs(deployment_id=deployment_id, state=state, limit=limit)
     table = Table()
     table.add_column("id", no_wrap=True)  # users copy it; never cut it
     table.add_column("state", no_wrap=True)
     for title in ("name", "flow", "pool", "scheduled", "created", "code version"):
         table.add_column(title, overflow="fold")
-    for run in list_flow_runs(deployment_id=deployment_id, state=state, limit=limit):
+    for run in runs:
         table.add_row(run.id, styled_state(shown_state(run)), run.name, run.flow_name,
                       run.work_pool_name or "-", _when(run.scheduled_at), _when(run.created),
                       run.code_version or "-")
@@ -131,14 +163,20 @@ def logs_cmd(
     run_id: str = typer.Argument(..., help="Run id (or a unique prefix)."),
     follow_: bool = typer.Option(False, "--follow", "-f", help="Keep printing until it ends."),
 ) -> None:
-    """Print a run's logs (secrets masked)."""
-    from stowflow.runs import get_flow_run
+    """Print a run's logs (secrets masked); from STOWFLOW_API_URL's server when it is set."""
+    from stowflow.api_client import client_from_settings
 
-    run = get_flow_run(run_id)
-    if follow_:
-        follow(run.id)
+    api = client_from_settings()
+    if api is not None:
+        full_id = api.get(f"flow-runs/{run_id}")["id"]
     else:
-        print_logs(run.id)
+        from stowflow.runs import get_flow_run
+
+        full_id = get_flow_run(run_id).id
+    if follow_:
+        follow(full_id, api=api)
+    else:
+        print_logs(full_id, api=api)
 
 
 @flow_run_app.command("retry")

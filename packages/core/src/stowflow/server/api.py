@@ -63,7 +63,7 @@ def _run_json(run: Any) -> dict[str, Any]:
             "deployment_version": run.deployment_version,
             "work_pool_name": run.work_pool_name, "parameters": run.parameters,
             "code_version": run.code_version, "worker_name": run.worker_name,
-            "created": run.created, "started_at": run.started_at, "ended_at": run.ended_at,
+            "created": run.created, "scheduled_at": run.scheduled_at, "started_at": run.started_at, "ended_at": run.ended_at,
             "cancel_requested": run.cancel_requested}
 
 
