@@ -86,7 +86,7 @@ pull:
 deployments:
 - name: d
   entrypoint: f.py:f
-  schedule: {cron: "0 9 * * MON-FRI", timezone: Europe/Berlin}
+  schedule: {cron: "0 9 * * MON-FRI", timezone: Europe/Berlin, day_or: true, slug: weekdays}
   concurrency_limit: {limit: 2, collision_strategy: ENQUEUE}
   work_pool: {name: p, job_variables: {image_pull_policy: IfNotPresent}}
 """)
@@ -118,6 +118,7 @@ deployments:
   triggers: [{enabled: true}]
   concurrency_limit: {limit: 1, collision_strategy: CANCEL_NEW}
   colour: blue
+  schedules: [{interval: 60, catchup: true}]
 sidecar: true
 """)
     assert not migration.complete
@@ -129,7 +130,8 @@ sidecar: true
         (14, "deployments[0].triggers"),
         (15, "deployments[0].concurrency_limit"),
         (16, "deployments[0].colour"),
-        (17, "sidecar"),
+        (17, "deployments[0].schedules[0].catchup"),
+        (18, "sidecar"),
     }
     assert len([i for i in migration.untranslated if i.line == 9]) == 2
     assert (1, "definitions", "definitions", "(dropped)") in items(migration, "changed")

@@ -41,6 +41,7 @@ from stowflow.migrate.prefect_tables import (
     EXTRAS,
     IMAGE_PULL_POLICIES,
     SAME_DEPLOYMENT_FIELDS,
+    SCHEDULE_DROPPED,
     STEP_RULES,
     UNSUPPORTED_DEPLOYMENT_FIELDS,
     StepRule,
@@ -477,10 +478,12 @@ class _Translator:
         out: dict[str, Any] = {}
         for key, value in data.items():
             here: Location = (*location, key)
-            if key in SAME_DEPLOYMENT_FIELDS:
+            if key == "schedules" and isinstance(value, list):
+                out[key] = [self.schedule(item, (*here, i)) for i, item in enumerate(value)]
+            elif key in SAME_DEPLOYMENT_FIELDS:
                 out[key] = self.value(value, here)
             elif key == "schedule":
-                out["schedules"] = [self.value(value, here)] if value else []
+                out["schedules"] = [self.schedule(value, here)] if value else []
                 self.note(here, "schedule", "schedules", "changed",
                           "stowflow takes a list of schedules")
             elif key == "concurrency_limit":
@@ -497,6 +500,24 @@ class _Translator:
                 continue
             else:
                 self.note(here, key, "", "not translated", "stowflow deployments have no such field")
+        return out
+
+    def schedule(self, value: Any, location: Location) -> Any:
+        """One schedule: the keys both tools share pass, prefect-only ones are decided here."""
+        if not isinstance(value, dict):
+            return self.value(value, location)
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            here: Location = (*location, key)
+            accepted = SCHEDULE_DROPPED.get(key, ((), "", ""))[0]
+            if key in SCHEDULE_DROPPED and (accepted is None or item in accepted):
+                self.note(here, f"{key}: {_short(item)}", "(dropped)", "changed",
+                          SCHEDULE_DROPPED[key][1])
+            elif key in SCHEDULE_DROPPED:
+                self.note(here, f"{key}: {_short(item)}", "", "not translated",
+                          SCHEDULE_DROPPED[key][2])
+            else:
+                out[key] = self.value(item, here)
         return out
 
     def concurrency_limit(self, value: Any, location: Location) -> Any:

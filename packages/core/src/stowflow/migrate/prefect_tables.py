@@ -127,3 +127,13 @@ UNSUPPORTED_DEPLOYMENT_FIELDS: dict[str, str] = {
     "flow_name": "stowflow reads the flow's name from the entrypoint",
     "version_type": "stowflow records a version for every deploy on its own",
 }
+
+#: prefect-only schedule keys: key → (the values that mean stowflow's behaviour, or ``None``
+#: for any value; why they can be dropped; what to do when the value asks for more)
+SCHEDULE_DROPPED: dict[str, tuple[tuple[object, ...] | None, str, str]] = {
+    "day_or": ((True, None), "stowflow's cron (croniter) matches day-of-month OR day-of-week",
+               "stowflow's cron always ORs day-of-month and day-of-week; write an rrule"),
+    "slug": (None, "stowflow schedules have no slug; they are listed by position", ""),
+    "catchup": ((), "", "stowflow catches up the most recent missed run by default; set "
+                "'stowflow scheduler start --catchup N' or use 'stowflow deployment backfill'"),
+}
