@@ -93,7 +93,7 @@ def client_from_settings() -> ApiClient | None:
     return ApiClient(settings.api_url, token)
 
 
-def as_record(data: dict[str, Any]) -> SimpleNamespace:
+def as_record(data: dict[str, Any]) -> Any:
     """Return an API answer as an object with attributes (ISO times become datetimes), so
     the CLI prints it like a database record."""
     values = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -71,7 +72,7 @@ def run_cmd(
     from stowflow.runs.params import parse_param_pairs
 
     api = client_from_settings()
-    dep = as_record(api.get(f"deployments/{name}")) if api else None
+    dep: Any = as_record(api.get(f"deployments/{name}")) if api else None
     if dep is None:
         from stowflow.runs import find_deployment
 
@@ -82,7 +83,8 @@ def run_cmd(
                               "or pass --force to run it once anyway")
     parameters = parse_param_pairs(param, dep.parameter_schema)
     if api is not None:
-        run = as_record(api.post("flow-runs", {"deployment": dep.id, "parameters": parameters}))
+        run: Any = as_record(api.post("flow-runs", {"deployment": dep.id,
+                                                     "parameters": parameters}))
     else:
         from stowflow.runs import create_flow_run
 
@@ -94,7 +96,7 @@ def run_cmd(
         return
     from stowflow.cli.flow_run_cmd import follow, print_phases, styled_state
 
-    final = follow(run.id, timeout=timeout, api=api)
+    final: Any = follow(run.id, timeout=timeout, api=api)
     console.print(f"Flow run {final.name} is {styled_state(final.state)}"
                   + (f": {final.state_message}" if final.state_message else ""))
     phases = [as_record(p) for p in final.phases] if api is not None else None
