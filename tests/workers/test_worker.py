@@ -425,6 +425,12 @@ def test_a_plugin_from_extra_pip_packages_serves_blocks_and_steps(project, tmp_p
                         extra={"sfdemo_plugin/plugin.py": PLUGIN_HOOKS},
                         entry_points="[stowflow]\nsfdemo = sfdemo_plugin.plugin\n")
 
+    # The class below registers itself by slug; undo that after the test, or a later test
+    # defining its own 'Demo Creds' (tests/steps/test_templating.py) gets this one.
+    from stowflow.blocks.core import DEFINED_BLOCK_TYPES
+
+    monkeypatch.setitem(DEFINED_BLOCK_TYPES, "demo-creds", None)
+
     class DemoCreds(Block):  # the deploying side has the plugin; the worker does not
         __block_type_name__ = "Demo Creds"
         token: SecretStr = Field(description="A token.")

@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import stowflow_gcp.storage as gcp_storage
 from stowflow.errors import StorageAuthError, StorageNotFoundError
 from stowflow.steps import run_steps
 from stowflow.testing import assert_no_secret
 from stowflow.testing.servers.gcs import GcsServer
 from stowflow_gcp import GcpCredentials, GcsObjectStore
-from stowflow_gcp.deployments import steps
 from stowflow_gcp.deployments.steps import pull_from_gcs, push_to_gcs
 
 
@@ -93,7 +93,8 @@ def test_credentials_as_a_block_or_none_and_project_is_honoured(
             super().__init__(*args, **kwargs)
             projects.append(self.project)
 
-    monkeypatch.setattr(steps, "GcsObjectStore", RecordingStore)
+    # The steps import their store class when they run (start-up stays free of the SDK).
+    monkeypatch.setattr(gcp_storage, "GcsObjectStore", RecordingStore)
     monkeypatch.chdir(make_project(tmp_path / "src"))
     push_to_gcs(gcs_bucket, "p", project="step-project", credentials=emulator_credentials)
     # No credentials at all: the emulator variable and anonymous access, as on a dev box.
