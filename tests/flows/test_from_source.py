@@ -104,15 +104,19 @@ def test_deploy_without_source_or_image_says_use_from_source(pool: str) -> None:
     assert "from_source" in str(info.value)
 
 
-def test_deploy_with_an_image_needs_no_source(pool: str) -> None:
+def test_deploy_with_an_image_to_a_process_pool_is_refused(code: Path, pool: str) -> None:
+    # It used to be recorded, and its runs then waited forever: no process worker runs images.
     @flow
     def baked(n: int = 1) -> int:
         return n
 
-    record = _record(baked.deploy(name="img", work_pool_name=pool, image="registry/app:1"))
-    assert record.image == "registry/app:1" and record.pull_steps == []
-    assert record.entrypoint.endswith("test_from_source.py:test_deploy_with_an_image_needs_no_source"
-                                      ".<locals>.baked")
+    with pytest.raises(DeploymentError) as info:
+        baked.deploy(name="img", work_pool_name=pool, image="registry/app:1")
+    assert "is a process pool: it cannot run an image" in str(info.value)
+    assert "--type docker" in str(info.value)
+    with pytest.raises(DeploymentError, match=r"does not use job variable\(s\) image"):
+        flow.from_source(source=str(code), entrypoint="flows/etl.py:etl").deploy(
+            name="img", work_pool_name=pool, job_variables={"image": "registry/app:1"})
 
 
 def test_deploy_errors(code: Path, pool: str) -> None:

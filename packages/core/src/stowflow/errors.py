@@ -158,3 +158,26 @@ class NotFoundError(StowflowError):
 
 class RunError(StowflowError):
     """A flow run could not be created, claimed or executed."""
+
+
+# --- container images (raised by image plugins such as stowflow-docker) -------------------
+
+
+class ImageError(StowflowError):
+    """A container image could not be built, pushed, pulled, found or run."""
+
+
+class ImageNotFoundError(ImageError):
+    """An image does not exist locally or in its registry."""
+
+
+class ImageBuildError(ImageError):
+    """An image build failed; the message names the failing step and its output's tail."""
+
+
+class RegistryAuthError(ImageError):
+    """A registry refused the credentials (or required some and got none)."""
+
+
+class DaemonUnreachableError(ImageError):
+    """No container daemon answered where the environment says one is."""

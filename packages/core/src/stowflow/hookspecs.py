@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from stowflow.git.auth import GitAuth
     from stowflow.storage.base import Storage
     from stowflow.transfer.store import ObjectStore
+    from stowflow.workers.types import WorkerType
 
 hookspec = pluggy.HookspecMarker("stowflow")
 
@@ -64,6 +65,18 @@ def stowflow_register_recipes(register: Callable[[str, str, str], None]) -> None
         keeps them). It is a ``str.format`` template — double literal braces, so
         ``{{{{ step.key }}}}`` renders as ``{{ step.key }}`` — with the fields
         ``{project_name}``, ``{entrypoint}``, ``{repository}``, ``{branch}``, ``{directory}``.
+    """
+
+
+@hookspec
+def stowflow_register_worker_types(register: Callable[[WorkerType], None]) -> None:
+    """Register the work pool types a plugin can run (``stowflow work-pool create --type``).
+
+    Called once, when a pool is created, a worker starts or a deployment is checked against
+    its pool. Core registers ``process`` the same way.
+
+    :param register: call ``register(WorkerType(...))`` (:class:`stowflow.workers.types.WorkerType`)
+        for each type. A name registered twice is reported as an error.
     """
 
 

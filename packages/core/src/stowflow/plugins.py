@@ -34,6 +34,7 @@ BUILTIN_PLUGIN_MODULES: tuple[str, ...] = (
     "stowflow.transfer._plugin",
     "stowflow.storage._plugin",
     "stowflow.steps._plugin",
+    "stowflow.workers._plugin",
 )
 
 

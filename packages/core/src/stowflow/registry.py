@@ -1,4 +1,5 @@
-"""Registries filled from the registration hooks: block types, steps and init recipes.
+"""Registries filled from the registration hooks: block types, steps, init recipes and
+work pool types.
 
 Each is built once from ``stowflow_register_*`` on first use and cached until
 :func:`reset` (subscribed to :func:`stowflow.plugins.reset_plugin_manager`). Core owns naming
@@ -12,11 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from stowflow.errors import PluginError
+from stowflow.errors import ConfigError, MissingDistributionError, PluginError
 from stowflow.plugins import on_reset
 
 if TYPE_CHECKING:
     from stowflow.blocks.core import Block
+    from stowflow.workers.types import WorkerType
 
 
 @dataclass(frozen=True)
@@ -42,13 +44,14 @@ _lock = threading.RLock()
 _block_types: dict[str, type[Block]] | None = None
 _steps: dict[str, Callable[..., Any]] | None = None
 _recipes: dict[str, Recipe] | None = None
+_worker_types: dict[str, WorkerType] | None = None
 
 
 def reset() -> None:
     """Forget every registry; the next access rebuilds it from the hooks."""
-    global _block_types, _steps, _recipes
+    global _block_types, _steps, _recipes, _worker_types
     with _lock:
-        _block_types = _steps = _recipes = None
+        _block_types = _steps = _recipes = _worker_types = None
 
 
 on_reset(reset)
@@ -116,3 +119,40 @@ def recipes() -> dict[str, Recipe]:
             get_plugin_manager().hook.stowflow_register_recipes(register=register)
             _recipes = found
         return dict(_recipes)
+
+
+def worker_types() -> dict[str, WorkerType]:
+    """Return ``{name: WorkerType}`` for every work pool type (core's ``process`` included)."""
+    global _worker_types
+    with _lock:
+        if _worker_types is None:
+            from stowflow.plugins import get_plugin_manager
+            from stowflow.workers.types import WorkerType
+
+            found: dict[str, WorkerType] = {}
+
+            def register(worker_type: WorkerType) -> None:
+                if not isinstance(worker_type, WorkerType):
+                    raise PluginError(f"register() expects a WorkerType, got {worker_type!r}")
+                if worker_type.name in found:
+                    raise PluginError(f"work pool type '{worker_type.name}' is registered twice")
+                found[worker_type.name] = worker_type
+
+            get_plugin_manager().hook.stowflow_register_worker_types(register=register)
+            _worker_types = found
+        return dict(_worker_types)
+
+
+def worker_type(name: str) -> WorkerType:
+    """Return the registered work pool type ``name``; an unknown one is an error that names
+    the package to install when an official plugin provides it."""
+    found = worker_types()
+    if name in found:
+        return found[name]
+    from stowflow.plugins import install_hints
+
+    distribution = install_hints().get(name)
+    if distribution:
+        raise MissingDistributionError(f"work pool type '{name}'", distribution)
+    raise ConfigError(f"unknown work pool type {name!r}",
+                      hint=f"supported types: {', '.join(sorted(found))}")

@@ -31,6 +31,7 @@ def stowflow_install_hints() -> dict[str, str]:
         ],
         "stowflow-github": ["stowflow_github", "github-credentials", "github-repository"],
         "stowflow-gitlab": ["stowflow_gitlab", "gitlab-credentials", "gitlab-repository"],
+        "stowflow-docker": ["stowflow_docker", "docker-registry-credentials", "docker"],
         "stowflow-bitbucket": [
             "stowflow_bitbucket", "bitbucket-credentials", "bitbucket-repository",
         ],

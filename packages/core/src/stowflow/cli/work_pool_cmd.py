@@ -29,7 +29,8 @@ def _parse_env(pairs: list[str]) -> dict[str, str]:
 @work_pool_app.command("create")
 def create_cmd(
     name: str = typer.Argument(..., help="Name of the new pool."),
-    type_: str = typer.Option("process", "--type", help="Worker type (only 'process')."),
+    type_: str = typer.Option("process", "--type", help="Worker type: 'process', or one a plugin adds "
+                                 "(e.g. 'docker' from stowflow-docker)."),
     env: list[str] = typer.Option([], "--env", help="NAME=VALUE default run environment "
                                   "(repeatable), e.g. EXTRA_PIP_PACKAGES=…"),
     concurrency_limit: int | None = typer.Option(None, "--concurrency-limit", min=1,

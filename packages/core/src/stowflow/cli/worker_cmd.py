@@ -1,4 +1,4 @@
-"""``stowflow worker start``: run a process worker for a pool."""
+"""``stowflow worker start``: run a worker for a pool, of the pool's type (process, docker...)."""
 
 from __future__ import annotations
 
@@ -35,18 +35,19 @@ def start_cmd(
     catchup: int = CATCHUP,
 ) -> None:
     """Claim and run the pool's flow runs (Ctrl-C: finish runs in flight; twice: cancel)."""
-    from stowflow.workers.pools import create_pool, get_queue
+    from stowflow.workers.pools import create_pool, get_queue, worker_type
     from stowflow.workers.worker import Worker
 
     logging.getLogger("stowflow.workers").setLevel(logging.INFO)
-    create_pool(pool, exist_ok=True)
+    record = create_pool(pool, exist_ok=True)
+    launcher = worker_type(record.type).make_launcher(pool)
     for name_ in queue:
         get_queue(pool, name_)  # a misspelled queue would be polled forever for nothing
     worker = Worker(pool, name=name, limit=limit, poll_interval=poll_interval,
                     heartbeat_interval=heartbeat_interval, crash_timeout=crash_timeout,
-                    queues=queue)
+                    queues=queue, launcher=launcher)
     where = f" queue(s) [bold]{', '.join(queue)}[/bold]" if queue else ""
-    console.print(f"Worker [bold]{worker.name}[/bold] polling pool [bold]{pool}[/bold]{where} "
+    console.print(f"Worker [bold]{worker.name}[/bold] polling {record.type} pool [bold]{pool}[/bold]{where} "
                   f"(limit {limit}{', run once' if run_once else ''}"
                   f"{'' if no_scheduler else ', with scheduler'}). Ctrl-C to stop.")
     scheduler = None

@@ -219,13 +219,14 @@ def deploy_project(
 ) -> DeployReport:
     """Deploy ``names`` (or all) from ``project_file``; return a :class:`DeployReport`.
 
-    Build then push steps run once per distinct set (in the project folder), then each
-    deployment is recorded with :func:`~stowflow.deployments.registry.upsert_deployment`.
+    Build then push steps run once per distinct set (in the project folder); each
+    deployment's job variables are checked against its pool's type (a docker pool checks
+    that the image exists); then each deployment is recorded with :func:`~stowflow.deployments.registry.upsert_deployment`.
     With ``dry_run`` nothing runs and nothing is written. A missing work pool or queue
     is created when ``create_missing`` (or the function given, asked first) says so, else
     it fails the deploy before anything is built (see ``flows.deploy.ensure_work_pool``).
     """
-    from stowflow.deployments.registry import upsert_deployment
+    from stowflow.deployments.registry import check_job_variables, upsert_deployment
     from stowflow.flows.deploy import check_work_pool, ensure_work_pool
 
     path = Path(project_file).expanduser().resolve()
@@ -273,6 +274,7 @@ def deploy_project(
             if plan.work_queue_name:
                 ensure_work_pool(str(plan.work_pool_name), plan.work_queue_name,
                                  create=create_missing)
+            check_job_variables(str(plan.work_pool_name), plan.job_variables, plan.image)
         for plan in planned:
             values = {k: v for k, v in plan.__dict__.items() if k != "id"}
             plan.id = upsert_deployment(**values)

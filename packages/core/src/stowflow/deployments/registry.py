@@ -111,3 +111,40 @@ def work_pool_exists(name: str) -> bool:
 
     with session() as db:
         return db.scalar(select(WorkPoolRecord.id).where(WorkPoolRecord.name == name)) is not None
+
+
+def check_job_variables(pool_name: str, job_variables: dict[str, Any] | None,
+                        image: str | None = None) -> None:
+    """Refuse ``job_variables`` the pool's type does not use, then run the type's own
+    deploy-time checks (a docker pool checks that the image exists). A deployment's own
+    ``image`` counts as ``job_variables["image"]`` when that is not set."""
+    if not work_pool_exists(pool_name):
+        return  # check_work_pool reports a missing pool
+    found = pool_worker_type(pool_name)
+    kind = found.name
+    unknown = sorted(set(job_variables or {}) - found.job_variables)
+    if unknown:
+        raise DeploymentError(
+            f"work pool '{pool_name}' ({kind}) does not use job variable(s) "
+            f"{', '.join(unknown)}",
+            hint=f"a {kind} pool uses: {', '.join(sorted(found.job_variables))}"
+                 + ("; run images on a docker pool (pip install stowflow-docker)"
+                    if "image" in unknown and found.deploy_image is None else ""))
+    if image is not None and found.deploy_image is None:
+        raise DeploymentError(f"work pool '{pool_name}' is a {kind} pool: it cannot run an image",
+                              hint="deploy to a docker pool (pip install stowflow-docker)")
+    if found.check_job_variables is not None:
+        variables = dict(job_variables or {})
+        if image is not None:
+            variables.setdefault("image", image)
+        found.check_job_variables(variables)
+
+
+def pool_worker_type(pool_name: str) -> Any:
+    """Return the :class:`~stowflow.workers.types.WorkerType` of pool ``pool_name``."""
+    from stowflow.db import WorkPoolRecord, session
+    from stowflow.registry import worker_type
+
+    with session() as db:
+        kind = db.scalar(select(WorkPoolRecord.type).where(WorkPoolRecord.name == pool_name))
+    return worker_type(kind or "process")

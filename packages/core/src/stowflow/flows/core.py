@@ -216,7 +216,7 @@ class Flow:
         self,
         name: str,
         work_pool_name: str,
-        image: str | None = None,
+        image: Any = None,
         job_variables: dict[str, Any] | None = None,
         parameters: dict[str, Any] | None = None,
         description: str | None = None,
@@ -238,7 +238,10 @@ class Flow:
         """Record a deployment of this flow in work pool ``work_pool_name``; return its id.
 
         The deployment stores ``storage.to_pull_step()`` (unresolved) so a worker can fetch
-        the code. Without a source (``from_source``) an ``image`` is required. Redeploying
+        the code. Without a source (``from_source``) an ``image`` is required: a name, or an
+        image object of the pool type's plugin (``stowflow_docker.DockerImage``), built
+        (``build``) from the current directory with the code baked in and pushed (``push``)
+        by the pool type. Redeploying
         updates the deployment and records a new version. ``cron`` (in ``timezone``),
         ``interval`` (seconds or a timedelta), ``rrule`` and ``schedules`` (a list of
         ``{cron|interval|rrule, timezone, anchor_date, active, parameters,

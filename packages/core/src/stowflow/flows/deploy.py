@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from stowflow.errors import DeploymentError
 
+LOCAL_PULL_STEP = "stowflow.deployments.steps.set_working_directory"
+
 if TYPE_CHECKING:
     from stowflow.flows.core import Flow
 
@@ -86,7 +88,7 @@ def deploy_flow(
     *,
     name: str,
     work_pool_name: str,
-    image: str | None = None,
+    image: Any = None,
     job_variables: dict[str, Any] | None = None,
     parameters: dict[str, Any] | None = None,
     description: str | None = None,
@@ -107,18 +109,23 @@ def deploy_flow(
 ) -> str:
     """Record a deployment of ``flow``; return its id (see :meth:`Flow.deploy`).
 
-    ``build`` and ``push`` are accepted for compatibility: stowflow never builds images,
-    so ``image`` must name one that exists. ``cron``/``interval``/``rrule`` (read in
+    ``image`` (a name, or an image object of the pool type's plugin) is handed to the pool
+    type's ``deploy_image``, which builds it (``build``), pushes it (``push``) or checks that
+    it exists; the recorded image is what it returns (pinned by digest once pushed). Without
+    a source the code is baked into the image. ``cron``/``interval``/``rrule`` (read in
     ``timezone``) and ``schedules`` (dicts or ScheduleSpec) replace the deployment's
     schedules; with none of them given its schedules stay as they are. Raises
     :class:`DeploymentError` for a flow with neither source nor image, a missing work pool,
-    invalid default parameters, an invalid schedule or one whose runs would lack a
-    required parameter. ``create_missing`` creates a missing work pool or queue instead
+    a pool that runs no images, job variables the pool does not use, invalid default
+    parameters, an invalid schedule or one whose runs would lack a required parameter. ``create_missing`` creates a missing work pool or queue instead
     of failing (for CI; ``stowflow deploy`` asks in a terminal).
     """
-    from stowflow.deployments.registry import upsert_deployment
+    from stowflow.deployments.registry import (
+        check_job_variables,
+        pool_worker_type,
+        upsert_deployment,
+    )
 
-    del build, push  # images are built outside stowflow; see the docstring
     if flow.storage is None and image is None:
         raise DeploymentError(
             f"flow '{flow.name}' has no source to deploy from and no image",
@@ -130,13 +137,28 @@ def deploy_flow(
         flow.validate_parameters(parameters, partial=True)
     specs = _schedules(flow, parameters, cron=cron, interval=interval, rrule=rrule,
                        timezone=timezone, schedules=schedules)
+    job_variables = dict(job_variables or {})
+    code_directory = None
+    if image is not None:
+        kind = pool_worker_type(work_pool_name)
+        if kind.deploy_image is None:
+            raise DeploymentError(
+                f"work pool '{work_pool_name}' is a {kind.name} pool: it cannot run an image",
+                hint="deploy to a docker pool ('stowflow work-pool create NAME --type docker', "
+                     "with stowflow-docker installed), or use from_source without image=")
+        deployed = kind.deploy_image(image, build=build, push=push,
+                                     baked=flow.storage is None)
+        image, code_directory = deployed.reference, deployed.code_directory
+        job_variables["image"] = image
+    check_job_variables(work_pool_name, job_variables)
     if flow.storage is not None:
         assert flow.entrypoint is not None
         entrypoint = flow.entrypoint
         pull_steps = [flow.storage.to_pull_step()]
     else:
         entrypoint = _image_entrypoint(flow)
-        pull_steps = []
+        pull_steps = ([{LOCAL_PULL_STEP: {"directory": code_directory}}]
+                      if code_directory else [])
     return upsert_deployment(
         name=name,
         flow_name=flow.name,

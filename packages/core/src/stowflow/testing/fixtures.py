@@ -21,6 +21,7 @@ pytest_plugins = [
     "stowflow.testing.servers.gcs",
     "stowflow.testing.servers.git_http",
     "stowflow.testing.servers.postgres",
+    "stowflow.testing.servers.docker",
 ]
 
 

@@ -14,9 +14,12 @@ from sqlalchemy import delete, func, select
 
 from stowflow.db import FlowRunRecord, WorkPoolRecord, WorkQueueRecord, session
 from stowflow.errors import ConfigError, NotFoundError, RunError
+from stowflow.registry import worker_type
 
-POOL_TYPES = ("process",)
 DEFAULT_QUEUE = "default"
+
+__all__ = ["DEFAULT_QUEUE", "check_pool_name", "create_pool", "delete_pool", "get_pool",
+           "job_env", "list_pools", "pool_queues", "run_counts", "worker_type"]
 
 
 def check_pool_name(name: str) -> None:
@@ -39,9 +42,7 @@ def create_pool(name: str, *, type: str = "process", env: dict[str, str] | None 
     is returned unchanged; otherwise an existing name is a ConfigError.
     """
     check_pool_name(name)
-    if type not in POOL_TYPES:
-        raise ConfigError(f"unknown work pool type {type!r}",
-                          hint=f"supported types: {', '.join(POOL_TYPES)}")
+    worker_type(type)
     with session() as db:
         existing = db.scalars(select(WorkPoolRecord).where(WorkPoolRecord.name == name)).first()
         if existing is not None:

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,7 +48,11 @@ def wait_for_port(port: int, timeout: float = 60.0, host: str = "127.0.0.1",
 
 @dataclass
 class ServerProcess:
-    """A server started in its own process group, with its output in a log file."""
+    """A server started in its own process group, with its output in a log file.
+
+    It is ready when ``port`` accepts connections, or, for a server without a TCP port
+    (``port=0``), when ``ready()`` returns true.
+    """
 
     argv: Sequence[str]
     port: int
@@ -56,6 +60,7 @@ class ServerProcess:
     cwd: Path | None = None
     log_path: Path = field(default_factory=lambda: Path(tempfile.mkstemp(suffix=".log")[1]))
     process: subprocess.Popen[bytes] | None = None
+    ready: Callable[[], bool] | None = None
 
     def start(self, timeout: float = 60.0) -> ServerProcess:
         """Start the server and wait for its port; raise with the log's tail on failure."""
@@ -65,11 +70,24 @@ class ServerProcess:
             env={**os.environ, **(self.env or {})}, start_new_session=True,
         )
         try:
-            wait_for_port(self.port, timeout, process=self.process)
+            if self.ready is not None:
+                self._wait_ready(timeout)
+            else:
+                wait_for_port(self.port, timeout, process=self.process)
         except Exception as exc:
             self.stop()
             raise RuntimeError(f"{self.argv[0]} did not start: {exc}\n{self.log_tail()}") from exc
         return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        assert self.process is not None and self.ready is not None
+        deadline = time.monotonic() + timeout
+        while not self.ready():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server process exited with code {self.process.returncode}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not ready within {timeout:.0f}s")
+            time.sleep(0.2)
 
     def log_tail(self, lines: int = 30) -> str:
         """Return the last ``lines`` lines the server printed."""

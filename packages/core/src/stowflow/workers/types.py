@@ -1,0 +1,49 @@
+"""Work pool types: what a plugin registers to let a pool run its kind of job.
+
+A :class:`WorkerType` says how a worker of such a pool starts claimed runs (its
+:class:`~stowflow.workers.runner.Launcher`; claiming, heartbeats, cancellation and crash
+handling stay in :class:`~stowflow.workers.worker.Worker` for every type), which
+``job_variables`` its deployments may set, and — for types that run images — how
+``flow.deploy(image=...)`` builds, pushes and checks one. Core registers ``process``
+through the same hook (``stowflow_register_worker_types``) as plugins register theirs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stowflow.workers.runner import Launcher
+
+
+@dataclass(frozen=True)
+class DeployedImage:
+    """What a worker type's ``deploy_image`` returns: the image reference to record (pinned
+    by digest when it was pushed) and, for code baked into it, the folder holding the code."""
+
+    reference: str
+    code_directory: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkerType:
+    """One kind of work pool.
+
+    - ``make_launcher(pool_name)``: the launcher a worker of the pool uses;
+    - ``job_variables``: the ``job_variables`` keys deployments of the pool may set (any
+      other key is refused at deploy time: a setting we cannot honour is an error);
+    - ``deploy_image(image, build=, push=, baked=)``: builds/pushes/checks ``image`` (a
+      string or a plugin's image object) for ``flow.deploy(image=...)``; ``None`` when the
+      type runs no images;
+    - ``check_job_variables(job_variables)``: deploy-time checks (an image that must exist);
+      raises a :class:`~stowflow.errors.StowflowError` to refuse the deployment.
+    """
+
+    name: str
+    description: str
+    make_launcher: Callable[[str], Launcher]
+    job_variables: frozenset[str] = frozenset({"env"})
+    deploy_image: Callable[..., DeployedImage] | None = None
+    check_job_variables: Callable[[dict[str, Any]], None] | None = None

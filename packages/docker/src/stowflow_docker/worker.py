@@ -1,0 +1,376 @@
+"""The ``docker`` work pool type: each claimed run in a fresh container of the deployment's image.
+
+Claiming, heartbeats, cancellation grace and crash reaping are core's
+:class:`~stowflow.workers.worker.Worker`; this module is only its launcher. For each run,
+:meth:`DockerLauncher.launch` (the ``resolve`` and ``auth`` phases, on the worker):
+
+- reads the job variables (the pool's ``base_job_template`` overlaid with the
+  deployment's ``job_variables``; ``env`` merged key by key as for process pools);
+- resolves the pull steps' placeholders here (blocks, variables), so the container needs
+  no database: it gets them, with the secret values to redact, on stdin — never in its
+  environment, command or labels, so ``docker inspect`` shows none of them;
+- pulls the image per ``image_pull_policy`` (with ``registry_credentials``, sent to the
+  daemon in the request's auth header), and records its id as the run's code version
+  until the pull steps report a commit or version;
+- starts the container (``python -m stowflow_docker.container``) and a thread that turns
+  its stdout messages into run states, phase events and log lines as they arrive.
+
+A container that ends without reporting a final state is CRASHED by the worker with its
+exit code and output tail; an out-of-memory kill says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, SecretStr
+from stowflow.errors import ConfigError, ImageNotFoundError
+from stowflow.redact import redact
+from stowflow.runs import (
+    InvalidTransitionError,
+    State,
+    deployment_for_run,
+    phase,
+    record_event,
+    set_state,
+    update_run,
+    write_logs,
+)
+from stowflow.workers.pools import get_pool, job_env
+
+from stowflow_docker._client import docker_client
+from stowflow_docker._errors import translated
+from stowflow_docker.container import MARKER
+
+if TYPE_CHECKING:
+    import docker
+    from docker.models.containers import Container
+    from stowflow.db import FlowRunRecord
+
+log = logging.getLogger(__name__)
+
+#: The job variables a docker pool honours (``env`` is core's).
+JOB_VARIABLES = frozenset({"image", "env", "network_mode", "volumes", "mem_limit",
+                           "auto_remove", "image_pull_policy", "registry_credentials"})
+PULL_POLICIES = ("always", "if_not_present", "never")
+COMMAND = ["python", "-m", "stowflow_docker.container"]
+LABEL_RUN, LABEL_WORKER = "io.stowflow.flow-run-id", "io.stowflow.worker"
+#: Where a container's EXTRA_PIP_PACKAGES layers live (a volume per image).
+CONTAINER_HOME = "/opt/stowflow/home"
+#: Never given to a container, whatever the job environment says: it has no database.
+_NEVER_PASSED = frozenset({"STOWFLOW_DATABASE_URL", "STOWFLOW_SECRET_KEY"})
+_NO_STOWFLOW = ("No module named stowflow_docker", "No module named 'stowflow")
+
+
+def job_variables(run: FlowRunRecord, deployment: dict[str, Any]) -> dict[str, Any]:
+    """Return the run's job variables: the pool's defaults overlaid with the deployment's."""
+    pool = None
+    if run.work_pool_name:
+        with contextlib.suppress(Exception):
+            pool = get_pool(run.work_pool_name)
+    base = dict((pool.base_job_template or {}) if pool is not None else {})
+    own = dict(deployment.get("job_variables") or {})
+    merged = {**base, **own}
+    merged["env"] = job_env(pool, own)
+    if not merged.get("image") and deployment.get("image"):
+        merged["image"] = deployment["image"]
+    return merged
+
+
+def check_variables(variables: dict[str, Any]) -> None:
+    """Refuse job variable values a container cannot honour (one clear ConfigError)."""
+    policy = variables.get("image_pull_policy") or "if_not_present"
+    if policy not in PULL_POLICIES:
+        raise ConfigError(f"image_pull_policy {policy!r} is not one of {', '.join(PULL_POLICIES)}")
+    if not variables.get("image"):
+        raise ConfigError("the deployment names no image",
+                          hint="deploy with image=... or set job_variables.image")
+    for key, kind in (("volumes", (list, dict)), ("auto_remove", bool),
+                      ("network_mode", str), ("mem_limit", (str, int))):
+        value = variables.get(key)
+        if value is not None and not isinstance(value, kind):
+            raise ConfigError(f"job variable {key} has the wrong type: {value!r}")
+
+
+def block_secrets(value: Any) -> list[str]:
+    """Return every secret value in a block (nested blocks and models included)."""
+    found: list[str] = []
+    if isinstance(value, SecretStr):
+        found.append(value.get_secret_value())
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            found += block_secrets(getattr(value, name))
+    elif isinstance(value, dict):
+        for item in value.values():
+            found += block_secrets(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            found += block_secrets(item)
+    return found
+
+
+def resolve_for_container(pull_steps: list[Any]) -> tuple[list[Any], list[str], list[str]]:
+    """Resolve the pull steps here; return them, the secret values they carry, the blocks."""
+    from stowflow.blocks import Block
+    from stowflow.steps.templating import placeholders, resolve
+
+    refs = sorted({".".join(expr.split(".")[2:4]) for expr in placeholders(pull_steps)
+                   if expr.startswith("stowflow.blocks.")})
+    secrets: list[str] = []
+    for ref in refs:
+        secrets += block_secrets(Block.load(ref.replace(".", "/", 1)))
+    return resolve(pull_steps, step="pull steps"), secrets, [r.replace(".", "/", 1) for r in refs]
+
+
+def registry_credentials(value: Any) -> Any:
+    """Return a DockerRegistryCredentials for a job variable (placeholder resolved) or None."""
+    if value in (None, ""):
+        return None
+    from stowflow.steps.templating import resolve
+
+    from stowflow_docker.deployments.steps import as_credentials
+
+    resolved = resolve(value, step="registry_credentials")
+    if isinstance(resolved, str):
+        raise ConfigError("registry_credentials must be a block placeholder such as "
+                          "'{{ stowflow.blocks.docker-registry-credentials.NAME }}'")
+    return as_credentials(resolved)
+
+
+def ensure_image(client: docker.DockerClient, image: str, policy: str,
+                 credentials: Any) -> tuple[str, bool]:
+    """Make ``image`` present per ``policy``; return its id and whether it was pulled."""
+    import docker.errors
+
+    from stowflow_docker.images import split_reference
+
+    local = None
+    with contextlib.suppress(docker.errors.ImageNotFound):
+        local = client.images.get(image)
+    if local is not None and policy != "always":
+        return str(local.id), False
+    if policy == "never":
+        raise ImageNotFoundError(f"image {image} is not on the Docker host and "
+                                 "image_pull_policy is 'never'",
+                                 hint="pull or build it there, or use if_not_present")
+    auth = credentials.auth_config() if credentials is not None else None
+    if "@" in image:
+        repository, tag = image.split("@", 1)[0], image.split("@", 1)[1]
+    else:
+        repository, tag = split_reference(image)
+    with translated("pulling", image):
+        pulled = client.images.pull(repository, tag=tag or "latest", auth_config=auth)
+    return str(pulled.id), True
+
+
+@dataclass
+class ContainerRun:
+    """A run executing in a container, reported back through its stdout."""
+
+    run_id: str
+    worker_name: str
+    container: Container
+    stdin: Any
+    remove: bool
+    mem_limit: Any = None
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=20))
+    got_running: bool = False
+    got_final: bool = False
+    _reader: threading.Thread | None = None
+    _exit_code: int | None = None
+
+    def start_reading(self) -> None:
+        """Start the thread that follows the container's output."""
+        self._reader = threading.Thread(target=self._read, name=f"stowflow-docker-{self.run_id}",
+                                        daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        buffer = b""
+        try:
+            for chunk in self.container.logs(stream=True, follow=True, stdout=True,
+                                             stderr=True):
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    self._handle(line.decode(errors="replace"))
+            if buffer:
+                self._handle(buffer.decode(errors="replace"))
+        except Exception as exc:  # the daemon went away: the worker reports the exit
+            log.warning("flow run %s: lost the container's output: %s", self.run_id, exc)
+
+    def _handle(self, line: str) -> None:
+        if not line.startswith(MARKER):
+            if line.strip():
+                self.tail.append(redact(line))
+                write_logs(self.run_id, [("INFO", line)])
+            return
+        message = json.loads(line[len(MARKER):])
+        if "logs" in message:
+            write_logs(self.run_id, [(str(lv), str(m)) for lv, m in message["logs"]])
+        elif "event" in message:
+            event = message["event"]
+            record_event(self.run_id, event["phase"], status=event["status"],
+                         duration_s=event.get("duration_s"), details=event.get("details"))
+        elif "running" in message:
+            self.got_running = True
+            self._transition(State.RUNNING, None, worker_name=self.worker_name)
+        elif "code_version" in message:
+            update_run(self.run_id, code_version=str(message["code_version"])[:200])
+        elif "final" in message:
+            self.got_final = True
+            final = message["final"]
+            self._transition(State(final["state"]), final.get("message"))
+
+    def _transition(self, state: State, message: str | None, **fields: Any) -> None:
+        try:
+            set_state(self.run_id, state, message=message, **fields)
+        except InvalidTransitionError as exc:  # cancelled or reaped meanwhile
+            log.info("flow run %s: %s", self.run_id, exc)
+
+    def poll(self) -> int | None:
+        """Return the container's exit code once it ended and its output was read."""
+        if self._exit_code is not None:
+            return self._exit_code
+        with translated("inspecting the container of flow run", self.run_id):
+            self.container.reload()
+        status = self.container.attrs.get("State", {})
+        if status.get("Running") or status.get("Status") in ("created", "restarting"):
+            return None
+        if self._reader is not None:
+            self._reader.join(timeout=10)
+        code = int(status.get("ExitCode", -1))
+        if not self.got_final:
+            self._explain(code, status)
+        self._exit_code = code
+        return code
+
+    def _explain(self, code: int, status: dict[str, Any]) -> None:
+        """Say why a container ended without a final state, where the worker cannot tell."""
+        image = self.container.attrs.get("Config", {}).get("Image")
+        if status.get("OOMKilled"):
+            reason = (f"the container ran out of memory (mem_limit {self.mem_limit}) and was "
+                      "killed" if self.mem_limit else "the container ran out of memory")
+            write_logs(self.run_id, [("ERROR", reason)])
+            self._transition(State.CRASHED, reason)
+        elif not self.got_running and any(m in line for line in self.tail for m in _NO_STOWFLOW):
+            reason = (f"image {image} has no stowflow in it: install stowflow and "
+                      "stowflow-docker in the image (pip install stowflow-docker), or build "
+                      "it with build_docker_image (dockerfile: auto)")
+            write_logs(self.run_id, [("ERROR", reason)])
+            self._transition(State.FAILED, reason)
+
+    def terminate(self) -> None:
+        """Send SIGTERM to the container's process."""
+        with contextlib.suppress(Exception):
+            self.container.kill(signal="SIGTERM")
+
+    def kill(self) -> None:
+        """Kill the container now."""
+        with contextlib.suppress(Exception):
+            self.container.kill()
+
+    def output_tail(self) -> str:
+        """Return the last raw lines the container printed (redacted)."""
+        return "\n".join(self.tail)
+
+    def cleanup(self) -> None:
+        """Close the container's stdin and remove it (unless ``auto_remove`` is false)."""
+        with contextlib.suppress(Exception):
+            self.stdin.close()
+        if self.remove:
+            with contextlib.suppress(Exception):
+                self.container.remove(force=True)
+
+
+@dataclass
+class DockerLauncher:
+    """Starts each claimed run of a docker pool in a container (see the module docstring)."""
+
+    pool: str
+    _client: docker.DockerClient | None = None
+
+    @property
+    def client(self) -> docker.DockerClient:
+        """The Docker client (opened on first use, from the environment)."""
+        if self._client is None:
+            self._client = docker_client()
+        return self._client
+
+    def launch(self, run: FlowRunRecord, worker_name: str) -> ContainerRun:
+        """Resolve the run, pull its image, start its container; return the handle."""
+        with phase(run.id, "resolve") as p:
+            deployment = deployment_for_run(run)
+            variables = job_variables(run, deployment)
+            check_variables(variables)
+            image = str(variables["image"])
+            policy = variables.get("image_pull_policy") or "if_not_present"
+            credentials = registry_credentials(variables.get("registry_credentials"))
+            image_id, pulled = ensure_image(self.client, image, policy, credentials)
+            p.details.update(deployment=f"{deployment['flow_name']}/{deployment['name']}",
+                             deployment_version=run.deployment_version, image=image,
+                             image_id=image_id, pulled=pulled, env=sorted(variables["env"]))
+        update_run(run.id, code_version=image_id[:200])
+        with phase(run.id, "auth") as p:
+            pull_steps, secrets, blocks = resolve_for_container(
+                list(deployment.get("pull_steps") or []))
+            p.details["blocks"] = blocks
+            if not blocks:
+                p.status = "skipped"
+        job = {"run_id": run.id, "entrypoint": deployment["entrypoint"],
+               "parameters": run.parameters or {}, "pull_steps": pull_steps,
+               "secrets": secrets}
+        return self._start(run, worker_name, image, image_id, variables, job)
+
+    def _start(self, run: FlowRunRecord, worker_name: str, image: str, image_id: str,
+               variables: dict[str, Any], job: dict[str, Any]) -> ContainerRun:
+        env = {k: v for k, v in variables["env"].items() if k not in _NEVER_PASSED}
+        env = {**env, "STOWFLOW_FLOW_RUN_ID": run.id, "STOWFLOW_HOME": CONTAINER_HOME,
+               "PYTHONUNBUFFERED": "1"}
+        volumes = variables.get("volumes") or []
+        if env.get("EXTRA_PIP_PACKAGES"):
+            # Installs are cached across runs of the same image.
+            volume = f"stowflow-envlayers-{image_id.split(':')[-1][:16]}"
+            volumes = ([*volumes, f"{volume}:{CONTAINER_HOME}/cache/envlayers"]
+                       if isinstance(volumes, list) else
+                       {**volumes, volume: {"bind": f"{CONTAINER_HOME}/cache/envlayers",
+                                            "mode": "rw"}})
+        options: dict[str, Any] = {
+            "command": COMMAND, "environment": env, "stdin_open": True, "stdin_once": True,
+            "labels": {LABEL_RUN: run.id, LABEL_WORKER: worker_name},
+            "name": f"stowflow-{run.id[:12]}-{worker_name[-6:]}".replace("/", "-"),
+            "volumes": volumes or None, "network_mode": variables.get("network_mode"),
+            "mem_limit": variables.get("mem_limit"),
+        }
+        with translated("starting a container of", image):
+            container = self.client.containers.create(image_id, **{
+                k: v for k, v in options.items() if v is not None})
+            stdin = container.attach_socket(params={"stdin": 1, "stream": 1})
+            container.start()
+            sock = getattr(stdin, "_sock", stdin)
+            sock.sendall((json.dumps(job) + "\n").encode())
+        handle = ContainerRun(run.id, worker_name, container, stdin,
+                              remove=bool(variables.get("auto_remove", True)),
+                              mem_limit=variables.get("mem_limit"))
+        handle.start_reading()
+        return handle
+
+    def close(self) -> None:
+        """Close the Docker client (the worker is stopping)."""
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                self._client.close()
+
+
+def make_launcher(pool: str) -> DockerLauncher:
+    """Return the launcher of a docker pool's worker (the worker type's factory)."""
+    return DockerLauncher(pool)
+
+
+__all__ = ["JOB_VARIABLES", "ContainerRun", "DockerLauncher", "make_launcher"]
