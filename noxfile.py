@@ -15,7 +15,7 @@ from pathlib import Path
 import nox
 
 ROOT = Path(__file__).parent
-PACKAGES = ["core", "aws", "gcp", "azure", "github", "gitlab", "bitbucket"]
+PACKAGES = ["core", "aws", "gcp", "azure", "github", "gitlab", "bitbucket", "docker"]
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["tests"]
 nox.options.reuse_existing_virtualenvs = True
@@ -63,6 +63,28 @@ def ensure_system_servers(session: nox.Session) -> None:
             session.error("PostgreSQL is needed for the tests: apt-get install postgresql")
     session.run("python", "-m", "stowflow.testing.servers.azurite")
     ensure_chromium(session)
+    ensure_docker_tools(session)
+
+
+#: What the Docker fixtures run (dockerd and the CLI, the registry, the base image's tools),
+#: by the program that shows the package is there.
+DOCKER_APT = {"dockerd": "docker.io", "docker-registry": "docker-registry",
+              "debootstrap": "debootstrap", "htpasswd": "apache2-utils"}
+
+
+def ensure_docker_tools(session: nox.Session) -> None:
+    """Install Docker, the registry, debootstrap and htpasswd from apt when missing."""
+    missing = [pkg for prog, pkg in DOCKER_APT.items()
+               if not (shutil.which(prog) or Path("/usr/sbin", prog).exists()
+                       or Path("/usr/bin", prog).exists())]
+    if not missing:
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        session.run("apt-get", "update", "-qq", external=True)
+        session.run("apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing,
+                    external=True)
+    else:
+        session.error(f"the Docker tests need: apt-get install {' '.join(missing)}")
 
 
 CHROMIUM = Path("/usr/bin/chromium")

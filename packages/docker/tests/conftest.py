@@ -24,6 +24,7 @@ def docker_env(docker_daemon: DockerDaemon, python_base_image: str,
     """The daemon, with the offline base image as stowflow's default base image."""
     monkeypatch.setenv("DOCKER_HOST", docker_daemon.host)
     monkeypatch.setenv("STOWFLOW_DOCKER_BASE_IMAGE", python_base_image)
+    monkeypatch.setenv("STOWFLOW_DOCKER_BUILD_NETWORK", "host")  # the daemon has no bridge
     return docker_daemon
 
 

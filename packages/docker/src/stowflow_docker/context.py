@@ -39,7 +39,8 @@ class BuildContext:
     _sealed: bytes | None = None
 
     def __post_init__(self) -> None:
-        self._tar = tarfile.open(fileobj=self._buffer, mode="w", format=tarfile.PAX_FORMAT)
+        # closed by seal(): the tar is built up across calls
+        self._tar = tarfile.open(fileobj=self._buffer, mode="w", format=tarfile.PAX_FORMAT)  # noqa: SIM115
 
     def add_bytes(self, name: str, data: bytes, mode: int = 0o644) -> None:
         """Add a file ``name`` with ``data``."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import io
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
     from stowflow_docker.credentials import DockerRegistryCredentials
 
 Progress = Callable[[str], None]
+#: The network of build steps (``RUN pip install`` needs one) unless a build names its own;
+#: ``host`` where the daemon's default network cannot reach the package index.
+BUILD_NETWORK_ENV = "STOWFLOW_DOCKER_BUILD_NETWORK"
 _TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
 _STEP_RE = re.compile(r"^Step \d+/\d+ : ")
 
@@ -134,6 +138,8 @@ def _run_build(client: docker.DockerClient, image: DockerImage, context: BuildCo
     step = "the build"
     image_id = None
     kwargs = dict(image.build_kwargs)
+    if os.environ.get(BUILD_NETWORK_ENV):
+        kwargs.setdefault("network_mode", os.environ[BUILD_NETWORK_ENV])
     kwargs.setdefault("rm", True)
     kwargs.setdefault("forcerm", True)
     with translated("building", reference):
@@ -244,7 +250,7 @@ def push_image(image_name: str, tag: str, credentials: DockerRegistryCredentials
                              "registry_url) and that it may push to this repository")
                 raise ImageError(f"pushing {reference} failed: {detail}")
             status = chunk.get("status")
-            if status and "progressDetail" not in chunk or (status and not chunk.get("progress")):
+            if status and not chunk.get("progress"):  # one line per status, not per byte
                 line = f"{chunk.get('id', '')}: {status}".strip(": ")
                 if line != last_status:
                     progress(line)

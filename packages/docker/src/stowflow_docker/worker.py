@@ -160,8 +160,9 @@ def ensure_image(client: docker.DockerClient, image: str, policy: str,
                                  "image_pull_policy is 'never'",
                                  hint="pull or build it there, or use if_not_present")
     auth = credentials.auth_config() if credentials is not None else None
-    if "@" in image:
-        repository, tag = image.split("@", 1)[0], image.split("@", 1)[1]
+    tag: str | None
+    if "@" in image:  # pinned by digest: the daemon takes the digest as the tag
+        repository, tag = image.split("@", 1)
     else:
         repository, tag = split_reference(image)
     with translated("pulling", image):
