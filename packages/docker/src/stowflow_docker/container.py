@@ -76,24 +76,29 @@ def _watch_stdin() -> None:
     threading.Thread(target=watch, name="stowflow-worker-watch", daemon=True).start()
 
 
-def _install(pull_steps: list[Any]) -> None:
-    from stowflow.workers.envlayer import ENV_VAR, activate, ensure_layer, masked, parse_packages
+def _install(job: dict[str, Any], pull_steps: list[Any]) -> None:
+    """Open the run's environment (core's :mod:`stowflow.envs.run`, layers cached in the
+    image's volume) and install ``EXTRA_PIP_PACKAGES`` and missing ``requires:`` into it."""
+    from stowflow.envs import ENV_VAR, masked, parse_packages
+    from stowflow.envs.run import enter
     from stowflow.workers.execute import missing_step_requirements
 
+    def record(status: str, seconds: float, details: dict[str, Any]) -> None:
+        emit({"event": {"phase": "install", "status": status, "duration_s": seconds,
+                        "details": details}})
+
+    run_env = enter(used_by=job.get("deployment"), record=record)
     packages = parse_packages(os.environ.get(ENV_VAR))
     with phase("install") as p:
         required = missing_step_requirements(pull_steps)
         p.details.update(packages=masked(packages), requires=required)
-        wanted = list(dict.fromkeys([*packages, *required]))
-        if not wanted:
+        if not packages and not required:
             p.status = "skipped"
             return
-        layer, built = ensure_layer(wanted)
-        activate(layer)
-        p.details.update(cached=not built, layer=layer.name)
+        p.details.update(run_env.install([*packages, *required], source=ENV_VAR, report=False))
         logging.getLogger("stowflow.run").info(
-            "installed for this run: %s (%s)", " ".join(masked(wanted)),
-            "built" if built else "cached")
+            "installed for this run: %s (%s)", " ".join(p.details["inputs"]),
+            "cached" if p.details["cached"] else "built")
 
 
 def _transfer(pull_steps: list[Any]) -> Path:
@@ -117,7 +122,7 @@ def _run(job: dict[str, Any]) -> None:
     current = "install"
     try:
         pull_steps = list(job.get("pull_steps") or [])
-        _install(pull_steps)
+        _install(job, pull_steps)
         current = "transfer"
         root = _transfer(pull_steps)
         current = "import"

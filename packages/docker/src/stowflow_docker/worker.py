@@ -325,6 +325,7 @@ class DockerLauncher:
             if not blocks:
                 p.status = "skipped"
         job = {"run_id": run.id, "entrypoint": deployment["entrypoint"],
+               "deployment": f"{deployment['flow_name']}/{deployment['name']}",
                "parameters": run.parameters or {}, "pull_steps": pull_steps,
                "secrets": secrets}
         return self._start(run, worker_name, image, image_id, variables, job)
@@ -343,7 +344,7 @@ class DockerLauncher:
                        {**volumes, volume: {"bind": f"{CONTAINER_HOME}/cache/envlayers",
                                             "mode": "rw"}})
         options: dict[str, Any] = {
-            "command": COMMAND, "environment": env, "stdin_open": True, "stdin_once": True,
+            "command": COMMAND, "environment": env, "stdin_open": True,  # docker-py sets StdinOnce with it
             "labels": {LABEL_RUN: run.id, LABEL_WORKER: worker_name},
             "name": f"stowflow-{run.id[:12]}-{worker_name[-6:]}".replace("/", "-"),
             "volumes": volumes or None, "network_mode": variables.get("network_mode"),
