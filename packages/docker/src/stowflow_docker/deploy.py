@@ -66,6 +66,11 @@ def check_image(reference: str, credentials: Any = None) -> None:
                 f"image {reference} is neither on the Docker host nor in its registry "
                 f"({registry})",
                 hint="build it (build=True / build_docker_image), pull it, or push it") from exc
+        if type(error).__name__ == "ImageError":  # the registry could not be asked
+            raise ImageNotFoundError(
+                f"image {reference} is not on the Docker host, and its registry could not "
+                f"be asked: {error.message}", hint="check the registry address and network, "
+                "or build/pull the image on the Docker host") from exc
         raise error from exc
 
 
