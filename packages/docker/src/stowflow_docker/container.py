@@ -80,6 +80,7 @@ def _install(job: dict[str, Any], pull_steps: list[Any]) -> None:
     """Open the run's environment (core's :mod:`stowflow.envs.run`, layers cached in the
     image's volume) and install ``EXTRA_PIP_PACKAGES`` and missing ``requires:`` into it."""
     from stowflow.envs import ENV_VAR, masked, parse_packages
+    from stowflow.envs.layers import split_installed
     from stowflow.envs.run import enter
     from stowflow.workers.execute import missing_step_requirements
 
@@ -88,10 +89,12 @@ def _install(job: dict[str, Any], pull_steps: list[Any]) -> None:
                         "details": details}})
 
     run_env = enter(used_by=job.get("deployment"), record=record)
-    packages = parse_packages(os.environ.get(ENV_VAR))
+    packages, present = split_installed(parse_packages(os.environ.get(ENV_VAR)))
     with phase("install") as p:
         required = missing_step_requirements(pull_steps)
         p.details.update(packages=masked(packages), requires=required)
+        if present:  # the image has them: a layer copy would never be imported
+            p.details["already_installed"] = present
         if not packages and not required:
             p.status = "skipped"
             return
