@@ -127,12 +127,29 @@ def _fail(message: str, code: int = 1) -> int:
     return code
 
 
+#: SDK and HTTP loggers whose warnings carry tracebacks of failures they retry (urllib3's
+#: "Failed to parse headers" during a push that then succeeds): shown with --debug only.
+THIRD_PARTY_LOGGERS = ("urllib3", "botocore", "s3transfer", "boto3", "azure", "google",
+                       "gcsfs", "s3fs", "fsspec", "aiobotocore")
+
+
+def quiet_third_party_loggers(debug: bool) -> None:
+    """Let the SDKs' own log records through only with ``--debug``.
+
+    Their failures reach the user as translated StowflowErrors; their warnings (often with
+    a traceback) would be noise on stderr, or worse, a URL we did not redact.
+    """
+    for name in THIRD_PARTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.CRITICAL + 1)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(message)s")
+    quiet_third_party_loggers(debug)
     install_logging_filter()
     try:
         # Without standalone mode Click does not raise a command's typer.Exit(code): it
