@@ -107,7 +107,20 @@ class DockerDaemon:
             self.process.stop()
             self.process = None
         if self.root is not None:
+            # dockerd leaves its default network namespace bind-mounted under the exec root
+            for mount in _mounts_under(self.root):
+                subprocess.run(["umount", "-l", mount], capture_output=True, timeout=30)
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _mounts_under(root: Path) -> list[str]:
+    """Return the mount points below ``root``, deepest first."""
+    try:
+        lines = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return []
+    points = [line.split()[1] for line in lines if len(line.split()) > 1]
+    return sorted((p for p in points if p.startswith(f"{root}/")), key=len, reverse=True)
 
 
 def start_docker_daemon(timeout: float = 60.0) -> DockerDaemon:
