@@ -256,3 +256,32 @@ def test_serve_delegates_to_the_workers_area(monkeypatch) -> None:
 
     assert served.serve("svc", limit=2) == "served"
     assert seen == {"flow": served, "name": "svc", "limit": 2}
+
+
+def test_a_block_pull_whose_swap_fails_keeps_the_old_folder(tmp_path: Path,
+                                                            monkeypatch) -> None:
+    # The old routine renamed the destination away and then failed to rename the new
+    # tree in: the destination was gone. The one swap_in restores it.
+    import os
+
+    from stowflow.storage.block import BlockStorage
+
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "new.txt").write_text("new")
+    destination = tmp_path / "dest"
+    destination.mkdir()
+    (destination / "old.txt").write_text("old")
+    real_rename = os.rename
+
+    def failing_rename(src, dst, *args, **kwargs):
+        if Path(src).name.startswith(".pull-") and Path(dst) == destination:
+            raise OSError(28, "No space left on device")
+        return real_rename(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "rename", failing_rename)
+    with pytest.raises(OSError, match="No space left"):
+        BlockStorage(FolderBlock(folder=str(source))).pull(destination)
+    monkeypatch.setattr(os, "rename", real_rename)
+    assert sorted(p.name for p in destination.iterdir()) == ["old.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dest", "src"]

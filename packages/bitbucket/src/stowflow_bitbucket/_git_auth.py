@@ -1,40 +1,18 @@
-"""Which git credentials are Bitbucket's, and what Bitbucket expects with a bare token.
+"""Bitbucket as a git host: its name, hosts and how a bare token is sent to it.
 
-The rules shared by every provider are in :mod:`stowflow.git.providers`; this module only
-says which hosts are Bitbucket's and how a bare token is sent to them.
+Declared with core's :class:`~stowflow.git.hosts.GitHostProvider`; the claiming rules
+shared by every host are in :mod:`stowflow.git.providers`. Extra hosts (Bitbucket Server / Data Center) are
+listed in ``STOWFLOW_BITBUCKET_HOSTS``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from stowflow.git.auth import GitAuth
-from stowflow.git.providers import BareToken, claim_git_credentials
-from stowflow.settings import names
+from stowflow.git.hosts import GitHostProvider
+from stowflow.git.providers import BareToken
 
 from stowflow_bitbucket.credentials import TOKEN_USERNAME, BitBucketCredentials, split_token
-
-PROVIDER = "bitbucket"
-PUBLIC_HOSTS = frozenset({"bitbucket.org"})
-
-
-class BitbucketSettings(BaseSettings):
-    """Settings of the Bitbucket plugin, read from ``STOWFLOW_BITBUCKET_*``."""
-
-    model_config = SettingsConfigDict(env_prefix="STOWFLOW_BITBUCKET_", extra="ignore")
-
-    hosts: str | None = Field(
-        default=None,
-        description="Comma-separated extra hosts (Bitbucket Server / Data Center) whose "
-        "bare tokens are sent the Bitbucket way.",
-    )
-
-
-def bitbucket_hosts() -> set[str]:
-    """Return bitbucket.org plus the hosts listed in ``STOWFLOW_BITBUCKET_HOSTS`` (read now)."""
-    return set(PUBLIC_HOSTS) | names(BitbucketSettings().hosts)
+from stowflow_bitbucket.repository import BitBucketRepository
 
 
 def token_auth(token: BareToken, url: str) -> GitAuth:
@@ -48,9 +26,10 @@ def token_auth(token: BareToken, url: str) -> GitAuth:
     return GitAuth(prefixed or token.username or TOKEN_USERNAME, secret)
 
 
-def git_auth(url: str, credentials: Any) -> GitAuth | None:
-    """Return the GitAuth for ``credentials`` when they are Bitbucket's, else ``None``."""
-    return claim_git_credentials(
-        url, credentials, provider=PROVIDER, block_type=BitBucketCredentials,
-        hosts=bitbucket_hosts, token_auth=token_auth,
-    )
+BITBUCKET = GitHostProvider(
+    name="bitbucket", public_hosts=("bitbucket.org",), credentials_type=BitBucketCredentials,
+    repository_type=BitBucketRepository, token_auth=token_auth,
+)
+
+#: The body of the plugin's ``stowflow_git_auth`` hook.
+git_auth = BITBUCKET.git_auth

@@ -14,11 +14,9 @@ if TYPE_CHECKING:
 @hookimpl
 def stowflow_register_block_types(register: Callable[[type], None]) -> None:
     """Register BitBucketCredentials and BitBucketRepository."""
-    from stowflow_bitbucket.credentials import BitBucketCredentials
-    from stowflow_bitbucket.repository import BitBucketRepository
+    from stowflow_bitbucket._git_auth import BITBUCKET
 
-    register(BitBucketCredentials)
-    register(BitBucketRepository)
+    BITBUCKET.register_block_types(register)
 
 
 @hookimpl

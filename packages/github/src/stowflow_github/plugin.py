@@ -14,11 +14,9 @@ if TYPE_CHECKING:
 @hookimpl
 def stowflow_register_block_types(register: Callable[[type], None]) -> None:
     """Register GitHubCredentials and GitHubRepository."""
-    from stowflow_github.credentials import GitHubCredentials
-    from stowflow_github.repository import GitHubRepository
+    from stowflow_github._git_auth import GITHUB
 
-    register(GitHubCredentials)
-    register(GitHubRepository)
+    GITHUB.register_block_types(register)
 
 
 @hookimpl

@@ -14,11 +14,9 @@ if TYPE_CHECKING:
 @hookimpl
 def stowflow_register_block_types(register: Callable[[type], None]) -> None:
     """Register GitLabCredentials and GitLabRepository."""
-    from stowflow_gitlab.credentials import GitLabCredentials
-    from stowflow_gitlab.repository import GitLabRepository
+    from stowflow_gitlab._git_auth import GITLAB
 
-    register(GitLabCredentials)
-    register(GitLabRepository)
+    GITLAB.register_block_types(register)
 
 
 @hookimpl

@@ -25,6 +25,7 @@ from stowflow.blocks import Block, Secret
 from stowflow.errors import ConfigError, GitAuthError
 from stowflow.git.auth import GitAuth
 from stowflow.git.url import GitURL
+from stowflow.placeholders import has_placeholder
 from stowflow.redact import register_basic_auth, register_secret
 
 #: The username core sends with a bare token for a host no plugin knows. Most git hosts
@@ -46,7 +47,7 @@ def _reveal_token(value: Any, where: str) -> str:
     else:
         raise ConfigError(f"{where} must be a string or a Secret block, not "
                           f"{type(value).__name__}")
-    if "{{" in token and "}}" in token:
+    if has_placeholder(token):
         raise ConfigError(f"{where} is an unresolved placeholder: {token.strip()}",
                           hint="placeholders are resolved by the step engine at run time")
     register_secret(token)

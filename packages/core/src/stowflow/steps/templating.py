@@ -28,9 +28,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from stowflow.errors import MissingDistributionError, StowflowError, TemplateError
+from stowflow.placeholders import BLOCK_PREFIX as _BLOCKS
+from stowflow.placeholders import PLACEHOLDER, expressions
 
-PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
-_BLOCKS = "stowflow.blocks."
 _VARIABLES = "stowflow.variables."
 _UNRESOLVED = object()
 
@@ -171,13 +171,4 @@ def resolve(
 
 def placeholders(value: Any) -> list[str]:
     """Return every placeholder expression in ``value`` (strings, dicts and lists), in order."""
-    found: list[str] = []
-    if isinstance(value, str):
-        found.extend(m.group(1) for m in PLACEHOLDER.finditer(value))
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            found.extend(placeholders(item))
-    elif isinstance(value, list | tuple):
-        for item in value:
-            found.extend(placeholders(item))
-    return found
+    return list(expressions(value))

@@ -77,13 +77,9 @@ class BlockStorage:
             raise StorageError(
                 f"pulling code from {self.describe()} failed: {type(exc).__name__}: {exc}"
             ) from exc
-        old = None
-        if destination.exists():
-            old = destination.with_name(f".old-{destination.name}-{staging.name}")
-            destination.rename(old)
-        staging.rename(destination)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        from stowflow.transfer.materialise import swap_in
+
+        swap_in(staging, destination)  # restores destination if the swap fails
         return PullResult(directory=destination, version=version_of(fetched))
 
 

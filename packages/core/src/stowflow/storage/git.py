@@ -24,6 +24,7 @@ from stowflow.blocks import Block, Secret
 from stowflow.errors import ConfigError
 from stowflow.git.checkout import normalize_directories
 from stowflow.git.url import parse_git_url
+from stowflow.placeholders import block_placeholder, is_placeholder
 from stowflow.storage.base import PullResult
 
 GIT_CLONE_STEP = "stowflow.deployments.steps.git_clone"
@@ -35,21 +36,9 @@ _SAVE_HINT = ("save the token as a Secret block — Secret(value=...).save('git-
               "{'access_token': Secret.load('git-token')}")
 
 
-def _is_placeholder(value: Any) -> bool:
-    return isinstance(value, str) and value.strip().startswith("{{") and \
-        value.strip().endswith("}}")
-
-
-def block_placeholder(block: Block, what: str) -> str:
-    """Return ``{{ stowflow.blocks.<slug>.<name> }}`` for a saved block; refuse an unsaved one."""
-    name = block.block_document_name
-    if not name:
-        raise ConfigError(
-            f"{what} is an unsaved {type(block).__name__} block, so a deployment cannot "
-            "refer to it",
-            hint=f"save it first: block.save('name'); {_SAVE_HINT}"
-            if isinstance(block, Secret) else "save it first: block.save('name')")
-    return f"{{{{ stowflow.blocks.{block.get_block_type_slug()}.{name} }}}}"
+def _block_placeholder(block: Block, what: str) -> str:
+    hint = f"save it first: block.save('name'); {_SAVE_HINT}" if isinstance(block, Secret) else None
+    return block_placeholder(block, what, hint=hint)
 
 
 def credentials_placeholder(credentials: Any) -> Any:
@@ -60,16 +49,16 @@ def credentials_placeholder(credentials: Any) -> Any:
     already; a plain-string token, any other plain value, or an unsaved block is refused
     with a message saying to save it as a Secret block.
     """
-    if credentials is None or _is_placeholder(credentials):
+    if credentials is None or is_placeholder(credentials):
         return credentials
     if isinstance(credentials, Block):
-        return block_placeholder(credentials, "the git credentials")
+        return _block_placeholder(credentials, "the git credentials")
     if isinstance(credentials, dict):
         out: dict[str, Any] = {}
         for key, value in credentials.items():
             if isinstance(value, Block):
-                out[key] = block_placeholder(value, f"credentials[{key!r}]")
-            elif _is_placeholder(value) or (key in _PLAIN_KEYS and isinstance(value, str)) \
+                out[key] = _block_placeholder(value, f"credentials[{key!r}]")
+            elif is_placeholder(value) or (key in _PLAIN_KEYS and isinstance(value, str)) \
                     or value is None:
                 out[key] = value
             else:

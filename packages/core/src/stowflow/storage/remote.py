@@ -75,20 +75,17 @@ class RemoteStorage:
 def _step_safe(value: Any, name: str) -> Any:
     """Return ``value`` with blocks as placeholders; refuse plain credential values."""
     from stowflow.blocks import Block
+    from stowflow.placeholders import block_placeholder, has_placeholder
 
     if isinstance(value, Block):
-        doc_name = value.block_document_name
-        if not doc_name:
-            raise ConfigError(
-                f"option '{name}' is an unsaved {type(value).__name__} block",
-                hint="save the block first (block.save('name')) so the step can refer to it",
-            )
-        return f"{{{{ stowflow.blocks.{value.get_block_type_slug()}.{doc_name} }}}}"
+        return block_placeholder(
+            value, f"option '{name}'",
+            hint="save the block first (block.save('name')) so the step can refer to it")
     if isinstance(value, dict):
         return {k: _step_safe(v, str(k)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_step_safe(v, name) for v in value]
-    if isinstance(value, str) and "{{" not in value:
+    if isinstance(value, str) and not has_placeholder(value):
         from stowflow.transfer.url import looks_secret
 
         if value in known_secrets() or (value and looks_secret(name)):

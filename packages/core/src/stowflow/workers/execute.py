@@ -58,7 +58,6 @@ WORKER_ENV = "STOWFLOW_WORKER_NAME"
 RUN_ENV = "STOWFLOW_FLOW_RUN_ID"
 #: Exit code of a run process that could not start the run (it is still PENDING).
 EXIT_NOT_STARTED = 75
-_BLOCK_PREFIX = "stowflow.blocks."
 
 log = logging.getLogger("stowflow.run")
 
@@ -123,13 +122,13 @@ def _install(run_id: str, deployment: dict[str, Any], pull_steps: list[Any]) -> 
 def load_pull_step_blocks(pull_steps: list[Any]) -> list[str]:
     """Load every block the pull steps reference (``slug/name``, returned): decrypting them
     registers their secret values with the redactor."""
-    from stowflow.steps.templating import placeholders, resolve
+    from stowflow.placeholders import block_refs, placeholder_for
+    from stowflow.steps.templating import resolve
 
-    refs = sorted({".".join(expr.split(".")[:4]) for expr in placeholders(pull_steps)
-                   if expr.startswith(_BLOCK_PREFIX)})
+    refs = block_refs(pull_steps)
     for ref in refs:
-        resolve("{{ " + ref + " }}")
-    return [r[len(_BLOCK_PREFIX):].replace(".", "/", 1) for r in refs]
+        resolve(placeholder_for(*ref.split("/", 1)))
+    return refs
 
 
 def _auth(run_id: str, pull_steps: list[Any]) -> None:

@@ -140,7 +140,7 @@ def warm_imports(pool: str | None, deployment_ids: list[str] | None) -> dict[str
     from sqlalchemy import or_, select
 
     from stowflow.db import DeploymentRecord, session
-    from stowflow.steps.templating import placeholders
+    from stowflow.placeholders import block_refs
 
     conditions = []
     if pool:
@@ -159,10 +159,7 @@ def warm_imports(pool: str | None, deployment_ids: list[str] | None) -> dict[str
                 module = str(next(iter(step))).rpartition(".")[0]
                 if module.split(".")[0].startswith("stowflow"):
                     modules.add(module)
-        for expr in placeholders(steps or []):
-            parts = expr.split(".")
-            if expr.startswith("stowflow.blocks.") and len(parts) >= 4:
-                slugs.add(parts[2])
+        slugs.update(ref.split("/", 1)[0] for ref in block_refs(steps or []))
     return {"modules": sorted(modules), "block_types": sorted(slugs)}
 
 
