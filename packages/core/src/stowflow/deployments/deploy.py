@@ -226,6 +226,7 @@ def deploy_project(
     is created when ``create_missing`` (or the function given, asked first) says so, else
     it fails the deploy before anything is built (see ``flows.deploy.ensure_work_pool``).
     """
+    from stowflow.deployments import registry
     from stowflow.deployments.registry import check_job_variables, upsert_deployment
     from stowflow.flows.deploy import check_work_pool, ensure_work_pool
 
@@ -277,6 +278,6 @@ def deploy_project(
             check_job_variables(str(plan.work_pool_name), plan.job_variables, plan.image)
         for plan in planned:
             values = {k: v for k, v in plan.__dict__.items() if k != "id"}
-            plan.id = upsert_deployment(**values)
+            plan.id = upsert_deployment(registry.DeploymentSpec(**values))
     report.deployments = planned
     return report

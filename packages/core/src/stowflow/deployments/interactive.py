@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from stowflow.errors import DeploymentError
+from stowflow.placeholders import placeholder_for
 
 #: ask(question, choices or None, default or None) -> answer
 Ask = Callable[[str, list[str] | None, str | None], str]
@@ -38,7 +39,7 @@ def _block_placeholder(answer: str, default_slug: str) -> str | None:
     slug, _, name = answer.partition("/")
     if not name:
         slug, name = default_slug, answer
-    return f"{{{{ stowflow.blocks.{slug}.{name} }}}}"
+    return placeholder_for(slug, name)
 
 
 def _store_sections(kind: str, ask: Ask, project: str) -> dict[str, Any]:
@@ -64,7 +65,7 @@ def _store_sections(kind: str, ask: Ask, project: str) -> dict[str, Any]:
 
 
 def _git_sections(ask: Ask, root: Path) -> dict[str, Any]:
-    from stowflow.cli.init_cmd import git_origin, strip_userinfo
+    from stowflow.deployments.scaffold import git_origin, strip_userinfo
 
     try:
         default_url, default_branch = git_origin(root)
@@ -87,7 +88,7 @@ def _git_sections(ask: Ask, root: Path) -> dict[str, Any]:
 
 def interactive_setup(root: Path, ask: Ask) -> Path:
     """Ask how to deploy the project in ``root`` and write its ``stowflow.yaml``; return it."""
-    from stowflow.cli.init_cmd import default_ignore_text, find_entrypoint
+    from stowflow.deployments.scaffold import default_ignore_text, find_entrypoint
 
     root = root.resolve()
     target = root / "stowflow.yaml"

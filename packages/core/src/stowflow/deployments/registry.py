@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -11,68 +12,85 @@ from stowflow.errors import DeploymentError
 if TYPE_CHECKING:
     from stowflow.schedules import ScheduleSpec
 
+@dataclass
+class DeploymentSpec:
+    """Everything a deployment is: what :func:`upsert_deployment` writes and snapshots.
+
+    Adding a deployment field is two changes: a field here and the column in
+    ``db/models.py`` (with its migration); the record, the snapshot and
+    ``deployment inspect`` follow from this class. ``paused`` ``None`` keeps a redeployed
+    deployment's pause as it was (new: not paused); ``schedules`` ``None`` keeps its
+    schedules.
+    """
+
+    name: str
+    flow_name: str
+    entrypoint: str
+    work_pool_name: str | None = None
+    work_queue_name: str | None = None
+    job_variables: dict[str, Any] | None = field(default=None, metadata={"empty": dict})
+    parameters: dict[str, Any] | None = field(default=None, metadata={"empty": dict})
+    parameter_schema: dict[str, Any] | None = field(default=None, metadata={"empty": dict})
+    enforce_parameter_schema: bool = True
+    pull_steps: list[Any] | None = field(default=None, metadata={"empty": list})
+    tags: list[str] | None = field(default=None, metadata={"empty": list})
+    description: str | None = None
+    version: str | None = None
+    image: str | None = None
+    concurrency_limit: int | None = None
+    paused: bool | None = None
+    schedules: list[ScheduleSpec] | None = None
+
+    def check(self) -> None:
+        """Raise :class:`DeploymentError` for a name, flow name or limit that cannot be stored."""
+        name, flow_name = self.name, self.flow_name
+        if not name or not isinstance(name, str) or "/" in name:
+            raise DeploymentError(
+                f"invalid deployment name {name!r}: use a non-empty name without '/'")
+        if not flow_name or not isinstance(flow_name, str) or "/" in flow_name:
+            raise DeploymentError(
+                f"invalid flow name {flow_name!r}: use a non-empty name without '/'")
+        if self.concurrency_limit is not None and self.concurrency_limit < 1:
+            raise DeploymentError(f"deployment '{name}': concurrency_limit must be at least 1")
+
+    def record_values(self) -> dict[str, Any]:
+        """Return the deployment row's columns (copies; ``None`` collections made empty)."""
+        values: dict[str, Any] = {}
+        for item in fields(self):
+            if item.name in _NOT_COLUMNS:
+                continue
+            value = getattr(self, item.name)
+            empty = item.metadata.get("empty")  # a dict or list field: stored as a copy
+            values[item.name] = empty(value or ()) if empty is not None else value
+        return values
+
+
+#: Spec fields that are not plain columns (paused keeps its old value when None).
+_NOT_COLUMNS = frozenset({"paused", "schedules"})
 #: The deployment fields a snapshot records, in the order ``deployment inspect`` shows them.
-SNAPSHOT_FIELDS = (
-    "name", "flow_name", "entrypoint", "work_pool_name", "work_queue_name", "job_variables",
-    "parameters", "parameter_schema", "enforce_parameter_schema", "pull_steps", "tags",
-    "description", "version", "image", "concurrency_limit", "paused",
-)
+SNAPSHOT_FIELDS = tuple(f.name for f in fields(DeploymentSpec) if f.name != "schedules")
 
 
-def upsert_deployment(
-    *,
-    name: str,
-    flow_name: str,
-    entrypoint: str,
-    work_pool_name: str | None = None,
-    work_queue_name: str | None = None,
-    job_variables: dict[str, Any] | None = None,
-    parameters: dict[str, Any] | None = None,
-    parameter_schema: dict[str, Any] | None = None,
-    enforce_parameter_schema: bool = True,
-    pull_steps: list[Any] | None = None,
-    tags: list[str] | None = None,
-    description: str | None = None,
-    version: str | None = None,
-    image: str | None = None,
-    concurrency_limit: int | None = None,
-    paused: bool | None = None,
-    schedules: list[ScheduleSpec] | None = None,
-) -> str:
-    """Create or update deployment ``flow_name/name``; return its id.
+def upsert_deployment(spec: DeploymentSpec | None = None, /, **given: Any) -> str:
+    """Create or update deployment ``spec.flow_name/spec.name``; return its id.
 
-    Each call records a :class:`~stowflow.db.DeploymentVersionRecord` snapshot; redeploying
-    an existing deployment updates it in place (same id) and increases ``version_number``.
+    Takes a :class:`DeploymentSpec`, or its fields as keywords. Each call records a
+    :class:`~stowflow.db.DeploymentVersionRecord` snapshot; redeploying an existing
+    deployment updates it in place (same id) and increases ``version_number``.
     ``pull_steps`` are stored exactly as given, placeholders unresolved. ``schedules``
     (when not ``None``) become the deployment's schedules: unchanged ones keep their future
     runs, changed or removed ones lose them (``schedules.store.replace_schedules``).
     ``paused`` ``None`` keeps a redeployed deployment's pause as it was (new: not paused).
     """
+    if spec is None:
+        spec = DeploymentSpec(**given)
+    elif given:
+        raise TypeError("upsert_deployment takes a DeploymentSpec or keywords, not both")
+    spec.check()
+    name, flow_name, paused, schedules = spec.name, spec.flow_name, spec.paused, spec.schedules
+    values = spec.record_values()
     from stowflow.db import DeploymentRecord, DeploymentVersionRecord, session
 
-    if not name or not isinstance(name, str) or "/" in name:
-        raise DeploymentError(f"invalid deployment name {name!r}: use a non-empty name without '/'")
-    if not flow_name or not isinstance(flow_name, str) or "/" in flow_name:
-        raise DeploymentError(f"invalid flow name {flow_name!r}: use a non-empty name without '/'")
-    if concurrency_limit is not None and concurrency_limit < 1:
-        raise DeploymentError(f"deployment '{name}': concurrency_limit must be at least 1")
-    values: dict[str, Any] = {
-        "name": name,
-        "flow_name": flow_name,
-        "entrypoint": entrypoint,
-        "work_pool_name": work_pool_name,
-        "work_queue_name": work_queue_name,
-        "job_variables": dict(job_variables or {}),
-        "parameters": dict(parameters or {}),
-        "parameter_schema": dict(parameter_schema or {}),
-        "enforce_parameter_schema": enforce_parameter_schema,
-        "pull_steps": list(pull_steps or []),
-        "tags": list(tags or []),
-        "description": description,
-        "version": version,
-        "image": image,
-        "concurrency_limit": concurrency_limit,
-    }
     with session() as db:
         record = db.scalar(
             select(DeploymentRecord).where(

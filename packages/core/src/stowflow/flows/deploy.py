@@ -121,6 +121,7 @@ def deploy_flow(
     of failing (for CI; ``stowflow deploy`` asks in a terminal).
     """
     from stowflow.deployments.registry import (
+        DeploymentSpec,
         check_job_variables,
         pool_worker_type,
         upsert_deployment,
@@ -159,7 +160,7 @@ def deploy_flow(
         entrypoint = _image_entrypoint(flow)
         pull_steps = ([{LOCAL_PULL_STEP: {"directory": code_directory}}]
                       if code_directory else [])
-    return upsert_deployment(
+    return upsert_deployment(DeploymentSpec(
         name=name,
         flow_name=flow.name,
         entrypoint=entrypoint,
@@ -177,7 +178,7 @@ def deploy_flow(
         concurrency_limit=concurrency_limit,
         schedules=specs,
         paused=paused,
-    )
+    ))
 
 
 def _schedules(flow: Flow, parameters: dict[str, Any] | None, **given: Any) -> list[Any] | None:

@@ -51,7 +51,7 @@ def serve(flow: Flow, name: str, *, parameters: dict[str, Any] | None = None,
     ``limit`` caps concurrent runs; ``run_once`` takes what is scheduled now, runs it and
     returns (for scripts and tests). Returns the deployment id.
     """
-    from stowflow.deployments.registry import upsert_deployment
+    from stowflow.deployments.registry import DeploymentSpec, upsert_deployment
     from stowflow.workers.worker import Worker, default_worker_name
 
     if flow.storage is not None and flow.entrypoint:
@@ -60,19 +60,18 @@ def serve(flow: Flow, name: str, *, parameters: dict[str, Any] | None = None,
         entrypoint, pull_steps = local_source(flow)
     if parameters:
         flow.validate_parameters(parameters, partial=True)
-    deployment_id = upsert_deployment(
+    deployment_id = upsert_deployment(DeploymentSpec(
         name=name, flow_name=flow.name, entrypoint=entrypoint, work_pool_name=None,
         job_variables=job_variables, parameters=parameters,
         parameter_schema=flow.parameter_schema,
         enforce_parameter_schema=enforce_parameter_schema, pull_steps=pull_steps, tags=tags,
         description=description if description is not None else flow.description,
-        version=version if version is not None else flow.version)
+        version=version if version is not None else flow.version))
     if print_starting_message:
-        from stowflow.cli.output import console
-
-        console.print(f"Serving [bold]{flow.name}/{name}[/bold]. Start a run with:\n"
-                      f"  stowflow deployment run '{flow.name}/{name}'\n"
-                      "Ctrl-C to stop.")
+        # Plain stdout: a library module does not reach into the CLI's console.
+        print(f"Serving {flow.name}/{name}. Start a run with:\n"
+              f"  stowflow deployment run '{flow.name}/{name}'\n"
+              "Ctrl-C to stop.", flush=True)
     Worker(deployment_ids=[deployment_id], name=f"serve-{default_worker_name()}", limit=limit,
            poll_interval=poll_interval).start(run_once=run_once)
     return deployment_id
