@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import (
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -61,9 +60,6 @@ class AzureBlobCredentials(Block):
     ``AzureBlobCredentials(account_url="https://acct.blob.core.windows.net")`` (with
     ``client_id``, ``tenant_id`` and ``client_secret`` for a service principal).
     """
-
-    # pydantic would otherwise echo the raw input — secrets included — in validation errors
-    model_config = ConfigDict(hide_input_in_errors=True)
 
     __block_type_name__ = "Azure Blob Credentials"
 

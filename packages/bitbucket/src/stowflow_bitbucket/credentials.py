@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Self
 
-from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from stowflow.blocks import Block
 from stowflow.errors import ConfigError
 from stowflow.git.auth import GitAuth
@@ -67,9 +67,6 @@ class BitBucketCredentials(Block):
         description="Base URL of a Bitbucket Server / Data Center (https://bitbucket.example.com); "
         "empty for Bitbucket Cloud.",
     )
-
-    # A validation error would otherwise print the whole input, secrets included.
-    model_config = ConfigDict(hide_input_in_errors=True)
 
     _check_url = field_validator("url")(check_server_url)
 

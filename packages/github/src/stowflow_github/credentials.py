@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pydantic import ConfigDict, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from stowflow.blocks import Block
 from stowflow.git.auth import GitAuth
 from stowflow.git.providers import check_server_url
@@ -37,9 +37,6 @@ class GitHubCredentials(Block):
         description="Base URL of a GitHub Enterprise Server (https://github.example.com); "
         "empty for github.com.",
     )
-
-    # A validation error would otherwise print the whole input, secrets included.
-    model_config = ConfigDict(hide_input_in_errors=True)
 
     _check_url = field_validator("url")(check_server_url)
 

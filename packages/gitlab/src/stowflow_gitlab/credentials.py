@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ConfigDict, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from stowflow.blocks import Block
 from stowflow.errors import ConfigError
 from stowflow.git.auth import GitAuth
@@ -41,9 +41,6 @@ class GitLabCredentials(Block):
         description="The username of a deploy token (gitlab+deploy-token-N); empty when "
         "`token` is an access token.",
     )
-
-    # A validation error would otherwise print the whole input, secrets included.
-    model_config = ConfigDict(hide_input_in_errors=True)
 
     _check_url = field_validator("url")(check_server_url)
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
 from urllib.parse import urlsplit
 
-from pydantic import ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 
 from stowflow.blocks import Block, Secret
 from stowflow.errors import ConfigError, StorageNotFoundError, UnsafePathError
@@ -227,9 +227,6 @@ class GitProviderRepository(StorageBlock):
     clones through core's :class:`~stowflow.storage.GitRepository`, so there is one clone
     code path (mirror cache, credentials through the environment) for every provider.
     """
-
-    # A validation error would otherwise print the input: a URL may carry a token.
-    model_config = ConfigDict(hide_input_in_errors=True)
 
     repository_url: str = Field(
         description="URL of the repository, e.g. https://host/org/repo.git (credentials go "
