@@ -23,7 +23,7 @@ LAYERS = {area: rank for rank, areas in enumerate([
     ("storage", "steps", "git.providers", "git.hosts"),  # the git-host kit is a storage layer
     ("deployments", "flows", "runs", "schedules", "envs", "migrate"),
     ("workers",),
-    ("cli", "server", "__main__"),
+    ("cli", "server", "api_client", "__main__"),  # api_client: the CLI's HTTP client
 ]) for area in areas}
 
 #: (importer, imported area) pairs of in-function upward imports, each with its reason.
@@ -35,6 +35,8 @@ UPWARD_CALLS = {
     ("stowflow.hookspecs", "git"): "TYPE_CHECKING only: hook signatures name GitAuth",
     ("stowflow.hookspecs", "storage"): "TYPE_CHECKING only: hook signatures name Storage",
     ("stowflow.hookspecs", "transfer"): "TYPE_CHECKING only: hook signatures name ObjectStore",
+    ("stowflow.hookspecs", "workers"): "TYPE_CHECKING only: hook signatures name WorkerType",
+    ("stowflow.registry", "workers"): "the worker-type registry builds WorkerType records",
     ("stowflow.plugins", "transfer"): "install_hints() merges the scheme table",
     ("stowflow.registry", "deployments"): "Recipe.render completes a recipe with core's shape",
     ("stowflow.steps._plugin", "deployments"): "the public step addresses live in deployments",
