@@ -161,3 +161,18 @@ def test_an_unreadable_file_is_one_clear_error(tmp_path: Path) -> None:
         migrate(tmp_path, "pull:\n  - [unclosed\n")
     with pytest.raises(StowflowYamlError, match="no such file"):
         migrate_prefect_file(tmp_path / "elsewhere")
+
+
+def test_the_code_folder_of_an_auto_built_image_comes_from_the_build_step(tmp_path) -> None:
+    migration = migrate_prefect_file(FILES / "docker.yaml")
+    step = migration.project["pull"][0]["stowflow.deployments.steps.set_working_directory"]
+    assert step == {"directory": "{{ build-image.code_directory }}"}
+    assert (12, "pull[0].directory", "/opt/prefect/my_directory",
+            "{{ build-image.code_directory }}") in items(migration, "changed")
+
+    without_id = migrate(tmp_path, (FILES / "docker.yaml").read_text().replace(
+        "    id: build-image\n", ""))
+    assert [(i.line, i.field) for i in without_id.untranslated] == [
+        (11, "pull[0].directory"),
+        (24, "deployments[0].work_pool.job_variables.image"),  # no step has id build-image
+    ]

@@ -35,7 +35,8 @@ def test_auto_build_bakes_code_last_and_tags_by_content(
     (project / "build-junk").mkdir()
     (project / "build-junk" / "x.bin").write_bytes(b"x")
     first = build_docker_image("stowflow-test/steps", path=str(project))
-    assert set(first) == {"image_name", "tag", "image", "image_id"}
+    assert set(first) == {"image_name", "tag", "image", "image_id", "code_directory"}
+    assert first["code_directory"] == CODE_DIR
     assert first["image"] == f"stowflow-test/steps:{first['tag']}"
     assert first["image_id"].startswith("sha256:")
     listing = run_in(docker_env, first["image"], "sh", "-c",

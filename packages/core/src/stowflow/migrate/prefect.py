@@ -52,6 +52,8 @@ from stowflow.transfer.ignore import PREFECT_IGNORE, STOWFLOW_IGNORE
 
 PREFECT_FILE = "prefect.yaml"
 _CORE = "stowflow"
+#: where prefect's auto Dockerfile copies the code (``/opt/prefect/<project folder>``)
+PREFECT_IMAGE_CODE_DIR = "/opt/prefect/"
 
 Status = Literal["translated", "changed", "kept", "not translated"]
 
@@ -233,6 +235,20 @@ def _step_ids(data: dict[str, Any]) -> set[str]:
     return ids
 
 
+def _image_code_directory(build: Any) -> str | None:
+    """``{{ <id>.code_directory }}`` of a docker build step with the auto Dockerfile, if any."""
+    for step in build if isinstance(build, list) else []:
+        if not (isinstance(step, dict) and len(step) == 1):
+            continue
+        path, settings = next(iter(step.items()))
+        rule = STEP_RULES.get(path)
+        if (rule is not None and rule.target.endswith(".build_docker_image")
+                and isinstance(settings, dict) and settings.get("dockerfile", "auto") == "auto"
+                and isinstance(settings.get("id"), str)):
+            return "{{ " + settings["id"] + ".code_directory }}"
+    return None
+
+
 def _referenced_steps(value: Any) -> set[str]:
     """The step ids that placeholders in ``value`` refer to."""
     found: set[str] = set()
@@ -270,6 +286,8 @@ class _Translator:
         self.items: list[MigrationItem] = []
         self.blocks: dict[tuple[str, str], None] = {}
         self.step_ids: set[str] = set()
+        #: the placeholder of the code folder in an image stowflow's auto Dockerfile builds
+        self.image_code_directory: str | None = None
 
     def note(self, location: Location, before: Any, after: Any, status: Status,
              note: str = "") -> None:
@@ -282,6 +300,7 @@ class _Translator:
         from stowflow import __version__
 
         self.step_ids = _step_ids(data)
+        self.image_code_directory = _image_code_directory(data.get("build"))
         out: dict[str, Any] = {}
         for key, value in data.items():
             location: Location = (key,)
@@ -360,6 +379,9 @@ class _Translator:
             elif signature is not None and new_name not in signature[0] and not signature[1]:
                 self.note(here, f"{name}: {_short(value)}", "", "not translated",
                           f"{rule.target} has no argument '{new_name}'")
+            elif (rule.target.endswith(".set_working_directory") and name == "directory"
+                  and isinstance(value, str) and value.startswith(PREFECT_IMAGE_CODE_DIR)):
+                out[name] = self.image_directory(value, here)
             else:
                 if new_name != name:
                     self.note(here, name, new_name, "changed", "the argument is named so here")
@@ -369,6 +391,19 @@ class _Translator:
                       f"{rule.distribution} is not installed here, so its arguments were not "
                       f"checked; pip install {rule.distribution} before deploying")
         return out
+
+    def image_directory(self, value: str, location: Location) -> str:
+        """Point a pull step at the code folder of the image the build step makes."""
+        if self.image_code_directory is None:
+            self.note(location, value, "", "not translated",
+                      "this is where prefect's image keeps the code; stowflow's auto "
+                      "Dockerfile uses its own folder: give the docker build step an id and "
+                      "use '{{ <id>.code_directory }}'")
+            return value
+        self.note(location, value, self.image_code_directory, "changed",
+                  "stowflow's auto Dockerfile puts the code in its own folder; the build step "
+                  "says where")
+        return self.image_code_directory
 
     def requirements(self, value: Any, location: Location, *, drop_core: bool) -> Any:
         """Map prefect distributions in a ``requires`` value (a string or a list)."""

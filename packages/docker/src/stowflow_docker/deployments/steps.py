@@ -8,10 +8,10 @@ Thin wrappers over :mod:`stowflow_docker.images`. ``credentials`` arrive as a
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from stowflow_docker.credentials import DockerRegistryCredentials
-from stowflow_docker.images import DockerImage, build_image, push_image
+from stowflow_docker.images import CODE_DIR, DockerImage, build_image, push_image
 
 
 class BuildDockerImageOutputs(TypedDict):
@@ -21,6 +21,8 @@ class BuildDockerImageOutputs(TypedDict):
     tag: str
     image: str
     image_id: str
+    #: where the code is inside the image (only with ``dockerfile: auto``, which puts it there)
+    code_directory: NotRequired[str]
 
 
 class PushDockerImageOutputs(TypedDict):
@@ -55,14 +57,18 @@ def build_docker_image(
     the build context (an unchanged project is not rebuilt).
 
     ``dockerfile: auto`` writes the Dockerfile (dependencies, then stowflow, ``plugins``
-    and the code, in that order); ``base_image`` overrides ``STOWFLOW_DOCKER_BASE_IMAGE``.
+    and the code, in that order) and adds the output ``code_directory`` (where the code is
+    in the image, for a ``set_working_directory`` pull step); ``base_image`` overrides ``STOWFLOW_DOCKER_BASE_IMAGE``.
     Other keyword arguments go to the SDK's build (``network_mode``, ``pull``, ...).
     """
     built = build_image(DockerImage(image_name, tag, dockerfile=dockerfile, platform=platform,
                                     build_args=build_args, base_image=base_image,
                                     plugins=plugins, **build_kwargs), path)
-    return {"image_name": built.image_name, "tag": built.tag, "image": built.image,
-            "image_id": built.image_id}
+    outputs: BuildDockerImageOutputs = {"image_name": built.image_name, "tag": built.tag,
+                                        "image": built.image, "image_id": built.image_id}
+    if dockerfile == "auto":
+        outputs["code_directory"] = CODE_DIR
+    return outputs
 
 
 def push_docker_image(
