@@ -1,6 +1,6 @@
 """Each shape of the user's guide, end to end: a prefect.yaml is migrated with the CLI,
 deployed with ``stowflow deploy`` and run by a real worker against the real servers
-(git smart-HTTP, moto S3, fake-gcs-server, Azurite, a local folder)."""
+(git smart-HTTP, moto S3, fake-gcs-server, Azurite, a local folder, the Docker daemon)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import yaml
 from pydantic import SecretStr
 from stowflow.blocks import Secret
 from stowflow.cli.app import main
+from stowflow.registry import worker_type
 from stowflow.runs import create_flow_run, find_deployment, get_flow_run, read_logs
 from stowflow.testing import assert_no_secret
 from stowflow.workers.pools import create_pool
@@ -42,17 +43,21 @@ def write_project(root: Path, shape: str, **values: str) -> Path:
 
 
 def migrate_deploy_and_run(root: Path, monkeypatch: pytest.MonkeyPatch, capsys,
-                           pool: str) -> list[str]:
-    """Migrate, deploy and run the project's one deployment; return its log lines."""
+                           pool: str, pool_type: str = "process") -> list[str]:
+    """Migrate, deploy and run the project's one deployment; return its log lines.
+
+    The worker runs the pool's type's launcher, as ``stowflow worker start`` does.
+    """
     monkeypatch.chdir(root)
     assert main(["migrate", "prefect", "--write"]) == 0, capsys.readouterr()
-    create_pool(pool)
+    create_pool(pool, type=pool_type)
     assert main(["deploy"]) == 0, capsys.readouterr()
     output = capsys.readouterr()
     name = yaml.safe_load((root / "stowflow.yaml").read_text())["deployments"][0]["name"]
     deployment = find_deployment(name)
     run = create_flow_run(deployment)
-    Worker(pool, poll_interval=0.1).start(run_once=True, install_signal_handlers=False)
+    Worker(pool, poll_interval=0.1, launcher=worker_type(pool_type).make_launcher(pool)).start(
+        run_once=True, install_signal_handlers=False)
     logs = [line.message for line in read_logs(run.id)]
     finished = get_flow_run(run.id)
     assert finished.state == "COMPLETED", (finished.state_message, logs)
@@ -139,3 +144,64 @@ def test_local_folder(tmp_path, monkeypatch, capsys) -> None:
     write_project(root, "local", directory=str(root))
     logs = migrate_deploy_and_run(root, monkeypatch, capsys, "my-process-pool")
     assert "migrated code ran: local" in logs
+
+
+@pytest.fixture
+def docker_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_daemon: Any,
+                   python_base_image: str) -> Callable[..., Path]:
+    """Make a project with the guide's ``my_file.py:my_flow`` and one Docker prefect.yaml,
+    with the test daemon and its offline base image as the ones stowflow uses."""
+    monkeypatch.setenv("DOCKER_HOST", docker_daemon.host)
+    monkeypatch.setenv("STOWFLOW_DOCKER_BASE_IMAGE", python_base_image)
+    monkeypatch.setenv("STOWFLOW_DOCKER_BUILD_NETWORK", "host")  # the test daemon has no bridge
+
+    def make(shape: str, **values: str) -> Path:
+        root = tmp_path / "p"
+        root.mkdir()
+        flow_text = FLOW.format(shape=shape).replace("def etl", "def my_flow")
+        (root / "my_file.py").write_text(flow_text)
+        text = (FILES / f"{shape}.yaml").read_text()
+        for key, value in values.items():
+            text = text.replace(f"__{key.upper()}__", value)
+        (root / "prefect.yaml").write_text(text)
+        return root
+
+    return make
+
+
+@pytest.mark.slow
+def test_docker_image_built_by_the_migrated_build_step(
+        monkeypatch, capsys, docker_daemon, docker_project) -> None:
+    """The guide's Docker shape: the build step bakes the code into an image, the pull step
+    enters the folder the image holds it in, and a docker pool runs it in a container."""
+    root = docker_project("docker")
+    logs = migrate_deploy_and_run(root, monkeypatch, capsys, "my_pool", pool_type="docker")
+    assert "migrated code ran: docker" in logs
+    migrated = yaml.safe_load((root / "stowflow.yaml").read_text())
+    assert migrated["pull"] == [{"stowflow.deployments.steps.set_working_directory": {
+        "directory": "{{ build-image.code_directory }}"}}]
+    image = find_deployment("my-docker-deployment").job_variables["image"]
+    assert image == "my_username/default:latest"  # the build step's output, not the template
+    assert docker_daemon.cli("image", "inspect", image).returncode == 0
+
+
+@pytest.mark.slow
+def test_docker_image_pushed_with_a_migrated_registry_block(
+        monkeypatch, capsys, docker_daemon, docker_registry, docker_project) -> None:
+    """With a push_docker_image step: the image goes to the registry with the saved block's
+    credentials, the deployment runs the image pinned by digest, the password shows nowhere."""
+    from stowflow_docker import DockerRegistryCredentials
+
+    DockerRegistryCredentials(username=docker_registry.username,
+                              password=docker_registry.password,
+                              registry_url=docker_registry.address).save("my-registry")
+    root = docker_project("docker_push", registry=docker_registry.address)
+    logs = migrate_deploy_and_run(root, monkeypatch, capsys, "my_pool", pool_type="docker")
+    assert "migrated code ran: docker_push" in logs
+    migrated = yaml.safe_load((root / "stowflow.yaml").read_text())
+    assert migrated["push"][0]["stowflow_docker.deployments.steps.push_docker_image"][
+        "credentials"] == "{{ stowflow.blocks.docker-registry-credentials.my-registry }}"
+    image = find_deployment("my-pushed-deployment").job_variables["image"]
+    assert image.startswith(f"{docker_registry.address}/my_username/default@sha256:")
+    assert_no_secret(docker_registry.password, (root / "stowflow.yaml").read_text(), logs,
+                     docker_registry.log_text(), repr(find_deployment("my-pushed-deployment")))
