@@ -16,6 +16,7 @@ import io
 import posixpath
 import shutil
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -197,6 +198,24 @@ class S3ObjectStore(ObjectStore):
                 raise translate(_client_error(first.get("Code"), first.get("Message"), 0,
                                               "DeleteObjects"),
                                 self.name, "delete", first.get("Key"))
+
+    def abort_uploads(self, prefix: str, older_than_s: float) -> int:
+        """Abort the multipart uploads under ``prefix`` initiated more than ``older_than_s``
+        seconds ago (a killed push's parts, which S3 keeps and bills until aborted)."""
+        cutoff = time.time() - older_than_s
+        aborted = 0
+        try:
+            paginator = self.client.get_paginator("list_multipart_uploads")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for upload in page.get("Uploads", ()):
+                    if upload["Initiated"].timestamp() > cutoff:
+                        continue
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+                    aborted += 1
+        except Exception as exc:
+            raise_translated(exc, self.name, "abort incomplete uploads", prefix or "/")
+        return aborted
 
     def close(self) -> None:
         """Shut the transfer manager down and close the client's connections."""

@@ -91,6 +91,11 @@ class CountingStore(ObjectStore):
         self._record("head", key)
         return self.inner.head(key)
 
+    def abort_uploads(self, prefix: str, older_than_s: float) -> int:
+        """Count and abort stale incomplete uploads."""
+        self._record("abort_uploads", prefix)
+        return self.inner.abort_uploads(prefix, older_than_s)
+
     def close(self) -> None:
         """Close the wrapped store."""
         self.inner.close()

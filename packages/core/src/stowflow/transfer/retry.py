@@ -101,6 +101,10 @@ class RetryingStore(ObjectStore):
         """Return the info of ``key`` or ``None``, retrying transient failures."""
         return self._call(lambda: self.inner.head(key))
 
+    def abort_uploads(self, prefix: str, older_than_s: float) -> int:
+        """Abort the wrapped store's stale incomplete uploads, retrying transient failures."""
+        return self._call(lambda: self.inner.abort_uploads(prefix, older_than_s))
+
     def close(self) -> None:
         """Close the wrapped store."""
         self.inner.close()

@@ -100,6 +100,15 @@ class ObjectStore(ABC):
         with self.get(key, byte_range) as stream:
             return stream.read()
 
+    def abort_uploads(self, prefix: str, older_than_s: float) -> int:
+        """Abort the incomplete uploads under ``prefix`` started more than ``older_than_s``
+        seconds ago (multipart uploads a killed writer left); return how many.
+
+        Called by gc while it holds the gc lock. The default does nothing: a store whose
+        unfinished writes are ordinary keys (``.part`` files) has none of its own.
+        """
+        return 0
+
     def close(self) -> None:  # noqa: B027 - optional hook, most stores need nothing
         """Release the client's connections; the default does nothing."""
 

@@ -52,7 +52,8 @@ class VersionInfo:
 @dataclass
 class GcResult:
     """What gc kept and removed: version ids, content objects and their bytes, and the
-    leftovers of killed writers (temp ``.part`` files and their bytes, dead leases)."""
+    leftovers of killed writers (temp ``.part`` files and their bytes, dead leases, the
+    store's incomplete multipart uploads)."""
 
     kept_versions: list[str] = field(default_factory=list)
     deleted_versions: list[str] = field(default_factory=list)
@@ -61,6 +62,7 @@ class GcResult:
     deleted_temp_files: int = 0
     deleted_temp_bytes: int = 0
     deleted_leases: int = 0
+    aborted_uploads: int = 0
 
 
 def _manifests(store: ObjectStore, prefix: str, cache: ContentCache,
@@ -146,7 +148,8 @@ def gc(store: ObjectStore, prefix: str, keep: int, *, force: bool = False) -> Gc
     (:mod:`stowflow.transfer.leases`; refused while a push is in flight, and pushes that
     start wait for it), reads the manifests and ``HEAD`` again — a version written or
     rolled back to since the mark keeps everything it references — and only then deletes.
-    It also removes temp files (``.part``) and leases left by killed writers. ``force``
+    It also removes temp files (``.part``), incomplete multipart uploads (both older than
+    :data:`TEMP_MIN_AGE_S`) and leases left by killed writers. ``force``
     ignores push leases (a crashed push's lease on another host). Returns a
     :class:`GcResult`.
     """
@@ -185,6 +188,8 @@ def gc(store: ObjectStore, prefix: str, keep: int, *, force: bool = False) -> Gc
                 lock.check)
         _delete(store, [info.key for info in garbage], lock.check)
         _delete(store, [info.key for info in leftovers], lock.check)
+        lock.check()
+        result.aborted_uploads = store.abort_uploads(dir_prefix(prefix), TEMP_MIN_AGE_S)
         stale = stale_leases(store, prefix)
         _delete(store, stale, lock.check)
     result.deleted_objects = len(garbage)
