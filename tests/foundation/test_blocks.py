@@ -13,9 +13,11 @@ from stowflow.blocks import Block, Secret
 from stowflow.blocks.slugs import slugify
 from stowflow.errors import (
     BlockAlreadyExistsError,
+    BlockDataError,
     BlockError,
     BlockNotFoundError,
     BlockTypeNotFoundError,
+    ConfigError,
     SecretDecryptionError,
 )
 from stowflow.redact import redact
@@ -167,3 +169,28 @@ def test_recorded_type_whose_module_is_gone_names_its_distribution():
 def test_invalid_names_are_refused():
     with pytest.raises(BlockError, match="invalid block name"):
         Secret(value="abcd").save("a/b")
+
+
+class Ambientish(Block):
+    region: str = Field(default="eu", description="A region.")
+
+    @classmethod
+    def ambient(cls) -> Ambientish:
+        return cls(region="from-environment")
+
+
+def test_coerce_takes_a_block_its_data_or_nothing_and_names_fields_not_values():
+    block = AwsLikeCredentials(key_id="id", secret=SecretStr("coerce-secret-value"))
+    assert AwsLikeCredentials.coerce(block) is block
+    assert AwsLikeCredentials.coerce(block.revealed_data()) == block
+    assert Ambientish.coerce(None).region == "from-environment"  # a type's own ambient()
+    with pytest.raises(BlockDataError) as bad:
+        AwsLikeCredentials.coerce({"key_id": "id", "secret": 1234, "colour": "coerce-input"})
+    text = str(bad.value)
+    assert "invalid Aws Like Credentials" in text and "colour" in text and "secret" in text
+    assert "coerce-input" not in text and "1234" not in text
+    assert isinstance(bad.value, BlockError) and isinstance(bad.value, ConfigError)
+    with pytest.raises(BlockDataError, match="got str") as wrong:
+        AwsLikeCredentials.coerce("coerce-secret-value")  # type: ignore[arg-type]
+    assert "stowflow.blocks.aws-like-credentials.NAME" in (wrong.value.hint or "")
+    assert "coerce-secret-value" not in str(wrong.value)

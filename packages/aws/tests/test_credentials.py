@@ -13,7 +13,6 @@ from stowflow.testing import assert_no_secret
 from stowflow.testing.servers._process import free_port
 from stowflow.testing.servers.s3 import S3AuthServer, S3Server, s3_auth_enforced
 from stowflow_aws import AwsClientParameters, AwsCredentials, S3ObjectStore
-from stowflow_aws.credentials import coerce_credentials
 
 AMBIENT = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
            "AWS_DEFAULT_PROFILE", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL",
@@ -169,17 +168,17 @@ def test_assume_role_failures(s3_auth_server: S3AuthServer) -> None:
 
 def test_credentials_arrive_as_block_dict_or_nothing() -> None:
     block = AwsCredentials(aws_access_key_id="AKIAEXAMPLE")
-    assert coerce_credentials(block) is block
-    from_dict = coerce_credentials({"aws_access_key_id": "AKIAEXAMPLE",
+    assert AwsCredentials.coerce(block) is block
+    from_dict = AwsCredentials.coerce({"aws_access_key_id": "AKIAEXAMPLE",
                                     "aws_secret_access_key": "dict-secret-value",
                                     "aws_client_parameters": {"endpoint_url": "http://x:1"}})
     assert from_dict.aws_client_parameters.endpoint_url == "http://x:1"
-    assert coerce_credentials(None) == AwsCredentials()
+    assert AwsCredentials.coerce(None) == AwsCredentials()
     with pytest.raises(ConfigError) as caught:
-        coerce_credentials({"aws_secret_access_key": 12345678, "colour": "blue-secret"})
+        AwsCredentials.coerce({"aws_secret_access_key": 12345678, "colour": "blue-secret"})
     assert "colour" in str(caught.value) and "blue-secret" not in str(caught.value)
     with pytest.raises(ConfigError, match="got str"):
-        coerce_credentials("AKIA...")  # type: ignore[arg-type]
+        AwsCredentials.coerce("AKIA...")  # type: ignore[arg-type]
 
 
 def test_cli_creates_the_block_with_secrets_from_stdin(monkeypatch: pytest.MonkeyPatch,

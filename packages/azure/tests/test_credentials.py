@@ -12,7 +12,6 @@ from stowflow.redact import redact
 from stowflow.testing import assert_no_secret
 from stowflow.testing.servers.azurite import AzuriteServer
 from stowflow_azure import AzureBlobCredentials
-from stowflow_azure.credentials import coerce_credentials
 
 URL = "https://acct.blob.core.windows.net"
 SECRET = "sp-secret-value-123"
@@ -38,7 +37,7 @@ def test_wrong_combinations_say_what_is_wrong(fields: dict[str, str], message: s
     for secret in (SECRET, "a2V5LXRoYXQtaXMtc2VjcmV0", "abcdef"):
         assert_no_secret(secret, str(info.value))
     with pytest.raises(BlockError) as info2:
-        coerce_credentials(fields)
+        AzureBlobCredentials.coerce(fields)
     assert message in str(info2.value)
     assert_no_secret(SECRET, str(info2.value))
 
@@ -104,18 +103,18 @@ def test_secrets_are_encrypted_masked_and_restored() -> None:
     assert loaded.client_secret is not None
     assert loaded.client_secret.get_secret_value() == SECRET
     assert loaded.revealed_data()["client_secret"] == SECRET
-    assert coerce_credentials(loaded.revealed_data()).revealed_data() == loaded.revealed_data()
+    assert AzureBlobCredentials.coerce(loaded.revealed_data()).revealed_data() == loaded.revealed_data()
 
 
 def test_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
     monkeypatch.delenv("AZURE_STORAGE_ACCOUNT_URL", raising=False)
     with pytest.raises(ConfigError, match="AZURE_STORAGE_CONNECTION_STRING"):
-        coerce_credentials(None)
+        AzureBlobCredentials.coerce(None)
     monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_URL", URL)
-    assert coerce_credentials(None).account_url == URL
+    assert AzureBlobCredentials.coerce(None).account_url == URL
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", CONN)
-    from_env = coerce_credentials(None)
+    from_env = AzureBlobCredentials.coerce(None)
     assert from_env.connection_string is not None
     assert from_env.connection_string.get_secret_value() == CONN
     assert redact(CONN) == "***"
@@ -123,7 +122,7 @@ def test_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_coerce_refuses_other_types() -> None:
     with pytest.raises(BlockError, match="got str"):
-        coerce_credentials("a-connection-string")  # type: ignore[arg-type]
+        AzureBlobCredentials.coerce("a-connection-string")  # type: ignore[arg-type]
 
 
 def test_block_create_through_the_cli(azurite_server: AzuriteServer,

@@ -17,7 +17,6 @@ from stowflow.settings import get_settings
 from stowflow.testing import assert_no_secret
 from stowflow.testing.servers.gcs import GcsServer
 from stowflow_gcp import GcpCredentials
-from stowflow_gcp.credentials import coerce_credentials
 
 
 @pytest.fixture
@@ -87,7 +86,7 @@ def test_both_key_sources_or_bad_json_are_refused(service_account_info: dict[str
         GcpCredentials(service_account_info=service_account_info,
                        service_account_file=tmp_path / "k.json")
     with pytest.raises(BlockError, match="not valid JSON") as bad:
-        coerce_credentials({"service_account_info": "{not json but secret-ish"})
+        GcpCredentials.coerce({"service_account_info": "{not json but secret-ish"})
     assert "secret-ish" not in str(bad.value)
 
 
@@ -140,13 +139,13 @@ def test_saved_block_keeps_the_key_encrypted(service_account_info: dict[str, Any
 
 def test_coerce_accepts_a_block_its_data_or_nothing(service_account_info: dict[str, Any]) -> None:
     block = GcpCredentials(service_account_info=service_account_info, project="p")
-    assert coerce_credentials(block) is block
-    assert coerce_credentials(block.revealed_data()) == block
-    assert coerce_credentials(None) == GcpCredentials()
+    assert GcpCredentials.coerce(block) is block
+    assert GcpCredentials.coerce(block.revealed_data()) == block
+    assert GcpCredentials.coerce(None) == GcpCredentials()
     with pytest.raises(BlockError, match="no_such_field"):
-        coerce_credentials({"no_such_field": 1})
+        GcpCredentials.coerce({"no_such_field": 1})
     with pytest.raises(BlockError, match="got str"):
-        coerce_credentials("a-token")  # type: ignore[arg-type]
+        GcpCredentials.coerce("a-token")  # type: ignore[arg-type]
 
 
 def test_cli_creates_the_block_with_the_key_from_stdin(

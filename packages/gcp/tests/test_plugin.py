@@ -108,7 +108,7 @@ def test_options_carry_credentials_and_client_settings(gcs_server: GcsServer,
             assert list(store.list("")) == []
     with pytest.raises(ConfigError, match=r"unknown option.*anon"):
         _resolve(f"gs://{gcs_bucket}", {"anon": True})
-    with pytest.raises(BlockError, match="invalid GCP credentials"):
+    with pytest.raises(BlockError, match="invalid GCP Credentials"):
         _resolve(f"gs://{gcs_bucket}", {"credentials": {"token": "x"}})
 
 

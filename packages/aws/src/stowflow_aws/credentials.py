@@ -12,9 +12,9 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from stowflow.blocks import Block
-from stowflow.errors import ConfigError, StorageAuthError
+from stowflow.errors import StorageAuthError
 from stowflow.redact import register_secret
 
 if TYPE_CHECKING:
@@ -198,28 +198,3 @@ class AwsCredentials(Block):
 
 def _reveal(value: SecretStr | None) -> str | None:
     return (value.get_secret_value() or None) if value is not None else None
-
-
-def coerce_credentials(value: AwsCredentials | dict[str, Any] | None) -> AwsCredentials:
-    """Return ``value`` as an :class:`AwsCredentials` block.
-
-    Accepts the block itself, its data as a dict (what a ``{{ stowflow.blocks.aws-credentials.x }}``
-    placeholder yields at run time), or ``None`` for the ambient AWS chain.
-    """
-    if value is None:
-        return AwsCredentials()
-    if isinstance(value, AwsCredentials):
-        return value
-    if isinstance(value, dict):
-        try:
-            return AwsCredentials.model_validate(value)
-        except ValidationError as exc:
-            # Only locations and reasons: pydantic's own text would echo the input values.
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
-            )
-            raise ConfigError(f"invalid AWS credentials: {problems}") from None
-    raise ConfigError(
-        "credentials must be an AwsCredentials block, its data as a dict, or None; "
-        f"got {type(value).__name__}"
-    )

@@ -29,7 +29,7 @@ from stowflow.transfer.schemes import owned_by
 from stowflow.transfer.translate import TranslatingStream
 
 from stowflow_aws._errors import NOT_FOUND_CODES, raise_translated, translate
-from stowflow_aws.credentials import AwsClientParameters, AwsCredentials, coerce_credentials
+from stowflow_aws.credentials import AwsClientParameters, AwsCredentials
 
 DISTRIBUTION = "stowflow-aws"
 MiB = 1024 * 1024
@@ -72,7 +72,7 @@ class S3ObjectStore(ObjectStore):
         self.multipart_threshold = multipart_threshold
         self.multipart_chunksize = multipart_chunksize
         self.list_page_size = list_page_size
-        self.credentials = coerce_credentials(credentials)
+        self.credentials = AwsCredentials.coerce(credentials)
         # Engine threads make single-request calls while the transfer manager's threads
         # move parts, so the pool holds both without discarding connections.
         try:
@@ -356,7 +356,7 @@ def store_for_url(url: str, options: dict[str, Any]) -> S3ObjectStore:
         raise ConfigError(f"unknown S3 option(s) for {url}: {', '.join(unknown)}",
                           hint=f"known options: {', '.join(sorted(_STORE_OPTIONS))}")
     bucket, _ = split_url(url)
-    credentials = coerce_credentials(options.get("credentials"))
+    credentials = AwsCredentials.coerce(options.get("credentials"))
     client_kwargs = dict(options.get("client_kwargs") or {})
     fields = {
         "aws_access_key_id": options.get("key"),

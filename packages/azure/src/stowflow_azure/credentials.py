@@ -12,18 +12,16 @@ import logging
 import os
 import re
 import urllib.parse
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import (
     Field,
     SecretStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
 from stowflow.blocks import Block
-from stowflow.errors import BlockError, ConfigError
+from stowflow.errors import ConfigError
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -139,7 +137,7 @@ class AzureBlobCredentials(Block):
         return self
 
     @classmethod
-    def from_environment(cls) -> AzureBlobCredentials:
+    def from_environment(cls) -> Self:
         """Return credentials from ``AZURE_STORAGE_CONNECTION_STRING`` or ``AZURE_STORAGE_ACCOUNT_URL``.
 
         Used when a URL or step is given no credentials. The connection string wins when
@@ -158,6 +156,11 @@ class AzureBlobCredentials(Block):
             hint=f"pass an AzureBlobCredentials block, or set {CONNECTION_STRING_ENV} or "
             f"{ACCOUNT_URL_ENV}",
         )
+
+    @classmethod
+    def ambient(cls) -> Self:
+        """Return :meth:`from_environment`: a block with no fields reaches no account."""
+        return cls.from_environment()
 
     @property
     def account_name(self) -> str:
@@ -252,32 +255,3 @@ def _pooled_transport(max_concurrency: int, connection_timeout: float,
     session.mount("http://", adapter)
     return RequestsTransport(session=session, session_owner=True,
                              connection_timeout=connection_timeout, read_timeout=read_timeout)
-
-
-def coerce_credentials(value: AzureBlobCredentials | Mapping[str, Any] | None) -> AzureBlobCredentials:
-    """Return ``value`` as an ``AzureBlobCredentials`` block.
-
-    Accepts the block itself, a dict of its fields (what a ``{{ stowflow.blocks.
-    azure-blob-credentials.NAME }}`` placeholder resolves to at run time), or ``None``
-    (:meth:`AzureBlobCredentials.from_environment`). Raises
-    :class:`~stowflow.errors.BlockError` naming the wrong combination or field, never a value.
-    """
-    if value is None:
-        return AzureBlobCredentials.from_environment()
-    if isinstance(value, AzureBlobCredentials):
-        return value
-    if isinstance(value, Mapping):
-        try:
-            return AzureBlobCredentials.model_validate(dict(value))
-        except ValidationError as exc:
-            problems = "; ".join(
-                (f"{'.'.join(map(str, e['loc']))}: " if e["loc"] else "")
-                + e["msg"].removeprefix("Value error, ")
-                for e in exc.errors(include_input=False)
-            )
-            raise BlockError(f"invalid Azure Blob credentials: {problems}") from None
-    raise BlockError(
-        "credentials must be an Azure Blob Credentials block or a dict of its fields, "
-        f"got {type(value).__name__}",
-        hint='use credentials: "{{ stowflow.blocks.azure-blob-credentials.NAME }}"',
-    )

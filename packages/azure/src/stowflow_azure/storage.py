@@ -27,7 +27,6 @@ from stowflow_azure.credentials import (
     ACCOUNT_URL_ENV,
     CONNECTION_STRING_ENV,
     AzureBlobCredentials,
-    coerce_credentials,
 )
 
 if TYPE_CHECKING:
@@ -323,4 +322,4 @@ def store_for_url(url: str, options: Mapping[str, Any]) -> AzureBlobObjectStore:
                                          or os.environ.get(ACCOUNT_URL_ENV)):
         value = {"account_url": f"https://{host.split('.')[0]}.blob.core.windows.net"}
     settings = {k: options[k] for k in STORE_OPTIONS if k in options}
-    return AzureBlobObjectStore(container, coerce_credentials(value), **settings)
+    return AzureBlobObjectStore(container, AzureBlobCredentials.coerce(value), **settings)

@@ -55,6 +55,10 @@ class BlockError(StowflowError):
     """A block could not be saved, loaded, validated or deleted."""
 
 
+class BlockDataError(BlockError, ConfigError):
+    """A value given as a block (a block, its data as a dict, or nothing) is not a valid one."""
+
+
 class BlockNotFoundError(BlockError):
     """No block document with the requested type and name exists."""
 

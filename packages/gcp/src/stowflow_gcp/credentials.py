@@ -19,12 +19,11 @@ from pydantic import (
     Field,
     PrivateAttr,
     SecretStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
 from stowflow.blocks import Block
-from stowflow.errors import BlockError, StorageAuthError
+from stowflow.errors import StorageAuthError
 from stowflow.redact import register_secret
 
 if TYPE_CHECKING:
@@ -205,29 +204,3 @@ class GcpCredentials(Block):
             _http=session,
             client_options=options,
         )
-
-
-def coerce_credentials(value: GcpCredentials | dict[str, Any] | None) -> GcpCredentials:
-    """Return ``value`` as a ``GcpCredentials`` block.
-
-    Accepts the block itself, a dict of its fields (what a ``{{ stowflow.blocks.
-    gcp-credentials.NAME }}`` placeholder resolves to at run time), or ``None`` (Application
-    Default Credentials). Raises :class:`~stowflow.errors.BlockError` naming the bad fields,
-    never their values (they may hold a private key).
-    """
-    if value is None:
-        return GcpCredentials()
-    if isinstance(value, GcpCredentials):
-        return value
-    if isinstance(value, dict):
-        try:
-            return GcpCredentials.model_validate(value)
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'credentials'}: {e['msg']}"
-                                 for e in exc.errors(include_input=False))
-            raise BlockError(f"invalid GCP credentials: {problems}") from None
-    raise BlockError(
-        f"credentials must be a GCP Credentials block or a dict of its fields, "
-        f"got {type(value).__name__}",
-        hint='use credentials: "{{ stowflow.blocks.gcp-credentials.NAME }}"',
-    )

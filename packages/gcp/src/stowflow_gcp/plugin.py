@@ -83,7 +83,7 @@ def stowflow_object_store_for_url(url: str, options: dict[str, Any]) -> ObjectSt
     parsed = urllib.parse.urlsplit(url)
     from stowflow.errors import ConfigError
 
-    from stowflow_gcp.credentials import coerce_credentials
+    from stowflow_gcp.credentials import GcpCredentials
     from stowflow_gcp.storage import GcsObjectStore
 
     unknown = sorted(set(options) - {"credentials", *_STORE_OPTIONS})
@@ -91,5 +91,5 @@ def stowflow_object_store_for_url(url: str, options: dict[str, Any]) -> ObjectSt
         raise ConfigError(f"unknown option(s) for {parsed.scheme}:// storage: {', '.join(unknown)}",
                           hint=f"known: credentials, {', '.join(_STORE_OPTIONS)}")
     settings = {k: v for k, v in options.items() if k in _STORE_OPTIONS}
-    return GcsObjectStore(parsed.netloc, coerce_credentials(options.get("credentials")),
+    return GcsObjectStore(parsed.netloc, GcpCredentials.coerce(options.get("credentials")),
                           **settings)

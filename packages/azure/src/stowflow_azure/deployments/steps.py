@@ -14,7 +14,7 @@ from typing import Any
 
 from stowflow import transfer
 
-from stowflow_azure.credentials import AzureBlobCredentials, coerce_credentials
+from stowflow_azure.credentials import AzureBlobCredentials
 
 
 def push_to_azure_blob_storage(
@@ -29,7 +29,7 @@ def push_to_azure_blob_storage(
     """
     from stowflow_azure.storage import AzureBlobObjectStore
 
-    with AzureBlobObjectStore(container, coerce_credentials(credentials)) as store:
+    with AzureBlobObjectStore(container, AzureBlobCredentials.coerce(credentials)) as store:
         result = transfer.push(Path.cwd(), store, folder, ignore_file=ignore_file)
     return {"container": container, "folder": folder, "version": result.version}
 
@@ -46,7 +46,7 @@ def pull_from_azure_blob_storage(
     """
     from stowflow_azure.storage import AzureBlobObjectStore
 
-    with AzureBlobObjectStore(container, coerce_credentials(credentials)) as store:
+    with AzureBlobObjectStore(container, AzureBlobCredentials.coerce(credentials)) as store:
         result = transfer.pull(store, folder, dest=None, version=version)
     return {"container": container, "folder": folder, "directory": str(result.directory),
             "version": result.version}

@@ -9,6 +9,7 @@ reverses this and registers every secret value with the shared redactor.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from types import ModuleType
 from typing import Any, ClassVar, Self
 
@@ -19,11 +20,13 @@ from pydantic import (
     Secret,
     SecretBytes,
     SecretStr,
+    ValidationError,
     model_validator,
 )
 
 from stowflow.blocks import slugs
-from stowflow.errors import BlockError
+from stowflow.errors import BlockDataError, BlockError
+from stowflow.placeholders import placeholder_for
 from stowflow.redact import register_secret
 
 _SECRET_TYPES = (SecretStr, SecretBytes, Secret)
@@ -52,6 +55,18 @@ def secret_fields_of(model: type[BaseModel]) -> list[str]:
         ):
             names.append(name)
     return names
+
+
+def validation_problems(exc: ValidationError) -> str:
+    """Return ``exc``'s problems as ``"field: reason; ..."`` — locations and reasons only.
+
+    pydantic's own text echoes the input values, which may be secrets; this never does.
+    """
+    return "; ".join(
+        (f"{'.'.join(map(str, e['loc']))}: " if e["loc"] else "")
+        + e["msg"].removeprefix("Value error, ")
+        for e in exc.errors(include_input=False, include_url=False)
+    )
 
 
 class Block(BaseModel):
@@ -209,6 +224,40 @@ class Block(BaseModel):
         self._document_id = self._document_name = None
 
     # --- use ----------------------------------------------------------------------------
+
+    @classmethod
+    def ambient(cls) -> Self:
+        """Return the block to use when a caller gives none (see :meth:`coerce`).
+
+        By default every field at its default, which a provider's SDK reads as "its own
+        environment chain" (AWS's credential chain, GCP's Application Default Credentials).
+        A type whose defaults are not usable overrides this (Azure reads its environment
+        variables and refuses when neither is set).
+        """
+        return cls()
+
+    @classmethod
+    def coerce(cls, value: Self | Mapping[str, Any] | None) -> Self:
+        """Return ``value`` as a block of this type.
+
+        Accepts the block itself, its data as a dict (what a ``{{ stowflow.blocks.<slug>.NAME
+        }}`` placeholder resolves to at run time) or ``None`` (:meth:`ambient`). Anything
+        else, or data that does not validate, is a :class:`~stowflow.errors.BlockDataError`
+        naming the fields and reasons, never the values (they may be secrets).
+        """
+        if value is None:
+            return cls.ambient()
+        if isinstance(value, cls):
+            return value
+        name, slug = cls.get_block_type_name(), cls.get_block_type_slug()
+        if isinstance(value, Mapping):
+            try:
+                return cls.model_validate(dict(value))
+            except ValidationError as exc:
+                raise BlockDataError(f"invalid {name}: {validation_problems(exc)}") from None
+        raise BlockDataError(
+            f"expected a {name} block or a dict of its fields, got {type(value).__name__}",
+            hint=f'refer to a saved block: "{placeholder_for(slug, "NAME")}"')
 
     def revealed_data(self) -> dict[str, Any]:
         """Return the fields as plain data with secrets revealed (for templating at run time).

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from stowflow import registry
 from stowflow.blocks import Block, get_block_class, register_module
-from stowflow.blocks.core import document_store
+from stowflow.blocks.core import document_store, validation_problems
 from stowflow.blocks.views import masked_view
 from stowflow.cli.output import console
 from stowflow.errors import BlockError
@@ -164,8 +164,7 @@ def create_cmd(
     try:
         block = cls.model_validate(values)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise BlockError(f"invalid '{block_type}' block: {problems}") from None
+        raise BlockError(f"invalid '{block_type}' block: {validation_problems(exc)}") from None
     block.save(name, overwrite=overwrite)
     console.print(f"Saved block [bold]{block_type}/{name}[/bold]")
 

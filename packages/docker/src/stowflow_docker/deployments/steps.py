@@ -36,10 +36,8 @@ class PushDockerImageOutputs(TypedDict):
 
 def as_credentials(value: DockerRegistryCredentials | dict[str, Any] | None,
                    ) -> DockerRegistryCredentials | None:
-    """Return a credentials block for a block, its data dict, or ``None``."""
-    if value is None or isinstance(value, DockerRegistryCredentials):
-        return value
-    return DockerRegistryCredentials.model_validate(value)
+    """Return a credentials block for a block or its data dict; ``None`` stays ``None``."""
+    return None if value is None else DockerRegistryCredentials.coerce(value)
 
 
 def build_docker_image(

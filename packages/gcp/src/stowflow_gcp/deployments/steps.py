@@ -14,7 +14,7 @@ from typing import Any
 
 from stowflow import transfer
 
-from stowflow_gcp.credentials import GcpCredentials, coerce_credentials
+from stowflow_gcp.credentials import GcpCredentials
 
 
 def push_to_gcs(bucket: str, folder: str, project: str | None = None,
@@ -27,7 +27,7 @@ def push_to_gcs(bucket: str, folder: str, project: str | None = None,
     """
     from stowflow_gcp.storage import GcsObjectStore
 
-    with GcsObjectStore(bucket, coerce_credentials(credentials), project=project) as store:
+    with GcsObjectStore(bucket, GcpCredentials.coerce(credentials), project=project) as store:
         result = transfer.push(Path.cwd(), store, folder, ignore_file=ignore_file)
     return {"bucket": bucket, "folder": folder, "version": result.version}
 
@@ -42,7 +42,7 @@ def pull_from_gcs(bucket: str, folder: str, project: str | None = None,
     """
     from stowflow_gcp.storage import GcsObjectStore
 
-    with GcsObjectStore(bucket, coerce_credentials(credentials), project=project) as store:
+    with GcsObjectStore(bucket, GcpCredentials.coerce(credentials), project=project) as store:
         result = transfer.pull(store, folder, dest=None, version=version)
     return {"bucket": bucket, "folder": folder, "directory": str(result.directory),
             "version": result.version}
