@@ -67,6 +67,10 @@ class BlockAlreadyExistsError(BlockError):
     """A block document with this type and name exists and ``overwrite`` was not given."""
 
 
+class BlockInUseError(BlockError):
+    """A block document cannot be deleted: other blocks refer to it (the message names them)."""
+
+
 class BlockTypeNotFoundError(BlockError):
     """A block type slug is not known to any installed plugin or registered module."""
 

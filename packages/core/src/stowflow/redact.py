@@ -18,6 +18,9 @@ from collections.abc import Iterable
 from typing import Any
 
 MASK = "***"
+#: What a *set* secret field shows when it is displayed on purpose (``block inspect``,
+#: ``stowflow config``, the web UI and API) instead of its value.
+MASKED = "********"
 _MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary text; they are refused below
 
 _lock = threading.Lock()

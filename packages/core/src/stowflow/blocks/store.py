@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from stowflow.blocks.crypto import decrypt_json, encrypt_json
 from stowflow.db import BlockDocumentRecord, BlockTypeRecord, session
-from stowflow.errors import BlockAlreadyExistsError, BlockError, BlockNotFoundError
+from stowflow.errors import BlockAlreadyExistsError, BlockInUseError, BlockNotFoundError
 
 
 def write_document(
@@ -102,7 +102,7 @@ def delete_document(slug: str, name: str) -> None:
         ]
         if users:
             # deleting it would leave them pointing at nothing ("no block document with id")
-            raise BlockError(f"'{slug}/{name}' is used by {', '.join(sorted(users))}",
+            raise BlockInUseError(f"'{slug}/{name}' is used by {', '.join(sorted(users))}",
                              hint="delete those blocks, or save them without it, first")
         db.delete(record)
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from stowflow.blocks.core import Block
-
-#: What a set secret field shows instead of its value.
-MASKED = "********"
+from stowflow.redact import MASKED
 
 
 def masked_view(block: Block) -> dict[str, Any]:

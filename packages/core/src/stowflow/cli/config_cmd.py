@@ -6,7 +6,8 @@ import typer
 from pydantic import SecretStr
 from rich.table import Table
 
-from stowflow.cli.output import MASKED, console
+from stowflow.cli.output import console
+from stowflow.redact import MASKED
 
 
 def show_config() -> None:

@@ -28,5 +28,3 @@ def _width(stream: Any) -> int | None:
 console = RedactingConsole(highlight=False, soft_wrap=True, width=_width(sys.stdout))
 err_console = RedactingConsole(stderr=True, highlight=False, soft_wrap=True,
                                width=_width(sys.stderr))
-
-MASKED = "********"

@@ -20,7 +20,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
 
-from stowflow.errors import NotFoundError, StowflowError
+from stowflow.errors import (
+    BlockAlreadyExistsError,
+    BlockInUseError,
+    NotFoundError,
+    StowflowError,
+)
 from stowflow.server.config import ServerConfig
 from stowflow.server.security import SESSION_COOKIE, SESSION_MAX_AGE, CsrfError, Guard
 
@@ -33,6 +38,8 @@ def _status_of(exc: StowflowError) -> int:
         return 403
     if isinstance(exc, NotFoundError) or type(exc).__name__.endswith("NotFoundError"):
         return 404
+    if isinstance(exc, BlockAlreadyExistsError | BlockInUseError):
+        return 409
     return 400
 
 
@@ -68,6 +75,13 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return _error(request, 422, f"invalid request: {text}", extra={"problems": problems})
 
 
+async def _block_invalid(request: Request, exc: Exception) -> Response:
+    from stowflow.server.api_blocks import BlockInvalid, invalid_response
+
+    assert isinstance(exc, BlockInvalid)
+    return invalid_response(exc)
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return _error(request, 500, "internal error (the server log has the details)")
@@ -76,7 +90,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 def create_app(config: ServerConfig | None = None) -> FastAPI:
     """Return the server application for ``config`` (default: 127.0.0.1:4300, no token)."""
     from stowflow import __version__
-    from stowflow.server import api, pages
+    from stowflow.server import api, api_blocks, pages
 
     config = config or ServerConfig()
     app = FastAPI(title="stowflow", version=__version__, openapi_url="/api/openapi.json",
@@ -86,12 +100,14 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.state.config = config
     app.state.guard = guard = Guard(config)
     app.include_router(api.router)
+    app.include_router(api_blocks.router)
     for router in pages.ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(StowflowError, _stowflow_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(api_blocks.BlockInvalid, _block_invalid)
     app.add_exception_handler(Exception, _unexpected)
     app.middleware("http")(guard.middleware)
     # Added last, so it runs first: the guard reads the session.

@@ -128,6 +128,11 @@ def _classes_in(annotation: Any) -> list[type]:
     return found
 
 
+def block_classes_in(annotation: Any) -> list[type[Block]]:
+    """Return the block classes a field's annotation allows (``X | Y | None`` included)."""
+    return [c for c in _classes_in(annotation) if issubclass(c, Block)]
+
+
 def _block_options(classes: list[type[Block]]) -> list[tuple[str, str]]:
     slugs = [slug for slug, cls in known_block_types().items() if issubclass(cls, tuple(classes))]
     for cls in classes:
@@ -161,7 +166,7 @@ def model_form(model: type[BaseModel], current: Mapping[str, Any] | BaseModel | 
             value = (current or {}).get(path)
         prop = (schema.get("properties") or {}).get(info.alias or name, {})
         classes = _classes_in(info.annotation)
-        blocks = [c for c in classes if issubclass(c, Block)]
+        blocks = block_classes_in(info.annotation)
         models = [c for c in classes if issubclass(c, BaseModel) and not issubclass(c, Block)]
         label = prop.get("title") or name
         if name in secret:
@@ -307,6 +312,7 @@ __all__ = [
     "KEEP_CURRENT",
     "FormError",
     "FormField",
+    "block_classes_in",
     "build_block",
     "field_from_property",
     "model_form",

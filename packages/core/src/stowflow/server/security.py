@@ -6,8 +6,9 @@
 - With a token, a browser logs in once (``/login``) and gets a session cookie (signed,
   HttpOnly, SameSite=Strict); API clients send ``Authorization: Bearer <token>``.
 - Every state-changing request needs a valid bearer token, or the session's CSRF token (a
-  form field or the ``X-CSRF-Token`` header htmx sends), or — only without a token — a
-  JSON body with no foreign ``Origin`` (which a cross-site page cannot send).
+  form field or the ``X-CSRF-Token`` header htmx sends), or — only without a token, on
+  ``/api/`` — a JSON body or a PUT/PATCH/DELETE, with no foreign ``Origin`` (a cross-site
+  page cannot send either without a CORS preflight, which is never granted).
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ class Guard:
         if sent and expected and hmac.compare_digest(sent.encode(), expected.encode()):
             return
         if (self._token is None and request.url.path.startswith("/api/")
-                and request.headers.get("content-type", "").startswith("application/json")
+                and (request.method != "POST" or request.headers.get(
+                    "content-type", "").startswith("application/json"))
                 and _same_origin(request)):
             return
         raise CsrfError("this request has no valid CSRF token",
