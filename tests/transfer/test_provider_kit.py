@@ -102,6 +102,34 @@ def test_scheme_table_names_one_owner_per_scheme_and_the_install_hint() -> None:
         assert hints[scheme] == owner.distribution
 
 
+@pytest.mark.parametrize(("url", "scheme"), [
+    ("s3://b/x", "s3"), ("GS://b", "gs"), ("git+ssh://h/r", "git+ssh"), ("file:///srv", "file"),
+    ("/a/path", ""), ("./a", ""), ("C:\\code\\proj", ""), ("C:/code", ""),
+    ("git@github.com:o/r.git", ""), ("mailto:x", ""), ("we ird://x", ""), ("9p://x", ""),
+    ("weird-scheme.v2://b", "weird-scheme.v2"),
+])
+def test_one_scheme_parser_for_every_reader(url: str, scheme: str) -> None:
+    from stowflow.storage._plugin import local_path
+    from stowflow.transfer import url as url_module
+
+    assert schemes.scheme_of(url) == scheme
+    assert url_module.scheme_of is schemes.scheme_of  # the URL helpers use the same one
+    # the local-folder claim agrees: a URL with a scheme is never a local path, except file://
+    assert (local_path(url) is None) == (scheme not in ("", "file"))
+
+
+def test_the_resolver_names_the_scheme_the_parser_found(tmp_path: object) -> None:
+    from stowflow.errors import StorageError, UnsupportedURLError
+    from stowflow.storage import resolve
+
+    with pytest.raises(UnsupportedURLError, match="'nosuchscheme://'"):
+        resolve("NoSuchScheme://bucket/x")
+    with pytest.raises(StorageError, match="does not exist") as drive:
+        resolve("Q:\\no\\such\\folder")  # a drive letter is not a scheme
+    assert not isinstance(drive.value, UnsupportedURLError)
+    assert str(resolve("FILE://" + str(tmp_path)).path) == str(tmp_path)  # type: ignore[attr-defined]
+
+
 def test_is_claimed_builds_no_store(monkeypatch: pytest.MonkeyPatch) -> None:
     from stowflow.transfer import fsspec_store
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stowflow.plugins import hookimpl
+from stowflow.transfer.schemes import scheme_of
 
 if TYPE_CHECKING:
     from stowflow.storage.base import Storage
@@ -15,12 +16,13 @@ if TYPE_CHECKING:
 
 def local_path(url: str) -> Path | None:
     """Return the local folder ``url`` names (a plain path or ``file://``), else ``None``."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme.lower() == "file":
+    scheme = scheme_of(url)
+    if scheme == "file":
+        parts = urllib.parse.urlsplit(url)
         if parts.netloc not in ("", "localhost"):
             return None
         return Path(urllib.request.url2pathname(parts.path))
-    if parts.scheme and len(parts.scheme) > 1:
+    if scheme:
         return None
     return Path(url).expanduser()
 

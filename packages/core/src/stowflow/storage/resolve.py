@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import os
-import urllib.parse
 from typing import Any
 
 from stowflow.errors import StorageError, UnsupportedURLError
 from stowflow.storage.base import Storage
-
-
-def _scheme(url: str) -> str:
-    scheme = urllib.parse.urlsplit(url).scheme.lower()
-    return "" if len(scheme) == 1 else scheme  # "C:" is a drive, not a scheme
+from stowflow.transfer.schemes import scheme_of
 
 
 def resolve(source: Any, **options: Any) -> Storage:
@@ -48,7 +43,7 @@ def resolve(source: Any, **options: Any) -> Storage:
     storage = get_plugin_manager().hook.stowflow_storage_for_url(url=source, options=dict(options))
     if storage is not None:
         return storage
-    scheme = _scheme(source)
+    scheme = scheme_of(source)
     if scheme:
         from stowflow.plugins import install_hints
 

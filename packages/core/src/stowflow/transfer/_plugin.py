@@ -13,7 +13,7 @@ from stowflow.plugins import hookimpl
 @hookimpl(trylast=True)
 def stowflow_object_store_for_url(url: str, options: dict[str, Any]) -> Any:
     """Wrap any fsspec filesystem (``memory://``, ``file://``, ...) as an ObjectStore."""
-    from stowflow.transfer.url import NOT_OBJECT_STORES, scheme_of
+    from stowflow.transfer.schemes import NOT_OBJECT_STORES, scheme_of
 
     scheme = scheme_of(url)
     if not scheme or scheme in NOT_OBJECT_STORES:
@@ -31,8 +31,7 @@ def stowflow_storage_for_url(url: str, options: dict[str, Any]) -> Any:
     client is built just to ask. Never git or web URLs, ``git@host:`` remotes, ``file://``
     URLs or local paths — the storage area handles those.
     """
-    from stowflow.transfer.schemes import is_claimed
-    from stowflow.transfer.url import scheme_of
+    from stowflow.transfer.schemes import is_claimed, scheme_of
 
     if scheme_of(url) in ("file", "local") or not is_claimed(url):
         return None

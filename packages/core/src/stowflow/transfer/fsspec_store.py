@@ -32,6 +32,7 @@ from stowflow.errors import (
     StorageUnreachableError,
 )
 from stowflow.transfer.layout import TEMP_PREFIX_LEN, TEMP_SUFFIX
+from stowflow.transfer.schemes import scheme_of
 from stowflow.transfer.store import ObjectInfo, ObjectStore
 
 T = TypeVar("T")
@@ -209,9 +210,10 @@ def store_for_url(url: str, options: dict[str, Any] | None = None) -> FsspecStor
     ``None`` when fsspec has no filesystem for the scheme or its implementation is not
     installed (the caller then points at the distribution to install).
     """
-    protocol, _, rest = url.partition("://")
-    if not rest and protocol == url:
+    protocol = scheme_of(url)
+    if not protocol:
         return None
+    rest = url.split("://", 1)[1]
     try:
         cls = fsspec.get_filesystem_class(protocol)
     except (ValueError, ImportError):

@@ -7,16 +7,36 @@ schemes the table gives their distribution), the install hint for a scheme nothi
 installed claims, and :func:`is_claimed` (whether a URL is an object-store URL at all,
 answered without building a client). A third-party store adds its schemes through the
 ``stowflow_register_url_schemes`` hook instead of editing this table.
+
+:func:`scheme_of` is the one URL-scheme parser: every module that asks "which scheme is
+this?" (the storage resolver, the local-folder claim, the object-store hooks) calls it.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from stowflow.errors import PluginError
 from stowflow.plugins import on_reset
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+
+#: Schemes that are never object stores (git remotes, web pages).
+NOT_OBJECT_STORES = frozenset({"http", "https", "ssh", "git", "git+ssh", "git+https"})
+
+
+def scheme_of(url: str) -> str:
+    """Return the lowercased scheme of ``url``, or ``""`` when it has none.
+
+    A scheme is what comes before ``://``, spelled as RFC 3986 allows (a letter, then
+    letters, digits, ``+``, ``-``, ``.``), so plain paths, Windows drives (``C:\\code``)
+    and scp-like git remotes (``git@host:org/repo``) have none.
+    """
+    scheme, sep, _ = url.partition("://")
+    return scheme.lower() if sep and _SCHEME.fullmatch(scheme) else ""
 
 
 @dataclass(frozen=True)
@@ -93,8 +113,6 @@ def schemes_of(distribution: str) -> tuple[str, ...]:
 
 def owned_by(url: str, distribution: str) -> bool:
     """Whether ``url``'s scheme belongs to ``distribution``: the test a provider's hook makes."""
-    from stowflow.transfer.url import scheme_of
-
     owner = KNOWN_SCHEMES.get(scheme_of(url))
     return owner is not None and owner.distribution == distribution
 
@@ -118,8 +136,6 @@ def is_claimed(url: str, *, fsspec_knows: Callable[[str], bool] | None = None) -
     True when the scheme's owner (from the table or a plugin's registration) is a loaded
     plugin, or when fsspec has a filesystem class for it (core's fallback store).
     """
-    from stowflow.transfer.url import NOT_OBJECT_STORES, scheme_of
-
     scheme = scheme_of(url)
     if not scheme or scheme in NOT_OBJECT_STORES:
         return False

@@ -8,19 +8,14 @@ from typing import Any
 from stowflow.errors import ConfigError, UnsupportedURLError
 from stowflow.redact import register_secret
 from stowflow.transfer.paths import normalize_prefix
+from stowflow.transfer.schemes import NOT_OBJECT_STORES, scheme_of
 from stowflow.transfer.store import ObjectStore
 
 #: Option names whose values are credentials (matched as parts of the lowercased name).
 SECRET_OPTION_WORDS = ("secret", "token", "password", "credential", "key", "sas", "signature")
 
-#: Schemes that are never object stores (git remotes, web pages).
-NOT_OBJECT_STORES = frozenset({"http", "https", "ssh", "git", "git+ssh", "git+https"})
-
-
-def scheme_of(url: str) -> str:
-    """Return the lowercased scheme of ``url`` (``""`` for plain paths and ``git@host:…``)."""
-    scheme, sep, _ = url.partition("://")
-    return scheme.lower() if sep and scheme.replace("+", "").isalnum() else ""
+__all__ = ["NOT_OBJECT_STORES", "display_url", "open_store", "refuse_url_credentials",
+           "scheme_of", "split_url"]
 
 
 def display_url(url: str) -> str:
