@@ -120,6 +120,15 @@ def build_app() -> typer.Typer:
     return app
 
 
+def _debug_traceback() -> int:
+    """Print the current exception's traceback, redacted (an SDK's message in a chained
+    cause can quote a URL with its credentials), and return the exit code 1."""
+    import traceback
+
+    sys.stderr.write(redact(traceback.format_exc()))
+    return 1
+
+
 def _fail(message: str, code: int = 1) -> int:
     from stowflow.cli.output import err_console
 
@@ -151,13 +160,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(message)s")
     quiet_third_party_loggers(debug)
     install_logging_filter()
+    install_logging_filter("")  # the root handlers: SDK records shown with --debug
     try:
         # Without standalone mode Click does not raise a command's typer.Exit(code): it
         # returns the code, so it must be passed on (it was dropped, and failures exited 0).
         result = build_app()(args=args, prog_name="stowflow", standalone_mode=False)
     except StowflowError as exc:
         if debug:
-            raise
+            return _debug_traceback()
         return _fail(str(exc).replace("[", r"\["))
     except typer.Exit as exc:
         return int(getattr(exc, "exit_code", 0) or 0)
@@ -174,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail("interrupted", 130)
     except Exception as exc:  # the boundary: never a bare traceback without --debug
         if debug:
-            raise
+            return _debug_traceback()
         return _fail(
             f"unexpected {type(exc).__name__}: {exc} (run again with --debug for the traceback)"
             .replace("[", r"\[")

@@ -28,7 +28,6 @@ import fcntl
 import hashlib
 import json
 import os
-import re
 import shutil
 import site
 import subprocess
@@ -45,7 +44,7 @@ from filelock import FileLock
 
 from stowflow.envs.requirements import Requirements, register_url_passwords
 from stowflow.errors import RunError
-from stowflow.redact import MASK, redact
+from stowflow.redact import redact
 from stowflow.settings import get_settings
 
 ENV_VAR = "EXTRA_PIP_PACKAGES"
@@ -105,13 +104,9 @@ def split_installed(packages: list[str]) -> tuple[list[str], list[str]]:
     return wanted, present
 
 
-#: The user info of a URL: ``://user:password@`` or ``://token@``.
-_USERINFO = re.compile(r"(://)[^/@\s]+@")
-
-
 def masked(packages: Iterable[str]) -> list[str]:
-    """Return ``packages`` with the user info of every URL masked, for events and markers."""
-    return [redact(_USERINFO.sub(rf"\1{MASK}@", part)) for part in packages]
+    """Return ``packages`` with every URL's credentials masked, for events and markers."""
+    return [redact(part) for part in packages]
 
 
 def requirements_lines(packages: list[str]) -> list[str]:

@@ -16,7 +16,7 @@ import urllib.parse
 from dataclasses import dataclass
 
 from stowflow.errors import ConfigError
-from stowflow.redact import register_secret
+from stowflow.redact import mask_url, register_secret
 
 #: Hosts whose repositories are git repositories even without a ``.git`` suffix.
 KNOWN_GIT_HOSTS = frozenset({"github.com", "gitlab.com", "bitbucket.org"})
@@ -109,7 +109,7 @@ def _refuse_user_info(url: str, user: str | None, password: str | None) -> None:
     if password:
         register_secret(password)
     if password or user:
-        safe = re.sub(r"//[^@/]*@", "//", url)
+        safe = mask_url(url)
         raise ConfigError(
             f"credentials in the git URL {safe!r} are refused: they would be written to "
             ".git/config and shown in logs",

@@ -6,7 +6,7 @@ import urllib.parse
 from typing import Any
 
 from stowflow.errors import ConfigError, UnsupportedURLError
-from stowflow.redact import register_secret
+from stowflow.redact import mask_url, register_secret
 from stowflow.transfer.paths import normalize_prefix
 from stowflow.transfer.schemes import NOT_OBJECT_STORES, scheme_of
 from stowflow.transfer.store import ObjectStore
@@ -19,14 +19,8 @@ __all__ = ["NOT_OBJECT_STORES", "display_url", "open_store", "refuse_url_credent
 
 
 def display_url(url: str) -> str:
-    """Return ``url`` without any ``user:password@`` part, for messages."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urllib.parse.urlunsplit(parts._replace(netloc=host))
+    """Return ``url`` as written minus its secrets, for messages (:func:`redact.mask_url`)."""
+    return mask_url(url)
 
 
 def looks_secret(option_name: str) -> bool:
