@@ -63,10 +63,69 @@ def list_deployments() -> list[dict[str, Any]]:
 
 @router.get("/deployments/{ref:path}", tags=["deployments"])
 def get_deployment(ref: str) -> dict[str, Any]:
-    """One deployment by id, ``flow/name`` or unique name."""
+    """One deployment by id, ``flow/name`` or unique name, with its schedules."""
     from stowflow.runs import find_deployment
+    from stowflow.server.pages.deployments import schedule_rows
 
-    return _deployment_json(find_deployment(ref))
+    dep = find_deployment(ref)
+    return {**_deployment_json(dep),
+            "schedules": [{**row["view"], "description": row["describe"]}
+                          for row in schedule_rows(dep.id)]}
+
+
+@router.delete("/deployments/{ref:path}", tags=["deployments"], status_code=204,
+               dependencies=[Depends(require_write)])
+def delete_deployment(ref: str) -> None:
+    """Delete a deployment, its schedules and their runs not yet started (past runs are
+    kept), as ``stowflow deployment delete`` does."""
+    from stowflow.runs import find_deployment
+    from stowflow.schedules import delete_deployment as delete
+
+    delete(find_deployment(ref).id)
+
+
+# Registered before ".../pause": a greedy {ref:path} would take "flow/name/schedules/N".
+@router.post("/deployments/{ref:path}/schedules/{schedule}/pause", tags=["deployments"],
+             dependencies=[Depends(require_write)])
+def pause_schedule(ref: str, schedule: str) -> dict[str, Any]:
+    """Pause one schedule (id, id prefix or 1-based position); its runs not yet started
+    are deleted."""
+    return _set_schedule(ref, schedule, active=False)
+
+
+@router.post("/deployments/{ref:path}/schedules/{schedule}/resume", tags=["deployments"],
+             dependencies=[Depends(require_write)])
+def resume_schedule(ref: str, schedule: str) -> dict[str, Any]:
+    """Resume a paused schedule; it fires again from now."""
+    return _set_schedule(ref, schedule, active=True)
+
+
+@router.post("/deployments/{ref:path}/pause", tags=["deployments"],
+             dependencies=[Depends(require_write)])
+def pause_deployment(ref: str) -> dict[str, Any]:
+    """Pause a deployment: no scheduled runs (its runs not yet started are deleted)."""
+    from stowflow.runs import find_deployment
+    from stowflow.schedules import set_deployment_paused
+
+    return _deployment_json(set_deployment_paused(find_deployment(ref).id, True))
+
+
+@router.post("/deployments/{ref:path}/resume", tags=["deployments"],
+             dependencies=[Depends(require_write)])
+def resume_deployment(ref: str) -> dict[str, Any]:
+    """Resume a paused deployment: its active schedules fire again from now."""
+    from stowflow.runs import find_deployment
+    from stowflow.schedules import set_deployment_paused
+
+    return _deployment_json(set_deployment_paused(find_deployment(ref).id, False))
+
+
+def _set_schedule(ref: str, schedule: str, *, active: bool) -> dict[str, Any]:
+    from stowflow.runs import find_deployment
+    from stowflow.schedules import get_schedule, schedule_view, set_schedule_active
+
+    dep = find_deployment(ref)
+    return schedule_view(set_schedule_active(get_schedule(dep.id, schedule).id, active))
 
 
 class RunRequest(BaseModel):

@@ -1,6 +1,8 @@
-"""``/deployments``: the list, one deployment (source, pull steps, pool, tags, versions,
-last runs and their code versions) and its Run form, generated from the flow's parameter
-schema and validated by :func:`stowflow.runs.create_flow_run` like ``deployment run``."""
+"""``/deployments``: the list, one deployment (source, pull steps, pool, tags, schedules,
+versions, last runs and their code versions), its Run form, generated from the flow's
+parameter schema and validated by :func:`stowflow.runs.create_flow_run` like ``deployment
+run``, pausing and resuming it or one of its schedules, and deleting it (after a
+confirmation page). Schedules go through :mod:`stowflow.schedules`, as the CLI's do."""
 
 from __future__ import annotations
 
@@ -11,8 +13,19 @@ from sqlalchemy import func, select
 from starlette.responses import RedirectResponse, Response
 
 from stowflow.db import DeploymentRecord, DeploymentVersionRecord, FlowRunRecord, session
+from stowflow.errors import NotFoundError
 from stowflow.redact import redact_data
 from stowflow.runs import ParameterError, create_flow_run, find_deployment, list_flow_runs
+from stowflow.schedules import (
+    delete_deployment,
+    get_schedule,
+    list_schedules,
+    schedule_view,
+    set_deployment_paused,
+    set_schedule_active,
+    skipped_counts,
+    spec_of,
+)
 from stowflow.server import forms
 from stowflow.server.security import require_write
 from stowflow.server.templating import render
@@ -60,7 +73,61 @@ def detail(request: Request, ref: str) -> Response:
     return render(request, "deployments/detail.html", {
         "dep": dep, "source": deployment_source(dep.pull_steps),
         "pull_steps": redact_data(dep.pull_steps), "versions": versions,
+        "schedules": schedule_rows(dep.id),
         "runs": list_flow_runs(deployment_id=dep.id, limit=20)})
+
+
+def schedule_rows(deployment_id: str) -> list[dict[str, Any]]:
+    """Return the deployment's schedules as the page shows them: position, description
+    (``cron '0 9 * * *' (UTC)``) and :func:`stowflow.schedules.schedule_view`."""
+    schedules = list_schedules(deployment_id)
+    skipped = skipped_counts([s.id for s in schedules])
+    return [{"number": number, "describe": spec_of(record).describe(),
+             "view": schedule_view(record, skipped.get(record.id, 0))}
+            for number, record in enumerate(schedules, 1)]
+
+
+@router.post("/{ref}/pause", dependencies=[Depends(require_write)])
+def pause(ref: str) -> Response:
+    """Pause the deployment: no scheduled runs (its runs not yet started are deleted)."""
+    dep = set_deployment_paused(find_deployment(ref).id, True)
+    return RedirectResponse(f"/deployments/{dep.id}", 303)
+
+
+@router.post("/{ref}/resume", dependencies=[Depends(require_write)])
+def resume(ref: str) -> Response:
+    """Resume the deployment: its active schedules fire again from now."""
+    dep = set_deployment_paused(find_deployment(ref).id, False)
+    return RedirectResponse(f"/deployments/{dep.id}", 303)
+
+
+@router.post("/{ref}/schedules/{schedule}/{action}", dependencies=[Depends(require_write)])
+def schedule_action(ref: str, schedule: str, action: str) -> Response:
+    """Pause (its runs not yet started are deleted) or resume one schedule."""
+    if action not in ("pause", "resume"):
+        raise NotFoundError(f"no schedule action {action!r}", hint="use pause or resume")
+    dep = find_deployment(ref)
+    set_schedule_active(get_schedule(dep.id, schedule).id, action == "resume")
+    return RedirectResponse(f"/deployments/{dep.id}", 303)
+
+
+@router.get("/{ref}/delete")
+def confirm_delete(request: Request, ref: str) -> Response:
+    """The confirmation page: what deleting the deployment removes and what it keeps."""
+    dep = find_deployment(ref)
+    with session() as db:
+        runs = db.scalar(select(func.count()).select_from(FlowRunRecord)
+                         .where(FlowRunRecord.deployment_id == dep.id)) or 0
+    return render(request, "deployments/delete.html", {
+        "dep": dep, "runs": runs, "schedules": len(list_schedules(dep.id))})
+
+
+@router.post("/{ref}/delete", dependencies=[Depends(require_write)])
+def delete(ref: str) -> Response:
+    """Delete the deployment, its schedules and their runs not yet started (past runs are
+    kept), as ``stowflow deployment delete`` does."""
+    delete_deployment(find_deployment(ref).id)
+    return RedirectResponse("/deployments", 303)
 
 
 def _run_form(request: Request, dep: DeploymentRecord, values: dict[str, Any] | None,

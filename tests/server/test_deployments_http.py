@@ -1,0 +1,114 @@
+"""A deployment's schedules (shown, paused, resumed), pausing it, and deleting it — on the
+page (confirmation step, CSRF) and over the API — against the real server."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import httpx
+import pytest
+from stowflow.deployments.registry import upsert_deployment
+from stowflow.errors import NotFoundError
+from stowflow.runs import create_flow_run, find_deployment, get_flow_run, list_flow_runs
+from stowflow.schedules import ScheduleSpec, list_schedules, tick
+from stowflow.workers.pools import create_pool
+
+HOSTILE = "<b>x</b>"
+
+
+def _csrf(http: httpx.Client, path: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', http.get(path).text)
+    assert found
+    return found.group(1)
+
+
+def _deployment() -> tuple[str, str]:
+    """A deployment with two schedules and the runs the scheduler made for them."""
+    create_pool("sched-pool", exist_ok=True)
+    name = f"dep-{uuid.uuid4().hex[:8]}"
+    dep_id = upsert_deployment(
+        name=name, flow_name="sched-flow", entrypoint="flows/f.py:f",
+        work_pool_name="sched-pool",
+        schedules=[ScheduleSpec(cron="0 9 * * *", timezone="Europe/Berlin"),
+                   ScheduleSpec(interval=3600, parameters={"who": HOSTILE})])
+    tick()
+    return dep_id, f"sched-flow/{name}"
+
+
+def _future_runs(dep_id: str) -> int:
+    return len([r for r in list_flow_runs(deployment_id=dep_id, limit=1000)
+                if r.state == "SCHEDULED"])
+
+
+def test_the_page_shows_schedules_and_pauses_them(http: httpx.Client, on_server: object) -> None:
+    dep_id, _ = _deployment()
+    assert _future_runs(dep_id) > 0
+    page = http.get(f"/deployments/{dep_id}")
+    assert page.status_code == 200
+    table = page.text[page.text.index('id="deployment-schedules"'):]
+    assert "0 9 * * *" in table and "(Europe/Berlin)" in table and "every 3600s" in table
+    assert HOSTILE not in page.text
+    assert '{"who": "\\u003cb\\u003ex\\u003c/b\\u003e"}' in table  # tojson escapes <
+    first = list_schedules(dep_id)[0]
+    token = _csrf(http, f"/deployments/{dep_id}")
+    forged = http.post(f"/deployments/{dep_id}/schedules/{first.id}/pause")
+    assert forged.status_code == 403 and list_schedules(dep_id)[0].active
+
+    paused = http.post(f"/deployments/{dep_id}/schedules/{first.id}/pause",
+                       data={"csrf_token": token})
+    assert paused.status_code == 303
+    assert [s.active for s in list_schedules(dep_id)] == [False, True]
+    assert f"/schedules/{first.id}/resume" in http.get(f"/deployments/{dep_id}").text
+    assert http.post(f"/deployments/{dep_id}/schedules/{first.id}/resume",
+                     data={"csrf_token": token}).status_code == 303
+    assert [s.active for s in list_schedules(dep_id)] == [True, True]
+
+    assert http.post(f"/deployments/{dep_id}/pause", data={"csrf_token": token}).status_code == 303
+    assert find_deployment(dep_id).paused and _future_runs(dep_id) == 0
+    assert 'id="paused-notice"' in http.get(f"/deployments/{dep_id}").text
+    assert http.post(f"/deployments/{dep_id}/resume",
+                     data={"csrf_token": token}).status_code == 303
+    assert not find_deployment(dep_id).paused
+
+
+def test_delete_from_the_page_asks_first(http: httpx.Client, on_server: object) -> None:
+    dep_id, _ = _deployment()
+    manual = create_flow_run(dep_id, {})
+    confirm = http.get(f"/deployments/{dep_id}/delete")
+    assert confirm.status_code == 200 and 'id="confirm-delete"' in confirm.text
+    find_deployment(dep_id)  # showing the confirmation deleted nothing
+    token = _csrf(http, f"/deployments/{dep_id}/delete")
+    assert http.post(f"/deployments/{dep_id}/delete").status_code == 403
+    find_deployment(dep_id)
+    done = http.post(f"/deployments/{dep_id}/delete", data={"csrf_token": token})
+    assert done.status_code == 303 and done.headers["location"] == "/deployments"
+    with pytest.raises(NotFoundError):
+        find_deployment(dep_id)
+    assert get_flow_run(manual.id).id == manual.id  # its past runs are kept
+    assert list_schedules(dep_id) == []
+    assert http.get(f"/deployments/{dep_id}").status_code == 404
+
+
+def test_the_api_shows_pauses_and_deletes(http: httpx.Client, on_server: object) -> None:
+    dep_id, ref = _deployment()
+    shown = http.get(f"/api/deployments/{ref}").json()
+    assert [s["description"] for s in shown["schedules"]] == [
+        "cron '0 9 * * *' (Europe/Berlin)", "every 3600s"]
+    assert shown["schedules"][1]["parameters"] == {"who": HOSTILE}
+    paused = http.post(f"/api/deployments/{ref}/schedules/2/pause", json={})
+    assert paused.status_code == 200 and paused.json()["active"] is False
+    assert [s.active for s in list_schedules(dep_id)] == [True, False]
+    assert http.post(f"/api/deployments/{ref}/schedules/2/resume", json={}).json()["active"] is True
+    assert http.post(f"/api/deployments/{ref}/schedules/9/pause", json={}).status_code == 404
+    assert http.post(f"/api/deployments/{ref}/pause", json={}).json()["paused"] is True
+    assert http.post(f"/api/deployments/{ref}/resume", json={}).json()["paused"] is False
+    forged = http.delete(f"/api/deployments/{ref}", headers={"Origin": "http://evil.example"})
+    assert forged.status_code == 403
+    find_deployment(dep_id)
+    assert http.delete(f"/api/deployments/{ref}").status_code == 204
+    assert http.get(f"/api/deployments/{ref}").status_code == 404
+    assert http.delete(f"/api/deployments/{ref}").status_code == 404
+    paths = http.get("/api/openapi.json").json()["paths"]
+    assert "delete" in paths["/api/deployments/{ref}"]
+    assert "post" in paths["/api/deployments/{ref}/schedules/{schedule}/pause"]
