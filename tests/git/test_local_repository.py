@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 from stowflow.errors import ConfigError, GitRefNotFoundError, GitRepositoryNotFoundError
+from stowflow.flows import Flow
 from stowflow.git import pull
 from stowflow.settings import get_settings
 from stowflow.steps.git_steps import git_clone
-from stowflow.storage import GitRepository
+from stowflow.storage import GitRepository, LocalStorage
+from stowflow.storage.resolve import resolve
 from stowflow.testing.servers.git_http import GitHTTPServer
 
 
@@ -83,3 +85,35 @@ def test_missing_local_repository_and_credentials_are_clear_errors(tmp_path: Pat
         pull(str(tmp_path / "nothing-here.git"), workdir / "x")
     with pytest.raises(ConfigError, match="on this machine"):
         pull(str(tmp_path / "nothing-here.git"), workdir / "y", credentials="a-token-value")
+
+
+def test_from_source_treats_a_file_url_and_a_bare_repository_path_as_git(
+        git_remote: GitHTTPServer, workdir: Path, tmp_path: Path) -> None:
+    # Before the fix, file:///…/repo.git was claimed as a local folder (the bare repository
+    # itself), so from_source looked for flows/etl.py inside the repository's objects.
+    repo = git_remote.create_repo("onprem/flows", {"flows/etl.py": FLOW})
+    flow = Flow.from_source(f"file://{repo.path}", "flows/etl.py:etl")
+    assert flow.name == "etl-on-prem"
+    assert isinstance(flow.storage, GitRepository)
+    assert flow.storage.last_commit_sha == repo.rev_parse()
+    # a bare repository without the .git suffix, as a plain path and as a file:// URL
+    plain = tmp_path / "shared" / "flows-repo"
+    subprocess.run(["git", "clone", "-q", "--bare", str(repo.path), str(plain)], check=True,
+                   timeout=60)
+    assert isinstance(resolve(str(plain)), GitRepository)
+    assert isinstance(resolve(f"file://{plain}"), GitRepository)
+    assert Flow.from_source(str(plain), "flows/etl.py:etl").name == "etl-on-prem"
+    # a folder of code stays a folder used as it is, even with its own .git inside
+    code = tmp_path / "code"
+    subprocess.run(["git", "clone", "-q", str(repo.path), str(code)], check=True, timeout=60)
+    assert isinstance(resolve(str(code)), LocalStorage)
+    assert isinstance(resolve(f"file://{code}"), LocalStorage)
+
+
+FLOW = """from stowflow import flow
+
+
+@flow(name="etl-on-prem")
+def etl() -> None:
+    pass
+"""

@@ -118,7 +118,9 @@ def test_relative_and_home_paths_are_made_absolute(tmp_path: Path,
         ("s3://bucket/folder", False),
         ("/tmp/folder", False),
         ("C:/folder", False),
-        ("file:///tmp/x.git", False),
+        ("file:///tmp/x.git", True),
+        ("file:///tmp/x.git/", True),
+        ("file:///tmp/folder", False),
     ],
 )
 def test_looks_like_git_url(url: str, expected: bool) -> None:

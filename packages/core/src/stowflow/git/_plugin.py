@@ -4,7 +4,8 @@
   the password of :data:`~stowflow.git.credentials.DEFAULT_USERNAME` (``git``), or of the
   dict's explicit ``username``.
 - ``stowflow_storage_for_url``: git URLs (``https://…/repo.git``, known git hosts without
-  ``.git``, ``git@host:path``, ``ssh://``, ``git://``) become a ``GitRepository``.
+  ``.git``, ``git@host:path``, ``ssh://``, ``git://``, ``file://…/repo.git``) and local
+  paths or ``file://`` URLs naming a bare repository become a ``GitRepository``.
 """
 
 from __future__ import annotations
@@ -40,10 +41,21 @@ def stowflow_storage_for_url(url: str, options: dict[str, Any]) -> Storage | Non
     """Claim git URLs as a :class:`~stowflow.storage.git.GitRepository`."""
     from stowflow.git.url import looks_like_git_url
 
-    if not isinstance(url, str) or not looks_like_git_url(url):
+    if not isinstance(url, str) or not (looks_like_git_url(url) or _names_bare_repository(url)):
         return None
     from stowflow.storage.git import GitRepository
 
     kwargs = {key: options[key] for key in _REPOSITORY_OPTIONS if key in (options or {})}
     storage: Storage = GitRepository(url, **kwargs)
     return storage
+
+
+def _names_bare_repository(url: str) -> bool:
+    from stowflow.errors import ConfigError
+    from stowflow.git.url import is_bare_repository, parse_git_url
+
+    try:
+        parsed = parse_git_url(url)
+    except ConfigError:
+        return False
+    return parsed.is_local and is_bare_repository("/" + parsed.path)

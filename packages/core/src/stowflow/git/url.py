@@ -189,12 +189,16 @@ def looks_like_git_url(url: str) -> bool:
 
     ``ssh://``, ``git://`` and scp-like ``user@host:path`` always are; an ``http(s)`` URL is
     when its path ends with ``.git`` or it is on a known git host (``github.com``,
-    ``gitlab.com``, ``bitbucket.org``) and names at least ``org/repo``.
+    ``gitlab.com``, ``bitbucket.org``) and names at least ``org/repo``; a ``file://`` URL is
+    when its path ends with ``.git`` (a plain folder of code is not a repository URL; see
+    :func:`is_bare_repository` for a bare repository without the suffix).
     """
     text = url.strip()
     lowered = text.lower()
     if lowered.startswith(("ssh://", "git://")):
         return True
+    if lowered.startswith("file://"):
+        return urllib.parse.urlsplit(text).path.rstrip("/").endswith(".git")
     if lowered.startswith(("http://", "https://")):
         parts = urllib.parse.urlsplit(text)
         path = parts.path.rstrip("/")
@@ -206,3 +210,16 @@ def looks_like_git_url(url: str) -> bool:
         return False
     match = _SCP_LIKE.match(text)
     return bool(match and match["user"] and "/" not in match["host"])
+
+
+def is_bare_repository(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a bare git repository (or a ``.git`` folder) on this machine.
+
+    Such a folder holds no work tree, so as a code source it can only mean "check this
+    repository out"; a folder of code (with or without its own ``.git``) is used as it is.
+    """
+    folder = os.fspath(path)
+    return (os.path.isfile(os.path.join(folder, "HEAD"))
+            and os.path.isdir(os.path.join(folder, "objects"))
+            and os.path.isdir(os.path.join(folder, "refs"))
+            and not os.path.exists(os.path.join(folder, ".git")))
