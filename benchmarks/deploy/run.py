@@ -9,6 +9,13 @@
    build and push steps runs those steps once; the naive way runs them per deployment.
    The push step here sleeps 50 ms (standing for an upload); measured end to end,
    including recording every deployment.
+3. Many deployments from one git source. A script deploys N flows with
+   ``Flow.from_source(GitRepository(url), ...).deploy(...)`` from one repository (the
+   real-size data set of ``benchmarks/realsize.py`` at ``--scale``, plus a flow file,
+   served over smart HTTP with Basic auth); stowflow pulls it once and reads every flow
+   from that checkout. The baseline is the same script where every call pulls again
+   (``sources.forget_pulls()`` before each, i.e. N separate ``from_source`` pulls with a
+   warm mirror). Target (issue 20): >= 20x.
 
 Run: ``.venv/bin/python benchmarks/deploy/run.py [--quick]``.
 """
@@ -98,15 +105,65 @@ def bench_deploy(root: Path, deployments: int) -> None:
     print(f"deploy    ratio naive/stowflow       {naive / ours:7.1f}x")
 
 
+def bench_git_source(root: Path, deployments: int, scale: float) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import realsize
+
+    os.environ["STOWFLOW_HOME"] = str(root / "home-git")
+    from stowflow.db import WorkPoolRecord, session
+    from stowflow.flows import Flow, sources
+    from stowflow.storage import GitRepository
+    from stowflow.testing.servers.git_http import start_git_server
+
+    server = start_git_server(root / "server")
+    try:
+        files: dict[str, str | bytes | None] = {
+            spec.path: data for spec, data in realsize.contents(scale)}
+        files["flows/light.py"] = (
+            "from stowflow import flow\n\n@flow\ndef light(n: int = 1):\n    return n\n")
+        repo = server.create_repo("bench/flows", files)
+        server.accept({("bench", "bench-token-0123456789")})
+        creds = {"access_token": "bench-token-0123456789", "username": "bench"}
+        with session() as db:
+            db.add(WorkPoolRecord(name="gp"))
+
+        def deploy_all(reuse: bool) -> float:
+            started = time.perf_counter()
+            for i in range(deployments):
+                if not reuse:
+                    sources.forget_pulls()
+                flow = Flow.from_source(GitRepository(repo.url, credentials=creds),
+                                        "flows/light.py:light")
+                flow.deploy(name=f"g{i}", work_pool_name="gp")
+            return time.perf_counter() - started
+
+        deploy_all(True)  # warm-up: the first pull, migrations, imports
+        sources.forget_pulls()
+        ours = deploy_all(True)
+        naive = deploy_all(False)
+    finally:
+        server.stop()
+    print(f"git       {deployments} deployments from one repository ({len(files)} files)")
+    print(f"git       one pull for all (stowflow)  {ours * 1000:8.1f} ms")
+    print(f"git       a pull per from_source       {naive * 1000:8.1f} ms")
+    print(f"git       ratio baseline/stowflow      {naive / ours:8.1f}x   target >= 20x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and deployments")
+    parser.add_argument("--scale", type=float, default=0.1,
+                        help="size of the git repository (1.0 = 5,300 files, 80 MB)")
+    parser.add_argument("--only-git", action="store_true", help="only the git-source part")
     args = parser.parse_args()
     rounds, deployments = (3, 5) if args.quick else (7, 20)
     with tempfile.TemporaryDirectory() as tmp:
-        bench_metadata(Path(tmp) / "meta", rounds)
-        (Path(tmp) / "deploy").mkdir()
-        bench_deploy(Path(tmp) / "deploy", deployments)
+        if not args.only_git:
+            bench_metadata(Path(tmp) / "meta", rounds)
+            (Path(tmp) / "deploy").mkdir()
+            bench_deploy(Path(tmp) / "deploy", deployments)
+        (Path(tmp) / "git").mkdir()
+        bench_git_source(Path(tmp) / "git", 20 if args.quick else 100, args.scale)
 
 
 if __name__ == "__main__":

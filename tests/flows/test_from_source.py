@@ -285,3 +285,59 @@ def test_a_block_pull_whose_swap_fails_keeps_the_old_folder(tmp_path: Path,
     monkeypatch.setattr(os, "rename", real_rename)
     assert sorted(p.name for p in destination.iterdir()) == ["old.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dest", "src"]
+
+
+def test_repeated_git_sources_share_one_pull_per_ref_and_credentials(
+        git_remote, tmp_path: Path, monkeypatch) -> None:
+    from stowflow.errors import GitAuthError
+    from stowflow.flows import sources
+    from stowflow.storage import GitRepository
+
+    token = "glpat-ReuseCheckToken-1"
+    git_remote.accept({("git", token)})
+    repo = git_remote.create_repo("org/many", {"flows/etl.py": FLOW_SOURCE})
+    repo.create_branch("other", repo.rev_parse())
+    assert flow.from_source(source=GitRepository(repo.url, credentials=token),
+                            entrypoint="flows/etl.py:etl").name == "etl"
+    pulls = len(git_remote.requests_for(repo))
+    assert pulls > 0
+    names = [flow.from_source(source=GitRepository(repo.url, credentials=token),
+                              entrypoint="flows/etl.py:etl").name for _ in range(4)]
+    assert names == ["etl"] * 4
+    assert len(git_remote.requests_for(repo)) == pulls  # five flows, one pull
+    # a new commit is not seen while the pull is reused …
+    repo.commit({"flows/etl.py": FLOW_SOURCE.replace('name="etl"', 'name="etl2"')})
+    assert flow.from_source(source=GitRepository(repo.url, credentials=token),
+                            entrypoint="flows/etl.py:etl").name == "etl"
+    assert len(git_remote.requests_for(repo)) == pulls
+    # … another ref or other credentials are another pull (wrong ones are refused)
+    assert flow.from_source(source=GitRepository(repo.url, credentials=token, branch="other"),
+                            entrypoint="flows/etl.py:etl").name == "etl"
+    assert len(git_remote.requests_for(repo)) > pulls
+    with pytest.raises(GitAuthError):
+        flow.from_source(source=GitRepository(repo.url, credentials="wrong-token"),
+                         entrypoint="flows/etl.py:etl")
+    # once the reuse window has passed, the source is pulled again
+    monkeypatch.setattr(sources, "REUSE_SECONDS", 0.0)
+    assert flow.from_source(source=GitRepository(repo.url, credentials=token),
+                            entrypoint="flows/etl.py:etl").name == "etl2"
+
+
+def test_repeated_object_store_sources_share_one_pull(code: Path, tmp_path: Path) -> None:
+    from stowflow import transfer
+    from stowflow.flows import sources
+    from stowflow.transfer import open_store
+
+    url = f"memory://sf-reuse-{tmp_path.name}/code"
+    store, prefix = open_store(url, {})
+    with store:
+        transfer.push(code, store, prefix)
+    first = flow.from_source(source=url, entrypoint="flows/etl.py:etl")
+    (code / "flows" / "etl.py").write_text(FLOW_SOURCE.replace('name="etl"', 'name="etl-v2"'))
+    store, prefix = open_store(url, {})
+    with store:
+        transfer.push(code, store, prefix)
+    again = flow.from_source(source=url, entrypoint="flows/etl.py:etl")
+    assert first.name == again.name == "etl"  # the first pull served the second call
+    sources.forget_pulls()
+    assert flow.from_source(source=url, entrypoint="flows/etl.py:etl").name == "etl-v2"

@@ -6,7 +6,6 @@ import asyncio
 import builtins
 import contextlib
 import functools
-import hashlib
 import inspect
 import logging
 from collections.abc import Callable, Iterator
@@ -17,7 +16,6 @@ from stowflow.errors import FlowError
 from stowflow.flows.metadata import FlowMetadata, default_flow_name, read_flow_metadata
 from stowflow.flows.parameters import Parameters
 from stowflow.redact import redact
-from stowflow.settings import get_settings
 
 if TYPE_CHECKING:
     from stowflow.storage.base import Storage
@@ -42,16 +40,6 @@ def _loop_running() -> bool:
     except RuntimeError:
         return False
     return True
-
-
-def source_cache_dir(storage: Storage) -> Path:
-    """Return the node-local folder where deploy-time copies of ``storage`` are kept.
-
-    Object-store pulls go through the shared content cache, so the files fetched here are
-    not downloaded again by a worker on this machine.
-    """
-    digest = hashlib.sha256(f"{type(storage).__name__}:{storage.describe()}".encode()).hexdigest()
-    return get_settings().cache_dir / "sources" / digest[:16]
 
 
 @contextlib.contextmanager
@@ -194,14 +182,18 @@ class Flow:
         ``source`` is a local path, a URL (git or object store, resolved through the storage
         plugins), a :class:`~stowflow.storage.base.Storage`, or a storage block (anything
         with ``get_directory``). The code is fetched (through the shared cache for remote
-        sources) and the flow's metadata is read with ``ast``; nothing is imported.
+        sources) and the flow's metadata is read with ``ast``; nothing is imported. Calls
+        for the same source, ref, settings and credentials within a minute share one pull
+        (:func:`stowflow.flows.sources.pull_source`), so deploying many flows from one
+        repository fetches it once.
         Works as ``Flow.from_source(...)``, ``flow.from_source(...)`` and
         ``my_flow.from_source(...)`` (then ``log_prints`` and ``retries`` carry over).
         """
+        from stowflow.flows.sources import pull_source
         from stowflow.storage.resolve import resolve
 
         storage = resolve(source)
-        directory = Path(storage.pull(source_cache_dir(storage)).directory)
+        directory = Path(pull_source(storage).directory)
         metadata = read_flow_metadata(entrypoint, directory)
         return cls(
             metadata=metadata,
