@@ -12,7 +12,7 @@ from pathlib import Path
 import fsspec
 import pytest
 from stowflow import transfer
-from stowflow.errors import StorageError
+from stowflow.errors import DiskFullError, StorageError
 from stowflow.testing.conformance import read_tree, write_tree
 from stowflow.transfer import FsspecStore, layout
 from stowflow.transfer.cache import ContentCache
@@ -85,7 +85,7 @@ def test_a_failed_swap_restores_dest(store: FsspecStore, tmp_path: Path,
         real_rename(src, dst)
 
     monkeypatch.setattr(os, "rename", rename)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(DiskFullError, match="no space left on the disk to pull into"):
         transfer.pull(store, "p", tmp_path / "dest")
     monkeypatch.undo()
     assert read_tree(tmp_path / "dest") == {"a.txt": (b"one", False)}

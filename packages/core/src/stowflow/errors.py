@@ -110,6 +110,10 @@ class IntegrityError(StorageError):
     """Downloaded bytes do not match the size or sha256 the manifest promised."""
 
 
+class DiskFullError(StorageError):
+    """A local disk (a pull's destination or the node cache) has no room for the content."""
+
+
 class UnsupportedURLError(StorageError):
     """No installed storage understands this URL; the hint names what to install."""
 

@@ -5,20 +5,13 @@ from __future__ import annotations
 import re
 
 from stowflow.errors import ConfigError
+from stowflow.sizes import format_size
 
 _SIZE_UNITS = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
 _AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+__all__ = ["format_size", "parse_age", "parse_size"]
+
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
-
-
-def format_size(n: int) -> str:
-    """Return ``n`` bytes as ``512 B``, ``1.5 KiB`` … ``3.2 GiB``."""
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"  # pragma: no cover
 
 
 def parse_size(text: str, option: str = "--max-size") -> int:

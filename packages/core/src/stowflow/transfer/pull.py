@@ -29,6 +29,7 @@ from filelock import FileLock
 from stowflow.errors import IntegrityError, StorageError, StorageNotFoundError
 from stowflow.transfer import layout as keys
 from stowflow.transfer.cache import ContentCache, hash_file
+from stowflow.transfer.diskspace import check_room, disk_full_cause, disk_full_error
 from stowflow.transfer.manifest import EMPTY_SHA256, FileEntry, Manifest
 from stowflow.transfer.materialise import TreeBuilder, fingerprint
 from stowflow.transfer.packing import SMALL_FILE_LIMIT, Read, Wanted, plan_reads
@@ -297,12 +298,15 @@ def _pull_version(store: ObjectStore, prefix: str, version: str, doc: Manifest, 
         for pack, wanted in by_pack.items():
             for read in plan_reads(pack, doc.packs[pack], wanted):
                 tasks.append(partial(fetcher.read_pack, prefix, read, targets))
+        needed = sum(entry.size for entry in targets.values())
+        check_room(dest, cache.root, needed)
         run_parallel(store, tasks, "stowflow-pull")
         for entry in later:
             builder.link_cached(entry.path, entry.sha256, entry.executable)
         builder.commit()
-    except BaseException:
+    except BaseException as exc:
         builder.abort()
+        _raise_if_disk_full(exc, dest, cache, sum(e.size for e in doc.files))
         raise
     _record(cache, dest, version)
     reporter.advance(len(paths), 0)
@@ -335,7 +339,7 @@ def _pull_foreign(store: ObjectStore, prefix: str, dest: Path, cache: ContentCac
         builder.make_dirs(rel for rel, *_ in found)
         fetcher = _Fetcher(store, builder, reporter)
         tasks: list[Callable[[], object]] = []
-        cached = 0
+        cached = needed = 0
         for rel, key, size, etag in found:
             known = index.get(key)
             if size == 0:
@@ -349,16 +353,27 @@ def _pull_foreign(store: ObjectStore, prefix: str, dest: Path, cache: ContentCac
                 reporter.advance(0, size)
             else:
                 tasks.append(partial(_fetch_into, shas, fetcher, rel, key, size))
+                needed += size
+        check_room(dest, cache.root, needed)
         run_parallel(store, tasks, "stowflow-pull")
         builder.commit()
-    except BaseException:
+    except BaseException as exc:
         builder.abort()
+        _raise_if_disk_full(exc, dest, cache, sum(size for _, _, size, _ in found))
         raise
     _record(cache, dest, None)
     cache.write_json("foreign", index_key, {
         key: [size, etag, shas[rel]] for rel, key, size, etag in found if etag})
     reporter.advance(len(found), 0)
     return PullResult(dest, None, len(found), fetcher.requests, fetcher.bytes, cached)
+
+
+def _raise_if_disk_full(exc: BaseException, dest: Path, cache: ContentCache,
+                        needed: int) -> None:
+    """Raise the DiskFullError naming the disks when ``exc`` is (or hides) an ENOSPC."""
+    cause = disk_full_cause(exc)
+    if cause is not None:
+        raise disk_full_error(cause, dest, cache.root, needed) from exc
 
 
 def _fetch_into(shas: dict[str, str], fetcher: _Fetcher, rel: str, key: str, size: int) -> None:
