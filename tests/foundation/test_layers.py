@@ -17,8 +17,8 @@ import stowflow
 
 ROOT = Path(stowflow.__file__).parent
 LAYERS = {area: rank for rank, areas in enumerate([
-    ("__init__", "errors", "redact", "settings", "hookspecs", "plugins", "registry", "blocks",
-     "db", "placeholders", "variables"),
+    ("__init__", "errors", "redact", "sizes", "settings", "hookspecs", "plugins", "registry",
+     "blocks", "db", "placeholders", "variables"),
     ("transfer", "git"),
     ("storage", "steps", "git.providers", "git.hosts"),  # the git-host kit is a storage layer
     ("deployments", "flows", "runs", "schedules", "envs", "migrate"),
