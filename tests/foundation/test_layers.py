@@ -31,6 +31,8 @@ UPWARD_CALLS = {
     ("stowflow", "flows"): "the root package re-exports @flow lazily",
     ("stowflow.flows.core", "workers"): "Flow.serve starts a worker for its deployment",
     ("stowflow.flows.deploy", "workers"): "deploy checks the work pool through workers.pools",
+    ("stowflow.deployments.registry", "workers"): "deploy-time job variable checks see the "
+                                                  "pool's defaults merged as a run gets them",
     ("stowflow.git._plugin", "storage"): "core's git built-in claims git URLs as GitRepository",
     ("stowflow.hookspecs", "git"): "TYPE_CHECKING only: hook signatures name GitAuth",
     ("stowflow.hookspecs", "storage"): "TYPE_CHECKING only: hook signatures name Storage",

@@ -75,21 +75,26 @@ def check_image(reference: str, credentials: Any = None) -> None:
 
 
 def check_job_variables(job_variables: dict[str, Any]) -> None:
-    """Deploy-time check of a docker deployment: it names an image, and the image exists."""
+    """Deploy-time check of a docker deployment (its variables over the pool's defaults):
+    every value is one a container can honour, it names an image, and the image exists."""
     from stowflow.steps.templating import resolve
 
-    from stowflow_docker.worker import PULL_POLICIES, registry_credentials
+    from stowflow_docker.worker import check_variables, registry_credentials
 
-    image = job_variables.get("image")
-    if not image:
+    if not job_variables.get("image"):
         raise DeploymentError("a deployment to a docker pool needs an image",
                               hint="set job_variables.image (e.g. '{{ build-image.image }}') "
                                    "or deploy(image=...)")
-    policy = job_variables.get("image_pull_policy") or "if_not_present"
-    if policy not in PULL_POLICIES:
-        raise DeploymentError(f"image_pull_policy {policy!r} is not one of "
-                              f"{', '.join(PULL_POLICIES)}")
+    check_variables(job_variables)
+    image = job_variables["image"]
     if "{{" in str(image):
         return  # filled in at run time
     credentials = registry_credentials(resolve(job_variables.get("registry_credentials")))
     check_image(str(image), credentials)
+
+
+def check_pool_defaults(job_variables: dict[str, Any]) -> None:
+    """Check a docker pool's default job variables (the image may be left to deployments)."""
+    from stowflow_docker.worker import check_variables
+
+    check_variables(job_variables, need_image=False)

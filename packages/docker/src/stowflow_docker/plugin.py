@@ -69,10 +69,11 @@ def stowflow_register_worker_types(register: Callable[[Any], None]) -> None:
     """Register the ``docker`` work pool type: each run in a container of its image."""
     from stowflow.workers.types import WorkerType
 
-    from stowflow_docker.deploy import check_job_variables, deploy_image
+    from stowflow_docker.deploy import check_job_variables, check_pool_defaults, deploy_image
     from stowflow_docker.worker import JOB_VARIABLES, make_launcher
 
     register(WorkerType(name="docker", description="each run in a fresh container of the "
                         "deployment's image", make_launcher=make_launcher,
                         job_variables=JOB_VARIABLES, deploy_image=deploy_image,
-                        check_job_variables=check_job_variables))
+                        check_job_variables=check_job_variables,
+                        check_pool_defaults=check_pool_defaults))

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, SecretStr
-from stowflow.errors import ConfigError, ImageNotFoundError
+from stowflow.errors import ConfigError, ImageNotFoundError, StowflowError
+from stowflow.placeholders import is_placeholder
 from stowflow.redact import redact
 from stowflow.runs import (
     InvalidTransitionError,
@@ -42,7 +43,8 @@ from stowflow.runs import (
     update_run,
     write_logs,
 )
-from stowflow.workers.pools import get_pool, job_env
+from stowflow.workers.pools import get_pool
+from stowflow.workers.pools import job_variables as pool_job_variables
 
 from stowflow_docker._client import docker_client
 from stowflow_docker._errors import translated
@@ -61,6 +63,8 @@ JOB_VARIABLES = frozenset({"image", "env", "network_mode", "volumes", "mem_limit
 PULL_POLICIES = ("always", "if_not_present", "never")
 COMMAND = ["python", "-m", "stowflow_docker.container"]
 LABEL_RUN, LABEL_WORKER = "io.stowflow.flow-run-id", "io.stowflow.worker"
+#: Set on containers of ``auto_remove: false`` runs: kept for inspection, even when reaped.
+LABEL_KEEP = "io.stowflow.keep"
 #: Where a container's EXTRA_PIP_PACKAGES layers live (a volume per image).
 CONTAINER_HOME = "/opt/stowflow/home"
 #: Never given to a container, whatever the job environment says: it has no database.
@@ -74,28 +78,83 @@ def job_variables(run: FlowRunRecord, deployment: dict[str, Any]) -> dict[str, A
     if run.work_pool_name:
         with contextlib.suppress(Exception):
             pool = get_pool(run.work_pool_name)
-    base = dict((pool.base_job_template or {}) if pool is not None else {})
-    own = dict(deployment.get("job_variables") or {})
-    merged = {**base, **own}
-    merged["env"] = job_env(pool, own)
-    if not merged.get("image") and deployment.get("image"):
+    own = deployment.get("job_variables") or {}
+    merged = pool_job_variables(pool, own)
+    if not own.get("image") and deployment.get("image"):  # deploy(image=) beats the pool's
         merged["image"] = deployment["image"]
     return merged
 
 
-def check_variables(variables: dict[str, Any]) -> None:
-    """Refuse job variable values a container cannot honour (one clear ConfigError)."""
+def check_variables(variables: dict[str, Any], *, need_image: bool = True) -> None:
+    """Refuse job variable values a container cannot honour (one clear ConfigError).
+
+    ``need_image=False`` checks a pool's defaults, where the image may be left to each
+    deployment."""
     policy = variables.get("image_pull_policy") or "if_not_present"
     if policy not in PULL_POLICIES:
         raise ConfigError(f"image_pull_policy {policy!r} is not one of {', '.join(PULL_POLICIES)}")
-    if not variables.get("image"):
+    if need_image and not variables.get("image"):
         raise ConfigError("the deployment names no image",
                           hint="deploy with image=... or set job_variables.image")
-    for key, kind in (("volumes", (list, dict)), ("auto_remove", bool),
-                      ("network_mode", str), ("mem_limit", (str, int))):
+    for key, kind in (("image", str), ("volumes", (list, dict)), ("auto_remove", bool),
+                      ("network_mode", str), ("mem_limit", (str, int)), ("env", dict),
+                      ("registry_credentials", (str, dict))):
         value = variables.get(key)
-        if value is not None and not isinstance(value, kind):
-            raise ConfigError(f"job variable {key} has the wrong type: {value!r}")
+        wrong_bool = isinstance(value, bool) and kind is not bool  # True is an int
+        if value is not None and (wrong_bool or not isinstance(value, kind)):
+            raise ConfigError(f"job variable {key} has the wrong type: {type(value).__name__}",
+                              hint=_SHAPES[key])
+    _check_volumes(variables.get("volumes"))
+    limit = variables.get("mem_limit")
+    if isinstance(limit, str) and "{{" not in limit:
+        from docker.errors import DockerException
+        from docker.utils import parse_bytes
+
+        try:
+            parse_bytes(limit)
+        except DockerException as exc:
+            raise ConfigError(f"job variable mem_limit {limit!r} is not a size",
+                              hint=_SHAPES["mem_limit"]) from exc
+    credentials = variables.get("registry_credentials")
+    if isinstance(credentials, str) and credentials and not is_placeholder(credentials):
+        raise ConfigError("registry_credentials must be a block placeholder such as "
+                          "'{{ stowflow.blocks.docker-registry-credentials.NAME }}'")
+
+
+_SHAPES = {
+    "image": "an image reference, e.g. registry.example.com/team/flows:1",
+    "volumes": "a list of 'HOST:CONTAINER[:ro|rw]' strings, or a mapping HOST -> "
+               "{bind: CONTAINER, mode: ro|rw}",
+    "auto_remove": "true or false",
+    "network_mode": "a Docker network mode, e.g. host, none or a network's name",
+    "mem_limit": "bytes (an integer) or a size such as '512m' or '2g'",
+    "env": "a mapping NAME -> value",
+    "registry_credentials": "'{{ stowflow.blocks.docker-registry-credentials.NAME }}'",
+}
+
+
+_MOUNT_OPTIONS = frozenset({"ro", "rw", "z", "Z", "nocopy", "shared", "slave", "private",
+                            "rshared", "rslave", "rprivate"})
+
+
+def _check_volumes(volumes: Any) -> None:
+    """Refuse a ``volumes`` entry Docker could not mount (the SDK would fail at run time)."""
+    entries: list[tuple[Any, Any, Any]]
+    if isinstance(volumes, dict):
+        entries = [(str(host), spec.get("bind"), spec.get("mode", "rw"))
+                   if isinstance(spec, dict) else (str(host), None, None)
+                   for host, spec in volumes.items()]
+    else:
+        entries = []
+        for item in volumes or []:
+            parts = item.split(":") if isinstance(item, str) else []
+            entries.append((parts[0] if parts else None, parts[1] if len(parts) > 1 else None,
+                            parts[2] if len(parts) == 3 else "rw" if len(parts) == 2 else None))
+    for host, bind, mode in entries:
+        if not (host and isinstance(bind, str) and bind.startswith("/")
+                and isinstance(mode, str) and set(mode.split(",")) <= _MOUNT_OPTIONS):
+            raise ConfigError(f"job variable volumes has an entry Docker cannot mount: "
+                              f"{host}:{bind}:{mode}", hint=_SHAPES["volumes"])
 
 
 def block_secrets(value: Any) -> list[str]:
@@ -239,9 +298,14 @@ class ContainerRun:
         """Return the container's exit code once it ended and its output was read."""
         if self._exit_code is not None:
             return self._exit_code
+        import docker.errors
+
         with translated("inspecting the container of flow run", self.run_id):
-            self.container.reload()
-        status = self.container.attrs.get("State", {})
+            try:
+                self.container.reload()
+                status = self.container.attrs.get("State", {})
+            except docker.errors.NotFound:  # removed under us (docker rm -f): it has ended
+                status = {"Running": False, "ExitCode": 0 if self.got_final else -1}
         if status.get("Running") or status.get("Status") in ("created", "restarting"):
             return None
         if self._reader is not None:
@@ -345,7 +409,8 @@ class DockerLauncher:
                                             "mode": "rw"}})
         options: dict[str, Any] = {
             "command": COMMAND, "environment": env, "stdin_open": True,  # docker-py sets StdinOnce with it
-            "labels": {LABEL_RUN: run.id, LABEL_WORKER: worker_name},
+            "labels": {LABEL_RUN: run.id, LABEL_WORKER: worker_name,
+                       **({} if variables.get("auto_remove", True) else {LABEL_KEEP: "1"})},
             "name": f"stowflow-{run.id[:12]}-{worker_name[-6:]}".replace("/", "-"),
             "volumes": volumes or None, "network_mode": variables.get("network_mode"),
             "mem_limit": variables.get("mem_limit"),
@@ -362,6 +427,19 @@ class DockerLauncher:
                               mem_limit=variables.get("mem_limit"))
         handle.start_reading()
         return handle
+
+    def reaped(self, run_ids: list[str]) -> None:
+        """Remove the containers of runs marked CRASHED because their worker died (they
+        stopped when its connection closed; this takes them off the Docker host)."""
+        for run_id in run_ids:
+            try:
+                with translated("removing the container of flow run", run_id):
+                    for container in self.client.containers.list(
+                            all=True, filters={"label": f"{LABEL_RUN}={run_id}"}):
+                        if container.labels.get(LABEL_KEEP) != "1":
+                            container.remove(force=True)
+            except StowflowError as exc:  # the daemon is elsewhere or away: not this run's end
+                log.warning("flow run %s: could not remove its container: %s", run_id, exc)
 
     def close(self) -> None:
         """Close the Docker client (the worker is stopping)."""

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -26,6 +27,23 @@ def _parse_env(pairs: list[str]) -> dict[str, str]:
     return env
 
 
+def _parse_job_variables(pairs: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; a VALUE that is JSON (a number, list, mapping, true) is read as
+    JSON, anything else is the string itself."""
+    variables: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--job-variable expects KEY=VALUE, got {pair!r}",
+                              hint="e.g. --job-variable mem_limit=512m or "
+                                   "--job-variable 'volumes=[\"/data:/data\"]'")
+        try:
+            variables[key.strip()] = json.loads(value)
+        except ValueError:
+            variables[key.strip()] = value
+    return variables
+
+
 @work_pool_app.command("create")
 def create_cmd(
     name: str = typer.Argument(..., help="Name of the new pool."),
@@ -33,6 +51,10 @@ def create_cmd(
                                  "(e.g. 'docker' from stowflow-docker)."),
     env: list[str] = typer.Option([], "--env", help="NAME=VALUE default run environment "
                                   "(repeatable), e.g. EXTRA_PIP_PACKAGES=…"),
+    job_variable: list[str] = typer.Option(
+        [], "--job-variable", "-j", help="KEY=VALUE default of one of the type's job variables "
+        "(repeatable; VALUE read as JSON when it is), e.g. image=team/flows:1 mem_limit=512m; "
+        "a deployment's job_variables override it"),
     concurrency_limit: int | None = typer.Option(None, "--concurrency-limit", min=1,
                                                   help="Most runs of this pool at once."),
     description: str | None = typer.Option(None, "--description", help="Free text."),
@@ -41,7 +63,8 @@ def create_cmd(
     from stowflow.workers import pools
 
     pool = pools.create_pool(name, type=type_, env=_parse_env(env), description=description,
-                             concurrency_limit=concurrency_limit)
+                             concurrency_limit=concurrency_limit,
+                             job_variables=_parse_job_variables(job_variable))
     console.print(f"Created work pool [bold]{pool.name}[/bold] ({pool.type}). Start a worker:\n"
                   f"  stowflow worker start --pool {pool.name}")
 

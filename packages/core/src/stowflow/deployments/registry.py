@@ -134,8 +134,9 @@ def work_pool_exists(name: str) -> bool:
 def check_job_variables(pool_name: str, job_variables: dict[str, Any] | None,
                         image: str | None = None) -> None:
     """Refuse ``job_variables`` the pool's type does not use, then run the type's own
-    deploy-time checks (a docker pool checks that the image exists). A deployment's own
-    ``image`` counts as ``job_variables["image"]`` when that is not set."""
+    deploy-time checks on them over the pool's defaults (a docker pool checks that the
+    image exists). A deployment's own ``image`` counts as ``job_variables["image"]`` when
+    that is not set."""
     if not work_pool_exists(pool_name):
         return  # check_work_pool reports a missing pool
     found = pool_worker_type(pool_name)
@@ -152,9 +153,13 @@ def check_job_variables(pool_name: str, job_variables: dict[str, Any] | None,
         raise DeploymentError(f"work pool '{pool_name}' is a {kind} pool: it cannot run an image",
                               hint="deploy to a docker pool (pip install stowflow-docker)")
     if found.check_job_variables is not None:
-        variables = dict(job_variables or {})
-        if image is not None:
-            variables.setdefault("image", image)
+        from stowflow.workers.pools import get_pool
+        from stowflow.workers.pools import job_variables as merged_job_variables
+
+        # What a run will get: the pool's defaults under the deployment's own.
+        variables = merged_job_variables(get_pool(pool_name), job_variables)
+        if image is not None and not (job_variables or {}).get("image"):
+            variables["image"] = image
         found.check_job_variables(variables)
 
 

@@ -1,9 +1,11 @@
 """Work pools and their queues: create, list, inspect, delete; and the job defaults a pool
 gives its runs. Queues are served by priority: 1 first (see ``workers/claim.py``).
 
-A pool's ``base_job_template`` is ``{"env": {NAME: VALUE, ...}}``: environment defaults for
-every run in the pool (``EXTRA_PIP_PACKAGES`` among them). A deployment's
-``job_variables["env"]`` overrides them key by key (see :func:`job_env`).
+A pool's ``base_job_template`` is ``{"env": {NAME: VALUE, ...}, ...}``: environment defaults
+for every run in the pool (``EXTRA_PIP_PACKAGES`` among them), and defaults of the other job
+variables its type uses (a docker pool's ``image``, ``mem_limit``, ``volumes``, ...). A
+deployment's ``job_variables["env"]`` overrides the environment key by key (see
+:func:`job_env`); its other job variables replace the pool's (see :func:`job_variables`).
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from stowflow.registry import worker_type
 
 DEFAULT_QUEUE = "default"
 
-__all__ = ["DEFAULT_QUEUE", "check_pool_name", "create_pool", "delete_pool", "get_pool",
-           "job_env", "list_pools", "pool_queues", "run_counts", "worker_type"]
+__all__ = ["DEFAULT_QUEUE", "check_pool_defaults", "check_pool_name", "create_pool", "delete_pool",
+           "get_pool", "job_env", "job_variables", "list_pools", "pool_queues", "run_counts",
+           "worker_type"]
 
 
 def check_pool_name(name: str) -> None:
@@ -35,14 +38,18 @@ def check_pool_name(name: str) -> None:
 
 def create_pool(name: str, *, type: str = "process", env: dict[str, str] | None = None,
                 description: str | None = None, concurrency_limit: int | None = None,
-                exist_ok: bool = False) -> WorkPoolRecord:
+                exist_ok: bool = False,
+                job_variables: dict[str, Any] | None = None) -> WorkPoolRecord:
     """Create work pool ``name`` (with its ``default`` queue) and return it.
 
-    ``env`` becomes the pool's default run environment. With ``exist_ok`` an existing pool
-    is returned unchanged; otherwise an existing name is a ConfigError.
+    ``env`` becomes the pool's default run environment, ``job_variables`` the defaults of
+    the other job variables its type uses (checked by the type; deployments override them).
+    With ``exist_ok`` an existing pool is returned unchanged; otherwise an existing name is
+    a ConfigError.
     """
     check_pool_name(name)
-    worker_type(type)
+    kind = worker_type(type)
+    defaults = check_pool_defaults(kind, job_variables or {})
     with session() as db:
         existing = db.scalars(select(WorkPoolRecord).where(WorkPoolRecord.name == name)).first()
         if existing is not None:
@@ -51,12 +58,38 @@ def create_pool(name: str, *, type: str = "process", env: dict[str, str] | None 
             raise ConfigError(f"work pool {name!r} already exists",
                               hint="inspect it with 'stowflow work-pool inspect'")
         pool = WorkPoolRecord(name=name, type=type, description=description,
-                              base_job_template={"env": dict(env or {})},
+                              base_job_template={**defaults, "env": dict(env or {})},
                               concurrency_limit=concurrency_limit)
         db.add(pool)
         db.flush()
         db.add(WorkQueueRecord(work_pool_id=pool.id, name=DEFAULT_QUEUE))
     return pool
+
+
+def check_pool_defaults(kind: Any, job_variables: dict[str, Any]) -> dict[str, Any]:
+    """Return ``job_variables`` as a pool of worker type ``kind`` may hold them; a key the
+    type does not use, ``env`` (given separately) or a value the type refuses is a
+    ConfigError."""
+    unknown = sorted(set(job_variables) - (kind.job_variables - {"env"}))
+    if unknown:
+        usable = sorted(kind.job_variables - {"env"})
+        raise ConfigError(
+            f"a {kind.name} pool has no job variable {', '.join(unknown)}",
+            hint=(f"a {kind.name} pool's job variables: {', '.join(usable)}" if usable else
+                  f"a {kind.name} pool has only the environment (--env NAME=VALUE)")
+            + ("; set the environment with --env NAME=VALUE" if "env" in unknown else ""))
+    if job_variables and kind.check_pool_defaults is not None:
+        kind.check_pool_defaults(dict(job_variables))
+    return dict(job_variables)
+
+
+def job_variables(pool: WorkPoolRecord | None, own: dict[str, Any] | None) -> dict[str, Any]:
+    """Return a run's job variables: the pool's defaults (``base_job_template``) with the
+    deployment's ``own`` over them, ``env`` merged key by key (:func:`job_env`)."""
+    base = dict((pool.base_job_template or {}) if pool is not None else {})
+    merged = {**base, **(own or {})}
+    merged["env"] = job_env(pool, own)
+    return merged
 
 
 def pool_exists(name: str) -> bool:

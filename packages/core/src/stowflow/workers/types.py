@@ -37,8 +37,11 @@ class WorkerType:
     - ``deploy_image(image, build=, push=, baked=)``: builds/pushes/checks ``image`` (a
       string or a plugin's image object) for ``flow.deploy(image=...)``; ``None`` when the
       type runs no images;
-    - ``check_job_variables(job_variables)``: deploy-time checks (an image that must exist);
-      raises a :class:`~stowflow.errors.StowflowError` to refuse the deployment.
+    - ``check_job_variables(job_variables)``: deploy-time checks of a deployment's
+      variables over its pool's defaults (an image that must exist); raises a
+      :class:`~stowflow.errors.StowflowError` to refuse the deployment;
+    - ``check_pool_defaults(job_variables)``: checks the defaults ``work-pool create
+      --job-variable`` gives a pool (values only: a deployment may add what is missing).
     """
 
     name: str
@@ -47,3 +50,4 @@ class WorkerType:
     job_variables: frozenset[str] = frozenset({"env"})
     deploy_image: Callable[..., DeployedImage] | None = None
     check_job_variables: Callable[[dict[str, Any]], None] | None = None
+    check_pool_defaults: Callable[[dict[str, Any]], None] | None = None

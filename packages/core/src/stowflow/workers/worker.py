@@ -3,8 +3,9 @@
 One loop, ticking every ``tick`` seconds:
 
 - every ``poll_interval``: mark CRASHED the runs whose worker stopped heartbeating for
-  ``crash_timeout`` seconds (any worker of the pool does this for the others), then claim
-  up to ``limit`` minus the runs in flight and launch them;
+  ``crash_timeout`` seconds (any worker of the pool does this for the others; a launcher
+  with a ``reaped(run_ids)`` method is told, so it can remove what those runs left), then
+  claim up to ``limit`` minus the runs in flight and launch them;
 - every ``heartbeat_interval``: heartbeat the runs in flight; stop those whose
   cancellation was requested and mark them CANCELLED;
 - reap finished subprocesses: a run that exited while still PENDING never started (the
@@ -190,6 +191,9 @@ class Worker:
             for run_id in crashed:
                 log.warning("flow run %s marked CRASHED: its worker stopped heartbeating",
                             run_id)
+            reaped = getattr(self.launcher, "reaped", None)
+            if crashed and callable(reaped):  # e.g. remove a dead worker's containers
+                reaped(crashed)
             free = self.limit - len(self.active)
             runs = claim_runs(self.name, free, pool=self.pool,
                               deployment_ids=self.deployment_ids or None,
