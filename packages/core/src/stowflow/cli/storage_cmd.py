@@ -237,6 +237,30 @@ def prune_cache_cmd(
     console.print(f"Removed {removed} cached files ({_size(freed)})", markup=False)
 
 
+@storage_app.command("verify-cache")
+def verify_cache_cmd(
+    repair: bool = typer.Option(
+        False, "--repair", help="Remove damaged entries; the next pull fetches them again."),
+) -> None:
+    """Hash every entry of this machine's content cache and report damaged ones.
+
+    Exits 1 when damage is found and not repaired. Trees pulled earlier keep their link
+    to a damaged entry: pull them again after --repair.
+    """
+    from stowflow.transfer.cache import ContentCache
+
+    report = ContentCache().verify(repair=repair)
+    for path, links in report.damaged:
+        trees = f", linked into {links} pulled files" if links else ""
+        action = "removed" if repair else "damaged"
+        console.print(f"{action}: {path} (bytes do not match its sha256{trees})", markup=False)
+    console.print(f"Checked {report.checked} cached files ({_size(report.checked_bytes)}): "
+                  f"{len(report.damaged)} damaged"
+                  + (", removed" if repair and report.damaged else ""), markup=False)
+    if report.damaged and not repair:
+        raise typer.Exit(1)
+
+
 def _display(url: str) -> str:
     from stowflow.transfer.url import display_url
 

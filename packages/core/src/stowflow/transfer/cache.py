@@ -9,12 +9,16 @@ Layout under ``<STOWFLOW_HOME>/cache/transfer/``::
     foreign/<digest>.json        key → (size, etag, sha256) of foreign folders' objects
     locks/<digest>.lock          one lock per destination folder
     tmp/                         downloads in progress (same filesystem, so renames are atomic)
+    stamps.sqlite                each entry's (inode, size, mtime_ns, ctime_ns) when last
+                                 seen intact (:mod:`stowflow.transfer.stamps`)
 
 Safe for concurrent processes without a global lock: content is written to a unique temp
 file, verified, then moved into place with :func:`os.replace`; two processes adding the
 same object both write identical bytes. Cached files are read-only because pulls hardlink
 them into destinations — a file edited in place in a pulled tree would otherwise corrupt
-the cache; exec bits live in a separate ``.x`` copy for the same reason.
+the cache; exec bits live in a separate ``.x`` copy for the same reason. Root ignores the
+read-only bit, so an entry is trusted only while its stat equals its stamp; any other entry
+is hashed before it is linked, and evicted (then fetched again) when its bytes changed.
 """
 
 from __future__ import annotations
@@ -26,11 +30,14 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from stowflow.settings import get_settings
 from stowflow.transfer.manifest import version_id
+from stowflow.transfer.stamps import Stamp, StampBook, stamp_of
 
 READ_ONLY = 0o444
 READ_EXEC = 0o555
@@ -50,6 +57,17 @@ def hash_file(path: Path) -> str:
     return h.hexdigest()
 
 
+@dataclass
+class VerifyReport:
+    """What :meth:`ContentCache.verify` found: entries checked, their bytes, the damaged
+    entries (and how many pulled trees still link each one), and whether they were removed."""
+
+    checked: int = 0
+    checked_bytes: int = 0
+    damaged: list[tuple[Path, int]] = field(default_factory=list)
+    removed: bool = False
+
+
 class ContentCache:
     """The content-addressed cache under ``root`` (default: ``settings.cache_dir/transfer``)."""
 
@@ -58,6 +76,8 @@ class ContentCache:
         self.tmp_dir = self.root / "tmp"
         for sub in ("objects", "manifests", "records", "foreign", "locks", "tmp"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self.stamps = StampBook(self.root / "stamps.sqlite")
+        self._known: dict[str, Stamp] = {}
 
     # --- content -----------------------------------------------------------------------
 
@@ -65,23 +85,64 @@ class ContentCache:
         """Return where the content ``sha`` is (or would be) cached."""
         return self.root / "objects" / sha[:2] / (f"{sha}.x" if executable else sha)
 
-    def lookup(self, sha: str, size: int, *, verify: bool = False) -> Path | None:
-        """Return a cached file of ``sha`` (either mode) with the right size, else ``None``.
+    def load_stamps(self, shas: Iterable[str]) -> None:
+        """Read the stamps of the entries of ``shas`` (both modes) for :meth:`lookup`."""
+        names = [name for sha in shas for name in (sha, f"{sha}.x")]
+        self._known.update(self.stamps.read(names))
 
-        With ``verify`` the bytes are hashed too, and a mismatching entry is evicted —
-        used when a pulled tree was tampered with, since its files share the cache's inodes.
+    def lookup(self, sha: str, size: int, *, verify: bool = False) -> Path | None:
+        """Return an intact cached file of ``sha`` (either mode), else ``None``.
+
+        An entry whose stat equals its stamp (loaded by :meth:`load_stamps`) is trusted;
+        any other — edited in place, touched, never stamped — or every one with
+        ``verify``, is hashed: intact, it is stamped again; damaged, it is evicted (the
+        pull fetches the content again).
         """
         for path in (self.object_path(sha), self.object_path(sha, executable=True)):
             try:
-                if path.stat().st_size != size:
-                    continue
+                st = path.stat()
             except FileNotFoundError:
                 continue
-            if verify and hash_file(path) != sha:
-                path.unlink(missing_ok=True)
+            if st.st_size != size:
                 continue
+            if not verify and self._known.get(path.name) == stamp_of(st):
+                return path
+            if hash_file(path) != sha:
+                self._evict(path)
+                continue
+            self.stamps.note(path)
             return path
         return None
+
+    def _evict(self, path: Path) -> None:
+        path.unlink(missing_ok=True)
+        self._known.pop(path.name, None)
+        self.stamps.forget([path.name])
+
+    def verify(self, *, repair: bool = False) -> VerifyReport:
+        """Hash every content entry against its name; with ``repair`` remove damaged ones.
+
+        Intact entries are stamped again. A removed entry is fetched again by the next pull
+        that needs it; trees pulled earlier keep their (damaged) link to it.
+        """
+        report = VerifyReport(removed=repair)
+        for path in sorted((self.root / "objects").glob("*/*")):
+            sha = path.name.removesuffix(".x")
+            try:
+                st = path.stat()
+                actual = hash_file(path)
+            except FileNotFoundError:
+                continue
+            report.checked += 1
+            report.checked_bytes += st.st_size
+            if actual == sha:
+                self.stamps.note(path)
+                continue
+            report.damaged.append((path, st.st_nlink - 1))
+            if repair:
+                self._evict(path)
+        self.stamps.flush()
+        return report
 
     def temp_path(self, suffix: str = "") -> Path:
         """Return a fresh, unique temp file path inside the cache (same filesystem)."""
@@ -99,9 +160,10 @@ class ContentCache:
         try:
             os.link(path, final)
         except FileExistsError:
-            pass
+            return
         except OSError:
             self._copy_in(path, final, executable)
+        self.stamps.note(final)
 
     def source_for(self, sha: str, executable: bool) -> Path:
         """Return the cached file to link for content ``sha`` with the wanted exec bit.
@@ -112,6 +174,7 @@ class ContentCache:
         target = self.object_path(sha, executable)
         if not target.exists():
             self._copy_in(self.object_path(sha, not executable), target, executable)
+            self.stamps.note(target)
         return target
 
     def _copy_in(self, source: Path, target: Path, executable: bool) -> None:
@@ -145,14 +208,17 @@ class ContentCache:
                 entries.append((st.st_nlink > 1, st.st_mtime, st.st_size, path))
         total = sum(size for _, _, size, _ in entries)
         removed = freed = 0
+        gone = []
         for _, _, size, path in sorted(entries, key=lambda e: (e[0], e[1])):
             if total <= max_bytes:
                 break
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+                gone.append(path.name)
                 removed += 1
                 freed += size
                 total -= size
+        self.stamps.forget(gone)
         return removed, freed
 
     # --- manifests, records, foreign indexes --------------------------------------------

@@ -82,6 +82,8 @@ class TreeBuilder:
         except OSError:  # another filesystem, or the link limit
             shutil.copyfile(source, target)
             os.chmod(target, 0o755 if executable else 0o644)
+            return
+        self.cache.stamps.note(source)  # the link moved the entry's ctime: stamp it again
 
     def write(self, relpath: str, data: bytes, sha: str, executable: bool) -> None:
         """Write verified ``data`` at ``relpath`` and add it to the cache."""
@@ -103,12 +105,18 @@ class TreeBuilder:
         self.cache.adopt(target, sha, executable)
 
     def commit(self) -> None:
-        """Swap the tree into ``dest`` atomically (see :func:`swap_in`)."""
-        swap_in(self.root, self.dest)
+        """Swap the tree into ``dest`` atomically (see :func:`swap_in`); stamp the cache
+        entries written or linked."""
+        try:
+            swap_in(self.root, self.dest)
+        finally:
+            self.cache.stamps.flush()
 
     def abort(self) -> None:
         """Remove the unfinished tree; ``dest`` is untouched."""
         remove_tree(self.root)
+        with contextlib.suppress(Exception):  # stamps only save work; never mask the failure
+            self.cache.stamps.flush()
 
 
 def swap_in(new: Path, dest: Path) -> None:
@@ -176,10 +184,12 @@ def remove_tree(path: Path) -> None:
 
 
 def fingerprint(dest: Path) -> str | None:
-    """Return a digest of every entry under ``dest``: path, inode, size, mtime and mode.
+    """Return a digest of every entry under ``dest``: path, inode, size, mtime, ctime, mode.
 
     Unchanged trees keep their fingerprint; an added, removed, replaced or edited file
-    changes it. ``None`` when ``dest`` is not a folder.
+    changes it (an edit whose mtime was set back too: ctime cannot be; linking or deleting
+    another tree that shares an inode changes it as well). ``None`` when ``dest`` is not a
+    folder.
     """
     if not dest.is_dir() or dest.is_symlink():
         return None
@@ -194,5 +204,5 @@ def fingerprint(dest: Path) -> str | None:
             except OSError:
                 return None
             h.update(f"{rel}/{name}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\0"
-                     f"{st.st_mode}\n".encode())
+                     f"{st.st_ctime_ns}\0{st.st_mode}\n".encode())
     return h.hexdigest()

@@ -260,13 +260,13 @@ def _pull_version(store: ObjectStore, prefix: str, version: str, doc: Manifest, 
     reporter.start(len(doc.files), doc.total_bytes)
     paths = [e.path for e in doc.files]
     record = cache.read_json("records", str(dest))
-    # Pulled files share inodes with the cache: if the tree changed since our last pull,
-    # an in-place edit may have changed cached bytes too, so verify what is reused.
+    # Pulled files share inodes with the cache. The fingerprint has every file's ctime, so
+    # any change to the tree since our last pull (an edit with its mtime restored too)
+    # means the full path below, where each reused cache entry is checked by its stamp.
     untouched = bool(record) and record.get("fingerprint") == fingerprint(dest)
     if untouched and record.get("version") == version:
         reporter.advance(len(paths), doc.total_bytes)
         return PullResult(dest, version, len(paths), 0, 0, sum(1 for e in doc.files if e.size))
-    tampered = bool(record) and not untouched
     builder = TreeBuilder(dest, cache)
     try:
         builder.make_dirs(paths)
@@ -276,12 +276,13 @@ def _pull_version(store: ObjectStore, prefix: str, version: str, doc: Manifest, 
         by_pack: dict[str, list[Wanted]] = {}
         tasks: list[Callable[[], object]] = []
         cached = 0
+        cache.load_stamps(entry.sha256 for entry in doc.files if entry.size)
         for entry in doc.files:
             if entry.size == 0:
                 builder.empty(entry.path, entry.executable)
             elif entry.sha256 in targets:
                 later.append(entry)
-            elif cache.lookup(entry.sha256, entry.size, verify=tampered) is not None:
+            elif cache.lookup(entry.sha256, entry.size) is not None:
                 builder.link_cached(entry.path, entry.sha256, entry.executable)
                 cached += 1
                 reporter.advance(0, entry.size)
@@ -340,6 +341,8 @@ def _pull_foreign(store: ObjectStore, prefix: str, dest: Path, cache: ContentCac
         fetcher = _Fetcher(store, builder, reporter)
         tasks: list[Callable[[], object]] = []
         cached = needed = 0
+        cache.load_stamps(known[2] for known in index.values()
+                          if isinstance(known, list) and len(known) == 3)
         for rel, key, size, etag in found:
             known = index.get(key)
             if size == 0:

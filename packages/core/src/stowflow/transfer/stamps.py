@@ -1,0 +1,97 @@
+"""The identity of each content-cache entry when stowflow last saw it intact.
+
+A cache entry is hardlinked into every tree pulled on the machine, so anything that edits
+a pulled file in place (root ignores the read-only bit; ``dd conv=notrunc``) edits the
+entry too, with the same size. A *stamp* is the entry's ``(inode, size, mtime_ns,
+ctime_ns)`` recorded when stowflow wrote or verified it, and again right after stowflow
+linked it (a link changes the inode's ctime). An entry whose stat still equals its stamp
+is trusted without reading it; any other is hashed before it is used. ctime is what makes
+this sound: no user can set it back (restoring the mtime after an edit changes it), so an
+edit is always seen. What it costs: an entry whose link count someone else changed — a
+tree holding it was deleted — is hashed once more, then stamped again.
+
+Stamps live in one SQLite file (``<cache>/stamps.sqlite``, WAL, written in one transaction
+per pull), shared by every process on the machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+Stamp = tuple[int, int, int, int]  # inode, size, mtime_ns, ctime_ns
+
+_SCHEMA = ("CREATE TABLE IF NOT EXISTS stamps (name TEXT PRIMARY KEY, ino INTEGER, "
+           "size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER)")
+
+
+def stamp_of(st: os.stat_result) -> Stamp:
+    """Return the stamp of a stat result."""
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+class StampBook:
+    """The stamps of one cache's entries, keyed by the entry's file name (``<sha>[.x]``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._pending: dict[str, Stamp] = {}
+
+    @contextlib.contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute(_SCHEMA)
+            yield connection
+        finally:
+            connection.close()
+
+    def read(self, names: Iterable[str]) -> dict[str, Stamp]:
+        """Return the recorded stamps of ``names`` (absent names are left out)."""
+        wanted = list(dict.fromkeys(names))
+        found: dict[str, Stamp] = {}
+        if not wanted:
+            return found
+        with self._db() as db:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                for row in db.execute(f"SELECT name, ino, size, mtime_ns, ctime_ns FROM stamps "
+                                      f"WHERE name IN ({marks})", chunk):
+                    found[row[0]] = (row[1], row[2], row[3], row[4])
+        return found
+
+    def note(self, path: Path) -> None:
+        """Stat the entry at ``path`` now (just written, verified or linked by us) and keep
+        the stamp for :meth:`flush`."""
+        try:
+            stamp = stamp_of(os.stat(path))
+        except FileNotFoundError:
+            return
+        with self._lock:
+            self._pending[path.name] = stamp
+
+    def flush(self) -> None:
+        """Write every noted stamp, in one transaction."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        rows = [(name, *stamp) for name, stamp in pending.items()]
+        if not rows:
+            return
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany("INSERT OR REPLACE INTO stamps VALUES (?, ?, ?, ?, ?)", rows)
+            db.execute("COMMIT")
+
+    def forget(self, names: Iterable[str]) -> None:
+        """Drop the stamps of ``names`` (entries removed from the cache)."""
+        rows = [(name,) for name in names]
+        if rows:
+            with self._db() as db:
+                db.executemany("DELETE FROM stamps WHERE name = ?", rows)

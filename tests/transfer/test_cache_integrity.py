@@ -1,0 +1,111 @@
+"""A damaged content-cache entry is never linked into a checkout; verify-cache finds it.
+
+Regression (issue 19 item 2): a pull trusted a cached file whose size matched. An entry
+changed in place with the same byte count (through a pulled tree's file, which is the same
+inode; root ignores the read-only bit) was hardlinked into the next checkout, "2 from
+cache", exit 0; restoring the mtime after the edit hid it even from a re-pull into the same
+folder. These tests fail on the old code. The corruption is real: bytes written into the
+inode, the mtime set back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from stowflow import transfer
+from stowflow.cli.app import main
+from stowflow.testing.conformance import read_tree, write_tree
+from stowflow.transfer import cache as cache_module
+from stowflow.transfer.cache import ContentCache
+from stowflow.transfer.store import ObjectStore
+
+FILES = {"app.py": b"print('the real code')\n" * 50, "lib/util.py": b"X = 1\n" * 40}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[ObjectStore]:
+    opened, _ = transfer.open_store(f"file://{tmp_path / 'bucket'}/p")
+    with opened:
+        write_tree(tmp_path / "src", FILES)
+        transfer.push(tmp_path / "src", opened, "p")
+        yield opened
+
+
+def damage_in_place(path: Path) -> None:
+    """Overwrite the start of ``path`` with the same number of bytes (like ``dd
+    conv=notrunc``), then set its mtime back, as someone hiding the edit would."""
+    st = path.stat()
+    os.chmod(path, 0o644)
+    with open(path, "r+b") as fh:
+        fh.write(b"evil")
+    os.chmod(path, st.st_mode & 0o777)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
+
+
+def expected() -> dict[str, tuple[bytes, bool]]:
+    return {path: (data, False) for path, data in FILES.items()}
+
+
+def test_a_damaged_entry_is_refetched_not_linked_into_a_new_checkout(
+    store: ObjectStore, tmp_path: Path
+) -> None:
+    transfer.pull(store, "p", tmp_path / "run1")
+    damage_in_place(tmp_path / "run1" / "app.py")  # a run edits its workspace file
+    result = transfer.pull(store, "p", tmp_path / "run2")
+    assert read_tree(tmp_path / "run2") == expected()
+    assert result.cached_files == 1 and result.fetched_objects >= 1
+
+
+def test_a_damaged_tree_with_its_mtime_restored_is_repaired_by_a_re_pull(
+    store: ObjectStore, tmp_path: Path
+) -> None:
+    transfer.pull(store, "p", tmp_path / "dest")
+    damage_in_place(tmp_path / "dest" / "lib" / "util.py")
+    transfer.pull(store, "p", tmp_path / "dest")
+    assert read_tree(tmp_path / "dest") == expected()
+
+
+def test_intact_entries_are_not_read_again(store: ObjectStore, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    transfer.pull(store, "p", tmp_path / "one")
+    hashed: list[Path] = []
+    real = cache_module.hash_file
+
+    def counting(path: Path) -> str:
+        hashed.append(path)
+        return real(path)
+
+    monkeypatch.setattr(cache_module, "hash_file", counting)
+    result = transfer.pull(store, "p", tmp_path / "two")  # links changed the ctimes: restamped
+    assert result.cached_files == 2 and hashed == []
+
+
+def test_verify_cache_reports_then_repairs_a_damaged_entry(
+    store: ObjectStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    transfer.pull(store, "p", tmp_path / "dest")
+    capsys.readouterr()
+    assert main(["storage", "verify-cache"]) == 0
+    assert "Checked 2 cached files" in capsys.readouterr().out
+    entry = ContentCache().lookup(hashlib.sha256(FILES["app.py"]).hexdigest(),
+                                  len(FILES["app.py"]))
+    assert entry is not None
+    damage_in_place(entry)
+
+    assert main(["storage", "verify-cache"]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"damaged: {entry}" in out and "1 damaged" in out and "linked into 1" in out
+    assert entry.exists()  # reported only
+
+    assert main(["storage", "verify-cache", "--repair"]) == 0
+    assert f"removed: {entry}" in " ".join(capsys.readouterr().out.split())
+    assert not entry.exists()
+    assert main(["storage", "verify-cache"]) == 0
+    assert "0 damaged" in capsys.readouterr().out
+    result = transfer.pull(store, "p", tmp_path / "again")
+    assert read_tree(tmp_path / "again") == expected() and result.fetched_objects >= 1
