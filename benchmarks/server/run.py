@@ -5,8 +5,14 @@ six phase events) and one run with 100,000 log lines, starts ``stowflow server s
 over it, and times each list page, a run's page and the big run's (paged) log page over
 HTTP from this process: p50 and p95 of N requests after one warm-up, next to
 ``/api/health`` measured in the same run as the baseline (the cost of a request that
-renders nothing). Also the server's start-up time (process start to a healthy answer,
-and uvicorn's own "startup complete" minus process start).
+renders nothing). Also the server's start-up: ``stowflow server start`` to the first
+healthy ``/api/health`` answer, wall time and the server process's CPU seconds (the figure
+that does not depend on how loaded the machine is), next to two baselines started in the
+same run: an empty interpreter, and one that only imports the web and database stack
+(fastapi, uvicorn, sqlalchemy.orm, jinja2, typer) — the floor no code of ours can go under.
+Start-ups run with bytecode caching on (one warm-up start first), as an installed stowflow
+runs; the test environment's ``PYTHONDONTWRITEBYTECODE`` would otherwise recompile every
+module on every start.
 
 Run: ``.nox/tests/bin/python benchmarks/server/run.py [--quick] [--postgres]``
 (``--postgres`` also runs everything on a throwaway PostgreSQL server).
@@ -18,9 +24,11 @@ import argparse
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -125,6 +133,72 @@ def timed(url: str, n: int) -> tuple[float, float]:
     return statistics.median(samples), samples[max(0, round(0.95 * len(samples)) - 1)]
 
 
+STACK = "import fastapi, uvicorn, sqlalchemy.orm, jinja2, typer"
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _child_cpu(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Run ``argv`` to its end; return (wall, CPU seconds)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(argv, env=env, check=True, capture_output=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _server_start(env: dict[str, str]) -> tuple[float, float]:
+    """Start ``stowflow server start``; return (wall, its CPU seconds) at the first healthy
+    ``/api/health`` answer, then stop it."""
+    from stowflow.testing.servers._process import free_port
+
+    port = free_port()
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "stowflow", "server", "start",
+                                "--port", str(port)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health",
+                                            timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                if process.poll() is not None or time.perf_counter() - started > 120:
+                    raise RuntimeError("the server did not start") from None
+                time.sleep(0.005)
+        return time.perf_counter() - started, _cpu_seconds(process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def startup(env_extra: dict[str, str], runs: int) -> None:
+    """Print the server's start-up (median of ``runs``) next to the two baselines."""
+    env = {**os.environ, **env_extra}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    _server_start(env)  # warm-up: writes the bytecode caches, creates the database
+    rows = {
+        "python -c pass (baseline)": [_child_cpu([sys.executable, "-c", "pass"], env)
+                                      for _ in range(runs)],
+        "import of the stack only (baseline)": [_child_cpu([sys.executable, "-c", STACK], env)
+                                                for _ in range(runs)],
+        "stowflow server start -> healthy": [_server_start(env) for _ in range(runs)],
+    }
+    print(f"{'start-up':45} {'wall s':>8} {'CPU s':>8}   (median of {runs}, load average "
+          f"{os.getloadavg()[0]:.1f})")
+    for name, samples in rows.items():
+        print(f"{name:45} {statistics.median(w for w, _ in samples):8.2f} "
+              f"{statistics.median(c for _, c in samples):8.2f}")
+
+
 def run_on(label: str, database_url: str | None, n: int) -> None:
     """Seed, start the server, time every page; print one table."""
     from stowflow.db import dispose_engines
@@ -142,10 +216,18 @@ def run_on(label: str, database_url: str | None, n: int) -> None:
     dep_id, big_run = seed(database_url)
     print(f"[{label}] seeded {DEPLOYMENTS} deployments, {RUNS} runs, {LOG_LINES} log lines "
           f"in {time.perf_counter() - started:.1f}s")
+    if database_url:
+        # A running PostgreSQL has analysed tables this size (autovacuum does it after
+        # bulk inserts); right after the load the planner guesses instead.
+        from sqlalchemy import text
+        from stowflow.db import get_engine
+
+        with get_engine().connect() as connection:
+            connection.execute(text("ANALYZE"))
+            connection.commit()
     dispose_engines()
-    started = time.perf_counter()
+    startup({"STOWFLOW_HOME": str(home), **env}, 3 if n <= 10 else 5)
     server = start_stowflow_server(home, env=env)
-    startup = time.perf_counter() - started
     try:
         from stowflow.runs import list_flow_runs
 
@@ -168,8 +250,7 @@ def run_on(label: str, database_url: str | None, n: int) -> None:
         }
         results = {name: timed(server.url + path, n) for name, path in pages.items()}
         base = results["/api/health (baseline)"][0]
-        print(f"[{label}] server start-up: {startup:.2f}s to a healthy answer "
-              f"(load average {os.getloadavg()[0]:.1f})")
+        print(f"[{label}] pages (load average {os.getloadavg()[0]:.1f})")
         print(f"{'page':45} {'p50 ms':>8} {'p95 ms':>8} {'p50/baseline':>13}")
         for name, (p50, p95) in results.items():
             print(f"{name:45} {p50:8.1f} {p95:8.1f} {p50 / base:12.1f}x")

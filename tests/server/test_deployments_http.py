@@ -42,8 +42,10 @@ def _future_runs(dep_id: str) -> int:
 
 
 def test_the_page_shows_schedules_and_pauses_them(http: httpx.Client, on_server: object) -> None:
-    dep_id, _ = _deployment()
+    dep_id, ref = _deployment()
     assert _future_runs(dep_id) > 0
+    listed = http.get("/deployments")
+    assert listed.status_code == 200 and ref.split("/")[1] in listed.text
     page = http.get(f"/deployments/{dep_id}")
     assert page.status_code == 200
     table = page.text[page.text.index('id="deployment-schedules"'):]

@@ -158,3 +158,31 @@ def test_queue_priority_must_be_a_whole_number(priority):
     create_pool("pool")
     with pytest.raises(ConfigError, match="invalid queue priority"):
         create_queue("pool", "q", priority=priority)  # type: ignore[arg-type]
+
+
+def test_pool_overview_matches_the_per_pool_functions(stowflow_database, make_deployment):
+    from stowflow.workers.pools import pool_overview, run_counts
+    from stowflow.workers.presence import beat, list_workers
+
+    create_pool("pool")
+    create_pool("other")
+    create_pool("empty")
+    create_queue("pool", "bulk", priority=5)
+    create_queue("pool", "urgent", priority=1)
+    dep = make_deployment("d")  # on "pool"
+    for minutes in range(3):
+        _run(dep, minutes)
+    assert len(claim_runs("w1", 1, pool="pool")) == 1
+    beat("w1", "pool")
+    beat("w2", "pool")
+    beat("w3", "other")
+    overview = {o.pool.name: o for o in pool_overview()}
+    assert list(overview) == ["empty", "other", "pool"]
+    for name, item in overview.items():
+        assert [q.name for q in item.queues] == [q.name for q in pool_queues(get_pool(name))]
+        assert item.counts == run_counts(name)
+        assert [w.name for w in item.workers] == [w.name for w in list_workers(name)]
+    assert overview["pool"].counts == {"SCHEDULED": 2, "PENDING": 1}
+    assert [q.name for q in overview["pool"].queues] == ["default", "urgent", "bulk"]
+    assert {w.name for w in overview["pool"].workers} == {"w1", "w2"}
+    assert overview["empty"].counts == {} and overview["empty"].workers == []

@@ -1,7 +1,9 @@
 """Effective settings, read from ``STOWFLOW_*`` environment variables.
 
-Settings are read afresh on every :func:`get_settings` call (it costs microseconds), so a
-test or a worker that changes the environment sees the change at once.
+:func:`get_settings` follows the environment as it is now, so a test or a worker that
+changes it sees the change at once; it parses again only when a ``STOWFLOW_*`` variable or
+``HOME`` (which ``~`` in ``home`` means) changed, since parsing cost milliseconds and is
+done several times per database session.
 """
 
 from __future__ import annotations
@@ -94,9 +96,23 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.home / 'stowflow.db'}"
 
 
+_cached: tuple[tuple[tuple[str, str], ...], Settings] | None = None
+
+
+def _environment_key() -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((key, value) for key, value in os.environ.items()
+                        if key == "HOME" or key[:9].upper() == "STOWFLOW_"))
+
+
 def get_settings() -> Settings:
-    """Return the settings as the environment says now."""
-    return Settings()
+    """Return the settings as the environment says now (a copy: changing it changes
+    nothing else)."""
+    global _cached
+    key = _environment_key()
+    cached = _cached
+    if cached is None or cached[0] != key:
+        cached = _cached = (key, Settings())
+    return cached[1].model_copy()
 
 
 def names(value: str | None) -> set[str]:

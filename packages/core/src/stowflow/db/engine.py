@@ -26,6 +26,7 @@ from stowflow.settings import get_settings
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
+_makers: dict[Engine, sessionmaker[Session]] = {}
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 #: The newest migration's revision. A database already at it skips Alembic entirely (loading
@@ -158,6 +159,7 @@ def dispose_engines() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+        _makers.clear()
 
 
 @contextmanager
@@ -165,7 +167,10 @@ def session() -> Iterator[Session]:
     """Yield a session in one transaction: committed on success, rolled back on error."""
     from sqlalchemy.exc import DataError
 
-    maker = sessionmaker(bind=get_engine(), expire_on_commit=False)
+    engine = get_engine()
+    maker = _makers.get(engine)
+    if maker is None:  # building a sessionmaker builds a class: once per engine, not per call
+        maker = _makers[engine] = sessionmaker(bind=engine, expire_on_commit=False)
     try:
         with maker() as db, db.begin():
             yield db

@@ -198,15 +198,14 @@ def cancel_run(run_id: str) -> dict[str, Any]:
 @router.get("/work-pools", tags=["work pools"])
 def list_work_pools() -> list[dict[str, Any]]:
     """Every pool with its queues, run counts by state and workers."""
-    from stowflow.workers.pools import list_pools, pool_queues, run_counts
-    from stowflow.workers.presence import list_workers
+    from stowflow.workers.pools import pool_overview
 
-    return [{"name": p.name, "type": p.type, "paused": p.is_paused,
-             "concurrency_limit": p.concurrency_limit,
-             "queues": [{"name": q.name, "priority": q.priority} for q in pool_queues(p)],
-             "runs": run_counts(p.name),
+    return [{"name": o.pool.name, "type": o.pool.type, "paused": o.pool.is_paused,
+             "concurrency_limit": o.pool.concurrency_limit,
+             "queues": [{"name": q.name, "priority": q.priority} for q in o.queues],
+             "runs": o.counts,
              "workers": [{"name": w.name, "heartbeat_at": w.heartbeat_at}
-                         for w in list_workers(p.name)]} for p in list_pools()]
+                         for w in o.workers]} for o in pool_overview()]
 
 
 @router.get("/variables", tags=["variables"])

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import func, select
+from sqlalchemy.orm import load_only
 from starlette.responses import RedirectResponse, Response
 
 from stowflow.db import DeploymentRecord, DeploymentVersionRecord, FlowRunRecord, session
@@ -52,9 +53,13 @@ def deployment_source(pull_steps: list[Any]) -> str:
 @router.get("")
 def list_page(request: Request) -> Response:
     """Every deployment with its pool, version and number of runs."""
-    with session() as db:
-        deployments = list(db.scalars(select(DeploymentRecord).order_by(
-            DeploymentRecord.flow_name, DeploymentRecord.name)))
+    shown = (DeploymentRecord.id, DeploymentRecord.flow_name, DeploymentRecord.name,
+             DeploymentRecord.tags, DeploymentRecord.updated, DeploymentRecord.version_number,
+             DeploymentRecord.work_pool_name, DeploymentRecord.pull_steps)
+    with session() as db:  # not the parameter schemas and job variables of every row
+        deployments = list(db.scalars(select(DeploymentRecord).options(load_only(*shown))
+                                      .order_by(DeploymentRecord.flow_name,
+                                                DeploymentRecord.name)))
         counts = dict(db.execute(select(FlowRunRecord.deployment_id, func.count())
                                  .group_by(FlowRunRecord.deployment_id)).all())
     return render(request, "deployments/list.html", {

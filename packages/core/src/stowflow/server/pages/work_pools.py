@@ -11,8 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from stowflow.server.security import require_write
 from stowflow.server.templating import render
 from stowflow.variables import VariableError, list_variables, set_variable
-from stowflow.workers.pools import list_pools, pool_queues, run_counts
-from stowflow.workers.presence import list_workers
+from stowflow.workers.pools import pool_overview
 
 router = APIRouter(include_in_schema=False)
 
@@ -20,9 +19,7 @@ router = APIRouter(include_in_schema=False)
 @router.get("/work-pools")
 def pools_page(request: Request) -> Response:
     """Every pool: type, limits, queues, runs by state, and its workers."""
-    pools = [{"pool": pool, "queues": pool_queues(pool), "counts": run_counts(pool.name),
-              "workers": list_workers(pool.name)} for pool in list_pools()]
-    return render(request, "work_pools.html", {"pools": pools})
+    return render(request, "work_pools.html", {"pools": pool_overview()})
 
 
 def _variables_page(request: Request, error: str | None = None, name: str = "",
