@@ -236,3 +236,78 @@ def test_deleting_a_deployment_deletes_the_runs_its_schedules_created_ahead(sche
     assert len(left) == 2 and all(r.deployment_id is None for r in left)  # the past ones
     with session() as db:
         assert db.scalar(select(func.count()).select_from(ScheduleRecord)) == 0
+
+
+def _state_rows(deployment_id: str) -> list[tuple[str, str, datetime]]:
+    from stowflow.db import FlowRunStateRecord
+
+    with session() as db:
+        return [(run_id, state, _utc(at)) for run_id, state, at in db.execute(
+            select(FlowRunStateRecord.flow_run_id, FlowRunStateRecord.state,
+                   FlowRunStateRecord.timestamp)
+            .join(FlowRunRecord, FlowRunRecord.id == FlowRunStateRecord.flow_run_id)
+            .where(FlowRunRecord.deployment_id == deployment_id))]
+
+
+def test_scheduled_and_backfilled_runs_start_their_state_history(scheduled):
+    # Fails on the code before _bulk.py: the scheduler inserted runs without a state row.
+    from stowflow.runs import read_states
+
+    dep = scheduled({"interval": 600})
+    now = datetime.now(UTC)
+    report = tick(now=now, horizon=timedelta(hours=1))
+    assert report.created
+    rows = _state_rows(dep.id)
+    assert sorted(r[0] for r in rows) == sorted(report.created)  # one row per run
+    assert {r[1] for r in rows} == {"SCHEDULED"}
+    run = _runs(dep.id)[0]
+    assert [s.state for s in read_states(run.id)] == ["SCHEDULED"]
+    assert _utc(read_states(run.id)[0].timestamp) == _utc(run.created)
+    tick(now=now, horizon=timedelta(hours=1))  # conflicts: no run, so no state row either
+    _set_watermark(dep.id, now)
+    assert tick(now=now, horizon=timedelta(hours=1), catchup=0).created == []
+    assert len(_state_rows(dep.id)) == len(report.created)
+    created, _ = backfill(dep.id, datetime(2030, 1, 1, tzinfo=UTC),
+                          datetime(2030, 1, 1, 0, 30, tzinfo=UTC))
+    assert created == 4 and len(_state_rows(dep.id)) == len(report.created) + 4
+
+
+def test_scheduled_runs_take_their_columns_from_their_deployment(scheduled):
+    a = scheduled({"cron": "*/30 * * * *"}, name="a", parameters={"x": 1},
+                  work_queue_name="fast")
+    b = scheduled({"cron": "*/30 * * * *", "parameters": {"y": {"deep": [1]}}}, name="b",
+                  parameters={"x": 2, "y": 0})
+    tick(horizon=timedelta(minutes=30))
+    run_a, run_b = _runs(a.id)[0], _runs(b.id)[0]
+    assert (run_a.parameters, run_b.parameters) == ({"x": 1}, {"x": 2, "y": {"deep": [1]}})
+    assert run_a.name == f"a-{run_a.id[:8]}" and run_a.flow_name == "hello"
+    assert (run_a.work_pool_name, run_a.work_queue_name) == ("pool", "fast")
+    assert run_a.deployment_version == a.version_number and not run_a.cancel_requested
+    assert len(_times(a.id)) == len(_times(b.id)) in (1, 2)
+
+
+@pytest.mark.parametrize("timezone", ["Europe/Berlin", "America/New_York"])
+def test_ticking_through_dst_changes_gives_the_expansions_own_times(scheduled, timezone):
+    # Steady-state ticks continue the expansion they left off (the _ITERATORS cache);
+    # the times must be exactly those of one fresh expansion over the whole range.
+    from stowflow.schedules import fire_times
+
+    crons = ("*/20 * * * *", "30 1,2 * * *")
+    deps = [scheduled({"cron": c, "timezone": timezone}, name=f"c{i}")
+            for i, c in enumerate(crons)]
+    days = {"Europe/Berlin": (3, 30, 10, 26), "America/New_York": (3, 9, 11, 2)}[timezone]
+    windows = []
+    for month, day in (days[:2], days[2:]):
+        start = datetime(2025, month, day, 0, 0, tzinfo=UTC)
+        _set_watermark(deps[0].id, start)
+        _set_watermark(deps[1].id, start)
+        now = start
+        while now < start + timedelta(hours=8):
+            tick(now=now, horizon=timedelta(minutes=25), catchup=0)
+            last_end = now + timedelta(minutes=25)
+            now += timedelta(minutes=20)
+        windows.append((start, last_end))
+    for dep, cron in zip(deps, crons):
+        spec = ScheduleSpec(cron=cron, timezone=timezone)
+        expected = [t for start, end in windows for t in fire_times(spec, start, end)]
+        assert _times(dep.id) == expected and len(expected) > 2

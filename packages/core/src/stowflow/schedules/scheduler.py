@@ -16,17 +16,19 @@ recorded as skipped (one :class:`~stowflow.db.ScheduleSkipRecord` per tick and s
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import chain
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Text, cast, select, update
 
 from stowflow.db import (
     DeploymentRecord,
-    FlowRunRecord,
     ScheduleRecord,
     ScheduleSkipRecord,
     new_id,
@@ -34,6 +36,7 @@ from stowflow.db import (
     utcnow,
 )
 from stowflow.errors import StowflowError
+from stowflow.schedules._bulk import RunRow, insert_runs
 from stowflow.schedules.expand import fire_times, iter_times, previous_times
 from stowflow.schedules.model import ScheduleSpec
 from stowflow.schedules.store import list_schedules, spec_of
@@ -61,6 +64,8 @@ class _Plan:
     create: list[datetime]
     next_fire_at: datetime | None
     skipped: tuple[datetime, datetime, int | None] | None = None
+    #: The expansion, positioned just after ``next_fire_at`` (see _ITERATORS).
+    rest: Iterator[datetime] | None = None
 
 
 def plan_schedule(spec: ScheduleSpec, start: datetime, now: datetime, end: datetime,
@@ -82,48 +87,54 @@ def plan_schedule(spec: ScheduleSpec, start: datetime, now: datetime, end: datet
             skipped = (start, before[0], len(counted) if len(counted) <= _COUNT_CAP else None)
         create += kept
         future_start = now
-    next_at = None
-    for taken, moment in enumerate(iter_times(spec, future_start)):
+    plan = _take(iter_times(spec, future_start), end, max_runs)
+    plan.create[:0], plan.skipped = create, skipped
+    return plan
+
+
+def _take(times: Iterator[datetime], end: datetime, max_runs: int) -> _Plan:
+    """The plan that creates the ``times`` up to ``end`` (at most ``max_runs``)."""
+    create: list[datetime] = []
+    for taken, moment in enumerate(times):
         if moment > end or taken >= max_runs:
-            next_at = moment
-            break
+            return _Plan(create, moment, None, times)
         create.append(moment)
-    return _Plan(create, next_at, skipped)
+    return _Plan(create, None)
+
+
+#: Expansions left positioned after the watermark they set, by (schedule timing, watermark):
+#: the next tick for any schedule with that timing and watermark continues from there
+#: instead of building a croniter / rrule again (the cost that dominates when schedules
+#: are spread over many timezones). An expansion is deterministic, so continuing one is
+#: the same as starting afresh; ``pop`` hands each to one tick (thread-safe in CPython).
+_ITERATORS: dict[tuple[Any, ...], Iterator[datetime]] = {}
+_ITERATORS_MAX = 20_000
 
 
 def _insert_ignore(connection: Connection, table: Any, rows: list[dict[str, Any]],
-                   keys: list[str], returning: Any | None = None) -> list[Any]:
+                   keys: list[str]) -> None:
     if not rows:
-        return []
+        return
     if connection.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    statement = insert(table).on_conflict_do_nothing(index_elements=keys)
-    if returning is None:
-        connection.execute(statement, rows)
-        return []
-    return list(connection.execute(statement.returning(returning), rows).scalars())
+    connection.execute(insert(table).on_conflict_do_nothing(index_elements=keys), rows)
 
 
-def _run_rows(dep: Any, schedule_id: str, params: dict[str, Any], times: list[datetime],
-              now: datetime) -> list[dict[str, Any]]:
-    merged = {**(dep.dep_parameters or {}), **(params or {})}
-    rows = []
-    for moment in times:
-        run_id = new_id()
-        rows.append({
-            "id": run_id, "name": f"{dep.dep_name}-{run_id[:8]}", "deployment_id": dep.dep_id,
-            "deployment_version": dep.version_number, "flow_name": dep.flow_name,
-            "work_pool_name": dep.work_pool_name, "work_queue_name": dep.work_queue_name,
-            "state": "SCHEDULED", "parameters": merged, "scheduled_at": moment,
-            "schedule_id": schedule_id, "cancel_requested": False,
-            "created": now, "updated": now,
-        })
-    return rows
-
-
-_RUN_KEY = ["deployment_id", "schedule_id", "scheduled_at"]
+def _overrides(schedule_parameters: Any, deployment_parameters: Any) -> dict[str, Any] | None:
+    """The parameters of a schedule's runs when the schedule overrides some (the
+    deployment's overlaid with the schedule's); ``None``: the deployment's own, which the
+    insert reads itself. The arguments are the columns as stored (JSON text)."""
+    if schedule_parameters in (None, "", "{}", "null"):
+        return None
+    own = json.loads(schedule_parameters) if isinstance(schedule_parameters, str) \
+        else schedule_parameters
+    if not own:
+        return None
+    base = json.loads(deployment_parameters) if isinstance(deployment_parameters, str) \
+        else deployment_parameters
+    return {**(base or {}), **own}
 
 
 def tick(*, now: datetime | None = None, horizon: timedelta = DEFAULT_HORIZON,
@@ -134,11 +145,11 @@ def tick(*, now: datetime | None = None, horizon: timedelta = DEFAULT_HORIZON,
     end = now + horizon
     report = TickReport()
     S, D = ScheduleRecord, DeploymentRecord
-    query = (select(S.id, S.cron, S.interval_s, S.rrule, S.timezone, S.anchor_date, S.active,
-                    S.parameters, S.max_active_runs, S.next_fire_at,
-                    D.id.label("dep_id"), D.name.label("dep_name"), D.flow_name,
-                    D.work_pool_name, D.work_queue_name, D.parameters.label("dep_parameters"),
-                    D.version_number)
+    # Only what planning needs: the runs' other columns are joined in by the insert, and
+    # the parameters stay JSON text unless a schedule overrides some (see _overrides).
+    query = (select(S.id, S.cron, S.interval_s, S.rrule, S.timezone, S.anchor_date,
+                    S.next_fire_at, cast(S.parameters, Text).label("parameters_json"),
+                    cast(D.parameters, Text).label("dep_parameters_json"))
              .join(D, D.id == S.deployment_id)
              .where(S.active.is_(True), D.paused.is_(False), S.next_fire_at.is_not(None),
                     S.next_fire_at <= end)
@@ -149,7 +160,7 @@ def tick(*, now: datetime | None = None, horizon: timedelta = DEFAULT_HORIZON,
         rows = list(connection.execute(query))
         report.schedules = len(rows)
         plans: dict[tuple[Any, ...], _Plan] = {}
-        run_rows: list[dict[str, Any]] = []
+        run_rows: list[RunRow] = []
         skip_rows: list[dict[str, Any]] = []
         marks: dict[datetime | None, list[str]] = {}  # new watermark -> schedules
         for row in rows:
@@ -161,22 +172,30 @@ def tick(*, now: datetime | None = None, horizon: timedelta = DEFAULT_HORIZON,
                    None if row.cron else row.anchor_date, start)
             plan = plans.get(key)
             if plan is None:
+                resume = _ITERATORS.pop(key, None)
                 try:
-                    plan = plan_schedule(spec_of(row), start, now, end, max_runs=max_runs,
-                                         catchup=catchup)
+                    if resume is not None and start >= now:  # steady state: no spec needed
+                        plan = _take(chain([start], resume), end, max_runs)
+                    else:
+                        plan = plan_schedule(spec_of(row), start, now, end,
+                                             max_runs=max_runs, catchup=catchup)
                 except Exception as exc:  # one broken schedule must not stop the others
                     log.error("schedule %s cannot be expanded: %s", row.id, exc)
                     continue
                 plans[key] = plan
-            run_rows += _run_rows(row, row.id, row.parameters, plan.create, now)
+                if plan.rest is not None:
+                    if len(_ITERATORS) >= _ITERATORS_MAX:
+                        _ITERATORS.clear()
+                    _ITERATORS[(*key[:-1], plan.next_fire_at)] = plan.rest
+            parameters = _overrides(row.parameters_json, row.dep_parameters_json)
+            run_rows += [(new_id(), row.id, moment, parameters) for moment in plan.create]
             if plan.skipped:
                 first, last, count = plan.skipped
                 skip_rows.append({"id": new_id(), "schedule_id": row.id, "first_at": first,
                                   "last_at": last, "count": count, "created": now})
                 report.skipped += count or 0
             marks.setdefault(plan.next_fire_at, []).append(row.id)
-        report.created = _insert_ignore(connection, FlowRunRecord.__table__, run_rows,
-                                        _RUN_KEY, returning=FlowRunRecord.__table__.c.id)
+        report.created = insert_runs(connection, run_rows, now)
         _insert_ignore(connection, ScheduleSkipRecord.__table__, skip_rows,
                        ["schedule_id", "first_at"])
         # Schedules due together mostly move to the same next time: one UPDATE per value.
@@ -203,28 +222,17 @@ def backfill(deployment_id: str, start: datetime, end: datetime, *,
                             hint="add one with 'stowflow deployment schedule add'")
     if end < start:
         raise StowflowError("--to is before --from")
-    now = utcnow()
-    view = _DeploymentView(dep)
-    rows: list[dict[str, Any]] = []
+    rows: list[RunRow] = []
     for schedule in schedules:
         times = fire_times(spec_of(schedule), start, end, limit=limit + 1)
         if len(rows) + len(times) > limit:
             raise StowflowError(f"the range holds more than {limit} scheduled times",
                                 hint="backfill a shorter range at a time")
-        rows += _run_rows(view, schedule.id, schedule.parameters, times, now)
+        parameters = _overrides(schedule.parameters, dep.parameters)
+        rows += [(new_id(), schedule.id, moment, parameters) for moment in times]
     with session() as db:
-        created = _insert_ignore(db.connection(), FlowRunRecord.__table__, rows, _RUN_KEY,
-                                 returning=FlowRunRecord.__table__.c.id)
+        created = insert_runs(db.connection(), rows, utcnow())
     return len(created), len(rows) - len(created)
-
-
-class _DeploymentView:
-    """A deployment record seen with the column labels the tick's query uses."""
-
-    def __init__(self, dep: DeploymentRecord) -> None:
-        self.dep_id, self.dep_name, self.flow_name = dep.id, dep.name, dep.flow_name
-        self.work_pool_name, self.work_queue_name = dep.work_pool_name, dep.work_queue_name
-        self.dep_parameters, self.version_number = dep.parameters, dep.version_number
 
 
 class Scheduler:

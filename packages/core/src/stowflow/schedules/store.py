@@ -32,9 +32,11 @@ _SPEC_COLUMNS = {"cron": "cron", "interval": "interval_s", "rrule": "rrule",
 
 
 def spec_of(record: ScheduleRecord | Any) -> ScheduleSpec:
-    """Return the (already validated) spec stored in ``record`` (a record or a row)."""
-    values = {field: getattr(record, column) for field, column in _SPEC_COLUMNS.items()}
-    if values["anchor_date"] is not None and values["anchor_date"].tzinfo is None:
+    """Return the (already validated) spec stored in ``record``: a record, or a row with
+    at least the columns that say when it fires (the others take their defaults)."""
+    values = {field: getattr(record, column) for field, column in _SPEC_COLUMNS.items()
+              if hasattr(record, column)}
+    if values.get("anchor_date") is not None and values["anchor_date"].tzinfo is None:
         values["anchor_date"] = values["anchor_date"].replace(tzinfo=UTC)  # SQLite: naive UTC
     return ScheduleSpec.model_construct(**values)
 

@@ -1,0 +1,112 @@
+"""Writing scheduled runs in bulk: one statement for every run of a tick, whatever the count.
+
+The scheduler creates up to thousands of runs per tick. Row by row through SQLAlchemy's
+parameter processing (17 columns, JSON, datetimes) that is most of a tick's time, so the
+rows travel as one JSON array — ``[run id, schedule id, scheduled time, parameters or
+null]`` each — and the database joins them to their schedule and deployment for the other
+columns (``INSERT ... SELECT FROM json_each`` / ``json_array_elements``). The unique key
+(deployment, schedule, scheduled time) with ``ON CONFLICT DO NOTHING`` keeps one run per
+time however many schedulers insert it; the runs actually created get their first
+state-history row (SCHEDULED) in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, DateTime, bindparam, text
+
+from stowflow.runs.states import State
+
+#: One run to create: (run id, schedule id, scheduled time (UTC), parameters or ``None``:
+#: the deployment's own).
+RunRow = tuple[str, str, datetime, dict[str, Any] | None]
+
+_COLUMNS = ("id, name, deployment_id, deployment_version, flow_name, work_pool_name, "
+            "work_queue_name, state, parameters, scheduled_at, schedule_id, cancel_requested, "
+            "created, updated")
+
+_SQLITE_RUNS = f"""
+INSERT INTO flow_runs ({_COLUMNS})
+SELECT json_extract(j.value, '$[0]'),
+       d.name || '-' || substr(json_extract(j.value, '$[0]'), 1, 8),
+       d.id, d.version_number, d.flow_name, d.work_pool_name, d.work_queue_name,
+       '{State.SCHEDULED.value}',
+       coalesce(json_extract(j.value, '$[3]'), d.parameters, '{{}}'),
+       json_extract(j.value, '$[2]'), s.id, 0, :now, :now
+FROM json_each(:rows) AS j
+JOIN deployment_schedules AS s ON s.id = json_extract(j.value, '$[1]')
+JOIN deployments AS d ON d.id = s.deployment_id
+WHERE true
+ON CONFLICT (deployment_id, schedule_id, scheduled_at) DO NOTHING
+RETURNING id
+"""
+
+_SQLITE_STATES = f"""
+INSERT INTO flow_run_states (flow_run_id, state, timestamp)
+SELECT j.value, '{State.SCHEDULED.value}', :now FROM json_each(:ids) AS j WHERE true
+"""
+
+# PostgreSQL does both inserts in one round trip (a data-modifying CTE).
+_POSTGRES = f"""
+WITH created AS (
+    INSERT INTO flow_runs ({_COLUMNS})
+    SELECT r.v ->> 0, d.name || '-' || substr(r.v ->> 0, 1, 8),
+           d.id, d.version_number, d.flow_name, d.work_pool_name, d.work_queue_name,
+           '{State.SCHEDULED.value}',
+           CASE WHEN json_typeof(r.v -> 3) = 'object' THEN r.v -> 3
+                ELSE coalesce(d.parameters, '{{}}'::json) END,
+           (r.v ->> 2)::timestamptz, s.id, false, :now, :now
+    FROM json_array_elements(CAST(:rows AS json)) AS r(v)
+    JOIN deployment_schedules AS s ON s.id = r.v ->> 1
+    JOIN deployments AS d ON d.id = s.deployment_id
+    ON CONFLICT (deployment_id, schedule_id, scheduled_at) DO NOTHING
+    RETURNING id
+), states AS (
+    INSERT INTO flow_run_states (flow_run_id, state, timestamp)
+    SELECT id, '{State.SCHEDULED.value}', :now FROM created
+)
+SELECT id FROM created
+"""
+
+
+def insert_runs(connection: Connection, rows: list[RunRow], now: datetime) -> list[str]:
+    """Create the SCHEDULED runs ``rows`` describe, each with its SCHEDULED state row,
+    inside the caller's transaction; a run whose (deployment, schedule, time) exists is
+    left out. Returns the ids of the runs created.
+
+    A row whose schedule no longer exists creates nothing (the join drops it).
+    """
+    if not rows:
+        return []
+    stamp = _time_renderer(connection)
+    rendered: dict[datetime, str] = {}  # few distinct times per tick: render each once
+    payload = []
+    for run_id, schedule_id, moment, parameters in rows:
+        at = rendered.get(moment)
+        if at is None:
+            at = rendered[moment] = stamp(moment)
+        payload.append([run_id, schedule_id, at, parameters])
+    now_param = bindparam("now", now, type_=DateTime(timezone=True))
+    rows_json = json.dumps(payload, separators=(",", ":"))
+    if connection.dialect.name == "postgresql":
+        statement = text(_POSTGRES).bindparams(now_param)
+        return list(connection.execute(statement, {"rows": rows_json}).scalars())
+    created = list(connection.execute(text(_SQLITE_RUNS).bindparams(now_param),
+                                      {"rows": rows_json}).scalars())
+    if created:
+        connection.execute(text(_SQLITE_STATES).bindparams(now_param),
+                           {"ids": json.dumps(created)})
+    return created
+
+
+def _time_renderer(connection: Connection) -> Any:
+    """How a UTC datetime is written inside the JSON rows so the database stores exactly
+    what SQLAlchemy would: SQLite compares the text, so it must be SQLAlchemy's own format."""
+    if connection.dialect.name == "postgresql":
+        return lambda moment: moment.isoformat()
+    process = DateTime(timezone=True).dialect_impl(connection.dialect).bind_processor(
+        connection.dialect)
+    return lambda moment: process(moment) if process else moment.isoformat()
