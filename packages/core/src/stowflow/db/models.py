@@ -203,6 +203,8 @@ class FlowRunRecord(TimestampMixin, Base):
     __table_args__ = (
         Index("ix_flow_runs_claim", "work_pool_name", "state", "scheduled_at"),
         Index("ix_flow_runs_created", "created"),  # the UI lists runs newest first
+        Index("ix_flow_runs_pool_created", "work_pool_name", "created", "id"),  # ... by pool
+        Index("ix_flow_runs_state_created", "state", "created", "id"),  # ... by state
         # The scheduler's idempotency key: any number of schedulers insert the same
         # (deployment, schedule, time) and the database keeps one. Manual runs have no
         # schedule (NULL), and NULLs never collide.
