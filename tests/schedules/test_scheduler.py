@@ -307,7 +307,7 @@ def test_ticking_through_dst_changes_gives_the_expansions_own_times(scheduled, t
             last_end = now + timedelta(minutes=25)
             now += timedelta(minutes=20)
         windows.append((start, last_end))
-    for dep, cron in zip(deps, crons):
+    for dep, cron in zip(deps, crons, strict=True):
         spec = ScheduleSpec(cron=cron, timezone=timezone)
         expected = [t for start, end in windows for t in fire_times(spec, start, end)]
         assert _times(dep.id) == expected and len(expected) > 2
