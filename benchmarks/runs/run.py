@@ -7,8 +7,8 @@ first line to write ``time.time()`` into a marker file. Medians of several round
 - baseline: a bare ``python -c`` that imports the flow file and calls the function — the
   floor for any design that runs each flow in a fresh interpreter;
 - rounds are spaced (2.5x the baseline, at least 2 s), as runs of a worker that is not
-  saturated: the worker's standby interpreter (imports done, database connected, the
-  pull steps' modules imported) is ready when a run arrives;
+  saturated; the worker's fork server (imports done, the pull steps' modules imported)
+  forks each run;
 - local: a deployment with local storage (``set_working_directory``);
 - s3 (when ``stowflow-aws`` is installed): a deployment pulled from S3 (moto on
   127.0.0.1) with credentials from a block, after one warm-up run fills the node's cache.
@@ -99,9 +99,9 @@ def _measure(ref: str, markers: Path, rounds: int, label: str,
         for event in events:
             phases[event.phase].append(event.duration_s or 0.0)
             if event.phase == "resolve":
-                phases["start interpreter"].append(
+                phases["start process"].append(
                     (final.started_at - resolved.timestamp).total_seconds())
-        time.sleep(pause)  # a worker between runs: its standby interpreter is ready again
+        time.sleep(pause)  # a worker between runs
     return times, phases
 
 

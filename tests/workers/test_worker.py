@@ -48,6 +48,10 @@ def hello(name: str = "World", mode: str = "ok"):
     if mode == "die":
         os.write(2, ("fatal: " + Secret.load("tok").get() + "\\n").encode())
         os._exit(9)
+    if mode == "state":  # what a run inherits from the fork server (and from earlier runs)
+        print(f"ppid={os.getppid()} seen={getattr(os, '_sf_seen', False)} "
+              f"mark={os.environ.get('SF_MARK')}")
+        os._sf_seen = True
     if mode == "layer":
         import sfdemo_layer
         print("layer version " + sfdemo_layer.VERSION)
@@ -254,10 +258,19 @@ def test_kill_9_worker_stops_its_run_and_the_run_is_crashed(stowflow_database, p
             worker.wait(timeout=10)
 
 
-def test_standby_interpreter_takes_the_run_unless_env_needs_a_fresh_one(
+def test_fork_server_forks_each_run_unless_env_needs_a_fresh_interpreter(
         stowflow_database, project):
+    """Runs are forked from the worker's fork server, each in a process of its own: what
+    one run changes (a module attribute, its job env) is not seen by the next, and the
+    server itself keeps no run's environment. A job env with a start-up-only variable
+    gets a fresh interpreter."""
     from stowflow.workers.claim import claim_runs
-    from stowflow.workers.runner import SubprocessLauncher, needs_fresh_interpreter
+    from stowflow.workers.runner import (
+        ForkedRun,
+        RunProcess,
+        SubprocessLauncher,
+        needs_fresh_interpreter,
+    )
 
     assert needs_fresh_interpreter({"PYTHONHASHSEED": "0"})
     assert needs_fresh_interpreter({"LD_LIBRARY_PATH": "/x"})
@@ -266,29 +279,36 @@ def test_standby_interpreter_takes_the_run_unless_env_needs_a_fresh_one(
     launcher = SubprocessLauncher()
     try:
         launcher.warm()
-        spare = launcher._spare
-        assert spare is not None
-        run = create_flow_run(deploy(project), {"name": "warm"})
-        (claimed,) = claim_runs("w", 1, pool="pool")
-        handle = launcher.launch(claimed, "w")
-        assert handle.process.pid == spare.pid  # the warm interpreter got the run
-        assert handle.process.wait(timeout=120) == 0
-        handle.cleanup()
-        assert get_flow_run(run.id).state == "COMPLETED"
-        assert "Hello warm!" in messages(run.id)
+        server = launcher._server
+        assert server is not None and server.alive()
+        seen = []
+        for name, env in (("one", {"SF_MARK": "one"}), ("two", {})):
+            run = create_flow_run(deploy(project, env=env), {"name": name, "mode": "state"})
+            (claimed,) = claim_runs("w", 1, pool="pool")
+            handle = launcher.launch(claimed, "w")
+            assert isinstance(handle, ForkedRun)
+            assert handle.wait(timeout=120) == 0
+            handle.cleanup()
+            assert get_flow_run(run.id).state == "COMPLETED"
+            assert f"Hello {name}!" in messages(run.id)
+            seen += [m for m in messages(run.id) if m.startswith("ppid=")]
+        pid = server.process.pid
+        assert seen == [f"ppid={pid} seen=False mark=one", f"ppid={pid} seen=False mark=None"]
+        assert launcher._server is server  # one server for both runs
 
-        launcher.warm()
-        spare = launcher._spare
-        fresh_run = create_flow_run(deploy(project, env={"PYTHONHASHSEED": "0"}))
+        fresh_run = create_flow_run(deploy(project, env={"PYTHONHASHSEED": "0"}),
+                                    {"mode": "state"})
         (claimed,) = claim_runs("w", 1, pool="pool")
         handle = launcher.launch(claimed, "w")
-        assert handle.process.pid != spare.pid
-        assert handle.process.wait(timeout=120) == 0
+        assert isinstance(handle, RunProcess)
+        assert handle.wait(timeout=120) == 0
         handle.cleanup()
         assert get_flow_run(fresh_run.id).state == "COMPLETED"
+        assert f"ppid={os.getpid()} seen=False mark=None" in messages(fresh_run.id)
     finally:
         launcher.close()
-    assert not list((run_dir("x").parent).glob(".standby-*"))
+    assert server.process.poll() is not None
+    assert not list((run_dir("x").parent).glob(".fork-server-*"))
 
 
 def _start_cli_worker() -> subprocess.Popen[bytes]:

@@ -11,6 +11,8 @@ is what makes claiming a run a single atomic step on SQLite.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -160,6 +162,29 @@ def dispose_engines() -> None:
             engine.dispose()
         _engines.clear()
         _makers.clear()
+
+
+def preload_driver(url: str | None = None) -> None:
+    """Import the dialect and driver of ``url`` (or the configured database) without
+    connecting; a process that forks workers of the database calls it so they do not
+    each import the driver again. Any error is left for :func:`get_engine` to report."""
+    url = url or get_settings().effective_database_url
+    with contextlib.suppress(Exception):  # the run that uses it reports it properly
+        create_engine(url if url.startswith("sqlite") else parse_database_url(url)).dispose()
+
+
+def _forget_engines_in_child() -> None:
+    # A forked process (a run from the worker's fork server) must never use its parent's
+    # pooled connections: drop them without closing them (SQLAlchemy's dispose(close=False)).
+    global _lock
+    _lock = threading.Lock()
+    for engine in _engines.values():
+        engine.dispose(close=False)
+    _engines.clear()
+    _makers.clear()
+
+
+os.register_at_fork(after_in_child=_forget_engines_in_child)
 
 
 @contextmanager

@@ -3,7 +3,8 @@
 - :mod:`~stowflow.workers.pools`: work pools and the environment they give runs;
 - :mod:`~stowflow.workers.claim`: atomic claiming, heartbeats, crash reaping;
 - :mod:`~stowflow.workers.worker`: the process worker loop (:class:`Worker`);
-- :mod:`~stowflow.workers.runner`: starting a run subprocess (with a warm standby);
+- :mod:`~stowflow.workers.runner`: starting a run's process (forked by the fork server);
+- :mod:`~stowflow.workers.forkserver`: the prepared parent that forks one process per run;
 - :mod:`~stowflow.workers.execute`: the run subprocess and its phases;
 - :mod:`~stowflow.workers.serve`: ``flow.serve`` (use ``Flow.serve``; a lazy ``serve`` name
   here would be shadowed by the submodule of the same name).

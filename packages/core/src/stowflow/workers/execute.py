@@ -1,4 +1,4 @@
-"""The run subprocess: ``python -m stowflow.workers.execute RUN_ID`` (or ``--standby``).
+"""The run process: ``python -m stowflow.workers.execute RUN_ID`` (or ``--fork-server``).
 
 A worker starts this in the run's fresh workspace with the run's environment. It marks the
 run RUNNING, then goes through the phases — install (the run's environment layer), auth
@@ -13,11 +13,9 @@ A run that cannot start — the database unreachable at start-up, RUNNING not re
 exits with :data:`EXIT_NOT_STARTED` and the reason on stderr; the worker sees the run still
 PENDING and hands it back to SCHEDULED (``claim.hand_back``).
 
-With ``--standby`` it starts before there is a run: it imports what every run needs and
-connects to the database, then waits for one JSON line on stdin — ``{"run_id", "env",
-"cwd"}`` — applies the environment (``PYTHONPATH`` entries also go on ``sys.path``) and the
-working directory, and carries on as above. The worker keeps one such warm interpreter
-ready so a run does not wait for Python to start (see ``runner.py`` for when it is not used).
+With ``--fork-server [PLAN]`` it becomes the worker's fork server instead
+(:mod:`~stowflow.workers.forkserver`): it imports what every run needs once and forks a
+process per run, each of which runs :func:`main` as above.
 """
 
 from __future__ import annotations
@@ -192,57 +190,35 @@ def _run_phases(run_id: str) -> None:
         raise PhaseFailed(current, exc) from exc
 
 
-def _preimport(plan: dict[str, list[str]]) -> None:
-    import importlib
-
+def preimport(plan: dict[str, list[str]]) -> None:
+    """Import the steps and block types ``plan`` names (``steps``: addresses,
+    ``block_types``: slugs), ignoring any that fail: warming is an optimisation, never an
+    error."""
     from stowflow.blocks import get_block_class
+    from stowflow.steps.engine import import_step
 
-    for module in plan.get("modules", []):
+    for path in plan.get("steps", []):
         with contextlib.suppress(Exception):
-            importlib.import_module(module)
+            import_step(path)
     for slug in plan.get("block_types", []):
         with contextlib.suppress(Exception):
             get_block_class(slug)
 
 
-def wait_for_handoff(plan: dict[str, list[str]] | None = None) -> str | None:
-    """Warm up (imports, database, the step modules and block types in ``plan``), then
-    wait for the worker's handoff line; apply it and return the run id (``None`` when
-    stdin closes first: the worker no longer needs this standby)."""
-    get_engine()
-    import stowflow.flows
-    import stowflow.steps  # noqa: F401 - imported now so the run does not wait for them
-
-    _preimport(plan or {})
-
-    line = sys.stdin.readline()
-    if not line.strip():
-        return None
-    handoff = json.loads(line)
-    env: dict[str, str] = handoff["env"]
-    os.environ.update(env)
-    entries = [e for e in env.get("PYTHONPATH", "").split(os.pathsep) if e]
-    sys.path[0:0] = [e for e in entries if e not in sys.path]
-    os.chdir(handoff["cwd"])
-    return str(handoff["run_id"])
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Execute the run named by ``argv[0]`` (or handed over after ``--standby``); return the
-    process exit code."""
+    """Execute the run named by ``argv[0]`` (or serve forks after ``--fork-server``);
+    return the process exit code."""
     args = sys.argv[1:] if argv is None else argv
-    if not args or (args[0] != "--standby" and len(args) != 1) or len(args) > 2:
-        print("usage: python -m stowflow.workers.execute RUN_ID | --standby [PLAN-JSON]",
+    if not args or (args[0] != "--fork-server" and len(args) != 1) or len(args) > 2:
+        print("usage: python -m stowflow.workers.execute RUN_ID | --fork-server [PLAN-JSON]",
               file=sys.stderr)
         return 2
     watch_worker()  # a no-op when the __main__ block above started it already
-    if args[0] == "--standby":
-        handed = wait_for_handoff(json.loads(args[1]) if len(args) == 2 else None)
-        if handed is None:
-            return 0
-        run_id = handed
-    else:
-        run_id = args[0]
+    if args[0] == "--fork-server":
+        from stowflow.workers.forkserver import serve
+
+        return serve(json.loads(args[1]) if len(args) == 2 else None)
+    run_id = args[0]
     os.environ[RUN_ENV] = run_id
     try:
         get_engine()  # connect (and check migrations) before capture, so none of that is logged

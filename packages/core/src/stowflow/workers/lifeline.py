@@ -1,7 +1,8 @@
 """A run process's lifeline: it exits as soon as the worker that started it is gone.
 
 The worker names itself in ``STOWFLOW_WORKER_PID`` in the environment of every process it
-starts (run processes and standby interpreters). The child compares that with
+starts (run processes and its fork server; a run forked by the fork server watches the
+server instead, see ``forkserver.py``). The child compares that with
 ``os.getppid()``: once the worker dies the child is re-parented (to init or a subreaper),
 so the comparison is right even when the worker died before the child ran a single line —
 the old check captured ``getppid()`` after the child's imports and, when the worker had
@@ -35,6 +36,12 @@ def worker_gone() -> bool:
     """Return whether this process was started by a worker that is no longer its parent."""
     expected = worker_pid()
     return expected is not None and os.getppid() != expected
+
+
+def reset_after_fork() -> None:
+    """Forget the watch thread (a forked child has none) so :func:`watch_worker` starts
+    one for this process."""
+    _watching.clear()
 
 
 def watch_worker(interval: float = 0.2) -> None:

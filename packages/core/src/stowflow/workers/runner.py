@@ -8,20 +8,18 @@ go to ``runs/<id>/output.log``; whatever Python-level output it has is in the ru
 already, so that file only matters when the interpreter itself dies, and then
 :meth:`RunProcess.output_tail` is what the worker reports.
 
-Python's start-up and imports cost more than everything else a local run does, so the
-launcher keeps one *standby* interpreter (``execute --standby``) warm: imports done,
-database connected, waiting on stdin. A claimed run is handed to it (run id, environment,
-working directory) and a new standby is started. A run whose job environment sets
-variables the interpreter reads only at start-up (``PYTHON*`` other than ``PYTHONPATH``,
-``LD_*``) gets a fresh interpreter instead, as does any run when no standby is alive.
-The standby also pre-imports the stowflow step modules and block types that the pull
-steps of the worker's deployments use (an SDK import is often the slowest part of a pull).
+Python's start-up and the imports of a run cost more than everything else a trivial run
+does, so the launcher keeps a *fork server* (:mod:`~stowflow.workers.forkserver`): one
+prepared interpreter with those imports done (and the stowflow step modules and block types
+the pull steps of the worker's deployments use — an SDK import is often the slowest part of
+a pull) that forks one process per run. A run whose job environment sets variables an
+interpreter reads only at start-up (``PYTHON*`` other than ``PYTHONPATH``, ``LD_*``) gets
+a fresh interpreter instead, as does any run when the fork server is not alive.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -39,6 +37,7 @@ from stowflow.redact import redact
 from stowflow.runs import deployment_for_run, phase
 from stowflow.settings import get_settings
 from stowflow.workers.execute import RUN_ENV, WORKER_ENV
+from stowflow.workers.forkserver import ForkServer
 from stowflow.workers.lifeline import WORKER_PID_ENV
 from stowflow.workers.pools import get_pool, job_env
 
@@ -82,25 +81,37 @@ def run_dir(run_id: str) -> Path:
     return get_settings().home / "runs" / run_id
 
 
-@dataclass
-class RunProcess:
-    """A run executing in a subprocess."""
+class _RunInProcess:
+    """What both kinds of run process share: a process group, a workspace, raw output."""
 
     run_id: str
-    process: subprocess.Popen[bytes]
     directory: Path
     output: Path
-    keep: bool = False
-    also_remove: list[Path] = field(default_factory=list)
-    started: float = field(default_factory=time.monotonic)
+    keep: bool
+    also_remove: list[Path]
+
+    @property
+    def pid(self) -> int:
+        """The run process's pid (also its process group id)."""
+        raise NotImplementedError
 
     def poll(self) -> int | None:
         """Return the exit code once finished, else ``None``."""
-        return self.process.poll()
+        raise NotImplementedError
+
+    def wait(self, timeout: float) -> int:
+        """Wait up to ``timeout`` seconds for the exit code (``TimeoutError`` after)."""
+        deadline = time.monotonic() + timeout
+        while (code := self.poll()) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"run process {self.pid} still running after {timeout} s")
+            time.sleep(0.02)
+        return code
 
     def _signal(self, sig: signal.Signals) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, sig)
+        if self.poll() is None:  # never signal a group whose leader was reaped
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, sig)
 
     def terminate(self) -> None:
         """Send SIGTERM to the run and everything it started."""
@@ -111,7 +122,7 @@ class RunProcess:
         self._signal(signal.SIGKILL)
 
     def output_tail(self, lines: int = 20) -> str:
-        """Return the last ``lines`` of the subprocess's raw output, redacted."""
+        """Return the last ``lines`` of the process's raw output, redacted."""
         try:
             text = self.output.read_text(errors="replace")
         except OSError:
@@ -125,6 +136,54 @@ class RunProcess:
                 shutil.rmtree(folder, ignore_errors=True)
 
 
+@dataclass
+class RunProcess(_RunInProcess):
+    """A run executing in a fresh interpreter (a subprocess of the worker)."""
+
+    run_id: str
+    process: subprocess.Popen[bytes]
+    directory: Path
+    output: Path
+    keep: bool = False
+    also_remove: list[Path] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def pid(self) -> int:
+        """The run process's pid (also its process group id)."""
+        return self.process.pid
+
+    def poll(self) -> int | None:
+        """Return the exit code once finished, else ``None``."""
+        return self.process.poll()
+
+
+@dataclass
+class ForkedRun(_RunInProcess):
+    """A run executing in a child of the worker's fork server."""
+
+    run_id: str
+    server: ForkServer
+    forked_pid: int
+    directory: Path
+    output: Path
+    keep: bool = False
+    also_remove: list[Path] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+    _code: int | None = field(default=None, init=False, repr=False)
+
+    @property
+    def pid(self) -> int:
+        """The run process's pid (also its process group id)."""
+        return self.forked_pid
+
+    def poll(self) -> int | None:
+        """Return the exit code once finished (as the fork server reported it), else ``None``."""
+        if self._code is None:
+            self._code = self.server.exit_code(self.run_id, self.forked_pid)
+        return self._code
+
+
 #: Job environment variables that only take effect when an interpreter starts.
 _STARTUP_ONLY = ("PYTHON", "LD_", "DYLD_")
 
@@ -135,8 +194,9 @@ def needs_fresh_interpreter(env: dict[str, str]) -> bool:
 
 
 def warm_imports(pool: str | None, deployment_ids: list[str] | None) -> dict[str, list[str]]:
-    """Return what a standby should import for these deployments: the modules of their
-    pull steps that belong to stowflow or its plugins, and the block types they name."""
+    """Return what the fork server should import for these deployments: their pull steps
+    that belong to stowflow or its plugins (``steps``: full addresses) and the block types
+    they name."""
     from sqlalchemy import or_, select
 
     from stowflow.db import DeploymentRecord, session
@@ -148,93 +208,71 @@ def warm_imports(pool: str | None, deployment_ids: list[str] | None) -> dict[str
     if deployment_ids:
         conditions.append(DeploymentRecord.id.in_(deployment_ids))
     if not conditions:
-        return {"modules": [], "block_types": []}
+        return {"steps": [], "block_types": []}
     with session() as db:
         all_steps = list(db.scalars(select(DeploymentRecord.pull_steps).where(or_(*conditions))))
-    modules: set[str] = set()
+    paths: set[str] = set()
     slugs: set[str] = set()
     for steps in all_steps:
         for step in steps or []:
             if isinstance(step, dict) and len(step) == 1:
-                module = str(next(iter(step))).rpartition(".")[0]
-                if module.split(".")[0].startswith("stowflow"):
-                    modules.add(module)
+                path = str(next(iter(step)))
+                if path.split(".")[0].startswith("stowflow"):
+                    paths.add(path)
         slugs.update(ref.split("/", 1)[0] for ref in block_refs(steps or []))
-    return {"modules": sorted(modules), "block_types": sorted(slugs)}
+    return {"steps": sorted(paths), "block_types": sorted(slugs)}
 
 
 @dataclass
 class SubprocessLauncher:
-    """Runs each claimed run in ``python -m stowflow.workers.execute`` (the process worker).
+    """Runs each claimed run in a process of its own (the process worker): forked from the
+    fork server, or ``python -m stowflow.workers.execute RUN_ID``.
 
-    ``standby`` keeps one warm interpreter ready (see the module docstring); ``warm_for``
-    (pool, deployment ids) says whose pull steps it prepares for.
+    ``fork_server`` keeps the fork server (see the module docstring); ``warm_for`` (pool,
+    deployment ids) says whose pull steps it prepares for.
     """
 
     keep_workspaces: bool = False
     python: str = sys.executable
-    standby: bool = True
+    fork_server: bool = True
     warm_for: tuple[str | None, list[str] | None] | None = None
-    _spare: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
-    _spare_dir: Path | None = field(default=None, init=False, repr=False)
+    _server: ForkServer | None = field(default=None, init=False, repr=False)
 
-    def _popen(self, args: list[str], cwd: Path, env: dict[str, str], output: Path,
-               stdin: int) -> subprocess.Popen[bytes]:
-        env = {**env, WORKER_PID_ENV: str(os.getpid())}  # its lifeline (workers/lifeline.py)
-        with open(output, "wb") as out:
-            return subprocess.Popen([self.python, "-m", "stowflow.workers.execute", *args],
-                                    cwd=cwd, env=env, stdin=stdin, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+    def _child_env(self, env: dict[str, str]) -> dict[str, str]:
+        # its lifeline (workers/lifeline.py)
+        return {**env, "PYTHONUNBUFFERED": "1", WORKER_PID_ENV: str(os.getpid())}
 
     def warm(self) -> None:
-        """Start a standby interpreter unless one is alive (or standby is off)."""
-        if not self.standby or (self._spare is not None and self._spare.poll() is None):
+        """Start the fork server unless it is alive (or switched off)."""
+        if not self.fork_server or (self._server is not None and self._server.alive()):
             return
-        self._discard_spare()
-        folder = get_settings().home / "runs" / f".standby-{uuid.uuid4().hex[:12]}"
-        folder.mkdir(parents=True)
-        self._spare_dir = folder
-        plan: dict[str, list[str]] = {"modules": [], "block_types": []}
+        self.close()
+        plan: dict[str, list[str]] = {"steps": [], "block_types": []}
         if self.warm_for is not None:
             with contextlib.suppress(Exception):  # warming is an optimisation, never an error
                 plan = warm_imports(*self.warm_for)
-        self._spare = self._popen(["--standby", json.dumps(plan)], folder, {**os.environ, "PYTHONUNBUFFERED": "1"},
-                                  folder / "output.log", subprocess.PIPE)
-
-    def _discard_spare(self) -> None:
-        if self._spare is not None:
-            if self._spare.poll() is None:
-                with contextlib.suppress(OSError):
-                    os.killpg(self._spare.pid, signal.SIGKILL)
-                self._spare.wait(timeout=10)
-            if self._spare.stdin is not None:
-                with contextlib.suppress(OSError):
-                    self._spare.stdin.close()
-        if self._spare_dir is not None:
-            shutil.rmtree(self._spare_dir, ignore_errors=True)
-        self._spare, self._spare_dir = None, None
+        folder = get_settings().home / "runs" / f".fork-server-{uuid.uuid4().hex[:12]}"
+        self._server = ForkServer.start(self.python, folder, self._child_env(dict(os.environ)),
+                                        plan)
 
     def close(self) -> None:
-        """Stop the standby interpreter (the worker is stopping)."""
-        self._discard_spare()
+        """Stop the fork server (the worker is stopping)."""
+        if self._server is not None:
+            server, self._server = self._server, None
+            server.close()
 
-    def _hand_over(self, run_id: str, base: Path, work: Path,
-                   env: dict[str, str]) -> RunProcess | None:
-        spare, folder = self._spare, self._spare_dir
-        if spare is None or folder is None or spare.poll() is not None or spare.stdin is None:
+    def _fork(self, run_id: str, base: Path, work: Path, env: dict[str, str]) -> ForkedRun | None:
+        server = self._server
+        if server is None or not server.alive():
             return None
-        message = json.dumps({"run_id": run_id, "env": env, "cwd": str(work)}) + "\n"
-        try:
-            spare.stdin.write(message.encode())
-            spare.stdin.close()
-        except OSError:  # it died meanwhile
-            self._discard_spare()
+        pid = server.fork(run_id, env, work, base / "output.log")
+        if pid is None:  # it died (or hung): a fresh one on the next warm()
+            self.close()
             return None
-        self._spare, self._spare_dir = None, None
-        return RunProcess(run_id, spare, base, folder / "output.log",
-                          keep=self.keep_workspaces, also_remove=[folder])
+        return ForkedRun(run_id, server, pid, base, base / "output.log",
+                         keep=self.keep_workspaces)
 
-    def launch(self, run: FlowRunRecord, worker_name: str) -> RunProcess:
+    def launch(self, run: FlowRunRecord, worker_name: str) -> RunProcess | ForkedRun:
         """Resolve the run's deployment and environment, make its workspace, start it."""
         with phase(run.id, "resolve") as p:
             deployment = deployment_for_run(run)
@@ -248,15 +286,18 @@ class SubprocessLauncher:
                 shutil.rmtree(base)
             work = base / "work"
             work.mkdir(parents=True)
-            fresh = not self.standby or needs_fresh_interpreter(env)
+            fresh = not self.fork_server or needs_fresh_interpreter(env)
             p.details.update(deployment=f"{deployment['flow_name']}/{deployment['name']}",
                              deployment_version=run.deployment_version,
                              env=sorted(env), workspace=str(work))
         run_env = {**env, WORKER_ENV: worker_name, RUN_ENV: run.id}
-        handle = None if fresh else self._hand_over(run.id, base, work, run_env)
+        handle = None if fresh else self._fork(run.id, base, work, run_env)
         if handle is None:
-            handle = RunProcess(run.id, self._popen(
-                [run.id], work, {**os.environ, **run_env, "PYTHONUNBUFFERED": "1"},
-                base / "output.log", subprocess.DEVNULL), base, base / "output.log",
-                keep=self.keep_workspaces)
+            output = base / "output.log"
+            with open(output, "wb") as out:
+                process = subprocess.Popen(
+                    [self.python, "-m", "stowflow.workers.execute", run.id], cwd=work,
+                    env=self._child_env({**os.environ, **run_env}), stdin=subprocess.DEVNULL,
+                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            return RunProcess(run.id, process, base, output, keep=self.keep_workspaces)
         return handle

@@ -161,7 +161,7 @@ class Worker:
                     launched = self.poll_once()
                     claimed_once = True
                     if not run_once:
-                        self._warm()  # replace a standby interpreter a run just took
+                        self._warm()  # restart the fork server if it died
                     if exit_when_idle and not launched and not self.active:
                         return
                     next_poll = now + self.poll_interval
