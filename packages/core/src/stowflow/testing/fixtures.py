@@ -22,6 +22,7 @@ pytest_plugins = [
     "stowflow.testing.servers.git_http",
     "stowflow.testing.servers.postgres",
     "stowflow.testing.servers.docker",
+    "stowflow.testing.faults",
 ]
 
 
