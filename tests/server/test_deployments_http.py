@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC
 
 import httpx
 import pytest
+from stowflow.db import utcnow
 from stowflow.deployments.registry import upsert_deployment
 from stowflow.errors import NotFoundError
 from stowflow.runs import create_flow_run, find_deployment, get_flow_run, list_flow_runs
@@ -37,8 +39,11 @@ def _deployment() -> tuple[str, str]:
 
 
 def _future_runs(dep_id: str) -> int:
+    """The scheduled runs not yet due (those pausing deletes)."""
+    now = utcnow()
     return len([r for r in list_flow_runs(deployment_id=dep_id, limit=1000)
-                if r.state == "SCHEDULED"])
+                if r.state == "SCHEDULED" and (r.scheduled_at if r.scheduled_at.tzinfo
+                                               else r.scheduled_at.replace(tzinfo=UTC)) > now])
 
 
 def test_the_page_shows_schedules_and_pauses_them(http: httpx.Client, on_server: object) -> None:
