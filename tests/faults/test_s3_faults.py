@@ -20,7 +20,7 @@ import pytest
 from stowflow import transfer
 from stowflow.cli.app import main
 from stowflow.errors import StorageError
-from stowflow.testing.conformance import read_tree, write_tree
+from stowflow.testing.conformance import leftovers, read_tree, write_tree
 from stowflow.testing.faults import FaultProxy
 from stowflow_aws import AwsCredentials, S3ObjectStore
 
@@ -55,10 +55,6 @@ def assert_clean_error(exc: StorageError, bucket: str) -> None:
     assert f"s3://{bucket}" in text and "\n" not in exc.message and "Traceback" not in text
 
 
-def leftovers(folder: Path) -> list[str]:
-    return [p.name for p in folder.iterdir() if ".stowflow-" in p.name]
-
-
 @pytest.mark.parametrize("seed", SEEDS)
 def test_push_and_pull_through_faults_are_whole_or_cleanly_refused(
     seed: int, s3_server: Any, fault_proxy: Callable[..., FaultProxy], tmp_path: Path
@@ -91,7 +87,6 @@ def test_push_and_pull_through_faults_are_whole_or_cleanly_refused(
         except StorageError as exc:
             assert_clean_error(exc, bucket)
             assert read_tree(dest) == as_read(v1)  # untouched
-        transfer.materialise.wait_for_cleanup(10)
         assert leftovers(dest.parent) == []
     assert sum(proxy.faults[f] for f in ("reset", "truncate", "stall", "latency")) > 0
 
@@ -117,7 +112,6 @@ def test_a_network_that_resets_everything_fails_cleanly_and_changes_nothing(
             transfer.pull(faulty, "p", dest)
         assert_clean_error(pulling.value, bucket)
         assert read_tree(dest) == as_read(tree(1))
-        transfer.materialise.wait_for_cleanup(10)
         assert leftovers(dest.parent) == []
 
 
