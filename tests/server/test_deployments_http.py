@@ -119,3 +119,18 @@ def test_the_api_shows_pauses_and_deletes(http: httpx.Client, on_server: object)
     paths = http.get("/api/openapi.json").json()["paths"]
     assert "delete" in paths["/api/deployments/{ref}"]
     assert "post" in paths["/api/deployments/{ref}/schedules/{schedule}/pause"]
+
+
+def test_the_deployment_list_pages(http: httpx.Client, on_server: object) -> None:
+    from stowflow.server.pages.deployments import PAGE_SIZE
+
+    prefix = f"pg-{uuid.uuid4().hex[:6]}"
+    for i in range(PAGE_SIZE + 3):
+        upsert_deployment(name=f"{prefix}-{i:03d}", flow_name="aaa-paging",
+                          entrypoint="flows/f.py:f")
+    first, second = http.get("/deployments"), http.get("/deployments?page=2")
+    shown = [re.findall(rf"aaa-paging/({prefix}-\d+)", page.text) for page in (first, second)]
+    assert len(shown[0]) == PAGE_SIZE and "?page=2" in first.text
+    assert shown[0] + shown[1][:3] == [f"{prefix}-{i:03d}" for i in range(PAGE_SIZE + 3)]
+    assert "?page=1" in second.text
+    assert "No deployments on this page" in http.get("/deployments?page=999").text

@@ -50,20 +50,29 @@ def deployment_source(pull_steps: list[Any]) -> str:
     return "(none)"
 
 
+#: Deployments per page of ``/deployments``: the page costs the same with 200 or 20,000.
+PAGE_SIZE = 50
+
+
 @router.get("")
-def list_page(request: Request) -> Response:
-    """Every deployment with its pool, version and number of runs."""
+def list_page(request: Request, page: int = 1) -> Response:
+    """Deployments by flow and name, 50 a page, with pool, version and number of runs."""
+    page = max(page, 1)
     shown = (DeploymentRecord.id, DeploymentRecord.flow_name, DeploymentRecord.name,
              DeploymentRecord.tags, DeploymentRecord.updated, DeploymentRecord.version_number,
              DeploymentRecord.work_pool_name, DeploymentRecord.pull_steps)
     with session() as db:  # not the parameter schemas and job variables of every row
-        deployments = list(db.scalars(select(DeploymentRecord).options(load_only(*shown))
-                                      .order_by(DeploymentRecord.flow_name,
-                                                DeploymentRecord.name)))
+        deployments = list(db.scalars(
+            select(DeploymentRecord).options(load_only(*shown))
+            .order_by(DeploymentRecord.flow_name, DeploymentRecord.name)
+            .limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)))
+        ids = [d.id for d in deployments[:PAGE_SIZE]]
         counts = dict(db.execute(select(FlowRunRecord.deployment_id, func.count())
-                                 .group_by(FlowRunRecord.deployment_id)).all())
+                                 .where(FlowRunRecord.deployment_id.in_(ids))
+                                 .group_by(FlowRunRecord.deployment_id)).all()) if ids else {}
     return render(request, "deployments/list.html", {
-        "deployments": deployments, "counts": counts,
+        "deployments": deployments[:PAGE_SIZE], "counts": counts, "page": page,
+        "more": len(deployments) > PAGE_SIZE,
         "sources": {d.id: deployment_source(d.pull_steps) for d in deployments}})
 
 
