@@ -192,9 +192,36 @@ def _check_reused_objects(store: ObjectStore, prefix: str, doc: mf.Manifest) -> 
         raise _VanishedObjects(missing)
 
 
+@dataclass
+class _PackedPlan:
+    """What a packed push writes: entries decided so far and what is still to upload."""
+
+    entries: list[mf.FileEntry] = field(default_factory=list)
+    packs: dict[str, int] = field(default_factory=dict)  # pack id -> size, for the manifest
+    new_small: dict[str, PackItem] = field(default_factory=dict)  # sha -> item, to pack
+    new_large: dict[str, HashedFile] = field(default_factory=dict)  # sha -> file, own object
+    pending: list[HashedFile] = field(default_factory=list)  # files placed once uploaded
+    skipped: int = 0
+
+
 def _push_packed(hashed: list[HashedFile], prefix: str, previous: mf.Manifest | None,
                  listing: dict[str, ObjectInfo], up: _Uploads,
                  ) -> tuple[list[mf.FileEntry], dict[str, int], int]:
+    known = _reusable(hashed, prefix, previous, listing, up.store.max_concurrency)
+    plan = _plan_packed(hashed, prefix, previous, known, listing, up)
+    placed = _upload_new(plan, prefix, listing, up)
+    for h in plan.pending:
+        if h.source.size < SMALL_FILE_LIMIT:
+            pack, offset = placed[h.sha256]
+            plan.entries.append(mf.FileEntry(h.relpath, h.source.size, h.sha256,
+                                             h.source.executable, "pack", pack, offset))
+    return plan.entries, plan.packs, plan.skipped
+
+
+def _reusable(hashed: list[HashedFile], prefix: str, previous: mf.Manifest | None,
+              listing: dict[str, ObjectInfo], concurrency: int) -> dict[str, mf.FileEntry]:
+    """Return ``{sha256: entry}`` of the previous version's packed or whole objects that the
+    store still lists (packs only when reusing them would not fragment the version)."""
     known: dict[str, mf.FileEntry] = {}
     if previous is not None:
         for entry in previous.files:
@@ -202,43 +229,53 @@ def _push_packed(hashed: list[HashedFile], prefix: str, previous: mf.Manifest | 
                    else keys.object_key(prefix, entry.sha256))
             if entry.location in ("pack", "object") and key in listing:
                 known.setdefault(entry.sha256, entry)
-    if _fragmented(hashed, known, up.store.max_concurrency):
+    if _fragmented(hashed, known, concurrency):
         # Many versions of small changes leave the files spread over many small packs, and
         # a cold pull pays a request per pack: put every small file in fresh packs again.
         known = {sha: e for sha, e in known.items() if e.location != "pack"}
-    packs: dict[str, int] = {}
-    entries: list[mf.FileEntry] = []
-    new_small: dict[str, PackItem] = {}
-    new_large: dict[str, HashedFile] = {}
-    pending: list[HashedFile] = []
-    skipped = 0
+    return known
+
+
+def _plan_packed(hashed: list[HashedFile], prefix: str, previous: mf.Manifest | None,
+                 known: dict[str, mf.FileEntry], listing: dict[str, ObjectInfo],
+                 up: _Uploads) -> _PackedPlan:
+    """Sort each file: empty, reused, a large object to upload, or a small file to pack."""
+    plan = _PackedPlan()
     for h in hashed:
         src = h.source
         if src.size == 0:
-            entries.append(mf.FileEntry(src.relpath, 0, mf.EMPTY_SHA256, src.executable, "empty"))
+            plan.entries.append(mf.FileEntry(src.relpath, 0, mf.EMPTY_SHA256, src.executable,
+                                             "empty"))
             up.reporter.advance(1, 0)
         elif h.sha256 in known:
             old = known[h.sha256]
-            entries.append(mf.FileEntry(src.relpath, src.size, h.sha256, src.executable,
-                                        old.location, old.pack, old.offset))
+            plan.entries.append(mf.FileEntry(src.relpath, src.size, h.sha256, src.executable,
+                                             old.location, old.pack, old.offset))
             if old.pack:
-                packs[old.pack] = previous.packs[old.pack]  # type: ignore[union-attr]
-            skipped += 1
+                plan.packs[old.pack] = previous.packs[old.pack]  # type: ignore[union-attr]
+            plan.skipped += 1
             up.reporter.advance(1, src.size)
         elif src.size >= SMALL_FILE_LIMIT:
-            entries.append(mf.FileEntry(src.relpath, src.size, h.sha256, src.executable, "object"))
+            plan.entries.append(mf.FileEntry(src.relpath, src.size, h.sha256, src.executable,
+                                             "object"))
             if keys.object_key(prefix, h.sha256) in listing:
-                skipped += 1
+                plan.skipped += 1
                 up.reporter.advance(1, src.size)
             else:
-                new_large.setdefault(h.sha256, h)
-                pending.append(h)
+                plan.new_large.setdefault(h.sha256, h)
+                plan.pending.append(h)
         else:
-            new_small.setdefault(h.sha256, PackItem(h.sha256, src.size, src.path))
-            pending.append(h)
+            plan.new_small.setdefault(h.sha256, PackItem(h.sha256, src.size, src.path))
+            plan.pending.append(h)
+    return plan
 
-    target = pack_target(sum(i.size for i in new_small.values()), up.store.max_concurrency)
-    groups = plan_packs(list(new_small.values()), target)
+
+def _upload_new(plan: _PackedPlan, prefix: str, listing: dict[str, ObjectInfo],
+                up: _Uploads) -> dict[str, tuple[str, int]]:
+    """Upload the new packs and large objects in parallel; return ``{sha256: (pack, offset)}``
+    for every packed file (the plan's ``packs`` gain the new packs)."""
+    target = pack_target(sum(i.size for i in plan.new_small.values()), up.store.max_concurrency)
+    groups = plan_packs(list(plan.new_small.values()), target)
     placed: dict[str, tuple[str, int]] = {}
     # Packs are built in memory: bound how many exist at once, whatever the concurrency.
     in_memory = threading.BoundedSemaphore(max(2, PACK_MEMORY_BUDGET // target))
@@ -250,7 +287,7 @@ def _push_packed(hashed: list[HashedFile], prefix: str, previous: mf.Manifest | 
             if key not in listing:
                 up.store.put(key, blob)
                 up.count(len(blob))
-        packs[sha] = len(blob)
+        plan.packs[sha] = len(blob)
         for item_sha, offset in offsets.items():
             placed[item_sha] = (sha, offset)
         up.reporter.advance(len(group), len(blob))
@@ -266,14 +303,9 @@ def _push_packed(hashed: list[HashedFile], prefix: str, previous: mf.Manifest | 
         up.reporter.advance(1, h.source.size)
 
     tasks: list[Callable[[], object]] = [partial(upload_pack, g) for g in groups]
-    tasks += [partial(upload_object, h) for h in new_large.values()]
+    tasks += [partial(upload_object, h) for h in plan.new_large.values()]
     run_parallel(up.store, tasks)
-    for h in pending:
-        if h.source.size < SMALL_FILE_LIMIT:
-            pack, offset = placed[h.sha256]
-            entries.append(mf.FileEntry(h.relpath, h.source.size, h.sha256,
-                                        h.source.executable, "pack", pack, offset))
-    return entries, packs, skipped
+    return placed
 
 
 def _fragmented(hashed: list[HashedFile], known: dict[str, mf.FileEntry],
