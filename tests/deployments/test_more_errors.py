@@ -70,11 +70,11 @@ def test_unreadable_project_file(tmp_path: Path) -> None:
 
 
 def test_malformed_plugin_recipe(monkeypatch, tmp_path: Path) -> None:
-    from stowflow import registry
     from stowflow.cli.init_cmd import render_recipe
-    from stowflow.registry import Recipe
+    from stowflow.deployments import recipes as recipe_registry
+    from stowflow.deployments.recipes import Recipe
 
-    monkeypatch.setattr(registry, "recipes", lambda: {"odd": Recipe("odd", "d", "x: {unknown}\n")})
+    monkeypatch.setattr(recipe_registry, "recipes", lambda: {"odd": Recipe("odd", "d", "x: {unknown}\n")})
     with pytest.raises(ConfigError, match="recipe 'odd' is malformed: unknown field 'unknown'"):
         render_recipe("odd", {"project_name": "p"})
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import importlib
 import inspect
 
-from stowflow import hookspecs, registry
+from stowflow import hookspecs
 from stowflow.blocks import Block
-from stowflow.blocks.types import blocks_in_module
+from stowflow.blocks.types import block_types, blocks_in_module
 
 PROVIDER_MODULES = ("stowflow_aws", "stowflow_gcp", "stowflow_azure", "stowflow_github",
                     "stowflow_gitlab", "stowflow_bitbucket")
 
 
 def all_block_classes() -> set[type[Block]]:
-    classes = set(registry.block_types().values())
+    classes = set(block_types().values())
     for module_name in ("stowflow.blocks", *PROVIDER_MODULES):
         classes.update(blocks_in_module(importlib.import_module(module_name)))
     return classes
@@ -42,5 +42,5 @@ def test_every_hook_has_a_docstring_with_its_parameters():
 
 
 def test_every_registered_block_type_has_a_unique_slug():
-    slugs = [cls.get_block_type_slug() for cls in registry.block_types().values()]
+    slugs = [cls.get_block_type_slug() for cls in block_types().values()]
     assert len(slugs) == len(set(slugs))

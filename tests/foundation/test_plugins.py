@@ -6,7 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from stowflow import registry
+from stowflow.blocks.types import block_types
 from stowflow.plugins import get_plugin_manager, plugin_infos, reset_plugin_manager
 
 PROVIDERS = ("aws", "gcp", "azure", "github", "gitlab", "bitbucket")
@@ -50,7 +50,7 @@ def test_fake_distribution_is_discovered_with_version_and_hooks(site: Path):
     assert info.error is None
     assert info.version == "9.9" and info.distribution == "fake-good"
     assert info.hooks == ["stowflow_register_block_types"]
-    assert "fake-thing" in registry.block_types()
+    assert "fake-thing" in block_types()
 
 
 def test_plugin_that_fails_to_import_is_reported_not_fatal(site: Path):
@@ -61,7 +61,7 @@ def test_plugin_that_fails_to_import_is_reported_not_fatal(site: Path):
     infos = {i.name: i for i in plugin_infos()}
     assert "boom at import" in (infos["fakebroken"].error or "")
     assert infos["fakegood"].error is None
-    assert "fake-thing" in registry.block_types()
+    assert "fake-thing" in block_types()
 
 
 def test_misspelled_hook_fails_loudly_for_that_plugin(site: Path):
@@ -107,6 +107,6 @@ def test_the_six_real_providers_load_without_errors():
 
 
 def test_core_builtins_register_through_the_same_hooks():
-    assert registry.block_types()["secret"].__name__ == "Secret"
+    assert block_types()["secret"].__name__ == "Secret"
     builtin = [i for i in plugin_infos() if i.builtin]
     assert builtin and all(i.error is None for i in builtin)

@@ -76,7 +76,7 @@ class TestGiteaRepository(GitProviderRepositorySuite):
 
 
 def test_bare_tokens_go_by_host_or_by_provider(monkeypatch: pytest.MonkeyPatch) -> None:
-    from stowflow.registry import block_types
+    from stowflow.blocks.types import block_types
 
     hook = get_plugin_manager().hook.stowflow_git_auth
     assert hook(url="https://gitea.com/o/r.git", credentials="t1") == GitAuth("gitea-token", "t1")

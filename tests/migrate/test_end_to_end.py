@@ -13,10 +13,10 @@ import yaml
 from pydantic import SecretStr
 from stowflow.blocks import Secret
 from stowflow.cli.app import main
-from stowflow.registry import worker_type
 from stowflow.runs import create_flow_run, find_deployment, get_flow_run, read_logs
 from stowflow.testing import assert_no_secret
 from stowflow.workers.pools import create_pool
+from stowflow.workers.types import worker_type
 from stowflow.workers.worker import Worker
 
 FILES = Path(__file__).parent / "prefect_files"

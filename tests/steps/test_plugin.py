@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from stowflow import registry
+from stowflow.deployments import recipes as recipe_registry
 from stowflow.deployments import steps as public_steps
+from stowflow.steps.engine import registered_steps
 
 
 def test_every_core_step_is_registered() -> None:
-    registered = registry.steps()
+    registered = registered_steps()
     names = {path.rsplit(".", 1)[1] for path in registered}
     assert set(public_steps.__all__) <= names
     assert {"git_clone", "push_to_remote_storage", "pull_from_remote_storage",
@@ -20,7 +21,7 @@ def test_every_core_step_is_registered() -> None:
 def test_local_and_git_recipes_are_registered_and_valid() -> None:
     from stowflow.deployments.project import parse_project
 
-    recipes = registry.recipes()
+    recipes = recipe_registry.recipes()
     for name in ("local", "git"):
         text = recipes[name].render(project_name="p", entrypoint="f.py:f",
                                               repository="https://h.test/r.git", branch="main",

@@ -55,12 +55,12 @@ def test_variable_placeholder() -> None:
 
 
 def test_block_placeholder_whole_and_field() -> None:
-    from stowflow import registry
+    from stowflow.blocks.types import block_types
 
     Secret(value=SecretStr("s3cr3t-value")).save("tok")
     assert resolve("{{ stowflow.blocks.secret.tok }}") == {"value": "s3cr3t-value"}
     assert resolve("Bearer {{ stowflow.blocks.secret.tok.value }}") == "Bearer s3cr3t-value"
-    assert "demo-creds" not in registry.block_types()
+    assert "demo-creds" not in block_types()
     DemoCreds(token=SecretStr("t0k3n-abc")).save("mine")
     assert resolve("{{ stowflow.blocks.demo-creds.mine.token }}") == "t0k3n-abc"
 

@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from stowflow import registry, transfer
+from stowflow import transfer
 from stowflow.blocks import store as block_store
+from stowflow.blocks.types import block_types
 from stowflow.cli.app import main
+from stowflow.deployments.recipes import recipes
 from stowflow.errors import ConfigError
 from stowflow.plugins import get_plugin_manager, install_hints, plugin_infos
+from stowflow.steps.engine import registered_steps
 from stowflow.testing.servers.s3 import S3Server
 from stowflow_aws import AwsCredentials, S3Bucket, S3ObjectStore
 from stowflow_aws.deployments import steps
@@ -38,19 +41,19 @@ def test_loading_the_plugin_does_not_import_boto3() -> None:
 
 
 def test_hooks_register_blocks_steps_and_recipe() -> None:
-    types = registry.block_types()
+    types = block_types()
     assert types["aws-credentials"] is AwsCredentials
     assert types["s3-bucket"] is S3Bucket
-    found = registry.steps()
+    found = registered_steps()
     assert found["stowflow_aws.deployments.steps.push_to_s3"] is steps.push_to_s3
     assert found["stowflow_aws.deployments.steps.pull_from_s3"] is steps.pull_from_s3
-    assert "s3" in registry.recipes()
+    assert "s3" in recipes()
     for key in ("s3", "s3a", "aws-credentials", "s3-bucket", "stowflow_aws"):
         assert install_hints()[key] == "stowflow-aws"
 
 
 def test_recipe_renders_to_the_documented_shape() -> None:
-    recipe = registry.recipes()["s3"]
+    recipe = recipes()["s3"]
     data = yaml.safe_load(recipe.render(project_name="shop",
                                                   entrypoint="flows/etl.py:etl"))
     (push,) = data["push"]

@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 import yaml
 from pydantic import SecretStr
-from stowflow import registry
 from stowflow.blocks import store as block_store
+from stowflow.blocks.types import block_types
 from stowflow.cli.app import main
+from stowflow.deployments.recipes import recipes
 from stowflow.errors import BlockError, ConfigError
 from stowflow.plugins import get_plugin_manager, install_hints, plugin_infos
+from stowflow.steps.engine import registered_steps
 from stowflow.testing.servers.azurite import AzuriteServer
 from stowflow_azure import AzureBlobCredentials, AzureBlobObjectStore, AzureBlobStorage
 from stowflow_azure.deployments import steps
@@ -39,21 +41,21 @@ def test_loading_the_plugin_does_not_import_the_sdk() -> None:
 
 
 def test_hooks_register_blocks_steps_and_recipe() -> None:
-    types = registry.block_types()
+    types = block_types()
     assert types["azure-blob-credentials"] is AzureBlobCredentials
     assert types["azure-blob-storage"] is AzureBlobStorage
-    found = registry.steps()
+    found = registered_steps()
     assert found["stowflow_azure.deployments.steps.push_to_azure_blob_storage"] is \
         steps.push_to_azure_blob_storage
     assert found["stowflow_azure.deployments.steps.pull_from_azure_blob_storage"] is \
         steps.pull_from_azure_blob_storage
-    assert "azure" in registry.recipes()
+    assert "azure" in recipes()
     for key in ("az", "abfs", "azure-blob-credentials", "azure-blob-storage", "stowflow_azure"):
         assert install_hints()[key] == "stowflow-azure"
 
 
 def test_recipe_renders_to_the_documented_shape() -> None:
-    recipe = registry.recipes()["azure"]
+    recipe = recipes()["azure"]
     text = recipe.render(project_name="shop", entrypoint="flows/etl.py:etl")
     data = yaml.safe_load(text)
     (push,) = data["push"]

@@ -6,10 +6,12 @@ import subprocess
 import sys
 
 import yaml
-from stowflow import registry
 from stowflow.blocks import store as block_store
+from stowflow.blocks.types import block_types
 from stowflow.cli.app import main
+from stowflow.deployments.recipes import recipes
 from stowflow.plugins import install_hints, plugin_infos
+from stowflow.steps.engine import registered_steps
 from stowflow_docker import DockerRegistryCredentials
 from stowflow_docker.deployments import steps
 
@@ -31,8 +33,8 @@ def test_loading_the_plugin_does_not_import_the_sdk() -> None:
 
 
 def test_hooks_register_block_steps_recipe_and_hints() -> None:
-    assert registry.block_types()["docker-registry-credentials"] is DockerRegistryCredentials
-    found = registry.steps()
+    assert block_types()["docker-registry-credentials"] is DockerRegistryCredentials
+    found = registered_steps()
     assert found["stowflow_docker.deployments.steps.build_docker_image"] is \
         steps.build_docker_image
     assert found["stowflow_docker.deployments.steps.push_docker_image"] is \
@@ -48,7 +50,7 @@ def test_block_register_module(capsys) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_recipe_renders_a_build_step_and_image_job_variable() -> None:
-    data = yaml.safe_load(registry.recipes()["docker"].render(
+    data = yaml.safe_load(recipes()["docker"].render(
         project_name="shop", entrypoint="flows.py:hello", repository="", branch="",
         directory="."))
     (build,) = data["build"]

@@ -12,11 +12,11 @@ from stowflow.blocks import Secret
 from stowflow.cli.app import main
 from stowflow.deployments.registry import upsert_deployment
 from stowflow.errors import DeploymentError, ImageNotFoundError
-from stowflow.registry import worker_type
 from stowflow.runs import create_flow_run, get_flow_run, read_events, read_logs
 from stowflow.testing import assert_no_secret
 from stowflow.testing.servers.docker import DockerDaemon
 from stowflow.workers.pools import create_pool
+from stowflow.workers.types import worker_type
 from stowflow.workers.worker import Worker
 from stowflow_docker import DockerImage
 from stowflow_docker.worker import LABEL_RUN

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from stowflow import registry
 from stowflow.blocks import store as block_store
+from stowflow.blocks.types import block_types
 from stowflow.cli.app import main
+from stowflow.deployments.recipes import recipes
 from stowflow.errors import BlockError, ConfigError
 from stowflow.plugins import get_plugin_manager, install_hints, plugin_infos
+from stowflow.steps.engine import registered_steps
 from stowflow.testing.servers.gcs import GcsServer
 from stowflow_gcp import GcpCredentials, GcsBucket, GcsObjectStore, plugin
 from stowflow_gcp.deployments import steps
@@ -38,19 +40,19 @@ def test_loading_the_plugin_does_not_import_the_sdk() -> None:
 
 
 def test_hooks_register_blocks_steps_and_recipe() -> None:
-    types = registry.block_types()
+    types = block_types()
     assert types["gcp-credentials"] is GcpCredentials
     assert types["gcs-bucket"] is GcsBucket
-    found = registry.steps()
+    found = registered_steps()
     assert found["stowflow_gcp.deployments.steps.push_to_gcs"] is steps.push_to_gcs
     assert found["stowflow_gcp.deployments.steps.pull_from_gcs"] is steps.pull_from_gcs
-    assert "gcs" in registry.recipes()
+    assert "gcs" in recipes()
     for key in ("gs", "gcs", "gcp-credentials", "gcs-bucket", "stowflow_gcp"):
         assert install_hints()[key] == "stowflow-gcp"
 
 
 def test_recipe_renders_to_the_documented_shape() -> None:
-    recipe = registry.recipes()["gcs"]
+    recipe = recipes()["gcs"]
     text = recipe.render(project_name="shop", entrypoint="flows/etl.py:etl")
     data = yaml.safe_load(text)
     (push,) = data["push"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from stowflow import registry
 from stowflow.blocks import store
+from stowflow.blocks.types import block_types
 from stowflow.cli.app import main
 from stowflow.plugins import plugin_infos
 from stowflow.testing import assert_no_secret
@@ -20,7 +20,7 @@ def test_entry_point_loads_with_its_hooks():
 
 
 def test_block_types_registered():
-    types = registry.block_types()
+    types = block_types()
     assert types["gitlab-credentials"] is GitLabCredentials
     assert types["gitlab-repository"] is GitLabRepository
 

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
+from typing import Generic, TypeVar
 
 import pluggy
 
@@ -160,14 +161,46 @@ def on_reset(callback: Callable[[], None]) -> None:
             _reset_callbacks.append(callback)
 
 
+T = TypeVar("T")
+
+
+class Collected(Generic[T]):
+    """A value built from the plugins (a registration hook's results) on first use and
+    forgotten by :func:`reset_plugin_manager`: the one shape of every plugin registry.
+
+    The owner of each registry (block types in ``blocks.types``, steps in
+    ``steps.engine``, recipes in ``deployments.recipes``, work pool types in
+    ``workers.types``, URL schemes in ``transfer.schemes``) declares
+    ``_found = Collected(build)`` and reads ``_found.get()``; this module knows none of them.
+    """
+
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
+        self._value: T | None = None
+        self._built = False
+        self._lock = threading.RLock()
+        on_reset(self.reset)
+
+    def get(self) -> T:
+        """Return the value, building it from the plugins the first time."""
+        with self._lock:
+            if not self._built:
+                self._value, self._built = self._build(), True
+            return self._value  # type: ignore[return-value]
+
+    def reset(self) -> None:
+        """Forget the value; the next :meth:`get` builds it again."""
+        with self._lock:
+            self._value, self._built = None, False
+
+
 def install_hints() -> dict[str, str]:
     """Return the merged ``stowflow_install_hints`` of every plugin (later ones win).
 
-    URL schemes come from the scheme table (:mod:`stowflow.transfer.schemes`).
+    Core's built-ins answer too: URL schemes come from the scheme table through
+    ``transfer/_plugin.py``, block slugs and modules from ``blocks/_plugin.py``.
     """
-    from stowflow.transfer.schemes import scheme_hints
-
-    merged: dict[str, str] = scheme_hints()
+    merged: dict[str, str] = {}
     for hints in reversed(get_plugin_manager().hook.stowflow_install_hints()):
         merged.update(hints)
     return merged

@@ -1,4 +1,5 @@
-"""Finding block classes by slug, and recording block types (``stowflow block register``)."""
+"""Block types: those plugins register (:func:`block_types`), finding a class by slug, and
+recording types (``stowflow block register``)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,42 @@ import inspect
 import re
 from types import ModuleType
 
-from stowflow import registry
 from stowflow.blocks.core import DEFINED_BLOCK_TYPES, Block, document_store
-from stowflow.errors import BlockError, BlockTypeNotFoundError, MissingDistributionError
+from stowflow.errors import (
+    BlockError,
+    BlockTypeNotFoundError,
+    MissingDistributionError,
+    PluginError,
+)
+from stowflow.plugins import Collected, get_plugin_manager
+
+
+def _collect_block_types() -> dict[str, type[Block]]:
+    found: dict[str, type[Block]] = {}
+
+    def register(cls: type[Block]) -> None:
+        if not (isinstance(cls, type) and issubclass(cls, Block)):
+            raise PluginError(f"register() expects a Block subclass, got {cls!r}")
+        slug = cls.get_block_type_slug()
+        other = found.get(slug)
+        if other is not None and other is not cls:
+            raise PluginError(
+                f"block type '{slug}' is registered twice: by "
+                f"{other.__module__}.{other.__qualname__} and "
+                f"{cls.__module__}.{cls.__qualname__}"
+            )
+        found[slug] = cls
+
+    get_plugin_manager().hook.stowflow_register_block_types(register=register)
+    return found
+
+
+_registered = Collected(_collect_block_types)
+
+
+def block_types() -> dict[str, type[Block]]:
+    """Return ``{slug: Block class}`` for every block type the plugins register."""
+    return dict(_registered.get())
 
 
 def distribution_of_module(module_name: str) -> str | None:
@@ -35,7 +69,7 @@ def get_block_class(slug: str) -> type[Block]:
     process, then in types recorded by ``stowflow block register`` (importing their module). A recorded type whose module is gone raises
     :class:`~stowflow.errors.MissingDistributionError` naming the distribution.
     """
-    known = registry.block_types()
+    known = block_types()
     if slug in known:
         return known[slug]
     if slug in DEFINED_BLOCK_TYPES:
@@ -65,7 +99,7 @@ def get_block_class(slug: str) -> type[Block]:
 def known_block_types() -> dict[str, type[Block]]:
     """Return every block type usable here, by slug: those installed plugins register and
     those recorded by ``block register`` whose module imports (others are left out)."""
-    found = dict(registry.block_types())
+    found = dict(block_types())
     for record in document_store().list_block_types():
         if record.slug not in found:
             try:

@@ -11,9 +11,9 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from stowflow import registry
 from stowflow.blocks import Block, get_block_class, register_module
 from stowflow.blocks.core import document_store, validation_problems
+from stowflow.blocks.types import block_types
 from stowflow.blocks.views import masked_view
 from stowflow.cli.output import console
 from stowflow.errors import BlockError
@@ -45,7 +45,7 @@ def types_cmd() -> None:
     rows: dict[str, tuple[str, str, str]] = {}
     for record in document_store().list_block_types():
         rows[record.slug] = (record.name, record.module, "registered")
-    for slug, cls in registry.block_types().items():
+    for slug, cls in block_types().items():
         source = "plugin + registered" if slug in rows else "plugin"
         rows[slug] = (cls.get_block_type_name(), cls.__module__, source)
     for slug in sorted(rows):

@@ -38,10 +38,10 @@ def _installed(distribution: str) -> bool:
 
 def render_recipe(name: str, fields: dict[str, str]) -> str:
     """Return recipe ``name`` filled with ``fields``; a missing recipe names its distribution."""
-    from stowflow import registry
+    from stowflow.deployments import recipes as recipe_registry
     from stowflow.plugins import install_hints
 
-    recipes = registry.recipes()
+    recipes = recipe_registry.recipes()
     recipe = recipes.get(name)
     if recipe is None:
         dist = install_hints().get(name) or install_hints().get(_RECIPE_HINT_KEYS.get(name, ""))

@@ -1,4 +1,5 @@
-"""The part of every ``stowflow init`` recipe that core owns: ``name`` and ``deployments``.
+"""``stowflow init`` recipes: those plugins register (:func:`recipes`), and the part of
+every recipe that core owns — ``name`` and ``deployments``.
 
 A recipe (registered through ``stowflow_register_recipes``) says only where the code goes
 and how it comes back — a header comment and the ``build``/``push``/``pull`` sections.
@@ -9,6 +10,10 @@ the shape of a deployment is written once, here, for every provider.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+
+from stowflow.errors import PluginError
+from stowflow.plugins import Collected, get_plugin_manager
 
 NAME_LINE = "name: {project_name}\n"
 
@@ -47,3 +52,40 @@ def complete_recipe(yaml_text: str) -> str:
     if "deployments" not in present:
         text += DEPLOYMENTS_SECTION
     return text
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A ``stowflow init`` template: a plugin's build/push/pull sections, completed by core."""
+
+    name: str
+    description: str
+    yaml_text: str
+
+    def render(self, **fields: str) -> str:
+        """Return the whole ``stowflow.yaml``: core's ``name`` and ``deployments`` added, filled in.
+
+        Raises ``KeyError`` (or ``ValueError``) for a field the template names but
+        ``fields`` lacks, or for unbalanced braces.
+        """
+        return complete_recipe(self.yaml_text).format(**fields)
+
+
+def _collect_recipes() -> dict[str, Recipe]:
+    found: dict[str, Recipe] = {}
+
+    def register(name: str, description: str, yaml_text: str) -> None:
+        if name in found:
+            raise PluginError(f"init recipe '{name}' is registered twice")
+        found[name] = Recipe(name, description, yaml_text)
+
+    get_plugin_manager().hook.stowflow_register_recipes(register=register)
+    return found
+
+
+_registered = Collected(_collect_recipes)
+
+
+def recipes() -> dict[str, Recipe]:
+    """Return ``{name: Recipe}`` for every ``stowflow init`` recipe the plugins register."""
+    return dict(_registered.get())

@@ -166,7 +166,7 @@ def check_job_variables(pool_name: str, job_variables: dict[str, Any] | None,
 def pool_worker_type(pool_name: str) -> Any:
     """Return the :class:`~stowflow.workers.types.WorkerType` of pool ``pool_name``."""
     from stowflow.db import WorkPoolRecord, session
-    from stowflow.registry import worker_type
+    from stowflow.workers.types import worker_type
 
     with session() as db:
         kind = db.scalar(select(WorkPoolRecord.type).where(WorkPoolRecord.name == pool_name))

@@ -83,7 +83,7 @@ def split_installed(packages: list[str]) -> tuple[list[str], list[str]]:
     """
     from packaging.requirements import InvalidRequirement, Requirement
 
-    from stowflow.steps.requires import is_satisfied
+    from stowflow.envs.requirements import is_satisfied
 
     wanted: list[str] = []
     present: list[str] = []

@@ -17,16 +17,21 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import re
 import shutil
 import subprocess
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from stowflow.errors import StepError
 from stowflow.redact import redact, register_secret
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 _INCLUDE = re.compile(r"^(-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+)(\S+)$")
 _PYLOCK = re.compile(r"^pylock(\.[^.]+)?\.toml$")
@@ -181,3 +186,22 @@ def _uv_export(lock: Path) -> str:
         raise StepError(f"cannot export '{lock}' (uv export failed): {redact(tail)}",
                         hint="run 'uv lock' and commit the updated uv.lock")
     return result.stdout
+
+
+def is_satisfied(requirement: Requirement) -> bool:
+    """Return whether an installed distribution satisfies ``requirement``.
+
+    A requirement whose marker does not apply to this interpreter counts as satisfied.
+    """
+    from packaging.utils import canonicalize_name
+
+    if requirement.marker is not None and not requirement.marker.evaluate():
+        return True
+    try:
+        version = importlib.metadata.version(canonicalize_name(requirement.name))
+    except importlib.metadata.PackageNotFoundError:
+        try:
+            version = importlib.metadata.version(requirement.name)
+        except importlib.metadata.PackageNotFoundError:
+            return False
+    return requirement.specifier.contains(version, prereleases=True)

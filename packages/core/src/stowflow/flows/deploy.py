@@ -55,7 +55,7 @@ def ensure_work_pool(pool: str, queue: str | None = None, *,
     it is a :class:`DeploymentError` saying how to create it. This is what ``stowflow
     deploy`` asks in a terminal and ``--yes`` / ``deploy(create_missing=True)`` answers.
     """
-    from stowflow.workers import pools
+    from stowflow.workers.pools import create_pool, create_queue, pool_exists, queue_exists
 
     if not pool or not isinstance(pool, str):
         raise DeploymentError("a deployment needs a work pool name")
@@ -64,21 +64,21 @@ def ensure_work_pool(pool: str, queue: str | None = None, *,
         return create(question) if callable(create) else bool(create)
 
     created = []
-    if not pools.pool_exists(pool):
+    if not pool_exists(pool):
         if not agreed(f"Work pool '{pool}' does not exist. Create it (type process)?"):
             raise DeploymentError(
                 f"work pool '{pool}' does not exist",
                 hint=f"create it with: stowflow work-pool create {pool} --type process "
                      "(or deploy with --yes, or deploy(create_missing=True), to create it)")
-        pools.create_pool(pool, exist_ok=True)
+        create_pool(pool, exist_ok=True)
         created.append(f"work pool '{pool}'")
-    if queue and not pools.queue_exists(pool, queue):
+    if queue and not queue_exists(pool, queue):
         if not agreed(f"Work pool '{pool}' has no queue '{queue}'. Create it (priority 1)?"):
             raise DeploymentError(
                 f"work pool '{pool}' has no queue '{queue}'",
                 hint=f"create it with: stowflow work-pool queue create {pool} {queue} "
                      "(or deploy with --yes, or deploy(create_missing=True), to create it)")
-        pools.create_queue(pool, queue, exist_ok=True)
+        create_queue(pool, queue, exist_ok=True)
         created.append(f"queue '{queue}' in work pool '{pool}'")
     return created
 

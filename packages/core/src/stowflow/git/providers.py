@@ -123,9 +123,9 @@ def _validate(block_type: type[B], data: Mapping[str, Any]) -> B | None:
 
 
 def _only_accepted_by(block_type: type[Block], data: Mapping[str, Any]) -> bool:
-    from stowflow import registry
+    from stowflow.blocks.types import block_types
 
-    for other in registry.block_types().values():
+    for other in block_types().values():
         if other is not block_type and _validate(other, data) is not None:
             return False
     return True

@@ -17,11 +17,30 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from stowflow.errors import StepError, StowflowError
+from stowflow.plugins import Collected, get_plugin_manager
 from stowflow.redact import redact
 from stowflow.steps import requires as _requires
 from stowflow.steps.templating import resolve
 
 log = logging.getLogger(__name__)
+
+
+def _collect_steps() -> dict[str, Callable[..., Any]]:
+    found: dict[str, Callable[..., Any]] = {}
+
+    def register(func: Callable[..., Any]) -> None:
+        found[f"{func.__module__}.{func.__qualname__}"] = func
+
+    get_plugin_manager().hook.stowflow_register_steps(register=register)
+    return found
+
+
+_registered = Collected(_collect_steps)
+
+
+def registered_steps() -> dict[str, Callable[..., Any]]:
+    """Return ``{import.path.of.step: function}`` for every step the plugins register."""
+    return dict(_registered.get())
 
 
 def parse_step(step: Any, index: int = 0) -> tuple[str, dict[str, Any]]:

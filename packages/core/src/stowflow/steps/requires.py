@@ -20,8 +20,8 @@ import subprocess
 import sys
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
 
+from stowflow.envs.requirements import is_satisfied
 from stowflow.errors import StepError
 from stowflow.redact import redact
 
@@ -53,23 +53,6 @@ def parse_requirements(requires: str | list[str] | None, *, step: str = "") -> l
                 hint="use a distribution name with optional specifiers, e.g. stowflow-aws>=0.1",
             ) from None
     return parsed
-
-
-def is_satisfied(requirement: Requirement) -> bool:
-    """Return whether an installed distribution satisfies ``requirement``.
-
-    A requirement whose marker does not apply to this interpreter counts as satisfied.
-    """
-    if requirement.marker is not None and not requirement.marker.evaluate():
-        return True
-    try:
-        version = importlib.metadata.version(canonicalize_name(requirement.name))
-    except importlib.metadata.PackageNotFoundError:
-        try:
-            version = importlib.metadata.version(requirement.name)
-        except importlib.metadata.PackageNotFoundError:
-            return False
-    return requirement.specifier.contains(version, prereleases=True)
 
 
 def missing_requirements(requirements: list[Requirement]) -> list[Requirement]:

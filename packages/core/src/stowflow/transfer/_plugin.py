@@ -1,6 +1,6 @@
 """Core's built-in hook implementations for the transfer area.
 
-Both are fallbacks (``trylast``): a provider plugin that claims a scheme wins.
+The URL hooks are fallbacks (``trylast``): a provider plugin that claims a scheme wins.
 """
 
 from __future__ import annotations
@@ -8,6 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 from stowflow.plugins import hookimpl
+
+
+@hookimpl
+def stowflow_install_hints() -> dict[str, str]:
+    """Name the distribution of every known URL scheme (the scheme table)."""
+    from stowflow.transfer.schemes import scheme_hints
+
+    return scheme_hints()
 
 
 @hookimpl(trylast=True)

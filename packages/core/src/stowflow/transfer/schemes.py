@@ -15,12 +15,11 @@ this?" (the storage resolver, the local-folder claim, the object-store hooks) ca
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from stowflow.errors import PluginError
-from stowflow.plugins import on_reset
+from stowflow.plugins import Collected, get_plugin_manager
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 
@@ -64,39 +63,31 @@ KNOWN_SCHEMES: dict[str, SchemeOwner] = _table({
     "stowflow-azure": ("az", "abfs", "abfss"),
 })
 
-_lock = threading.RLock()
-_registered: dict[str, SchemeOwner] | None = None
+def _collect_registered() -> dict[str, SchemeOwner]:
+    found: dict[str, SchemeOwner] = {}
+
+    def register(scheme: str, distribution: str) -> None:
+        key = scheme.lower()
+        known = KNOWN_SCHEMES.get(key) or found.get(key)
+        if known is not None and known.distribution != distribution:
+            raise PluginError(f"URL scheme '{key}://' is claimed by both "
+                              f"{known.distribution} and {distribution}")
+        found[key] = SchemeOwner(key, distribution)
+
+    get_plugin_manager().hook.stowflow_register_url_schemes(register=register)
+    return found
+
+
+_registered = Collected(_collect_registered)
 
 
 def reset() -> None:
     """Forget the schemes plugins registered (the plugin manager was rebuilt)."""
-    global _registered
-    with _lock:
-        _registered = None
-
-
-on_reset(reset)
+    _registered.reset()
 
 
 def _registered_schemes() -> dict[str, SchemeOwner]:
-    global _registered
-    with _lock:
-        if _registered is None:
-            from stowflow.plugins import get_plugin_manager
-
-            found: dict[str, SchemeOwner] = {}
-
-            def register(scheme: str, distribution: str) -> None:
-                key = scheme.lower()
-                known = KNOWN_SCHEMES.get(key) or found.get(key)
-                if known is not None and known.distribution != distribution:
-                    raise PluginError(f"URL scheme '{key}://' is claimed by both "
-                                      f"{known.distribution} and {distribution}")
-                found[key] = SchemeOwner(key, distribution)
-
-            get_plugin_manager().hook.stowflow_register_url_schemes(register=register)
-            _registered = found
-        return dict(_registered)
+    return dict(_registered.get())
 
 
 def owner_of(scheme: str) -> SchemeOwner | None:

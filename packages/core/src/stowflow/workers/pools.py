@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, select
 
 from stowflow.db import FlowRunRecord, WorkerRecord, WorkPoolRecord, WorkQueueRecord, session
 from stowflow.errors import ConfigError, NotFoundError, RunError
-from stowflow.registry import worker_type
+from stowflow.workers.types import worker_type
 
 DEFAULT_QUEUE = "default"
 

@@ -14,6 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from stowflow.errors import ConfigError, MissingDistributionError, PluginError
+from stowflow.plugins import Collected, get_plugin_manager
+
 if TYPE_CHECKING:
     from stowflow.workers.runner import Launcher
 
@@ -51,3 +54,40 @@ class WorkerType:
     deploy_image: Callable[..., DeployedImage] | None = None
     check_job_variables: Callable[[dict[str, Any]], None] | None = None
     check_pool_defaults: Callable[[dict[str, Any]], None] | None = None
+
+
+def _collect_worker_types() -> dict[str, WorkerType]:
+    found: dict[str, WorkerType] = {}
+
+    def register(worker_type: WorkerType) -> None:
+        if not isinstance(worker_type, WorkerType):
+            raise PluginError(f"register() expects a WorkerType, got {worker_type!r}")
+        if worker_type.name in found:
+            raise PluginError(f"work pool type '{worker_type.name}' is registered twice")
+        found[worker_type.name] = worker_type
+
+    get_plugin_manager().hook.stowflow_register_worker_types(register=register)
+    return found
+
+
+_registered = Collected(_collect_worker_types)
+
+
+def worker_types() -> dict[str, WorkerType]:
+    """Return ``{name: WorkerType}`` for every work pool type (core's ``process`` included)."""
+    return dict(_registered.get())
+
+
+def worker_type(name: str) -> WorkerType:
+    """Return the registered work pool type ``name``; an unknown one is an error that names
+    the package to install when an official plugin provides it."""
+    found = worker_types()
+    if name in found:
+        return found[name]
+    from stowflow.plugins import install_hints
+
+    distribution = install_hints().get(name)
+    if distribution:
+        raise MissingDistributionError(f"work pool type '{name}'", distribution)
+    raise ConfigError(f"unknown work pool type {name!r}",
+                      hint=f"supported types: {', '.join(sorted(found))}")
