@@ -22,7 +22,7 @@ import pytest
 from stowflow.cli.app import main
 from stowflow.deployments.registry import upsert_deployment
 from stowflow.errors import StowflowError
-from stowflow.registry import worker_type
+from stowflow.workers.types import worker_type
 from stowflow.runs import (
     create_flow_run,
     get_flow_run,
