@@ -22,7 +22,6 @@ import pytest
 from stowflow.cli.app import main
 from stowflow.deployments.registry import upsert_deployment
 from stowflow.errors import StowflowError
-from stowflow.workers.types import worker_type
 from stowflow.runs import (
     create_flow_run,
     get_flow_run,
@@ -33,6 +32,7 @@ from stowflow.runs import (
 from stowflow.testing import assert_no_secret
 from stowflow.testing.servers.docker import DockerDaemon, DockerRegistry
 from stowflow.workers.pools import create_pool
+from stowflow.workers.types import worker_type
 from stowflow.workers.worker import Worker
 from stowflow_docker import DockerImage, DockerRegistryCredentials
 from stowflow_docker.images import build_image, push_image

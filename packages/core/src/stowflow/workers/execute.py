@@ -34,9 +34,8 @@ import os
 import signal
 import sys
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from stowflow.db import get_engine
 from stowflow.errors import StowflowError
@@ -206,93 +205,6 @@ def preimport(plan: dict[str, list[str]]) -> None:
             get_block_class(slug)
 
 
-@dataclass
-class _Capture:
-    """The run's prints and log records going to its log, and the streams to restore."""
-
-    sink: LogSink
-    real_out: TextIO
-    real_err: TextIO
-
-    def finish(self) -> None:
-        """Flush what was printed and send the last log lines."""
-        sys.stdout.flush()
-        sys.stderr.flush()
-        self.sink.close()
-
-    def restore(self) -> None:
-        """Give the process its real stdout/stderr back (for the worker to read)."""
-        sys.stdout, sys.stderr = self.real_out, self.real_err
-
-
-def _capture_output(run_id: str) -> _Capture:
-    """Send prints, log records and a SIGTERM notice to the run's log, redacted."""
-    sink = LogSink(run_id).start()
-    capture = _Capture(sink, sys.stdout, sys.stderr)
-    sys.stdout, sys.stderr = LineWriter(sink, "INFO"), LineWriter(sink, "ERROR")
-    root_logger = logging.getLogger()
-    handler = SinkHandler(sink)
-    # stdout is captured already; @flow(log_prints=True) would log every print a second time.
-    handler.addFilter(lambda record: not (record.funcName == "logged_print"
-                                          and record.name.startswith("stowflow.flows.")))
-    root_logger.addHandler(handler)
-    root_logger.setLevel(logging.INFO)
-    install_logging_filter()
-
-    def on_term(signum: int, _frame: Any) -> None:
-        sink.emit("ERROR", f"run stopped by signal {signal.Signals(signum).name}")
-        sink.close()
-        os._exit(128 + signum)
-
-    signal.signal(signal.SIGTERM, on_term)
-    return capture
-
-
-def _mark_running(run_id: str, capture: _Capture) -> int | None:
-    """Record RUNNING; return the exit code when the run cannot start, else ``None``."""
-    try:
-        set_state(run_id, State.RUNNING, worker_name=os.environ.get(WORKER_ENV))
-    except InvalidTransitionError as exc:  # cancelled or reaped before we got going
-        capture.finish()
-        capture.restore()
-        print(str(exc), file=sys.stderr)
-        return 3
-    except Exception as exc:  # the database went away: the run never started
-        with contextlib.suppress(Exception):
-            capture.finish()
-        capture.restore()
-        print(f"stowflow: the run could not start: {describe(exc)}", file=sys.stderr)
-        return EXIT_NOT_STARTED
-    return None
-
-
-def _run_captured(run_id: str, capture: _Capture) -> tuple[State, str | None, int]:
-    """Run the phases; return the final state, its message and the exit code."""
-    final, message, code = State.COMPLETED, None, 0
-    try:
-        _run_phases(run_id)
-    except PhaseFailed as failure:
-        cause = failure.__cause__
-        if cause is not None and not isinstance(cause, StowflowError):
-            capture.sink.emit("ERROR", "".join(traceback.format_exception(cause)).rstrip())
-        capture.sink.emit("ERROR", str(failure))
-        final, message, code = State.FAILED, str(failure), 1
-    finally:
-        capture.finish()
-        capture.restore()
-    return final, message, code
-
-
-def _record_final(run_id: str, final: State, message: str | None, code: int) -> int:
-    """Record the final state; return the exit code (3 when the run was ended meanwhile)."""
-    try:
-        set_state(run_id, final, message=message)
-    except InvalidTransitionError as exc:  # cancelled or reaped while running
-        print(str(exc), file=sys.stderr)
-        return 3
-    return code
-
-
 def main(argv: list[str] | None = None) -> int:
     """Execute the run named by ``argv[0]`` (or serve forks after ``--fork-server``);
     return the process exit code."""
@@ -313,11 +225,62 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # the database is unreachable: the run never started
         print(f"stowflow: the run could not start: {describe(exc)}", file=sys.stderr)
         return EXIT_NOT_STARTED
-    capture = _capture_output(run_id)
-    not_started = _mark_running(run_id, capture)
-    if not_started is not None:
-        return not_started
-    return _record_final(run_id, *_run_captured(run_id, capture))
+    sink = LogSink(run_id).start()
+    real_out, real_err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = LineWriter(sink, "INFO"), LineWriter(sink, "ERROR")
+    root_logger = logging.getLogger()
+    handler = SinkHandler(sink)
+    # stdout is captured already; @flow(log_prints=True) would log every print a second time.
+    handler.addFilter(lambda record: not (record.funcName == "logged_print"
+                                          and record.name.startswith("stowflow.flows.")))
+    root_logger.addHandler(handler)
+    root_logger.setLevel(logging.INFO)
+    install_logging_filter()
+
+    def on_term(signum: int, _frame: Any) -> None:
+        sink.emit("ERROR", f"run stopped by signal {signal.Signals(signum).name}")
+        sink.close()
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_term)
+
+    def finish() -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sink.close()
+
+    try:
+        set_state(run_id, State.RUNNING, worker_name=os.environ.get(WORKER_ENV))
+    except InvalidTransitionError as exc:  # cancelled or reaped before we got going
+        finish()
+        sys.stdout, sys.stderr = real_out, real_err
+        print(str(exc), file=sys.stderr)
+        return 3
+    except Exception as exc:  # the database went away: the run never started
+        with contextlib.suppress(Exception):
+            finish()
+        sys.stdout, sys.stderr = real_out, real_err
+        print(f"stowflow: the run could not start: {describe(exc)}", file=sys.stderr)
+        return EXIT_NOT_STARTED
+    final, message, code = State.COMPLETED, None, 0
+    try:
+        _run_phases(run_id)
+    except PhaseFailed as failure:
+        cause = failure.__cause__
+        if cause is not None and not isinstance(cause, StowflowError):
+            sink.emit("ERROR", "".join(traceback.format_exception(cause)).rstrip())
+        sink.emit("ERROR", str(failure))
+        final, message, code = State.FAILED, str(failure), 1
+    finally:
+        finish()
+        sys.stdout, sys.stderr = real_out, real_err
+    try:
+        set_state(run_id, final, message=message)
+    except InvalidTransitionError as exc:  # cancelled or reaped while running
+        print(str(exc), file=sys.stderr)
+        return 3
+    return code
+
 
 if __name__ == "__main__":
     sys.exit(main())
