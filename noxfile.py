@@ -43,6 +43,13 @@ def dependency_group(name: str) -> list[str]:
     return list(data["dependency-groups"][name])
 
 
+#: Installs write the packages' bytecode: the tests run with PYTHONDONTWRITEBYTECODE=1 (so
+#: nothing writes into site-packages while a test compares its listing), and without .pyc
+#: files every process a test starts (servers, workers, runs, CLI calls) would compile
+#: pydantic, SQLAlchemy and FastAPI from source again.
+COMPILED = {"UV_COMPILE_BYTECODE": "1"}
+
+
 def install_packages(session: nox.Session) -> None:
     """Install every package of the monorepo, editable, core with its PostgreSQL and
     server extras."""
@@ -50,7 +57,7 @@ def install_packages(session: nox.Session) -> None:
     for package in PACKAGES:
         spec = "packages/core[postgres,server]" if package == "core" else f"packages/{package}"
         args += ["-e", spec]
-    session.install(*args)
+    session.install(*args, env=COMPILED)
 
 
 def ensure_system_servers(session: nox.Session) -> None:
@@ -106,7 +113,7 @@ def ensure_chromium(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Run the whole test suite against real servers (moto, Azurite, fake-gcs, git, PostgreSQL)."""
     install_packages(session)
-    session.install(*dependency_group("test"))
+    session.install(*dependency_group("test"), env=COMPILED)
     ensure_system_servers(session)
     session.run("pytest", "--durations=15", *(session.posargs or []),
                 env={"PYTHONDONTWRITEBYTECODE": "1"})
