@@ -45,6 +45,8 @@ SAMPLES = [
     ("error: packfile .git/objects/pack/pack-1.pack does not match index\n"
      "fatal: bad object HEAD", GitCorruptionError),
     ("fatal: not a git repository: '/cache/git/x'", GitCorruptionError),
+    ("error: unable to read sha1 file of a.py (45b983be36b73c0788dc9cbcb76cbb80fc7bb057)",
+     GitCorruptionError),  # checkout-index of a blob the mirror lost
     ("fatal: something nobody expected", GitError),
 ]
 

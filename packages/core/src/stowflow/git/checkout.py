@@ -1,8 +1,8 @@
 """Materialising a commit as a fresh work tree, then swapping it into the destination.
 
 Every pull builds a new work tree in a temporary sibling of the destination: its files are
-hard links to the content cache laid out by :mod:`.worktree` (only blobs the cache lacks
-are written), its ``.git`` a small repository whose objects are borrowed from the mirror
+hard links to the content cache laid out by :mod:`.worktree` (only files the cache lacks
+are written, by ``git checkout-index``), its ``.git`` a small repository whose objects are borrowed from the mirror
 (git "alternates", as ``git clone --shared`` does), its ``origin`` the repository URL
 without credentials, its index written by :mod:`.index` (sparse in cone mode for
 ``directories``); submodules are fetched shallow; only then is it swapped into place
@@ -19,9 +19,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from filelock import FileLock
+
 from stowflow.errors import ConfigError, GitError, StorageError
 from stowflow.git import worktree
-from stowflow.git.index import write_index
 from stowflow.git.mirror import Mirror, Target, config_quote, write_skeleton
 from stowflow.git.runner import GitEnv, run_git
 from stowflow.git.url import GitURL
@@ -155,21 +156,25 @@ def materialise(mirror: Mirror, url: GitURL, env: GitEnv, target: Target, destin
     if previous == (target.commit_sha, target.branch or "(detached)") \
             and not include_submodules:
         return destination
-    try:
-        builder = TreeBuilder(destination, ContentCache())
-    except StorageError as exc:  # the destination's folder is missing, read-only or a file
-        raise GitError(str(exc.message).replace("cannot pull into", "cannot check out into"),
-                       hint="check out into a folder you can write to") from exc
-    try:
-        entries = worktree.build(builder, mirror, target.commit_sha, directories)
-        _prepare_repo(builder.root, mirror, url, target, directories)
-        write_index(builder.root / ".git" / "index", entries)
-        if include_submodules:
-            run_git(["-c", "submodule.fetchJobs=4", "submodule", "--quiet", "update",
-                     "--init", "--recursive", "--depth", "1"], cwd=builder.root, env=env,
-                    retry=True, action=f"submodule update of {url}")
-        swap_in(builder.root, destination)
-    except BaseException:
-        builder.abort()
-        raise
+    cache = ContentCache()
+    # Pulls into one destination take turns (as object-store pulls do): a new tree's
+    # builder sweeps away unfinished trees next to the destination.
+    with FileLock(str(cache.lock_path(str(destination)))):
+        try:
+            builder = TreeBuilder(destination, cache)
+        except StorageError as exc:  # the destination's folder is missing, read-only, a file
+            raise GitError(
+                str(exc.message).replace("cannot pull into", "cannot check out into"),
+                hint="check out into a folder you can write to") from exc
+        try:
+            _prepare_repo(builder.root, mirror, url, target, directories)
+            worktree.build(builder, mirror, target.commit_sha, directories)
+            if include_submodules:
+                run_git(["-c", "submodule.fetchJobs=4", "submodule", "--quiet", "update",
+                         "--init", "--recursive", "--depth", "1"], cwd=builder.root, env=env,
+                        retry=True, action=f"submodule update of {url}")
+            swap_in(builder.root, destination)
+        except BaseException:
+            builder.abort()
+            raise
     return destination

@@ -61,7 +61,7 @@ _RULES: tuple[_Rule, ...] = (
           r"|could not read from remote repository|unable to access",
           GitUnreachableError, "host unreachable",
           "check the network and the host name; the request was retried"),
-    _rule(r"corrupt|bad object|unable to read [0-9a-f]{7,}|packfile .* cannot be accessed"
+    _rule(r"corrupt|bad object|unable to read [0-9a-f]{7,}|unable to read sha1 file|packfile .* cannot be accessed"
           r"|not a git repository|missing (blob|tree|commit) object|invalid object"
           r"|bad tree|loose object|inflate|index-pack failed|did not receive expected object"
           r"|fatal: bad config|unable to read tree|error: object file .* is empty"

@@ -3,10 +3,11 @@
 The files of a pulled commit live in the sync engine's content-addressed cache
 (:class:`~stowflow.transfer.cache.ContentCache`, keyed by sha256, read-only). A new work
 tree is made by :class:`~stowflow.transfer.materialise.TreeBuilder`: one hard link per
-file already cached, and only the blobs the cache lacks are read from the mirror (one
-``git cat-file --batch``), written once into the tree and adopted by the cache. So a
-warm pull into a new folder writes no file content, and a new commit writes only the
-files it changed.
+file already cached; only the files the cache lacks are written, by one
+``git checkout-index`` from the mirror's packs (parallel workers), and then adopted by
+the cache (hashed, made read-only, hard-linked in — no second write). So a first pull
+costs about what ``git clone`` costs, a warm pull into a new folder writes no file
+content, and a new commit writes only the files it changed.
 
 Each mirror keeps a small map from git blob id to (sha256, size) — ``stowflow-blobs``,
 append-only — and the modification time of each cache entry it has checked. Cached files
@@ -20,17 +21,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import subprocess
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from stowflow.git.classify import GitCorruptionError
-from stowflow.git.index import IndexEntry
+from stowflow.git.index import IndexEntry, write_index
 from stowflow.git.mirror import Mirror, in_cone
 from stowflow.git.runner import run_git
-from stowflow.transfer.cache import hash_file
+from stowflow.transfer.cache import READ_EXEC, READ_ONLY, hash_file
 from stowflow.transfer.materialise import TreeBuilder
 
 _FILE, _EXEC, _LINK, _GITLINK = 0o100644, 0o100755, 0o120000, 0o160000
@@ -95,12 +94,16 @@ class BlobMap:
         self.blobs[oid] = (sha, size)
         self._new.append(f"B {oid} {sha} {size}")
 
-    def mark_checked(self, path: Path) -> None:
-        """Remember the mtime of cache entry ``path`` (its bytes were just verified)."""
-        with contextlib.suppress(OSError):
-            mtime = path.stat().st_mtime_ns
-            self.checked[path.name] = mtime
-            self._new.append(f"M {path.name} {mtime}")
+    def mark_checked(self, path: Path, mtime_ns: int | None = None) -> None:
+        """Remember the mtime of cache entry ``path`` (its bytes were just verified);
+        ``mtime_ns`` when the caller knows it (saves a ``stat``)."""
+        if mtime_ns is None:
+            try:
+                mtime_ns = path.stat().st_mtime_ns
+            except OSError:
+                return
+        self.checked[path.name] = mtime_ns
+        self._new.append(f"M {path.name} {mtime_ns}")
 
     def save(self) -> None:
         """Append what was learnt (one write, so concurrent pulls interleave whole lines)."""
@@ -136,57 +139,22 @@ def _usable(objects: str, blobs: BlobMap, sha: str, size: int,
     return None
 
 
-class _BlobReader:
-    """``git cat-file --batch`` on the mirror: yields each requested blob's bytes in order."""
-
-    def __init__(self, mirror: Mirror, oids: Sequence[str]) -> None:
-        self.mirror, self.oids = mirror, oids
-        self.proc = subprocess.Popen(
-            ["git", f"--git-dir={mirror.path}", "cat-file", "--batch", "--buffer"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env={**mirror.env.local().environ(), "GIT_NO_LAZY_FETCH": "1"})
-        self._writer = threading.Thread(target=self._write, daemon=True,
-                                        name="stowflow-cat-file")
-        self._writer.start()
-
-    def _write(self) -> None:
-        assert self.proc.stdin is not None
-        with contextlib.suppress(BrokenPipeError):
-            self.proc.stdin.write("".join(f"{oid}\n" for oid in self.oids).encode())
-            self.proc.stdin.close()
-
-    def read(self, oid: str) -> bytes:
-        """Return the next blob, which must be ``oid``; a missing object means damage."""
-        assert self.proc.stdout is not None
-        header = self.proc.stdout.readline().split()
-        if len(header) != 3 or header[0].decode() != oid:
-            raise GitCorruptionError(f"the git cache of {self.mirror.url} lost object {oid}",
-                                     hint="it is rebuilt automatically")
-        data = self.proc.stdout.read(int(header[2]))
-        self.proc.stdout.read(1)
-        return data
-
-    def close(self) -> None:
-        """Stop the process (it may still be running after an error)."""
-        with contextlib.suppress(OSError):
-            self.proc.kill()
-        self.proc.wait()
-        self._writer.join(5)
-
-
 def build(builder: TreeBuilder, mirror: Mirror, commit_sha: str,
-          directories: Sequence[str]) -> list[IndexEntry]:
-    """Lay ``commit_sha`` out in ``builder``'s tree; return the index entries for it.
+          directories: Sequence[str]) -> None:
+    """Lay ``commit_sha`` out in ``builder``'s tree and write its ``.git/index``.
 
+    The tree's ``.git`` must exist (it borrows the mirror's objects). Cached files are
+    hard-linked; the rest — files the cache lacks, symlinks, empty files — are written by
+    one ``git checkout-index`` (parallel workers, C speed, straight from the packs), then
+    made read-only and adopted into the cache by hard link, so no file is written twice.
     Files outside the sparse cone of ``directories`` get no file and the skip-worktree
-    bit; gitlinks (submodules) get an empty folder. Returns entries with each file's stat.
+    bit; gitlinks (submodules) get an empty folder.
     """
     entries = list_tree(mirror, commit_sha)
     wanted = [e for e in entries if in_cone(e.path, directories)]
     builder.make_dirs([e.path for e in wanted])
     blobs = BlobMap(mirror)
-    placed: dict[tuple[str, bool], str] = {}  # content + exec bit → first path written
-    extract: list[TreeEntry] = []  # read from the mirror (duplicates are linked once read)
+    missing: list[TreeEntry] = []  # written by git, then adopted
     root = builder.root
     root_str = os.fspath(root)
     objects = os.fspath(builder.cache.root / "objects")
@@ -195,12 +163,12 @@ def build(builder: TreeBuilder, mirror: Mirror, commit_sha: str,
         if entry.mode == _GITLINK:
             (root / entry.path).mkdir(exist_ok=True)
         elif entry.mode == _LINK or entry.size == 0:
-            extract.append(entry)  # symlink targets and empty files are not cached
+            missing.append(entry)  # symlink targets and empty files are not cached
         elif entry.oid in blobs.blobs:
             sha, size = blobs.blobs[entry.oid]
             source = _usable(objects, blobs, sha, size, executable)
             if source is None:
-                extract.append(entry)
+                missing.append(entry)
             elif source.endswith(".x") == executable:
                 try:
                     os.link(source, f"{root_str}/{entry.path}")
@@ -209,11 +177,31 @@ def build(builder: TreeBuilder, mirror: Mirror, commit_sha: str,
             else:  # cached with the other exec bit: the builder makes that copy
                 builder.link_cached(entry.path, sha, executable)
         else:
-            extract.append(entry)
-    _extract(builder, mirror, blobs, extract, placed)
+            missing.append(entry)
+    index_path = root / ".git" / "index"
+    if missing:
+        first: dict[str, TreeEntry] = {}  # each cacheable blob is written once …
+        again: list[TreeEntry] = []  # … and its other paths linked to the cache after
+        write: list[TreeEntry] = []
+        for entry in missing:
+            cacheable = entry.mode != _LINK and entry.size != 0
+            if cacheable and entry.oid in first:
+                again.append(entry)
+            else:
+                if cacheable:
+                    first[entry.oid] = entry
+                write.append(entry)
+        # git takes what to write from an index: one of just these entries (the real one,
+        # with every file's stat data, is written below)
+        write_index(index_path, [IndexEntry(e.path, e.mode, e.oid) for e in write])
+        _checkout(root, mirror, [e.path for e in write])
+        _adopt(builder, blobs, list(first.values()))
+        for entry in again:
+            sha, _ = blobs.blobs[entry.oid]
+            builder.link_cached(entry.path, sha, entry.mode == _EXEC)
     blobs.save()
-    index = []
     in_tree = {e.path for e in wanted}
+    index = []
     for entry in entries:
         if entry.path not in in_tree:
             index.append(IndexEntry(entry.path, entry.mode, entry.oid, skip_worktree=True))
@@ -222,52 +210,42 @@ def build(builder: TreeBuilder, mirror: Mirror, commit_sha: str,
         else:
             index.append(IndexEntry(entry.path, entry.mode, entry.oid,
                                     os.lstat(f"{root_str}/{entry.path}")))
-    return index
+    write_index(index_path, index)
 
 
-def _extract(builder: TreeBuilder, mirror: Mirror, blobs: BlobMap,
-             entries: Sequence[TreeEntry], placed: dict[tuple[str, bool], str]) -> None:
-    first: dict[tuple[str, bool], TreeEntry] = {}  # (blob, is a symlink) → first path
-    again: list[TreeEntry] = []  # more paths with the same blob, placed once it is read
+def _checkout(root: Path, mirror: Mirror, paths: Sequence[str]) -> None:
+    """Have git write ``paths`` of the index into the tree (from the mirror's objects)."""
+    run_git(["-c", "checkout.workers=0", "checkout-index", "-z", "--stdin"], cwd=root,
+            env=mirror.env.local(), input="\0".join(paths).encode() + b"\0",
+            action=f"checkout from the cache of {mirror.url}")
+
+
+def _adopt(builder: TreeBuilder, blobs: BlobMap, entries: Sequence[TreeEntry]) -> None:
+    """Make the files git just wrote read-only and add them to the content cache (each
+    entry a different blob); the blob map learns each blob's sha256 and size and its
+    cache entry's mtime."""
+    root = os.fspath(builder.root)
+    objects = os.fspath(builder.cache.root / "objects")
     for entry in entries:
-        key = (entry.oid, entry.mode == _LINK)
-        if entry.size == 0 and entry.mode != _LINK:
-            builder.empty(entry.path, entry.mode == _EXEC)
-        elif key in first:
-            again.append(entry)
+        executable = entry.mode == _EXEC
+        path = f"{root}/{entry.path}"
+        with open(path, "rb") as handle:
+            sha = hashlib.file_digest(handle, "sha256").hexdigest()
+            st = os.fstat(handle.fileno())
+        os.chmod(path, READ_EXEC if executable else READ_ONLY)  # the mtime stays
+        blobs.add_blob(entry.oid, sha, st.st_size)
+        name = f"{sha}.x" if executable else sha
+        final = f"{objects}/{sha[:2]}/{name}"
+        try:
+            try:
+                os.link(path, final)
+            except FileNotFoundError:  # the shard's first entry
+                os.makedirs(f"{objects}/{sha[:2]}", exist_ok=True)
+                os.link(path, final)
+        except FileExistsError:  # cached already (through another source): keep that one,
+            pass  # and hash it before its first use here
+        except OSError:  # another filesystem, or the link limit: the cache copies it
+            builder.cache.adopt(Path(path), sha, executable)
+            blobs.mark_checked(Path(final))
         else:
-            first[key] = entry
-    if not first:
-        return
-    links: dict[str, bytes] = {}
-    reader = _BlobReader(mirror, [oid for oid, _ in first])
-    try:
-        for (oid, _), entry in first.items():
-            data = reader.read(oid)
-            _place(builder, blobs, entry, data, placed)
-            if entry.mode == _LINK:
-                links[oid] = data
-    finally:
-        reader.close()
-    for entry in again:
-        if entry.mode == _LINK:
-            os.symlink(links[entry.oid], builder.root / entry.path)
-        else:
-            sha, _ = blobs.blobs[entry.oid]
-            builder.link_cached(entry.path, sha, entry.mode == _EXEC)
-
-
-def _place(builder: TreeBuilder, blobs: BlobMap, entry: TreeEntry, data: bytes,
-           placed: dict[tuple[str, bool], str]) -> None:
-    if entry.mode == _LINK:
-        os.symlink(data, builder.root / entry.path)
-        return
-    sha = hashlib.sha256(data).hexdigest()
-    executable = entry.mode == _EXEC
-    if (sha, executable) in placed:
-        builder.link_cached(entry.path, sha, executable)
-        return
-    builder.write(entry.path, data, sha, executable)
-    placed[(sha, executable)] = entry.path
-    blobs.add_blob(entry.oid, sha, len(data))
-    blobs.mark_checked(builder.cache.object_path(sha, executable))
+            blobs.mark_checked(Path(final), st.st_mtime_ns)
