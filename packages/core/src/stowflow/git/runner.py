@@ -122,11 +122,11 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _run_once(argv: list[str], env: dict[str, str], cwd: Path | None, input: bytes | None,
-              timeout: float, action: str) -> tuple[int, str, str]:
+              timeout: float, action: str, umask: int = -1) -> tuple[int, str, str]:
     try:
         proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True)
+                                start_new_session=True, umask=umask)
     except FileNotFoundError as exc:
         raise GitError(f"git {action} failed: the git executable was not found",
                        hint="install git (2.31 or newer) and make sure it is on PATH") from exc
@@ -146,13 +146,14 @@ def _run_once(argv: list[str], env: dict[str, str], cwd: Path | None, input: byt
 def run_git(args: Sequence[str], *, action: str, env: GitEnv | None = None,
             cwd: Path | None = None, git_dir: Path | None = None, input: bytes | None = None,
             timeout: float | None = None, retry: bool = False, check: bool = True,
-            ) -> GitResult:
+            umask: int = -1) -> GitResult:
     """Run ``git <args>`` and return its output; raise a classified GitError on failure.
 
     ``action`` names the operation in errors ("fetch of https://host/org/repo.git").
     ``git_dir`` runs against that repository (``--git-dir``); ``retry`` retries network
     errors and timeouts with backoff (only for commands that are safe to repeat, such as a
     fetch). With ``check=False`` a non-zero exit returns its output instead of raising.
+    ``umask`` (when not negative) is the process's umask (files it creates).
     Credentials in ``env`` reach git only through its environment.
     """
     git_env = env or GitEnv()
@@ -169,7 +170,7 @@ def run_git(args: Sequence[str], *, action: str, env: GitEnv | None = None,
     while True:
         started = time.monotonic()
         try:
-            code, out, err = _run_once(argv, environ, cwd, input, limit, action)
+            code, out, err = _run_once(argv, environ, cwd, input, limit, action, umask)
         except Exception as exc:
             error = exc
         else:

@@ -29,7 +29,7 @@ from pathlib import Path
 from stowflow.git.index import IndexEntry, write_index
 from stowflow.git.mirror import Mirror, in_cone
 from stowflow.git.runner import run_git
-from stowflow.transfer.cache import READ_EXEC, READ_ONLY, hash_file
+from stowflow.transfer.cache import hash_file
 from stowflow.transfer.materialise import TreeBuilder
 
 _FILE, _EXEC, _LINK, _GITLINK = 0o100644, 0o100755, 0o120000, 0o160000
@@ -185,7 +185,9 @@ def build(builder: TreeBuilder, mirror: Mirror, commit_sha: str,
         write: list[TreeEntry] = []
         for entry in missing:
             cacheable = entry.mode != _LINK and entry.size != 0
-            if cacheable and entry.oid in first:
+            if entry.size == 0 and entry.mode != _LINK:
+                builder.empty(entry.path, entry.mode == _EXEC)  # writable, as git makes it
+            elif cacheable and entry.oid in first:
                 again.append(entry)
             else:
                 if cacheable:
@@ -193,8 +195,9 @@ def build(builder: TreeBuilder, mirror: Mirror, commit_sha: str,
                 write.append(entry)
         # git takes what to write from an index: one of just these entries (the real one,
         # with every file's stat data, is written below)
-        write_index(index_path, [IndexEntry(e.path, e.mode, e.oid) for e in write])
-        _checkout(root, mirror, [e.path for e in write])
+        if write:
+            write_index(index_path, [IndexEntry(e.path, e.mode, e.oid) for e in write])
+            _checkout(root, mirror, [e.path for e in write])
         _adopt(builder, blobs, list(first.values()))
         for entry in again:
             sha, _ = blobs.blobs[entry.oid]
@@ -215,15 +218,17 @@ def build(builder: TreeBuilder, mirror: Mirror, commit_sha: str,
 
 def _checkout(root: Path, mirror: Mirror, paths: Sequence[str]) -> None:
     """Have git write ``paths`` of the index into the tree (from the mirror's objects)."""
+    # umask 222: the files come out read-only (0444, 0555 with the exec bit), as the cache
+    # keeps them, with no chmod per file
     run_git(["-c", "checkout.workers=0", "checkout-index", "-z", "--stdin"], cwd=root,
-            env=mirror.env.local(), input="\0".join(paths).encode() + b"\0",
+            env=mirror.env.local(), input="\0".join(paths).encode() + b"\0", umask=0o222,
             action=f"checkout from the cache of {mirror.url}")
 
 
 def _adopt(builder: TreeBuilder, blobs: BlobMap, entries: Sequence[TreeEntry]) -> None:
-    """Make the files git just wrote read-only and add them to the content cache (each
-    entry a different blob); the blob map learns each blob's sha256 and size and its
-    cache entry's mtime."""
+    """Add the read-only files git just wrote to the content cache (each entry a
+    different blob); the blob map learns each blob's sha256 and size and its cache
+    entry's mtime."""
     root = os.fspath(builder.root)
     objects = os.fspath(builder.cache.root / "objects")
     for entry in entries:
@@ -232,7 +237,6 @@ def _adopt(builder: TreeBuilder, blobs: BlobMap, entries: Sequence[TreeEntry]) -
         with open(path, "rb") as handle:
             sha = hashlib.file_digest(handle, "sha256").hexdigest()
             st = os.fstat(handle.fileno())
-        os.chmod(path, READ_EXEC if executable else READ_ONLY)  # the mtime stays
         blobs.add_blob(entry.oid, sha, st.st_size)
         name = f"{sha}.x" if executable else sha
         final = f"{objects}/{sha[:2]}/{name}"
