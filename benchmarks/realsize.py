@@ -4,6 +4,7 @@ Made from a fixed seed, so every run measures the same bytes: about 5,300 files 
 size spread of a real repository — most of them 1-20 KB of source-like text (it
 compresses the way code does), a few binary files of 1-5 MB, 80 MB in all, nested up to 6
 folders deep — plus, for git, a history of 50 commits that each change a few files.
+It also holds the two timing helpers the real-size benchmarks share.
 
 ``scale`` shrinks the file count and the large files alike (``--quick`` runs use 0.1), so
 quick runs keep the same shape.
@@ -14,8 +15,10 @@ quick runs keep the same shape.
 
 from __future__ import annotations
 
+import os
 import random
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,3 +114,15 @@ def tree_bytes(root: Path) -> int:
     """Return the total size of the files under ``root`` (``.git`` excluded)."""
     return sum(p.stat().st_size for p in root.rglob("*")
                if p.is_file() and ".git" not in p.relative_to(root).parts)
+
+
+def timed(fn: Callable[[], object]) -> float:
+    """Return how many seconds ``fn()`` took (wall clock)."""
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def load_average() -> str:
+    """The machine's 1, 5 and 15 minute load averages, for the benchmark's report."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())

@@ -26,24 +26,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import realsize
+from realsize import load_average, timed
 
 USER, TOKEN = "bench", "bench-token-0123456789"
-
-
-def _timed(fn: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started
-
-
-def _load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> int:
@@ -91,27 +80,27 @@ def main() -> int:
         def new_workspace() -> None:
             pull(repo.url, work / f"run-{next(counter)}", credentials=creds)
 
-        print(f"load average before: {_load()}", flush=True)
+        print(f"load average before: {load_average()}", flush=True)
         # warm the OS caches and Python imports once, outside the timings
         clone()
         first_pull()
         clone_times, first_times = [], []
         for _ in range(rounds):
-            clone_times.append(_timed(clone))
-            first_times.append(_timed(first_pull))
+            clone_times.append(timed(clone))
+            first_times.append(timed(first_pull))
         os.environ["STOWFLOW_HOME"] = str(base / "home-steady")
         dest = work / "steady"
         pull(repo.url, dest, credentials=creds)
         warm_times, commit_new_times, commit_same_times = [], [], []
         for i in range(rounds):
-            clone_times.append(_timed(clone))
-            warm_times.append(_timed(new_workspace))
+            clone_times.append(timed(clone))
+            warm_times.append(timed(new_workspace))
             repo.commit({changed: f"VALUE = 'round {i}'\n"}, f"round {i}")
-            commit_new_times.append(_timed(new_workspace))
+            commit_new_times.append(timed(new_workspace))
             repo.commit({changed: f"VALUE = 'again {i}'\n"}, f"again {i}")
-            commit_same_times.append(_timed(lambda: pull(repo.url, dest, credentials=creds)))
+            commit_same_times.append(timed(lambda: pull(repo.url, dest, credentials=creds)))
         t_second = statistics.median(
-            _timed(lambda: pull(repo.url, dest, credentials=creds)) for _ in range(rounds))
+            timed(lambda: pull(repo.url, dest, credentials=creds)) for _ in range(rounds))
         assert pull(repo.url, dest, credentials=creds).commit_sha == repo.rev_parse()
 
         t_clone = statistics.median(clone_times)
@@ -123,7 +112,7 @@ def main() -> int:
         size = realsize.tree_bytes(dest) / realsize.MB
         print(f"\nrepository: {count} files, {size:.0f} MB, {realsize.COMMITS} commits, "
               f"smart HTTP with Basic auth; median of {rounds} rounds; "
-              f"load average after: {_load()}")
+              f"load average after: {load_average()}")
         print(f"  git clone --depth 1 (baseline)  {t_clone * 1000:8.1f} ms")
         rows = [
             ("first pull (empty cache)", t_first, t_first / t_clone, "x the clone",
