@@ -157,3 +157,71 @@ def test_late_is_derived_for_scheduled_runs_past_their_time(stowflow_database, m
     assert late.id in out and future.id not in out
     code, _, err = run_cli(capsys, "flow-run", "ls", "--state", "sleepy")
     assert code == 1 and "LATE" in err
+
+
+def test_retry_pins_the_version_an_object_store_block_pulled(
+        stowflow_database, s3_server, s3_bucket, tmp_path: Path):
+    # Fails on the old code: pull_with_block took no version, so the retry was refused.
+    from pydantic import SecretStr
+    from stowflow_aws import AwsCredentials, S3Bucket
+    from stowflow_aws.credentials import AwsClientParameters
+
+    AwsCredentials(
+        aws_access_key_id=s3_server.access_key_id,
+        aws_secret_access_key=SecretStr(s3_server.secret_access_key),
+        region_name=s3_server.region,
+        aws_client_parameters=AwsClientParameters(endpoint_url=s3_server.endpoint_url),
+    ).save("retry-moto")
+    S3Bucket(bucket_name=s3_bucket, credentials=AwsCredentials.load("retry-moto"),
+             bucket_folder="retry-proj").save("retry-code")
+    source = tmp_path / "src"
+    (source / "flows").mkdir(parents=True)
+    (source / "flows" / "etl.py").write_text(FLOW.format(version="one"))
+    first_version = S3Bucket.load("retry-code").put_directory(source).version
+    create_pool("pool")
+    dep = find_deployment(upsert_deployment(
+        name="blk", flow_name="etl", entrypoint="flows/etl.py:etl", work_pool_name="pool",
+        pull_steps=[{"stowflow.deployments.steps.pull_with_block": {
+            "block_document_name": "retry-code", "block_type_slug": "s3-bucket"}}]))
+    first = create_flow_run(dep)
+    _work()
+    assert get_flow_run(first.id).code_version == first_version, _logs(first.id)
+    (source / "flows" / "etl.py").write_text(FLOW.format(version="two"))
+    assert S3Bucket.load("retry-code").put_directory(source).version != first_version
+    again = retry_flow_run(first.id)
+    _work()
+    again = get_flow_run(again.id)
+    assert again.state == "COMPLETED", _logs(again.id)
+    assert again.code_version == first_version and "code version one" in _logs(again.id)
+    latest = retry_flow_run(first.id, latest_code=True)
+    _work()
+    assert "code version two" in _logs(latest.id)
+
+
+def test_retry_of_code_without_versions_says_why_it_cannot_be_pinned(
+        stowflow_database, make_deployment, tmp_path: Path, capsys):
+    from stowflow.errors import StepError
+    from stowflow.runs import State, set_state
+    from stowflow.steps.block_steps import pull_with_block, takes_version
+    from stowflow.storage import StorageBlock
+
+    create_pool("pool")
+    dep = make_deployment(pull_steps=[{"stowflow.deployments.steps.set_working_directory":
+                                       {"directory": str(tmp_path)}}])
+    run = create_flow_run(dep)
+    set_state(run.id, State.CANCELLED)
+    with pytest.raises(RunError, match=f"local folder \\({tmp_path}\\), which has no versions"):
+        retry_flow_run(run.id)
+
+    class FolderBlock(StorageBlock):  # a storage block without versions
+        __block_type_name__ = "Retry Unversioned Folder"
+        path: str = ""
+
+        def get_directory(self, from_path=None, local_path=None):
+            return local_path
+
+    assert not takes_version(FolderBlock)
+    FolderBlock(path=str(tmp_path)).save("unversioned")
+    with pytest.raises(StepError, match="cannot fetch a given version") as info:
+        pull_with_block("unversioned", FolderBlock.get_block_type_slug(), version="v1")
+    assert "--latest-code" in str(info.value.hint)

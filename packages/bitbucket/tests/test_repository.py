@@ -26,7 +26,7 @@ class TestBitBucketRepository(GitProviderRepositorySuite):
         creds = BitBucketCredentials(token=f"x-token-auth:{TOKEN}")
         out = BitBucketRepository(repository_url=private_repo.url, credentials=creds).get_directory(
             local_path=tmp_path)
-        assert (out / "README.md").exists()
+        assert (out.directory / "README.md").exists() and len(out.version) == 40
         assert {r.user for r in git_remote.requests_for(private_repo) if r.status == 200} == {
             "x-token-auth"}
 
@@ -36,7 +36,7 @@ class TestBitBucketRepository(GitProviderRepositorySuite):
         creds = BitBucketCredentials(username="alice", password=TOKEN)
         out = BitBucketRepository(repository_url=repo.url, credentials=creds).get_directory(
             local_path=tmp_path)
-        assert (out / "README.md").exists()
+        assert (out.directory / "README.md").exists() and len(out.version) == 40
 
     def test_server_username_and_token(self, git_remote, tmp_path, stowflow_home):
         repo = git_remote.create_repo(files=FILES)
@@ -44,7 +44,7 @@ class TestBitBucketRepository(GitProviderRepositorySuite):
         creds = BitBucketCredentials(username="bob", token=TOKEN, url=git_remote.base_url)
         out = BitBucketRepository(repository_url=repo.url, credentials=creds).get_directory(
             local_path=tmp_path / "code")
-        assert (out / "README.md").exists()
+        assert (out.directory / "README.md").exists() and len(out.version) == 40
         # the same token as a Cloud access token (x-token-auth) is refused by this server
         with pytest.raises(GitAuthError):
             BitBucketRepository(repository_url=repo.url, credentials=BitBucketCredentials(

@@ -158,3 +158,32 @@ def test_docker_pool_type_without_the_plugin_says_what_to_install(
     assert code != 0
     assert "pip install stowflow-docker" in out.out + out.err
     assert "Traceback" not in out.out + out.err
+
+
+def test_retry_reruns_the_image_the_run_ran_even_when_its_tag_moved(
+        docker_env: DockerDaemon, project: Path, python_base_image: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Fails on the old code: the retry was refused ("no pull step of this deployment can be
+    # pinned"); an image run's code version is its image id, and the retry runs that id.
+    from stowflow.runs import retry_flow_run
+
+    monkeypatch.chdir(project)
+    hello = load_flow(project / "flows.py", "hello")
+    create_pool("rpool", type="docker")
+    deployment = hello.deploy(name="pinned", work_pool_name="rpool",
+                              image=DockerImage("stowflow-test/pinned"), push=False,
+                              job_variables={"network_mode": "none"})
+    run = create_flow_run(deployment, {"name": "again"})
+    run_worker("rpool")
+    done = get_flow_run(run.id)
+    assert done.state == "COMPLETED" and done.code_version.startswith("sha256:")
+    tag = next(e for e in read_events(run.id) if e.phase == "resolve").details["image"]
+    docker_env.cli("tag", python_base_image, tag)  # the tag now names an image without the flow
+    retry = retry_flow_run(run.id)
+    assert retry.pinned_code_version == done.code_version
+    run_worker("rpool")
+    rerun = get_flow_run(retry.id)
+    logs = [line.message for line in read_logs(retry.id)]
+    assert rerun.state == "COMPLETED", (rerun.state_message, logs)
+    assert "Hello again from a container!" in logs
+    assert rerun.code_version == done.code_version

@@ -43,7 +43,7 @@ class TestGitHubRepository(GitProviderRepositorySuite):
         repo.commit({}, message="symlinks")
         block = GitHubRepository(repository_url=repo.url)
         out = block.get_directory(local_path=tmp_path / "code")
-        assert (out / "link.txt").is_symlink()
-        assert os.readlink(out / "link.txt") == str(outside)
+        assert (out.directory / "link.txt").is_symlink()
+        assert os.readlink(out.directory / "link.txt") == str(outside)
         with pytest.raises(UnsafePathError):
             block.get_directory(from_path="linkdir", local_path=tmp_path / "again")

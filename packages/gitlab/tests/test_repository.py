@@ -27,7 +27,7 @@ class TestGitLabRepository(GitProviderRepositorySuite):
         creds = GitLabCredentials(token=TOKEN, deploy_token_username="gitlab+deploy-token-9")
         out = GitLabRepository(repository_url=repo.url, credentials=creds).get_directory(
             local_path=tmp_path)
-        assert (out / "README.md").exists()
+        assert (out.directory / "README.md").exists() and len(out.version) == 40
         # the same token as an access token (oauth2) is refused by this server
         with pytest.raises(GitAuthError):
             GitLabRepository(repository_url=repo.url, credentials=GitLabCredentials(token=TOKEN)

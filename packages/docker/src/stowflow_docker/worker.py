@@ -37,7 +37,9 @@ from stowflow.runs import (
     InvalidTransitionError,
     State,
     deployment_for_run,
+    is_image_id,
     phase,
+    pull_steps_for,
     record_event,
     set_state,
     update_run,
@@ -200,6 +202,22 @@ def registry_credentials(value: Any) -> Any:
         raise ConfigError("registry_credentials must be a block placeholder such as "
                           "'{{ stowflow.blocks.docker-registry-credentials.NAME }}'")
     return as_credentials(resolved)
+
+
+def pinned_image(client: docker.DockerClient, run: FlowRunRecord) -> str:
+    """Return the image id a retry is pinned to, when this Docker host has it; else an
+    ImageNotFoundError (an image id is a host's own: it cannot be pulled by id)."""
+    import docker.errors
+
+    image_id = str(run.pinned_code_version)
+    try:
+        return str(client.images.get(image_id).id)
+    except docker.errors.ImageNotFound:
+        raise ImageNotFoundError(
+            f"flow run {run.id} reruns image {image_id} (the image the retried run "
+            f"{run.retry_of} ran), and this Docker host no longer has it",
+            hint="run it on the worker host that has the image, or retry with --latest-code"
+        ) from None
 
 
 def ensure_image(client: docker.DockerClient, image: str, policy: str,
@@ -377,14 +395,17 @@ class DockerLauncher:
             image = str(variables["image"])
             policy = variables.get("image_pull_policy") or "if_not_present"
             credentials = registry_credentials(variables.get("registry_credentials"))
-            image_id, pulled = ensure_image(self.client, image, policy, credentials)
+            if is_image_id(run.pinned_code_version):  # a retry on the image the run ran
+                image_id, pulled = pinned_image(self.client, run), False
+            else:
+                image_id, pulled = ensure_image(self.client, image, policy, credentials)
             p.details.update(deployment=f"{deployment['flow_name']}/{deployment['name']}",
                              deployment_version=run.deployment_version, image=image,
                              image_id=image_id, pulled=pulled, env=sorted(variables["env"]))
         update_run(run.id, code_version=image_id[:200])
         with phase(run.id, "auth") as p:
             pull_steps, secrets, blocks = resolve_for_container(
-                list(deployment.get("pull_steps") or []))
+                pull_steps_for(run, list(deployment.get("pull_steps") or [])))
             p.details["blocks"] = blocks
             if not blocks:
                 p.status = "skipped"

@@ -42,6 +42,7 @@ from stowflow.errors import ConfigError, StorageNotFoundError, UnsafePathError
 from stowflow.git.auth import GitAuth
 from stowflow.git.credentials import bare_token
 from stowflow.redact import register_basic_auth
+from stowflow.storage.base import PullResult
 from stowflow.storage.storage_block import StorageBlock
 
 PROVIDER_KEY = "provider"
@@ -249,14 +250,16 @@ class GitProviderRepository(StorageBlock):
         return value.strip()
 
     def get_directory(self, from_path: str | None = None,
-                      local_path: str | Path | None = None) -> Path:
+                      local_path: str | Path | None = None,
+                      version: str | None = None) -> PullResult:
         """Copy the repository, or its ``from_path`` sub-folder, into ``local_path``.
 
         Called by a flow run (or user code) that needs the repository's files. Clones
-        through :class:`~stowflow.storage.GitRepository` at ``reference`` with this block's
+        through :class:`~stowflow.storage.GitRepository` at ``reference`` (at commit
+        ``version`` when given: a rerun of the exact code) with this block's
         ``credentials``, then moves the checkout without ``.git`` into ``local_path`` (the
         current directory when empty), merging with what is there (files of the same name
-        are replaced). Returns ``local_path``.
+        are replaced). Returns ``local_path`` and the commit SHA checked out.
         """
         from stowflow.storage.git import GitRepository
 
@@ -264,16 +267,17 @@ class GitProviderRepository(StorageBlock):
         destination.parent.mkdir(parents=True, exist_ok=True)
         credentials = getattr(self, "credentials", None)
         repo = GitRepository(url=self.repository_url, credentials=credentials,
-                             branch=self.reference)
+                             branch=self.reference, commit_sha=version)
         with _scratch_beside(destination) as tmp:
-            checkout = repo.pull(tmp / "checkout").directory
+            pulled = repo.pull(tmp / "checkout")
+            checkout = pulled.directory
             source = _inside(checkout, from_path)
             destination.mkdir(exist_ok=True)
             if source.is_dir():
                 _move_into(source, destination, skip=".git")
             else:
                 shutil.move(source, destination / source.name)
-        return destination
+        return PullResult(destination, pulled.version)
 
 
 @contextmanager

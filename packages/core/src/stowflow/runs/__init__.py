@@ -35,6 +35,7 @@ from stowflow.runs.params import (
     parse_param_pairs,
     validate_parameters,
 )
+from stowflow.runs.retry import is_image_id, pull_steps_for, retry_flow_run
 from stowflow.runs.states import FINAL_STATES, TRANSITIONS, State, is_final
 
 __all__ = [
@@ -52,17 +53,20 @@ __all__ = [
     "find_deployment",
     "get_flow_run",
     "is_final",
+    "is_image_id",
     "is_late",
     "list_flow_runs",
     "parameter_problems",
     "parse_param_pairs",
     "phase",
+    "pull_steps_for",
     "read_events",
     "read_log_page",
     "read_logs",
     "read_states",
     "record_event",
     "request_cancel",
+    "retry_flow_run",
     "set_state",
     "shown_state",
     "update_run",

@@ -44,9 +44,13 @@ class StorageBlock(Block):
 
     @abc.abstractmethod
     def get_directory(self, from_path: str | None = None,
-                      local_path: str | Path | None = None) -> Any:
+                      local_path: str | Path | None = None,
+                      version: str | None = None) -> Any:
         """Copy the folder ``from_path`` (default: the block's whole folder) into ``local_path``.
 
+        ``version`` (a version an earlier copy reported) asks for exactly that version: what
+        ``flow-run retry`` uses to rerun a run on the code it ran. A block without versions
+        leaves the parameter out of its signature, and a retry of its runs is refused.
         Returns the destination path or a result with ``directory`` (and ``version`` when
         the storage knows which version it copied).
         """
@@ -107,18 +111,21 @@ class ObjectStorageBlock(StorageBlock):
         return object_key(self.folder_path, path)
 
     def get_directory(self, from_path: str | None = None,
-                      local_path: str | Path | None = None) -> PullResult:
+                      local_path: str | Path | None = None,
+                      version: str | None = None) -> PullResult:
         """Pull the folder ``from_path`` (relative to the block's folder) into ``local_path``.
 
         Goes through the sync engine: only what the local cache lacks is fetched, and the
         tree is swapped in atomically. ``local_path`` ``None`` lets the engine choose
-        (``./<last folder name>``). Returns the engine's result (directory and version).
+        (``./<last folder name>``); ``version`` pulls that manifest version instead of the
+        newest. Returns the engine's result (directory and version).
         """
         from stowflow import transfer
 
         with self.object_store() as store:
             return transfer.pull(store, self.path_key(from_path),
-                                 dest=Path(local_path) if local_path is not None else None)
+                                 dest=Path(local_path) if local_path is not None else None,
+                                 version=version)
 
     def put_directory(self, local_path: str | Path | None = None, to_path: str | None = None,
                       ignore_file: str | None = None) -> PushResult:

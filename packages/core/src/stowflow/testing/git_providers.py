@@ -67,7 +67,7 @@ class GitProviderRepositorySuite:
                                             stowflow_home: Path) -> None:
         caplog.set_level(logging.DEBUG)
         block = self.repository(private_repo.url, credentials=self.credentials())
-        out = block.get_directory(local_path=tmp_path / "code")
+        out = block.get_directory(local_path=tmp_path / "code").directory
         assert out == tmp_path / "code"
         assert (out / "flows" / "etl.py").read_text() == FILES["flows/etl.py"]
         assert not (out / ".git").exists()
@@ -79,9 +79,16 @@ class GitProviderRepositorySuite:
         private_repo.commit({"flows/etl.py": "def etl():\n    return 2\n"}, branch="dev")
         block = self.repository(private_repo.url, reference="dev",
                                 credentials=self.credentials())
-        out = block.get_directory(from_path="flows", local_path=tmp_path)
-        assert sorted(p.name for p in out.iterdir()) == ["etl.py"]
-        assert "return 2" in (out / "etl.py").read_text()
+        out = block.get_directory(from_path="flows", local_path=tmp_path / "dev")
+        assert sorted(p.name for p in out.directory.iterdir()) == ["etl.py"]
+        assert "return 2" in (out.directory / "etl.py").read_text()
+        # A retry asks for the commit an earlier copy reported (flow-run retry).
+        private_repo.commit({"flows/etl.py": "def etl():\n    return 3\n"}, branch="dev")
+        newer = block.get_directory(local_path=tmp_path / "newer")
+        assert newer.version != out.version and len(str(out.version)) == 40
+        again = block.get_directory(local_path=tmp_path / "again", version=out.version)
+        assert again.version == out.version
+        assert "return 2" in (tmp_path / "again" / "flows" / "etl.py").read_text()
 
     def test_saved_block_round_trip(self, private_repo: Any, tmp_path: Path) -> None:
         self.credentials().save("creds")
@@ -89,7 +96,7 @@ class GitProviderRepositorySuite:
                         credentials=self.credentials_cls.load("creds")).save("repo")
         loaded = Block.load(f"{self.repository_cls.get_block_type_slug()}/repo")
         assert isinstance(loaded, self.repository_cls)
-        assert (loaded.get_directory(local_path=tmp_path) / "README.md").exists()
+        assert (loaded.get_directory(local_path=tmp_path).directory / "README.md").exists()
 
     def test_a_token_sent_as_another_provider_would_fails(self, git_remote: Any, tmp_path: Path,
                                                           stowflow_home: Path) -> None:

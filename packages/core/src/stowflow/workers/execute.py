@@ -168,11 +168,10 @@ def _run_phases(run_id: str) -> None:
     try:
         run = get_flow_run(run_id)
         deployment = deployment_for_run(run)
-        pull_steps = list(deployment.get("pull_steps") or [])
-        if run.pinned_code_version:  # a retry on the exact code (runs/retry.py)
-            from stowflow.runs.retry import pin_pull_steps
+        from stowflow.runs.retry import pull_steps_for
 
-            pull_steps = pin_pull_steps(pull_steps, run.pinned_code_version)
+        # A retry on the exact code (runs/retry.py) runs its pull steps pinned.
+        pull_steps = pull_steps_for(run, list(deployment.get("pull_steps") or []))
         current = "install"
         _install(run_id, deployment, pull_steps)
         current = "auth"
