@@ -2,8 +2,8 @@
 proceeds without a live worker.
 
 Real parts throughout: a PostgreSQL server of the test's own (so it can be stopped and
-started again), ``stowflow worker start`` subprocesses, real run subprocesses and standby
-interpreters, ``kill -9``. Each test is bounded in time by its deadlines.
+started again), ``stowflow worker start`` subprocesses, real run processes and their fork
+servers, ``kill -9``. Each test is bounded in time by its deadlines.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def wait_until_final(run_ids: list[str], timeout: float, worker=None) -> None:
 
 
 def run_processes(home: str) -> list[int]:
-    """Pids of live run processes and standby interpreters of this test's STOWFLOW_HOME."""
+    """Pids of live run processes and fork servers of this test's STOWFLOW_HOME."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -250,7 +250,7 @@ KILL_DELAYS = (0.0, 0.15, 0.4, 0.8, 1.4)
 def test_kill_9_of_a_worker_at_many_points_leaves_no_run_process_behind(
         own_postgres, project, tmp_path):
     """Kill the worker at several moments after it claimed (before, during and after the
-    hand-over to a standby interpreter): its run processes and standbys exit within a
+    fork of the run): its run processes and fork servers exit within a
     second or two, no flow runs on without it, and a rescuing worker finishes every run
     that never started. Fails on the old code: a run launched just before the kill
     captured init as its parent and ran to COMPLETED."""

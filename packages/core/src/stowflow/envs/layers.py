@@ -364,7 +364,7 @@ def activate(layer: Path, *, replacing: Path | None = None) -> None:
 
     importlib.invalidate_caches()
     # The layer may bring stowflow plugins: rebuild the plugin manager to see their entry
-    # points (a standby interpreter built it before the layer existed).
+    # points (the fork server built it before the layer existed).
     from stowflow.plugins import reset_plugin_manager
 
     reset_plugin_manager()
