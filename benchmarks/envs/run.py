@@ -75,7 +75,7 @@ def _bench(base: Path) -> int:
     (project / "requirements.txt").write_text(REQUIREMENTS)
     (project / "flow.py").write_text(FLOW)
 
-    from stowflow.deployments.registry import upsert_deployment
+    from stowflow.deployments.records import upsert_deployment
     from stowflow.runs import create_flow_run, get_flow_run, read_events, read_logs
     from stowflow.workers.pools import create_pool
     from stowflow.workers.worker import Worker

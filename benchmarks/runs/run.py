@@ -128,7 +128,7 @@ def main() -> int:
     markers = base / "markers"
     markers.mkdir()
 
-    from stowflow.deployments.registry import upsert_deployment
+    from stowflow.deployments.records import upsert_deployment
     from stowflow.workers.pools import create_pool
 
     create_pool("bench")
@@ -170,7 +170,7 @@ def main() -> int:
 
 
 def _setup_s3(project: Path, schema: dict):  # type: ignore[no-untyped-def]
-    from stowflow.deployments.registry import upsert_deployment
+    from stowflow.deployments.records import upsert_deployment
     from stowflow.testing.servers.s3 import S3Server, start_moto
     from stowflow_aws import AwsCredentials
     from stowflow_aws.deployments.steps import push_to_s3

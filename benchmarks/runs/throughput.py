@@ -46,7 +46,7 @@ def trivial(i: int = 0):
 
 def _child(args: argparse.Namespace) -> int:
     """One measurement in this interpreter's stowflow (PYTHONPATH picks the variant)."""
-    from stowflow.deployments.registry import upsert_deployment
+    from stowflow.deployments.records import upsert_deployment
     from stowflow.runs import create_flow_run, is_final, list_flow_runs
     from stowflow.workers.pools import create_pool
 

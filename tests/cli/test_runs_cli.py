@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from stowflow.cli.app import main
-from stowflow.deployments.registry import upsert_deployment
+from stowflow.deployments.records import upsert_deployment
 from stowflow.runs import State, create_flow_run, get_flow_run, list_flow_runs, set_state
 from stowflow.workers.pools import create_pool, get_pool
 from stowflow.workers.worker import Worker

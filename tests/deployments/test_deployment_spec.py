@@ -7,7 +7,7 @@ from dataclasses import fields
 import pytest
 from sqlalchemy import select
 from stowflow.db import DeploymentRecord, DeploymentVersionRecord, session
-from stowflow.deployments.registry import SNAPSHOT_FIELDS, DeploymentSpec, upsert_deployment
+from stowflow.deployments.records import SNAPSHOT_FIELDS, DeploymentSpec, upsert_deployment
 from stowflow.errors import DeploymentError
 
 

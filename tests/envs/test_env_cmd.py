@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from stowflow.cli.app import main
 from stowflow.cli.units import parse_age
-from stowflow.deployments.registry import upsert_deployment
+from stowflow.deployments.records import upsert_deployment
 from stowflow.envs import LayerSpec, ensure_layer, layers_root
 from stowflow.envs.inventory import list_layers, prune
 from stowflow.errors import ConfigError

@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from stowflow.deployments.registry import upsert_deployment
+from stowflow.deployments.records import upsert_deployment
 from stowflow.envs import layers_root
 from stowflow.runs import create_flow_run, get_flow_run, read_events, read_logs
 from stowflow.testing import assert_no_secret

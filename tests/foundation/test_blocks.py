@@ -157,10 +157,10 @@ def test_type_of_an_uninstalled_provider_names_the_distribution(stowflow_home: P
 
 
 def test_recorded_type_whose_module_is_gone_names_its_distribution():
-    from stowflow.blocks import store
+    from stowflow.blocks import documents
     from stowflow.errors import MissingDistributionError
 
-    store.write_block_type("vanished", "Vanished", "stowflow_vanished.blocks",
+    documents.write_block_type("vanished", "Vanished", "stowflow_vanished.blocks",
                            "stowflow-vanished", {})
     with pytest.raises(MissingDistributionError, match="pip install stowflow-vanished"):
         Block.load("vanished/x")

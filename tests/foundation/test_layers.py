@@ -22,7 +22,7 @@ LAYERS = {area: rank for rank, areas in enumerate([
     ("__init__", "blocks", "db", "placeholders", "variables"),
     ("transfer", "git", "envs"),  # envs: run environment layers, below steps' requires:
     ("storage", "steps", "git.providers", "git.hosts"),  # the git-host kit is a storage layer
-    ("runs", "schedules", "deployments.registry",  # the deployment records flows write
+    ("runs", "schedules", "deployments.records",  # the deployment records flows write
      "workers.types", "workers.pools"),  # pool types and pool records, read at deploy time
     ("deployments", "flows", "migrate"),
     ("workers",),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from stowflow.blocks import Block
-from stowflow.blocks import store as block_store
+from stowflow.blocks import documents as block_store
 from stowflow.errors import BlockError
 from stowflow_aws import AwsCredentials, S3Bucket
 

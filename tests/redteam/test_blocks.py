@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from stowflow.blocks import store as block_store
+from stowflow.blocks import documents as block_store
 from stowflow.testing import assert_no_secret
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from stowflow.db import DeploymentRecord
-from stowflow.deployments.registry import upsert_deployment
+from stowflow.deployments.records import upsert_deployment
 from stowflow.runs import find_deployment
 from stowflow.schedules import ScheduleSpec
 

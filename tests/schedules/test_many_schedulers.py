@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 from stowflow.db import FlowRunRecord, ScheduleRecord, ScheduleSkipRecord, session
-from stowflow.deployments.registry import upsert_deployment
+from stowflow.deployments.records import upsert_deployment
 from stowflow.schedules import ScheduleSpec
 from stowflow.workers.pools import create_pool
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 from stowflow.db import FlowRunRecord, ScheduleRecord, ScheduleSkipRecord, session
-from stowflow.deployments.registry import upsert_deployment
+from stowflow.deployments.records import upsert_deployment
 from stowflow.runs import State, create_flow_run, set_state
 from stowflow.schedules import (
     ScheduleSpec,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from stowflow.blocks import Secret
-from stowflow.deployments.registry import upsert_deployment
+from stowflow.deployments.records import upsert_deployment
 from stowflow.flows.metadata import read_flow_metadata
 from stowflow.runs import get_flow_run, list_flow_runs
 from stowflow.testing import assert_no_secret

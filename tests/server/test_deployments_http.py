@@ -10,7 +10,7 @@ from datetime import UTC
 import httpx
 import pytest
 from stowflow.db import utcnow
-from stowflow.deployments.registry import upsert_deployment
+from stowflow.deployments.records import upsert_deployment
 from stowflow.errors import NotFoundError
 from stowflow.runs import create_flow_run, find_deployment, get_flow_run, list_flow_runs
 from stowflow.schedules import ScheduleSpec, list_schedules, tick

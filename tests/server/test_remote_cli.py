@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from stowflow.blocks import Secret
 from stowflow.cli.app import main
-from stowflow.deployments.registry import upsert_deployment
+from stowflow.deployments.records import upsert_deployment
 from stowflow.runs import list_flow_runs, write_logs
 from stowflow.testing import assert_no_secret
 

@@ -105,9 +105,9 @@ def test_block_type_not_installed_names_the_distribution(monkeypatch) -> None:
 
 
 def test_block_type_recorded_but_module_gone_names_the_distribution() -> None:
-    from stowflow.blocks import store
+    from stowflow.blocks import documents
 
-    store.write_block_type("gone-creds", "Gone Creds", "stowflow_gone_xyz.blocks",
+    documents.write_block_type("gone-creds", "Gone Creds", "stowflow_gone_xyz.blocks",
                            "stowflow-gone-xyz", {})
     with pytest.raises(TemplateError, match="needs the 'stowflow-gone-xyz' package") as info:
         resolve("{{ stowflow.blocks.gone-creds.c }}", step="pull")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stowflow.blocks import Secret
-from stowflow.deployments.registry import upsert_deployment
+from stowflow.deployments.records import upsert_deployment
 from stowflow.runs import create_flow_run, get_flow_run, read_events, read_logs
 from stowflow.testing import assert_no_secret
 from stowflow.workers.pools import create_pool

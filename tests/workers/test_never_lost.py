@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from stowflow.db import dispose_engines
-from stowflow.deployments.registry import upsert_deployment
+from stowflow.deployments.records import upsert_deployment
 from stowflow.runs import create_flow_run, get_flow_run, is_final, read_events, read_logs
 from stowflow.testing.servers.postgres import (
     PostgresServer,

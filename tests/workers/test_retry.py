@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from stowflow.cli.app import main
-from stowflow.deployments.registry import upsert_deployment
+from stowflow.deployments.records import upsert_deployment
 from stowflow.errors import RunError
 from stowflow.runs import (
     create_flow_run,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from stowflow.blocks import Secret
-from stowflow.deployments.registry import upsert_deployment
+from stowflow.deployments.records import upsert_deployment
 from stowflow.runs import create_flow_run, get_flow_run, read_events, read_logs, request_cancel
 from stowflow.testing import assert_no_secret
 from stowflow.workers.claim import reap_crashed_runs

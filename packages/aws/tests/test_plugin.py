@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from stowflow import transfer
-from stowflow.blocks import store as block_store
+from stowflow.blocks import documents as block_store
 from stowflow.blocks.types import block_types
 from stowflow.cli.app import main
 from stowflow.deployments.recipes import recipes

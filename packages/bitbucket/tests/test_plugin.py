@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from stowflow.blocks import store
+from stowflow.blocks import documents
 from stowflow.blocks.types import block_types
 from stowflow.cli.app import main
 from stowflow.plugins import plugin_infos
@@ -29,7 +29,7 @@ def test_block_register_cli_records_both(capsys):
     assert main(["block", "register", "-m", "stowflow_bitbucket"]) == 0
     out = capsys.readouterr().out
     assert "bitbucket-credentials" in out and "bitbucket-repository" in out
-    recorded = {r.slug: r for r in store.list_block_types()}
+    recorded = {r.slug: r for r in documents.list_block_types()}
     assert recorded["bitbucket-credentials"].module == "stowflow_bitbucket.credentials"
     assert recorded["bitbucket-repository"].module == "stowflow_bitbucket.repository"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 from stowflow.blocks import Block
-from stowflow.blocks import store as block_store
+from stowflow.blocks import documents as block_store
 from stowflow.errors import RegistryAuthError
 from stowflow.testing import assert_no_secret
 from stowflow.testing.servers.docker import DockerDaemon, DockerRegistry

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import yaml
-from stowflow.blocks import store as block_store
+from stowflow.blocks import documents as block_store
 from stowflow.blocks.types import block_types
 from stowflow.cli.app import main
 from stowflow.deployments.recipes import recipes

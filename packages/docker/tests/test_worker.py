@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from stowflow.blocks import Secret
 from stowflow.cli.app import main
-from stowflow.deployments.registry import upsert_deployment
+from stowflow.deployments.records import upsert_deployment
 from stowflow.errors import DeploymentError, ImageNotFoundError
 from stowflow.runs import create_flow_run, get_flow_run, read_events, read_logs
 from stowflow.testing import assert_no_secret

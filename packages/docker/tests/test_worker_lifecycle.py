@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from stowflow.cli.app import main
-from stowflow.deployments.registry import upsert_deployment
+from stowflow.deployments.records import upsert_deployment
 from stowflow.errors import StowflowError
 from stowflow.runs import (
     create_flow_run,
@@ -388,7 +388,7 @@ def test_job_variables_a_container_cannot_honour_are_refused_at_deploy_time(
         docker_env: DockerDaemon, runner_image: str, project: Path,
         monkeypatch: pytest.MonkeyPatch, job_variables: dict[str, Any], message: str) -> None:
     create_pool("strict", type="docker", exist_ok=True)
-    from stowflow.deployments.registry import check_job_variables
+    from stowflow.deployments.records import check_job_variables
 
     with pytest.raises(StowflowError, match=message):
         check_job_variables("strict", {"image": runner_image, **job_variables})
@@ -403,7 +403,7 @@ def test_pool_defaults_from_the_cli_overridden_per_deployment(
                  "--job-variable", f"image={runner_image}", "--job-variable", "mem_limit=200m",
                  "--job-variable", f'volumes=["{data}:/data"]',
                  "--job-variable", "network_mode=none", "--job-variable", "auto_remove=false"]) == 0
-    from stowflow.deployments.registry import check_job_variables
+    from stowflow.deployments.records import check_job_variables
 
     own = {"mem_limit": "300m", "env": {"COLOUR": "blue"}}
     check_job_variables("defaults", own)  # the pool's image counts: it needs none of its own

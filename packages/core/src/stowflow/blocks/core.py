@@ -279,8 +279,8 @@ class Block(BaseModel):
 
 
 def document_store() -> ModuleType:
-    """Return :mod:`stowflow.blocks.store`, imported on first use (it needs the database,
+    """Return :mod:`stowflow.blocks.documents`, imported on first use (it needs the database,
     which defining or validating a block never does)."""
-    from stowflow.blocks import store
+    from stowflow.blocks import documents
 
-    return store
+    return documents

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stowflow.deployments.project import PROJECT_FILE, DeploymentSpec, ProjectConfig, load_project
+from stowflow.deployments.project import PROJECT_FILE, DeploymentConfig, ProjectConfig, load_project
 from stowflow.errors import DeploymentError
 from stowflow.flows.deploy import Confirm
 from stowflow.flows.metadata import read_flow_metadata
@@ -75,7 +75,7 @@ class DeployReport:
     missing_requirements: list[str] = field(default_factory=list)
 
 
-def select_deployments(config: ProjectConfig, names: list[str], all_: bool) -> list[DeploymentSpec]:
+def select_deployments(config: ProjectConfig, names: list[str], all_: bool) -> list[DeploymentConfig]:
     """Return the deployments ``names`` (or all) picks; raise :class:`DeploymentError` otherwise."""
     available = [spec.name for spec in config.deployments]
     if not available:
@@ -102,7 +102,7 @@ def select_deployments(config: ProjectConfig, names: list[str], all_: bool) -> l
     return [by_name[n] for n in dict.fromkeys(names)]
 
 
-def _effective(spec: DeploymentSpec, config: ProjectConfig, section: str) -> list[Any] | None:
+def _effective(spec: DeploymentConfig, config: ProjectConfig, section: str) -> list[Any] | None:
     own = getattr(spec, section)
     return own if own is not None else getattr(config, section)
 
@@ -153,7 +153,7 @@ def check_pull_steps(steps: list[Any] | None) -> None:
 
 
 def plan_deployment(
-    spec: DeploymentSpec, config: ProjectConfig, root: Path, outputs: dict[str, Any]
+    spec: DeploymentConfig, config: ProjectConfig, root: Path, outputs: dict[str, Any]
 ) -> PlannedDeployment:
     """Return what deploying ``spec`` records, given the build/push ``outputs``."""
     metadata = read_flow_metadata(spec.entrypoint, root)
@@ -191,7 +191,7 @@ def plan_deployment(
     )
 
 
-def check_schedules(config: ProjectConfig, chosen: list[DeploymentSpec], root: Path) -> None:
+def check_schedules(config: ProjectConfig, chosen: list[DeploymentConfig], root: Path) -> None:
     """Raise the file/line/field error of the first schedule whose runs would lack a
     required parameter (before anything is built, pushed or written)."""
     index_of = {spec.name: index for index, spec in enumerate(config.deployments)}
@@ -221,13 +221,13 @@ def deploy_project(
 
     Build then push steps run once per distinct set (in the project folder); each
     deployment's job variables are checked against its pool's type (a docker pool checks
-    that the image exists); then each deployment is recorded with :func:`~stowflow.deployments.registry.upsert_deployment`.
+    that the image exists); then each deployment is recorded with :func:`~stowflow.deployments.records.upsert_deployment`.
     With ``dry_run`` nothing runs and nothing is written. A missing work pool or queue
     is created when ``create_missing`` (or the function given, asked first) says so, else
     it fails the deploy before anything is built (see ``flows.deploy.ensure_work_pool``).
     """
-    from stowflow.deployments import registry
-    from stowflow.deployments.registry import check_job_variables, upsert_deployment
+    from stowflow.deployments import records
+    from stowflow.deployments.records import check_job_variables, upsert_deployment
     from stowflow.flows.deploy import check_work_pool, ensure_work_pool
 
     path = Path(project_file).expanduser().resolve()
@@ -278,6 +278,6 @@ def deploy_project(
             check_job_variables(str(plan.work_pool_name), plan.job_variables, plan.image)
         for plan in planned:
             values = {k: v for k, v in plan.__dict__.items() if k != "id"}
-            plan.id = upsert_deployment(registry.DeploymentSpec(**values))
+            plan.id = upsert_deployment(records.DeploymentSpec(**values))
     report.deployments = planned
     return report

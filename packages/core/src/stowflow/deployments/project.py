@@ -55,7 +55,7 @@ class WorkPoolSpec(BaseModel):
     job_variables: dict[str, Any] = Field(default_factory=dict, description="Job variables, e.g. env.")
 
 
-class DeploymentSpec(BaseModel):
+class DeploymentConfig(BaseModel):
     """One entry of ``deployments:``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -99,11 +99,11 @@ class ProjectConfig(BaseModel):
     build: list[Step] | None = Field(default=None, description="Steps that build (run once per deploy).")
     push: list[Step] | None = Field(default=None, description="Steps that upload code (once per deploy).")
     pull: list[Step] | None = Field(default=None, description="Steps a worker runs to fetch code.")
-    deployments: list[DeploymentSpec] = Field(default_factory=list, description="Deployments.")
+    deployments: list[DeploymentConfig] = Field(default_factory=list, description="Deployments.")
 
     @field_validator("deployments", mode="after")
     @classmethod
-    def _unique(cls, value: list[DeploymentSpec]) -> list[DeploymentSpec]:
+    def _unique(cls, value: list[DeploymentConfig]) -> list[DeploymentConfig]:
         seen: set[str] = set()
         for spec in value:
             if spec.name in seen:

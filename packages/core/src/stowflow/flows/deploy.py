@@ -31,7 +31,7 @@ def _image_entrypoint(flow: Flow) -> str:
 
 def check_work_pool(name: str) -> None:
     """Raise :class:`DeploymentError` unless work pool ``name`` exists."""
-    from stowflow.deployments.registry import work_pool_exists
+    from stowflow.deployments.records import work_pool_exists
 
     if not name or not isinstance(name, str):
         raise DeploymentError("a deployment needs a work pool name")
@@ -120,7 +120,7 @@ def deploy_flow(
     parameters, an invalid schedule or one whose runs would lack a required parameter. ``create_missing`` creates a missing work pool or queue instead
     of failing (for CI; ``stowflow deploy`` asks in a terminal).
     """
-    from stowflow.deployments.registry import (
+    from stowflow.deployments.records import (
         DeploymentSpec,
         check_job_variables,
         pool_worker_type,

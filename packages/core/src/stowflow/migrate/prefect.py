@@ -183,11 +183,11 @@ def rename_prefectignore(migration: Migration) -> Path:
 
 
 def _block_is_saved(slug: str, name: str) -> bool:
-    from stowflow.blocks import store
+    from stowflow.blocks import documents
     from stowflow.errors import BlockNotFoundError
 
     try:
-        store.read_document(slug, name)
+        documents.read_document(slug, name)
     except BlockNotFoundError:
         return False
     return True

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from stowflow.blocks import Block, get_block_class
-from stowflow.blocks import store as block_store
+from stowflow.blocks import documents as block_store
 from stowflow.blocks.types import known_block_types
 from stowflow.blocks.views import MASKED, masked_view
 from stowflow.errors import BlockError

@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from stowflow.blocks import Block
-from stowflow.blocks import store as block_store
+from stowflow.blocks import documents as block_store
 from stowflow.blocks.core import secret_fields_of
 from stowflow.blocks.types import known_block_types
 from stowflow.errors import BlockError

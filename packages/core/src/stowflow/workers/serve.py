@@ -51,7 +51,7 @@ def serve(flow: Flow, name: str, *, parameters: dict[str, Any] | None = None,
     ``limit`` caps concurrent runs; ``run_once`` takes what is scheduled now, runs it and
     returns (for scripts and tests). Returns the deployment id.
     """
-    from stowflow.deployments.registry import DeploymentSpec, upsert_deployment
+    from stowflow.deployments.records import DeploymentSpec, upsert_deployment
     from stowflow.workers.worker import Worker, default_worker_name
 
     if flow.storage is not None and flow.entrypoint:

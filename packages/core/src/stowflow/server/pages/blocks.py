@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import RedirectResponse, Response
 
 from stowflow.blocks import Block, get_block_class
-from stowflow.blocks import store as block_store
+from stowflow.blocks import documents as block_store
 from stowflow.blocks.types import known_block_types
 from stowflow.blocks.views import masked_view
 from stowflow.errors import BlockAlreadyExistsError, BlockError

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 from stowflow.db import DeploymentRecord, DeploymentVersionRecord, session
-from stowflow.deployments.registry import upsert_deployment
+from stowflow.deployments.records import upsert_deployment
 from stowflow.errors import DeploymentError
 
 PULL = [{"stowflow.deployments.steps.git_clone": {
