@@ -174,6 +174,7 @@ def materialise(mirror: Mirror, url: GitURL, env: GitEnv, target: Target, destin
                          "--init", "--recursive", "--depth", "1"], cwd=builder.root, env=env,
                         retry=True, action=f"submodule update of {url}")
             swap_in(builder.root, destination)
+            builder.cache.stamps.flush()  # what the builder noted (abort flushes on failure)
         except BaseException:
             builder.abort()
             raise
