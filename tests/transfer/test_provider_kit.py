@@ -11,6 +11,7 @@ from stowflow.errors import (
     StorageError,
     StorageNotFoundError,
     StorageTransientError,
+    StorageUnreachableError,
     UnsafePathError,
 )
 from stowflow.plugins import install_hints, reset_plugin_manager
@@ -196,3 +197,26 @@ def test_object_key(folder: str, path: str | None, key: str) -> None:
 def test_object_key_never_leaves_the_folder(path: str) -> None:
     with pytest.raises(UnsafePathError, match="would leave the folder 'proj'"):
         object_key("proj", path)
+
+
+def test_a_connect_timeout_is_retryable_and_a_refused_connection_unreachable_everywhere() -> None:
+    # The same transport failure means the same thing from every provider (AWS used to call a
+    # connect timeout unreachable, which the engine does not retry; Azure and GCP retried it).
+    import requests
+    from azure.core.exceptions import ServiceRequestError, ServiceRequestTimeoutError
+    from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
+    from stowflow_aws._errors import translate as aws
+    from stowflow_azure._errors import translate as azure
+    from stowflow_gcp._errors import translate as gcp
+
+    def az(exc: Exception) -> StorageError:
+        return azure(exc, store="az://c", action="get", key="k", endpoint="http://e",  # type: ignore[arg-type]
+                     container="c")
+
+    timeouts = [aws(ConnectTimeoutError(endpoint_url="http://127.0.0.1:1"), "s3://b", "get", "k"),
+                az(ServiceRequestTimeoutError("slow connect")),
+                gcp(requests.exceptions.ConnectTimeout("slow connect"), "gs://b/k", "get")]
+    assert [type(e) for e in timeouts] == [StorageTransientError] * 3
+    refused = [aws(EndpointConnectionError(endpoint_url="http://127.0.0.1:1"), "s3://b", "get", "k"),
+               az(ServiceRequestError("connection refused"))]
+    assert [type(e) for e in refused] == [StorageUnreachableError] * 2

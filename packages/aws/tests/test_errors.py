@@ -110,7 +110,7 @@ def client_error(code: str, status: int) -> ClientError:
     (client_error("WhateverBroke", 502), StorageTransientError),
     (client_error("InvalidRange", 416), StorageError),
     (EndpointConnectionError(endpoint_url="http://127.0.0.1:1"), StorageUnreachableError),
-    (ConnectTimeoutError(endpoint_url="http://127.0.0.1:1"), StorageUnreachableError),
+    (ConnectTimeoutError(endpoint_url="http://127.0.0.1:1"), StorageTransientError),
 ])
 def test_error_mapping(exc: Exception, expected: type[StorageError]) -> None:
     # Conditions the local server cannot be made to produce (throttling, 5xx) are mapped

@@ -97,8 +97,13 @@ def translate(exc: Exception, store: str, action: str, key: str | None = None) -
         if cls is StorageTransientError:
             return StorageTransientError(f"{where} failed: {detail or status} (retryable)")
         return StorageError(f"{where} failed: {detail or status}")
-    if isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ProxyConnectionError
-                  | SSLError):
+    if isinstance(exc, ConnectTimeoutError):
+        # A timeout is retryable for every provider (core's EXCEPTION_RULES; Azure's
+        # ServiceRequestTimeoutError, GCP's requests Timeout): only a refused connection or
+        # an unknown host is unreachable.
+        return StorageTransientError(f"{where} failed: timed out connecting ({_text(exc)}) "
+                                     "(retryable)")
+    if isinstance(exc, EndpointConnectionError | ProxyConnectionError | SSLError):
         return StorageUnreachableError(f"{where} failed: endpoint unreachable ({_text(exc)})",
                                        hint=_UNREACHABLE_HINT)
     if isinstance(exc, HTTPClientError | IncompleteReadError):
