@@ -16,19 +16,10 @@ no container running.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import inspect
 import json
-import logging
 import os
-import signal
 import sys
 import threading
-import time
-import traceback
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, TextIO
 
 MARKER = "\x1estowflow:"
@@ -44,25 +35,20 @@ def emit(message: dict[str, Any]) -> None:
         _out.flush()
 
 
-@contextlib.contextmanager
-def phase(name: str) -> Iterator[Any]:
-    """Time the block as phase ``name`` and report it: ok (or skipped), or failed if it raised."""
-    from stowflow.redact import redact_data
-    from stowflow.runs.logs import PhaseTimer
+class StdoutReporter:
+    """Reports the run's phases to the worker as messages (the container has no database)."""
 
-    timer = PhaseTimer()
-    start = time.perf_counter()
-    try:
-        yield timer
-    except BaseException as exc:
-        timer.details.setdefault("error", f"{type(exc).__name__}: {exc}")
-        emit({"event": {"phase": name, "status": "failed",
-                        "duration_s": time.perf_counter() - start,
-                        "details": redact_data(timer.details)}})
-        raise
-    emit({"event": {"phase": name, "status": timer.status,
-                    "duration_s": time.perf_counter() - start,
-                    "details": redact_data(timer.details)}})
+    def record(self, phase: str, status: str, duration_s: float,
+               details: dict[str, Any]) -> None:
+        """Send the phase's event."""
+        from stowflow.redact import redact_data
+
+        emit({"event": {"phase": phase, "status": status, "duration_s": duration_s,
+                        "details": redact_data(details)}})
+
+    def code_version(self, version: str) -> None:
+        """Send the code version the pull steps fetched."""
+        emit({"code_version": version[:200]})
 
 
 def _watch_stdin() -> None:
@@ -76,72 +62,6 @@ def _watch_stdin() -> None:
     threading.Thread(target=watch, name="stowflow-worker-watch", daemon=True).start()
 
 
-def _install(job: dict[str, Any], pull_steps: list[Any]) -> None:
-    """Open the run's environment (core's :mod:`stowflow.envs.run`, layers cached in the
-    image's volume) and install ``EXTRA_PIP_PACKAGES`` and missing ``requires:`` into it."""
-    from stowflow.envs import ENV_VAR, masked, parse_packages
-    from stowflow.envs.layers import split_installed
-    from stowflow.envs.run import enter
-    from stowflow.workers.execute import missing_step_requirements
-
-    def record(status: str, seconds: float, details: dict[str, Any]) -> None:
-        emit({"event": {"phase": "install", "status": status, "duration_s": seconds,
-                        "details": details}})
-
-    run_env = enter(used_by=job.get("deployment"), record=record)
-    packages, present = split_installed(parse_packages(os.environ.get(ENV_VAR)))
-    with phase("install") as p:
-        required = missing_step_requirements(pull_steps)
-        p.details.update(packages=masked(packages), requires=required)
-        if present:  # the image has them: a layer copy would never be imported
-            p.details["already_installed"] = present
-        if not packages and not required:
-            p.status = "skipped"
-            return
-        p.details.update(run_env.install([*packages, *required], source=ENV_VAR, report=False))
-        logging.getLogger("stowflow.run").info(
-            "installed for this run: %s (%s)", " ".join(p.details["inputs"]),
-            "cached" if p.details["cached"] else "built")
-
-
-def _transfer(pull_steps: list[Any]) -> Path:
-    from stowflow.steps import run_steps
-
-    with phase("transfer") as p:
-        outputs = run_steps(pull_steps) if pull_steps else {}
-        directory = Path(outputs.get("directory") or Path.cwd())
-        os.chdir(directory)
-        version = outputs.get("commit_sha") or outputs.get("version")
-        p.details.update(directory=str(directory), code_version=version, steps=len(pull_steps))
-        if version:
-            emit({"code_version": str(version)[:200]})
-    return directory
-
-
-def _run(job: dict[str, Any]) -> None:
-    from stowflow.flows import load_flow_from_entrypoint
-    from stowflow.workers.execute import PhaseFailed
-
-    current = "install"
-    try:
-        pull_steps = list(job.get("pull_steps") or [])
-        _install(job, pull_steps)
-        current = "transfer"
-        root = _transfer(pull_steps)
-        current = "import"
-        with phase("import") as p:
-            p.details["entrypoint"] = job["entrypoint"]
-            flow = load_flow_from_entrypoint(job["entrypoint"], root)
-            params = flow.validate_parameters(job.get("parameters") or {})
-        current = "run"
-        with phase("run"):
-            result = flow(**params)
-            if inspect.iscoroutine(result):
-                asyncio.run(result)
-    except (Exception, KeyboardInterrupt) as exc:
-        raise PhaseFailed(current, exc) from exc
-
-
 def main() -> int:
     """Read the job from stdin, run it, report everything on stdout; return the exit code."""
     line = sys.stdin.readline()
@@ -152,10 +72,15 @@ def main() -> int:
     job = json.loads(line)
     _watch_stdin()
 
-    from stowflow.errors import StowflowError
-    from stowflow.redact import install_logging_filter, redact, register_secret
-    from stowflow.workers.capture import LineWriter, LogSink, SinkHandler
-    from stowflow.workers.execute import PhaseFailed
+    from stowflow.redact import redact, register_secret
+    from stowflow.workers.capture import LogSink
+    from stowflow.workers.phases import (
+        PhaseFailed,
+        capture_output,
+        report_failure,
+        run_phases,
+        stop_on_sigterm,
+    )
 
     for secret in job.get("secrets") or []:
         register_secret(secret)
@@ -166,35 +91,19 @@ def main() -> int:
         return len(lines)
 
     sink = LogSink(job["run_id"], writer=send).start()
-    sys.stdout, sys.stderr = LineWriter(sink, "INFO"), LineWriter(sink, "ERROR")
-    handler = SinkHandler(sink)
-    handler.addFilter(lambda record: not (record.funcName == "logged_print"
-                                          and record.name.startswith("stowflow.flows.")))
-    logging.getLogger().addHandler(handler)
-    logging.getLogger().setLevel(logging.INFO)
-    install_logging_filter()
-
-    def on_term(signum: int, _frame: Any) -> None:
-        sink.emit("ERROR", f"run stopped by signal {signal.Signals(signum).name}")
-        sink.close()
-        os._exit(128 + signum)
-
-    signal.signal(signal.SIGTERM, on_term)  # PID 1 gets no default SIGTERM handling
+    finish = capture_output(sink)
+    stop_on_sigterm(sink)  # PID 1 gets no default SIGTERM handling
     emit({"running": True})
     final: dict[str, Any] = {"state": "COMPLETED", "message": None}
     code = 0
     try:
-        _run(job)
+        run_phases(StdoutReporter(), used_by=str(job.get("deployment")),
+                   entrypoint=job["entrypoint"], parameters=job.get("parameters") or {},
+                   pull_steps=list(job.get("pull_steps") or []), load_blocks=False)
     except PhaseFailed as failure:
-        cause = failure.__cause__
-        if cause is not None and not isinstance(cause, StowflowError):
-            sink.emit("ERROR", "".join(traceback.format_exception(cause)).rstrip())
-        sink.emit("ERROR", str(failure))
-        final, code = {"state": "FAILED", "message": str(failure)}, 1
+        final, code = {"state": "FAILED", "message": report_failure(sink, failure)}, 1
     finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        sink.close()
+        finish()
     emit({"final": final})
     return code
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,17 +74,28 @@ class PhaseTimer:
     status: str = "ok"
 
 
+#: Where a timed phase reports itself: ``record(phase, status, duration_s, details)``.
+PhaseRecorder = Callable[[str, str, float, dict[str, Any]], None]
+
+
 @contextlib.contextmanager
-def phase(run_id: str, name: str) -> Iterator[PhaseTimer]:
-    """Time the block as phase ``name`` and record one event: ok, or failed if it raised."""
+def timed_phase(name: str, record: PhaseRecorder) -> Iterator[PhaseTimer]:
+    """Time the block as phase ``name`` and report it once through ``record``: ok (or the
+    status the block set), or failed — with the error in its details — if it raised."""
     timer = PhaseTimer()
     start = time.perf_counter()
     try:
         yield timer
     except BaseException as exc:
         timer.details.setdefault("error", f"{type(exc).__name__}: {exc}")
-        record_event(run_id, name, status="failed", duration_s=time.perf_counter() - start,
-                     details=timer.details)
+        record(name, "failed", time.perf_counter() - start, timer.details)
         raise
-    record_event(run_id, name, status=timer.status, duration_s=time.perf_counter() - start,
-                 details=timer.details)
+    record(name, timer.status, time.perf_counter() - start, timer.details)
+
+
+def phase(run_id: str, name: str) -> contextlib.AbstractContextManager[PhaseTimer]:
+    """Time the block as phase ``name`` and record one event: ok, or failed if it raised."""
+    def record(phase_name: str, status: str, seconds: float, details: dict[str, Any]) -> None:
+        record_event(run_id, phase_name, status=status, duration_s=seconds, details=details)
+
+    return timed_phase(name, record)

@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 def _learn_run_secrets(run: FlowRunRecord) -> None:
     """Register the secrets of the blocks the run's pull steps use, as its subprocess did."""
     from stowflow.runs import deployment_for_run
-    from stowflow.workers.execute import load_pull_step_blocks
+    from stowflow.workers.phases import load_pull_step_blocks
 
     with contextlib.suppress(Exception):  # best effort: the run is being reported anyway
         load_pull_step_blocks(list(deployment_for_run(run).get("pull_steps") or []))
