@@ -76,7 +76,8 @@ def ensure_system_servers(session: nox.Session) -> None:
 #: What the Docker fixtures run (dockerd and the CLI, the registry, the base image's tools),
 #: by the program that shows the package is there.
 DOCKER_APT = {"dockerd": "docker.io", "docker-registry": "docker-registry",
-              "debootstrap": "debootstrap", "htpasswd": "apache2-utils"}
+              "debootstrap": "debootstrap", "htpasswd": "apache2-utils",
+              "openssl": "openssl"}  # openssl: the TLS certificates of the daemon's tcp port
 
 
 def ensure_docker_tools(session: nox.Session) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from typing import Any
 import pytest
 from stowflow.cli.app import main
 from stowflow.deployments.records import upsert_deployment
-from stowflow.errors import StowflowError
+from stowflow.errors import DaemonUnreachableError, StowflowError
 from stowflow.runs import (
     create_flow_run,
     get_flow_run,
@@ -30,11 +31,12 @@ from stowflow.runs import (
     request_cancel,
 )
 from stowflow.testing import assert_no_secret
-from stowflow.testing.servers.docker import DockerDaemon, DockerRegistry
+from stowflow.testing.servers.docker import DockerDaemon, DockerRegistry, make_tls_certificates
 from stowflow.workers.pools import create_pool
 from stowflow.workers.types import worker_type
 from stowflow.workers.worker import Worker
 from stowflow_docker import DockerImage, DockerRegistryCredentials
+from stowflow_docker._client import docker_client
 from stowflow_docker.images import build_image, push_image
 from stowflow_docker.worker import LABEL_RUN
 
@@ -436,3 +438,26 @@ def test_pool_defaults_from_the_cli_overridden_per_deployment(
         out = capsys.readouterr()
         assert message in " ".join((out.out + out.err).split()), (args, out)
         assert "Traceback" not in out.out + out.err
+
+
+def test_a_remote_daemon_over_tls(docker_env: DockerDaemon, runner_image: str, tmp_path: Path,
+                                  monkeypatch: pytest.MonkeyPatch,
+                                  containers: Callable[[str], list[str]]) -> None:
+    if docker_env.tls_host is None or docker_env.cert_path is None:
+        pytest.skip("the session's daemon was not started by the fixture: it has no TLS port")
+    monkeypatch.setenv("DOCKER_HOST", docker_env.tls_host)
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
+    monkeypatch.setenv("DOCKER_CERT_PATH", str(docker_env.cert_path))
+    run = create_flow_run(deploy("tlspool", runner_image, "flows.py:ping", auto_remove=False))
+    run_to_end("tlspool")
+    done = get_flow_run(run.id)
+    assert done.state == "COMPLETED", (done.state_message, logs_of(run.id))
+    assert "pong" in logs_of(run.id)
+    assert len(containers(run.id)) == 1  # the unix socket sees what the TLS client made
+
+    # A client certificate the daemon's CA did not sign: one clear error, no traceback.
+    stranger = make_tls_certificates(tmp_path / "stranger", name="stranger")
+    shutil.copyfile(docker_env.cert_path / "ca.pem", stranger / "ca.pem")
+    monkeypatch.setenv("DOCKER_CERT_PATH", str(stranger))
+    with pytest.raises(DaemonUnreachableError, match="TLS handshake with the Docker daemon"):
+        docker_client()

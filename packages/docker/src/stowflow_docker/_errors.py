@@ -43,6 +43,19 @@ def is_auth_failure(text: str) -> bool:
     return any(word in lowered for word in AUTH_WORDS)
 
 
+def _tls_failure(exc: BaseException, ssl_error: type[BaseException]) -> bool:
+    """Whether ``exc`` (or what it wraps: the SDK re-raises a failed version check) is a
+    failed TLS handshake."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            break
+        if isinstance(seen, ssl_error):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "SSLError(" in str(exc)
+
+
 def translate(exc: BaseException, action: str, image: str | None = None) -> StowflowError:
     """Return the stowflow error for an SDK failure of ``action`` on ``image``."""
     import docker.errors
@@ -51,6 +64,11 @@ def translate(exc: BaseException, action: str, image: str | None = None) -> Stow
     where = f"{action} {image}" if image else action
     if isinstance(exc, StowflowError):
         return exc
+    if _tls_failure(exc, requests.exceptions.SSLError):
+        return DaemonUnreachableError(
+            f"{where}: the TLS handshake with the Docker daemon failed",
+            hint="check DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem signed by the daemon's "
+                 "CA), DOCKER_TLS_VERIFY=1 and that DOCKER_HOST names the daemon's TLS port")
     if isinstance(exc, (requests.exceptions.ConnectionError, ConnectionError,
                         FileNotFoundError)) or (
             isinstance(exc, docker.errors.DockerException)

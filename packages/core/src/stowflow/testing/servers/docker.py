@@ -10,6 +10,11 @@ Fixtures (session scoped):
   default socket) when one answers; otherwise ``dockerd`` is started with its own data root,
   exec root, pidfile and unix socket under a temporary folder, and stopped at the end. The
   fixture sets ``DOCKER_HOST`` for the session so code under test talks to that daemon.
+  A daemon started here also listens on a 127.0.0.1 tcp port with TLS and client
+  certificates required (``--tlsverify``; a CA, server and client certificate made with
+  ``openssl``): :attr:`DockerDaemon.tls_host` and :attr:`DockerDaemon.cert_path` (the
+  ``DOCKER_CERT_PATH`` layout: ``ca.pem``, ``cert.pem``, ``key.pem``) reach it as a
+  remote daemon is reached.
 - ``docker_registry``: a :class:`DockerRegistry` on a free 127.0.0.1 port, requiring HTTP
   Basic auth from one htpasswd user (Docker treats ``127.0.0.0/8`` registries as insecure,
   so plain HTTP works without daemon configuration).
@@ -86,6 +91,10 @@ class DockerDaemon:
     host: str
     process: ServerProcess | None = None
     root: Path | None = None
+    #: ``tcp://127.0.0.1:PORT`` with TLS and client certificates (a daemon started here).
+    tls_host: str | None = None
+    #: The client's ``DOCKER_CERT_PATH`` for :attr:`tls_host`.
+    cert_path: Path | None = None
 
     @property
     def started_here(self) -> bool:
@@ -123,6 +132,36 @@ def _mounts_under(root: Path) -> list[str]:
     return sorted((p for p in points if p.startswith(f"{root}/")), key=len, reverse=True)
 
 
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def make_tls_certificates(folder: Path, *, name: str = "stowflow-test") -> Path:
+    """Make a CA, a server certificate for 127.0.0.1 and a client certificate in
+    ``folder`` (EC P-256, valid two days); return the client's ``DOCKER_CERT_PATH``."""
+    if shutil.which("openssl") is None:
+        raise RuntimeError("openssl is missing: apt-get install openssl")
+    folder.mkdir(parents=True, exist_ok=True)
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    _openssl("req", "-x509", *key, "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "2",
+             "-subj", f"/CN={name}-ca", cwd=folder)
+    (folder / "server.ext").write_text("subjectAltName=IP:127.0.0.1\n"
+                                       "extendedKeyUsage=serverAuth\n")
+    (folder / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
+    for who, cert in (("server", "server-cert.pem"), ("client", "cert.pem")):
+        keyfile = "server-key.pem" if who == "server" else "key.pem"
+        _openssl("req", *key, "-keyout", keyfile, "-out", f"{who}.csr",
+                 "-subj", f"/CN={name}-{who}", cwd=folder)
+        _openssl("x509", "-req", "-in", f"{who}.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem",
+                 "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", f"{who}.ext",
+                 cwd=folder)
+    client = folder / "client"
+    client.mkdir(exist_ok=True)
+    for source, target in (("ca.pem", "ca.pem"), ("cert.pem", "cert.pem"), ("key.pem", "key.pem")):
+        shutil.copyfile(folder / source, client / target)
+    return client
+
+
 def start_docker_daemon(timeout: float = 60.0) -> DockerDaemon:
     """Return the daemon ``DOCKER_HOST`` names (or the default one) if it answers, else
     start ``dockerd`` on a private socket (root needed) and return it."""
@@ -134,8 +173,17 @@ def start_docker_daemon(timeout: float = 60.0) -> DockerDaemon:
     # A short root keeps the unix socket paths under the 108-byte limit.
     root = Path(tempfile.mkdtemp(prefix="sfdock-", dir="/tmp"))
     host = f"unix://{root}/docker.sock"
+    tls = root / "tls"
+    try:
+        cert_path = make_tls_certificates(tls)
+    except Exception:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    tls_host = f"tcp://127.0.0.1:{free_port()}"
     argv = ["dockerd", "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
-            "--pidfile", str(root / "dockerd.pid"), "--host", host,
+            "--pidfile", str(root / "dockerd.pid"), "--host", host, "--host", tls_host,
+            "--tlsverify", "--tlscacert", str(tls / "ca.pem"),
+            "--tlscert", str(tls / "server-cert.pem"), "--tlskey", str(tls / "server-key.pem"),
             # Leave the host's firewall alone; containers that need 127.0.0.1 use
             # network_mode=host, builds use --network host.
             "--iptables=false", "--ip6tables=false", "--ip-masq=false",
@@ -147,7 +195,7 @@ def start_docker_daemon(timeout: float = 60.0) -> DockerDaemon:
     except Exception:
         shutil.rmtree(root, ignore_errors=True)
         raise
-    return DockerDaemon(host, process, root)
+    return DockerDaemon(host, process, root, tls_host=tls_host, cert_path=cert_path)
 
 
 @dataclass
