@@ -57,7 +57,7 @@ EXIT_NOT_STARTED = 75
 
 #: Re-exported: the phases live in :mod:`stowflow.workers.phases` (shared with containers).
 __all__ = ["EXIT_NOT_STARTED", "RUN_ENV", "WORKER_ENV", "PhaseFailed", "describe",
-           "load_pull_step_blocks", "main", "missing_step_requirements", "wait_for_handoff"]
+           "load_pull_step_blocks", "main", "missing_step_requirements", "preimport"]
 
 
 def _run_phases(run_id: str) -> None:
