@@ -72,7 +72,7 @@ def main() -> int:
     workers: list[subprocess.Popen[bytes]] = []
     try:
         os.environ["STOWFLOW_DOCKER_BASE_IMAGE"] = ensure_python_base_image(daemon)
-        from stowflow.deployments.registry import upsert_deployment
+        from stowflow.deployments.records import upsert_deployment
         from stowflow.workers.pools import create_pool
         from stowflow_docker.dockerfile import CODE_DIR
         from stowflow_docker.images import DockerImage, build_image
