@@ -311,6 +311,41 @@ def test_fork_server_forks_each_run_unless_env_needs_a_fresh_interpreter(
     assert not list((run_dir("x").parent).glob(".fork-server-*"))
 
 
+def test_a_fork_server_slow_to_answer_is_retired_without_a_second_process_for_the_run(
+        stowflow_database, project, monkeypatch):
+    """A fork request not answered in time (a server still warming up on a loaded machine)
+    used to fall back to a fresh interpreter while the server still forked its child: two
+    processes raced for one run and the loser's 'cannot become RUNNING' crashed it. Now the
+    slow server is retired, its answer is awaited and becomes the run; the next run gets a
+    new server."""
+    from stowflow.runs import read_states
+    from stowflow.workers import forkserver
+    from stowflow.workers.claim import claim_runs
+    from stowflow.workers.runner import ForkedRun, SubprocessLauncher
+
+    monkeypatch.setattr(forkserver, "ANSWER_WAIT_S", 0.0)  # no server answers in no time
+    launcher = SubprocessLauncher()
+    try:
+        launcher.warm()
+        slow = launcher._server
+        assert slow is not None
+        run = create_flow_run(deploy(project), {"name": "once", "mode": "state"})
+        (claimed,) = claim_runs("w", 1, pool="pool")
+        handle = launcher.launch(claimed, "w")
+        assert isinstance(handle, ForkedRun) and handle.server is slow
+        assert handle.wait(timeout=120) == 0
+        handle.cleanup()
+        assert get_flow_run(run.id).state == "COMPLETED"
+        assert [s.state for s in read_states(run.id)].count("RUNNING") == 1
+        assert messages(run.id).count("Hello once!") == 1
+        assert launcher._server is None  # retired; it exits once its child has
+        slow.process.wait(timeout=30)
+        launcher.warm()
+        assert launcher._server is not None and launcher._server is not slow
+    finally:
+        launcher.close()
+
+
 def _start_cli_worker() -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "stowflow", "worker", "start", "--pool", "pool",

@@ -45,6 +45,11 @@ from typing import Any
 
 from stowflow.workers import lifeline
 
+#: Seconds the worker waits for the server to answer a fork request before retiring it.
+ANSWER_WAIT_S = 10.0
+#: Seconds a retired server still has to answer the request it holds before it is killed.
+ABANDON_WAIT_S = 60.0
+
 
 def _apply(request: dict[str, Any], server_pid: int) -> None:
     """In the child: become the run's process (group, output, environment, lifeline)."""
@@ -251,9 +256,11 @@ class ForkServer:
         return not self._closed and self.process.poll() is None
 
     def fork(self, run_id: str, env: dict[str, str], cwd: Path, output: Path,
-             timeout: float = 10.0) -> int | None:
+             timeout: float | None = None) -> int | None:
         """Ask for a child running ``run_id``; return its pid (``None``: the server is gone
-        or did not answer within ``timeout``)."""
+        or did not answer within ``timeout``, default :data:`ANSWER_WAIT_S` — then see
+        :meth:`abandon`)."""
+        timeout = ANSWER_WAIT_S if timeout is None else timeout
         request = {"run_id": run_id, "env": env, "cwd": str(cwd), "output": str(output)}
         try:
             assert self.process.stdin is not None
@@ -263,6 +270,33 @@ class ForkServer:
             return None
         with self._cond:
             self._cond.wait_for(lambda: run_id in self._pids or self._closed, timeout)
+            return self._pids.pop(run_id, None)
+
+    def abandon(self, run_id: str, timeout: float = ABANDON_WAIT_S) -> int | None:
+        """Retire a server that did not answer the fork request for ``run_id`` in time.
+
+        It takes no further requests (its stdin closes; the worker starts a new one), but
+        the request it already read is still served: a slow answer (a server still warming
+        up on a loaded machine) must not lead to a second process for the same run. Returns
+        the pid of the child it forks for ``run_id``, or ``None`` once no child can come —
+        the server exited, or was killed after ``timeout`` without answering. The server's
+        folder is removed when it exits (after its children).
+        """
+        with contextlib.suppress(OSError, ValueError):
+            if self.process.stdin is not None:
+                self.process.stdin.close()
+        with self._cond:
+            answered = self._cond.wait_for(lambda: run_id in self._pids or self._closed,
+                                           timeout)
+        if not answered:  # hung: kill it, then take any answer it wrote before dying
+            with contextlib.suppress(OSError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+            with self._cond:
+                self._cond.wait_for(lambda: self._closed, 10)
+        threading.Thread(target=self.close, kwargs={"timeout": None}, daemon=True,
+                         name="stowflow-fork-server-retired").start()
+        with self._cond:
             return self._pids.pop(run_id, None)
 
     def exit_code(self, run_id: str, pid: int) -> int | None:
@@ -277,9 +311,9 @@ class ForkServer:
             return lifeline.EXIT_WORKER_GONE
         return None
 
-    def close(self, timeout: float = 10.0) -> None:
+    def close(self, timeout: float | None = 10.0) -> None:
         """Stop the server: it waits for its children, then exits (killed after
-        ``timeout``); its folder is removed."""
+        ``timeout`` seconds; ``None``: no limit); its folder is removed."""
         with contextlib.suppress(OSError, ValueError):
             if self.process.stdin is not None:
                 self.process.stdin.close()

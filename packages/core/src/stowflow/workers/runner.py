@@ -266,9 +266,11 @@ class SubprocessLauncher:
         if server is None or not server.alive():
             return None
         pid = server.fork(run_id, env, work, base / "output.log")
-        if pid is None:  # it died (or hung): a fresh one on the next warm()
-            self.close()
-            return None
+        if pid is None:  # slow, hung or dead: retire it (a fresh one on the next warm())
+            self._server = None
+            pid = server.abandon(run_id)  # the request it holds may still become the run
+            if pid is None:
+                return None
         return ForkedRun(run_id, server, pid, base, base / "output.log",
                          keep=self.keep_workspaces)
 
