@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from stowflow import hookimpl
+from stowflow.deployments.recipes import object_store_recipe
 
 if TYPE_CHECKING:
     from stowflow.transfer import ObjectStore
@@ -16,25 +17,11 @@ if TYPE_CHECKING:
 #: The distribution the scheme table (stowflow.transfer.schemes) names for this store.
 DISTRIBUTION = "stowflow-aws"
 
-RECIPE = """\
-# stowflow.yaml for {project_name}: code is pushed to S3 (or an S3-compatible store) on
-# deploy and pulled from it by the worker before each run.
-build: null
-push:
-- stowflow_aws.deployments.steps.push_to_s3:
-    id: push_code
-    requires: stowflow-aws>=0.1
-    bucket: my-bucket
-    folder: {project_name}
-    credentials: "{{{{ stowflow.blocks.aws-credentials.my-creds }}}}"
-pull:
-- stowflow_aws.deployments.steps.pull_from_s3:
-    id: pull_code
-    requires: stowflow-aws>=0.1
-    bucket: "{{{{ push_code.bucket }}}}"
-    folder: "{{{{ push_code.folder }}}}"
-    credentials: "{{{{ stowflow.blocks.aws-credentials.my-creds }}}}"
-"""
+RECIPE = object_store_recipe(
+    service="S3 (or an S3-compatible store)",
+    push_step="stowflow_aws.deployments.steps.push_to_s3",
+    pull_step="stowflow_aws.deployments.steps.pull_from_s3",
+    place="bucket", credentials_slug="aws-credentials")
 
 
 @hookimpl

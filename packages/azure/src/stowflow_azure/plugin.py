@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from stowflow import hookimpl
+from stowflow.deployments.recipes import object_store_recipe
 
 if TYPE_CHECKING:
     from stowflow.transfer import ObjectStore
@@ -16,25 +17,11 @@ if TYPE_CHECKING:
 #: The distribution the scheme table (stowflow.transfer.schemes) names for this store.
 DISTRIBUTION = "stowflow-azure"
 
-RECIPE = """\
-# stowflow.yaml for {project_name}: code is pushed to Azure Blob Storage on deploy
-# and pulled from it by the worker before each run.
-build: null
-push:
-- stowflow_azure.deployments.steps.push_to_azure_blob_storage:
-    id: push_code
-    requires: stowflow-azure>=0.1
-    container: my-container
-    folder: {project_name}
-    credentials: "{{{{ stowflow.blocks.azure-blob-credentials.my-creds }}}}"
-pull:
-- stowflow_azure.deployments.steps.pull_from_azure_blob_storage:
-    id: pull_code
-    requires: stowflow-azure>=0.1
-    container: "{{{{ push_code.container }}}}"
-    folder: "{{{{ push_code.folder }}}}"
-    credentials: "{{{{ stowflow.blocks.azure-blob-credentials.my-creds }}}}"
-"""
+RECIPE = object_store_recipe(
+    service="Azure Blob Storage",
+    push_step="stowflow_azure.deployments.steps.push_to_azure_blob_storage",
+    pull_step="stowflow_azure.deployments.steps.pull_from_azure_blob_storage",
+    place="container", credentials_slug="azure-blob-credentials")
 
 
 @hookimpl

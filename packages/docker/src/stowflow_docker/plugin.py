@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from stowflow import hookimpl
+from stowflow.deployments.recipes import deployments_section
 
 RECIPE = """\
 # stowflow.yaml for {project_name}: the code is baked into a Docker image on deploy;
@@ -23,22 +24,7 @@ push: null
 pull:
 - stowflow.deployments.steps.set_working_directory:
     directory: /opt/stowflow/flows
-deployments:
-- name: {project_name}
-  entrypoint: {entrypoint}
-  parameters: {{}}
-  work_pool:
-    name: my-docker-pool
-    work_queue_name: null
-    job_variables:
-      image: "{{{{ build-image.image }}}}"
-  tags: []
-  version: null
-  description: null
-  concurrency_limit: null
-  enforce_parameter_schema: true
-  schedules: []
-"""
+""" + deployments_section("my-docker-pool", image="{{ build-image.image }}")
 
 
 @hookimpl

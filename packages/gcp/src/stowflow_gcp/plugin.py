@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from stowflow import hookimpl
+from stowflow.deployments.recipes import object_store_recipe
 
 if TYPE_CHECKING:
     from stowflow.transfer import ObjectStore
@@ -21,25 +22,11 @@ _STORE_OPTIONS = ("project", "max_concurrency", "page_size", "chunk_size",
                   "resumable_threshold", "sliced_download_threshold", "download_workers",
                   "timeout")
 
-RECIPE = """\
-# stowflow.yaml for {project_name}: code is pushed to Google Cloud Storage on deploy
-# and pulled from it by the worker before each run.
-build: null
-push:
-- stowflow_gcp.deployments.steps.push_to_gcs:
-    id: push_code
-    requires: stowflow-gcp>=0.1
-    bucket: my-bucket
-    folder: {project_name}
-    credentials: "{{{{ stowflow.blocks.gcp-credentials.my-creds }}}}"
-pull:
-- stowflow_gcp.deployments.steps.pull_from_gcs:
-    id: pull_code
-    requires: stowflow-gcp>=0.1
-    bucket: "{{{{ push_code.bucket }}}}"
-    folder: "{{{{ push_code.folder }}}}"
-    credentials: "{{{{ stowflow.blocks.gcp-credentials.my-creds }}}}"
-"""
+RECIPE = object_store_recipe(
+    service="Google Cloud Storage",
+    push_step="stowflow_gcp.deployments.steps.push_to_gcs",
+    pull_step="stowflow_gcp.deployments.steps.pull_from_gcs",
+    place="bucket", credentials_slug="gcp-credentials")
 
 
 @hookimpl

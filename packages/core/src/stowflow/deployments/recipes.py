@@ -17,19 +17,76 @@ from stowflow.plugins import Collected, get_plugin_manager
 
 NAME_LINE = "name: {project_name}\n"
 
-DEPLOYMENTS_SECTION = """\
-deployments:
-- name: {project_name}
-  entrypoint: {entrypoint}
-  parameters: {{}}
-  work_pool: {{name: my-pool, work_queue_name: null, job_variables: {{}}}}
-  tags: []
-  version: null
-  description: null
-  concurrency_limit: null
-  enforce_parameter_schema: true
-  schedules: []
-"""
+
+def deployments_section(work_pool: str = "my-pool", image: str | None = None) -> str:
+    """Return the standard ``deployments`` section (a ``str.format`` template, fields
+    ``{project_name}`` and ``{entrypoint}``) for a pool named ``work_pool``.
+
+    ``image`` (a value or a ``{{ step.output }}`` placeholder) becomes the deployment's
+    ``image`` job variable, as a recipe that runs its code in containers needs.
+    """
+    job_variables = "{{}}" if image is None else "{{image: " + _literal(f'"{image}"') + "}}"
+    return (
+        "deployments:\n"
+        "- name: {project_name}\n"
+        "  entrypoint: {entrypoint}\n"
+        "  parameters: {{}}\n"
+        f"  work_pool: {{{{name: {work_pool}, work_queue_name: null, "
+        f"job_variables: {job_variables}}}}}\n"
+        "  tags: []\n"
+        "  version: null\n"
+        "  description: null\n"
+        "  concurrency_limit: null\n"
+        "  enforce_parameter_schema: true\n"
+        "  schedules: []\n"
+    )
+
+
+#: The section :func:`complete_recipe` adds to a recipe that has none.
+DEPLOYMENTS_SECTION = deployments_section()
+
+
+def _literal(text: str) -> str:
+    """``text`` escaped so that ``str.format`` gives it back unchanged."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def _quoted_placeholder(expression: str) -> str:
+    """``"{{ expression }}"`` as a YAML string, escaped for ``str.format``."""
+    return _literal('"{{ ' + expression + ' }}"')
+
+
+def object_store_recipe(*, service: str, push_step: str, pull_step: str, place: str,
+                        credentials_slug: str) -> str:
+    """Return the ``build``/``push``/``pull`` recipe of an object-store provider.
+
+    The code is pushed on deploy by ``push_step`` and pulled before each run by
+    ``pull_step`` (full step addresses, whose distribution is the ``requires:``) into
+    ``place`` (the step argument naming the bucket or container), with credentials from
+    a block of type ``credentials_slug`` named ``my-creds``. ``service`` names the store
+    in the header comment.
+    """
+    distribution = push_step.split(".", 1)[0].replace("_", "-")
+    credentials = _quoted_placeholder(f"stowflow.blocks.{credentials_slug}.my-creds")
+    return (
+        f"# stowflow.yaml for {{project_name}}: code is pushed to {service}\n"
+        "# on deploy and pulled from it by the worker before each run.\n"
+        "build: null\n"
+        "push:\n"
+        f"- {push_step}:\n"
+        "    id: push_code\n"
+        f"    requires: {distribution}>=0.1\n"
+        f"    {place}: my-{place}\n"
+        "    folder: {project_name}\n"
+        f"    credentials: {credentials}\n"
+        "pull:\n"
+        f"- {pull_step}:\n"
+        "    id: pull_code\n"
+        f"    requires: {distribution}>=0.1\n"
+        f"    {place}: {_quoted_placeholder('push_code.' + place)}\n"
+        f"    folder: {_quoted_placeholder('push_code.folder')}\n"
+        f"    credentials: {credentials}\n"
+    )
 
 _TOP_LEVEL = re.compile(r"^(name|deployments):", re.MULTILINE)
 
