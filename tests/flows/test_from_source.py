@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -244,11 +243,12 @@ def test_a_failing_block_pull_leaves_nothing_behind(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dest"]
 
 
-def test_serve_delegates_to_the_workers_area(monkeypatch) -> None:
+def test_serve_delegates_to_serve_flow(monkeypatch) -> None:
+    import stowflow.flows.serve
+
     seen = {}
-    fake = types.ModuleType("stowflow.workers.serve")
-    fake.serve = lambda f, name, **kw: seen.update(flow=f, name=name, **kw) or "served"
-    monkeypatch.setitem(sys.modules, "stowflow.workers.serve", fake)
+    monkeypatch.setattr(stowflow.flows.serve, "serve_flow",
+                        lambda f, name, **kw: seen.update(flow=f, name=name, **kw) or "served")
 
     @flow
     def served() -> None:

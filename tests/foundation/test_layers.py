@@ -33,7 +33,6 @@ LAYERS = {area: rank for rank, areas in enumerate([
 #: Imports under ``if TYPE_CHECKING:`` never run and are not edges.
 UPWARD_CALLS = {
     ("stowflow", "flows"): "the root package re-exports @flow lazily",
-    ("stowflow.flows.core", "workers"): "Flow.serve starts a worker for its deployment",
     ("stowflow.git._plugin", "storage"): "core's git built-in claims git URLs as GitRepository",
     ("stowflow.steps._plugin", "deployments"): "the public step addresses live in deployments",
     ("stowflow.transfer._plugin", "storage"): "core's transfer built-in claims URLs as RemoteStorage",

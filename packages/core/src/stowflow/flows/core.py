@@ -254,9 +254,9 @@ class Flow:
 
     def serve(self, name: str, **kwargs: Any) -> Any:
         """Create deployment ``name`` and run its runs in this process (until Ctrl-C)."""
-        from stowflow.workers.serve import serve
+        from stowflow.flows.serve import serve_flow
 
-        return serve(self, name, **kwargs)
+        return serve_flow(self, name, **kwargs)
 
 
 @overload

@@ -6,8 +6,6 @@
 - :mod:`~stowflow.workers.runner`: starting a run's process (forked by the fork server);
 - :mod:`~stowflow.workers.forkserver`: the prepared parent that forks one process per run;
 - :mod:`~stowflow.workers.execute`: the run subprocess and its phases;
-- :mod:`~stowflow.workers.serve`: ``flow.serve`` (use ``Flow.serve``; a lazy ``serve`` name
-  here would be shadowed by the submodule of the same name).
 
 Imports are lazy: ``from stowflow.workers import Worker`` loads only what it needs.
 """

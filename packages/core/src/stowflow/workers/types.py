@@ -44,7 +44,10 @@ class WorkerType:
       variables over its pool's defaults (an image that must exist); raises a
       :class:`~stowflow.errors.StowflowError` to refuse the deployment;
     - ``check_pool_defaults(job_variables)``: checks the defaults ``work-pool create
-      --job-variable`` gives a pool (values only: a deployment may add what is missing).
+      --job-variable`` gives a pool (values only: a deployment may add what is missing);
+    - ``serve(deployment_ids, limit=, poll_interval=, run_once=)``: runs those deployments'
+      runs from this process until stopped, returning how many ran (``flow.serve``; the
+      ``process`` type has it, so ``flows`` starts a worker without importing ``workers``).
     """
 
     name: str
@@ -54,6 +57,7 @@ class WorkerType:
     deploy_image: Callable[..., DeployedImage] | None = None
     check_job_variables: Callable[[dict[str, Any]], None] | None = None
     check_pool_defaults: Callable[[dict[str, Any]], None] | None = None
+    serve: Callable[..., int] | None = None
 
 
 def _collect_worker_types() -> dict[str, WorkerType]:

@@ -3,8 +3,10 @@
 The deployment's pull step is the flow's own storage when it came from ``from_source``,
 or ``set_working_directory`` to where its file lives for local code. This process then
 polls for runs of that deployment only and executes each in a subprocess, exactly as a
-process worker does (fresh workspace, phases, logs, cancel). The first Ctrl-C stops
-taking runs and waits for those in flight; a second cancels them.
+process worker does (fresh workspace, phases, logs, cancel) — through the ``process``
+worker type's ``serve`` (``workers.types``), so this module, like the rest of ``flows``,
+imports nothing of the workers above it. The first Ctrl-C stops taking runs and waits for
+those in flight; a second cancels them.
 """
 
 from __future__ import annotations
@@ -14,11 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stowflow.errors import FlowError
+from stowflow.flows.deploy import LOCAL_PULL_STEP
 
 if TYPE_CHECKING:
     from stowflow.flows import Flow
-
-LOCAL_PULL_STEP = "stowflow.deployments.steps.set_working_directory"
 
 
 def local_source(flow: Flow) -> tuple[str, list[dict[str, Any]]]:
@@ -40,7 +41,7 @@ def local_source(flow: Flow) -> tuple[str, list[dict[str, Any]]]:
     return entrypoint, [{LOCAL_PULL_STEP: {"directory": str(root)}}]
 
 
-def serve(flow: Flow, name: str, *, parameters: dict[str, Any] | None = None,
+def serve_flow(flow: Flow, name: str, *, parameters: dict[str, Any] | None = None,
           description: str | None = None, tags: list[str] | None = None,
           version: str | None = None, job_variables: dict[str, Any] | None = None,
           enforce_parameter_schema: bool = True, limit: int = 4,
@@ -52,7 +53,7 @@ def serve(flow: Flow, name: str, *, parameters: dict[str, Any] | None = None,
     returns (for scripts and tests). Returns the deployment id.
     """
     from stowflow.deployments.records import DeploymentSpec, upsert_deployment
-    from stowflow.workers.worker import Worker, default_worker_name
+    from stowflow.workers.types import worker_type
 
     if flow.storage is not None and flow.entrypoint:
         entrypoint, pull_steps = flow.entrypoint, [flow.storage.to_pull_step()]
@@ -72,6 +73,7 @@ def serve(flow: Flow, name: str, *, parameters: dict[str, Any] | None = None,
         print(f"Serving {flow.name}/{name}. Start a run with:\n"
               f"  stowflow deployment run '{flow.name}/{name}'\n"
               "Ctrl-C to stop.", flush=True)
-    Worker(deployment_ids=[deployment_id], name=f"serve-{default_worker_name()}", limit=limit,
-           poll_interval=poll_interval).start(run_once=run_once)
+    serve = worker_type("process").serve
+    assert serve is not None  # core's process type always runs deployments in place
+    serve([deployment_id], limit=limit, poll_interval=poll_interval, run_once=run_once)
     return deployment_id
