@@ -72,3 +72,17 @@ def test_sink_handler_formats_records_with_their_level():
         logger.removeHandler(handler)
     sink.close()
     assert written == [("WARNING", "capture-test: careful now")]
+
+
+def test_a_sink_without_interval_writes_each_line_as_it_is_printed():
+    """What a container's run uses: a line is out before the next statement runs, so a
+    process killed right after a print (out of memory) has already sent it."""
+    sink, written = make_sink(flush_interval=None)
+    sink.start()
+    out = LineWriter(sink, "INFO")
+    out.write("hog started\n")
+    assert written == [("INFO", "hog started")]
+    out.write("half")
+    assert written == [("INFO", "hog started")]  # a partial line waits for its end
+    sink.close()
+    assert written == [("INFO", "hog started")]

@@ -90,7 +90,9 @@ def main() -> int:
         emit({"logs": [[level, redact(message)] for level, message in lines]})
         return len(lines)
 
-    sink = LogSink(job["run_id"], writer=send).start()
+    # Each line goes out as it is printed: a container killed for its memory would lose
+    # whatever a buffer still held, and those are the lines that say what it was doing.
+    sink = LogSink(job["run_id"], writer=send, flush_interval=None).start()
     finish = capture_output(sink)
     stop_on_sigterm(sink)  # PID 1 gets no default SIGTERM handling
     emit({"running": True})

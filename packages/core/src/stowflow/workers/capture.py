@@ -22,9 +22,14 @@ from stowflow.runs.logs import write_logs
 
 
 class LogSink:
-    """A buffer of ``(level, message)`` lines flushed to the run log by a daemon thread."""
+    """A buffer of ``(level, message)`` lines flushed to the run log by a daemon thread.
 
-    def __init__(self, run_id: str, flush_interval: float = 0.25,
+    With ``flush_interval=None`` there is no thread and no buffer: each line is written as
+    it is emitted — for a cheap writer (a pipe) whose process may be killed at any moment
+    (a container hitting its memory limit), so the last lines before the kill are not lost.
+    """
+
+    def __init__(self, run_id: str, flush_interval: float | None = 0.25,
                  writer: Callable[[str, list[tuple[str, str]]], int] = write_logs,
                  max_lines: int = 100_000, max_chars: int = 20_000) -> None:
         self.run_id = run_id
@@ -40,8 +45,9 @@ class LogSink:
         self._thread = threading.Thread(target=self._loop, name="stowflow-log-sink", daemon=True)
 
     def start(self) -> LogSink:
-        """Start the flushing thread; return self."""
-        self._thread.start()
+        """Start the flushing thread (none when lines are written as emitted); return self."""
+        if self.flush_interval is not None:
+            self._thread.start()
         return self
 
     def emit(self, level: str, message: str) -> None:
@@ -55,6 +61,8 @@ class LogSink:
                 return
             self._accepted += 1
             self._lines.append((level, message))
+        if self.flush_interval is None:
+            self.flush()
 
     def flush(self) -> None:
         """Write every queued line now."""
@@ -64,6 +72,7 @@ class LogSink:
             self._writer(self.run_id, lines)
 
     def _loop(self) -> None:
+        assert self.flush_interval is not None
         while not self._stop.wait(self.flush_interval):
             try:
                 self.flush()
