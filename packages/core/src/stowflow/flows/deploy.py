@@ -1,4 +1,4 @@
-"""``Flow.deploy``: turn a flow (with its source) into a recorded deployment."""
+"""``Flow.deploy`` and ``Flow.serve``: turn a flow (with its source) into a recorded deployment."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stowflow.errors import DeploymentError
+from stowflow.errors import DeploymentError, FlowError
 
 LOCAL_PULL_STEP = "stowflow.deployments.steps.set_working_directory"
 
@@ -201,3 +201,50 @@ def _schedules(flow: Flow, parameters: dict[str, Any] | None, **given: Any) -> l
                 f"required parameter(s) {', '.join(repr(m) for m in missing)}",
                 hint="pass them in parameters= or in the schedule's 'parameters'")
     return specs
+
+
+def local_source(flow: Flow) -> tuple[str, list[dict[str, Any]]]:
+    """Return ``(entrypoint, pull_steps)`` for a flow defined in a local file.
+
+    The root is the working directory when the file lies under it (so the flow's own
+    imports resolve as they do when the user runs it), else the file's folder.
+    """
+    if flow.fn is None:
+        raise FlowError(f"flow '{flow.name}' has neither a function nor a source")
+    try:
+        file = Path(inspect.getfile(flow.fn)).resolve()
+    except TypeError as exc:
+        raise FlowError(f"flow '{flow.name}': cannot tell which file defines it",
+                        hint="define the flow in a .py file, or use from_source") from exc
+    cwd = Path.cwd().resolve()
+    root = cwd if file.is_relative_to(cwd) else file.parent
+    entrypoint = f"{file.relative_to(root).as_posix()}:{flow.fn.__qualname__}"
+    return entrypoint, [{LOCAL_PULL_STEP: {"directory": str(root)}}]
+
+
+def record_served_deployment(flow: Flow, name: str, *,
+                             parameters: dict[str, Any] | None = None,
+                             description: str | None = None, tags: list[str] | None = None,
+                             version: str | None = None,
+                             job_variables: dict[str, Any] | None = None,
+                             enforce_parameter_schema: bool = True) -> str:
+    """Record the pool-less deployment ``flow.serve(name)`` runs; return its id.
+
+    Its pull step is the flow's storage when it came from ``from_source``, else
+    ``set_working_directory`` to the flow's local folder (:func:`local_source`).
+    """
+    from stowflow.deployments.records import DeploymentSpec, upsert_deployment
+
+    if flow.storage is not None and flow.entrypoint:
+        entrypoint, pull_steps = flow.entrypoint, [flow.storage.to_pull_step()]
+    else:
+        entrypoint, pull_steps = local_source(flow)
+    if parameters:
+        flow.validate_parameters(parameters, partial=True)
+    return upsert_deployment(DeploymentSpec(
+        name=name, flow_name=flow.name, entrypoint=entrypoint, work_pool_name=None,
+        job_variables=job_variables, parameters=parameters,
+        parameter_schema=flow.parameter_schema,
+        enforce_parameter_schema=enforce_parameter_schema, pull_steps=pull_steps, tags=tags,
+        description=description if description is not None else flow.description,
+        version=version if version is not None else flow.version))

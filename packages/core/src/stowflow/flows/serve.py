@@ -11,63 +11,32 @@ those in flight; a second cancels them.
 
 from __future__ import annotations
 
-import inspect
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stowflow.errors import FlowError
-from stowflow.flows.deploy import LOCAL_PULL_STEP
+from stowflow.flows.deploy import record_served_deployment
 
 if TYPE_CHECKING:
     from stowflow.flows import Flow
 
 
-def local_source(flow: Flow) -> tuple[str, list[dict[str, Any]]]:
-    """Return ``(entrypoint, pull_steps)`` for a flow defined in a local file.
-
-    The root is the working directory when the file lies under it (so the flow's own
-    imports resolve as they do when the user runs it), else the file's folder.
-    """
-    if flow.fn is None:
-        raise FlowError(f"flow '{flow.name}' has neither a function nor a source")
-    try:
-        file = Path(inspect.getfile(flow.fn)).resolve()
-    except TypeError as exc:
-        raise FlowError(f"flow '{flow.name}': cannot tell which file defines it",
-                        hint="define the flow in a .py file, or use from_source") from exc
-    cwd = Path.cwd().resolve()
-    root = cwd if file.is_relative_to(cwd) else file.parent
-    entrypoint = f"{file.relative_to(root).as_posix()}:{flow.fn.__qualname__}"
-    return entrypoint, [{LOCAL_PULL_STEP: {"directory": str(root)}}]
-
-
 def serve_flow(flow: Flow, name: str, *, parameters: dict[str, Any] | None = None,
-          description: str | None = None, tags: list[str] | None = None,
-          version: str | None = None, job_variables: dict[str, Any] | None = None,
-          enforce_parameter_schema: bool = True, limit: int = 4,
-          poll_interval: float = 2.0, run_once: bool = False,
-          print_starting_message: bool = True) -> str:
+               description: str | None = None, tags: list[str] | None = None,
+               version: str | None = None, job_variables: dict[str, Any] | None = None,
+               enforce_parameter_schema: bool = True, limit: int = 4,
+               poll_interval: float = 2.0, run_once: bool = False,
+               print_starting_message: bool = True) -> str:
     """Create or update deployment ``flow.name/name`` and run its runs until stopped.
 
-    ``limit`` caps concurrent runs; ``run_once`` takes what is scheduled now, runs it and
-    returns (for scripts and tests). Returns the deployment id.
+    The deployment is :func:`stowflow.flows.deploy.record_served_deployment`'s; ``limit``
+    caps concurrent runs; ``run_once`` takes what is scheduled now, runs it and returns
+    (for scripts and tests). Returns the deployment id.
     """
-    from stowflow.deployments.records import DeploymentSpec, upsert_deployment
     from stowflow.workers.types import worker_type
 
-    if flow.storage is not None and flow.entrypoint:
-        entrypoint, pull_steps = flow.entrypoint, [flow.storage.to_pull_step()]
-    else:
-        entrypoint, pull_steps = local_source(flow)
-    if parameters:
-        flow.validate_parameters(parameters, partial=True)
-    deployment_id = upsert_deployment(DeploymentSpec(
-        name=name, flow_name=flow.name, entrypoint=entrypoint, work_pool_name=None,
-        job_variables=job_variables, parameters=parameters,
-        parameter_schema=flow.parameter_schema,
-        enforce_parameter_schema=enforce_parameter_schema, pull_steps=pull_steps, tags=tags,
-        description=description if description is not None else flow.description,
-        version=version if version is not None else flow.version))
+    deployment_id = record_served_deployment(
+        flow, name, parameters=parameters, description=description, tags=tags,
+        version=version, job_variables=job_variables,
+        enforce_parameter_schema=enforce_parameter_schema)
     if print_starting_message:
         # Plain stdout: a library module does not reach into the CLI's console.
         print(f"Serving {flow.name}/{name}. Start a run with:\n"

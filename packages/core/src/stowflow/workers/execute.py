@@ -27,6 +27,7 @@ import contextlib
 import json
 import os
 import sys
+from collections.abc import Callable
 
 from stowflow.db import get_engine
 from stowflow.runs import (
@@ -104,7 +105,16 @@ def main(argv: list[str] | None = None) -> int:
         from stowflow.workers.forkserver import serve
 
         return serve(json.loads(args[1]) if len(args) == 2 else None)
-    run_id = args[0]
+    return execute_run(args[0])
+
+
+def execute_run(run_id: str) -> int:
+    """Execute run ``run_id`` in this process; return the process exit code.
+
+    Four steps: connect to the database (:data:`EXIT_NOT_STARTED` when it is unreachable),
+    start capturing the run's output, move the run to RUNNING (:func:`_enter_running`),
+    run its phases and record the final state (:func:`_run_to_the_end`).
+    """
     os.environ[RUN_ENV] = run_id
     try:
         get_engine()  # connect (and check migrations) before capture, so none of that is logged
@@ -114,7 +124,16 @@ def main(argv: list[str] | None = None) -> int:
     sink = LogSink(run_id).start()
     finish = capture_output(sink)
     stop_on_sigterm(sink)
+    refused = _enter_running(run_id, finish)
+    if refused is not None:
+        return refused
+    return _run_to_the_end(run_id, sink, finish)
 
+
+def _enter_running(run_id: str, finish: Callable[[], None]) -> int | None:
+    """Move the run to RUNNING for this worker; return the exit code when it cannot be
+    (3: cancelled or reaped meanwhile; :data:`EXIT_NOT_STARTED`: the database went away),
+    ``None`` when the run may go on."""
     try:
         set_state(run_id, State.RUNNING, worker_name=os.environ.get(WORKER_ENV))
     except InvalidTransitionError as exc:  # cancelled or reaped before we got going
@@ -126,6 +145,12 @@ def main(argv: list[str] | None = None) -> int:
             finish()
         print(f"stowflow: the run could not start: {describe(exc)}", file=sys.stderr)
         return EXIT_NOT_STARTED
+    return None
+
+
+def _run_to_the_end(run_id: str, sink: LogSink, finish: Callable[[], None]) -> int:
+    """Run the phases, stop capturing, record COMPLETED or FAILED; return the exit code
+    (0, 1 for a failed run, 3 when the run was cancelled or reaped while running)."""
     final, message, code = State.COMPLETED, None, 0
     try:
         _run_phases(run_id)
@@ -139,7 +164,6 @@ def main(argv: list[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return 3
     return code
-
 
 if __name__ == "__main__":
     sys.exit(main())
