@@ -6,13 +6,16 @@ Fernet-encrypted JSON object, so a byte search of the database finds no secret v
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
 from stowflow.blocks.crypto import decrypt_json, encrypt_json
 from stowflow.db import BlockDocumentRecord, BlockTypeRecord, session
 from stowflow.errors import BlockAlreadyExistsError, BlockInUseError, BlockNotFoundError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 def write_document(
@@ -29,11 +32,7 @@ def write_document(
     with session() as db:
         record = None
         if name is not None:
-            record = db.scalars(
-                select(BlockDocumentRecord).where(
-                    BlockDocumentRecord.block_type_slug == slug, BlockDocumentRecord.name == name
-                )
-            ).first()
+            record = _named(db, slug, name)
             if record is not None and not overwrite:
                 raise BlockAlreadyExistsError(
                     f"a '{slug}' block named '{name}' already exists",
@@ -55,11 +54,7 @@ def write_document(
 def read_document(slug: str, name: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """Return ``(id, data, secrets)`` of the document ``slug/name`` or raise not found."""
     with session() as db:
-        record = db.scalars(
-            select(BlockDocumentRecord).where(
-                BlockDocumentRecord.block_type_slug == slug, BlockDocumentRecord.name == name
-            )
-        ).first()
+        record = _named(db, slug, name)
         if record is None:
             raise BlockNotFoundError(
                 f"no '{slug}' block named '{name}'",
@@ -81,6 +76,12 @@ def read_document_by_id(
         return record.block_type_slug, record.name, dict(record.data), _secrets_of(record)
 
 
+def _named(db: Session, slug: str, name: str) -> BlockDocumentRecord | None:
+    """The saved document ``slug/name`` (``None`` when there is none)."""
+    return db.scalars(select(BlockDocumentRecord).where(
+        BlockDocumentRecord.block_type_slug == slug, BlockDocumentRecord.name == name)).first()
+
+
 def _secrets_of(record: BlockDocumentRecord) -> dict[str, Any]:
     return decrypt_json(record.encrypted_secrets) if record.encrypted_secrets else {}
 
@@ -88,11 +89,7 @@ def _secrets_of(record: BlockDocumentRecord) -> dict[str, Any]:
 def delete_document(slug: str, name: str) -> None:
     """Delete the document ``slug/name``; raise not found when there is none."""
     with session() as db:
-        record = db.scalars(
-            select(BlockDocumentRecord).where(
-                BlockDocumentRecord.block_type_slug == slug, BlockDocumentRecord.name == name
-            )
-        ).first()
+        record = _named(db, slug, name)
         if record is None:
             raise BlockNotFoundError(f"no '{slug}' block named '{name}'")
         users = [
