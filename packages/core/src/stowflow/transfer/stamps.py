@@ -17,6 +17,7 @@ per pull), shared by every process on the machine.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import sqlite3
 import threading
@@ -34,6 +35,32 @@ def stamp_of(st: os.stat_result) -> Stamp:
     return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
+_prepared: set[Path] = set()
+_prepare_lock = threading.Lock()
+
+
+def _prepare(path: Path) -> None:
+    """Create the stamps file (WAL, its table) once per process, under a file lock.
+
+    Switching a new file to WAL takes an exclusive lock that SQLite's busy timeout does not
+    wait for: two processes (or threads) opening a new file at once got "database is
+    locked" straight away. The ``flock`` of a side file makes them take turns.
+    """
+    with _prepare_lock:
+        if path in _prepared and path.exists():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_name(path.name + ".lock"), "a") as guard:
+            fcntl.flock(guard, fcntl.LOCK_EX)
+            connection = sqlite3.connect(path, timeout=30, isolation_level=None)
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute(_SCHEMA)
+            finally:
+                connection.close()
+        _prepared.add(path)
+
+
 class StampBook:
     """The stamps of one cache's entries, keyed by the entry's file name (``<sha>[.x]``)."""
 
@@ -44,10 +71,9 @@ class StampBook:
 
     @contextlib.contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
+        _prepare(self.path)
         connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute(_SCHEMA)
             yield connection
         finally:
             connection.close()
