@@ -2,54 +2,32 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from stowflow import transfer
-from stowflow.blocks import documents as block_store
-from stowflow.blocks.types import block_types
 from stowflow.cli.app import main
 from stowflow.deployments.recipes import recipes
 from stowflow.errors import ConfigError
-from stowflow.plugins import get_plugin_manager, install_hints, plugin_infos
-from stowflow.steps.engine import registered_steps
+from stowflow.plugins import get_plugin_manager
+from stowflow.testing.plugins import ProviderPluginSuite
 from stowflow.testing.servers.s3 import S3Server
 from stowflow_aws import AwsCredentials, S3Bucket, S3ObjectStore
-from stowflow_aws.deployments import steps
-
-HOOKS = ["stowflow_object_store_for_url", "stowflow_register_block_types",
-         "stowflow_register_recipes", "stowflow_register_steps"]
+from stowflow_aws.deployments import steps as provider_steps
 
 
-def test_entry_point_loads_without_error() -> None:
-    info = next(i for i in plugin_infos() if i.name == "aws")
-    assert info.error is None
-    assert info.distribution == "stowflow-aws"
-    assert info.module == "stowflow_aws.plugin"
-    assert info.hooks == HOOKS
-
-
-def test_loading_the_plugin_does_not_import_boto3() -> None:
-    code = ("import sys, stowflow_aws.plugin, stowflow_aws; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=60).stdout
-    assert out.strip() == "[]"
-
-
-def test_hooks_register_blocks_steps_and_recipe() -> None:
-    types = block_types()
-    assert types["aws-credentials"] is AwsCredentials
-    assert types["s3-bucket"] is S3Bucket
-    found = registered_steps()
-    assert found["stowflow_aws.deployments.steps.push_to_s3"] is steps.push_to_s3
-    assert found["stowflow_aws.deployments.steps.pull_from_s3"] is steps.pull_from_s3
-    assert "s3" in recipes()
-    for key in ("s3", "s3a", "aws-credentials", "s3-bucket", "stowflow_aws"):
-        assert install_hints()[key] == "stowflow-aws"
+class TestAwsPlugin(ProviderPluginSuite):
+    plugin_name = "aws"
+    distribution = "stowflow-aws"
+    hooks = ["stowflow_object_store_for_url", "stowflow_register_block_types",
+             "stowflow_register_recipes", "stowflow_register_steps"]
+    sdk_modules = ("boto3", "botocore")
+    block_classes = {"aws-credentials": AwsCredentials, "s3-bucket": S3Bucket}
+    steps = {"stowflow_aws.deployments.steps.push_to_s3": provider_steps.push_to_s3,
+             "stowflow_aws.deployments.steps.pull_from_s3": provider_steps.pull_from_s3}
+    recipe_names = ("s3",)
+    hint_keys = ("s3", "s3a")
 
 
 def test_recipe_renders_to_the_documented_shape() -> None:
@@ -84,15 +62,6 @@ def test_init_writes_the_s3_recipe(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert data["pull"][0]["stowflow_aws.deployments.steps.pull_from_s3"]["credentials"] == \
         "{{ stowflow.blocks.aws-credentials.my-creds }}"
     assert (tmp_path / ".stowflowignore").is_file()
-
-
-def test_block_register_through_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["block", "register", "-m", "stowflow_aws"]) == 0
-    out = capsys.readouterr().out
-    assert "aws-credentials" in out and "s3-bucket" in out
-    recorded = {record.slug: record for record in block_store.list_block_types()}
-    assert recorded["aws-credentials"].module == "stowflow_aws.credentials"
-    assert recorded["s3-bucket"].module == "stowflow_aws.storage"
 
 
 def _resolve(url: str, options: dict[str, object]) -> S3ObjectStore | None:

@@ -2,56 +2,35 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from pydantic import SecretStr
-from stowflow.blocks import documents as block_store
-from stowflow.blocks.types import block_types
 from stowflow.cli.app import main
 from stowflow.deployments.recipes import recipes
 from stowflow.errors import BlockError, ConfigError
-from stowflow.plugins import get_plugin_manager, install_hints, plugin_infos
-from stowflow.steps.engine import registered_steps
+from stowflow.plugins import get_plugin_manager
+from stowflow.testing.plugins import ProviderPluginSuite
 from stowflow.testing.servers.azurite import AzuriteServer
 from stowflow_azure import AzureBlobCredentials, AzureBlobObjectStore, AzureBlobStorage
-from stowflow_azure.deployments import steps
-
-HOOKS = ["stowflow_object_store_for_url", "stowflow_register_block_types",
-         "stowflow_register_recipes", "stowflow_register_steps"]
+from stowflow_azure.deployments import steps as provider_steps
 
 
-def test_entry_point_loads_without_error() -> None:
-    info = next(i for i in plugin_infos() if i.name == "azure")
-    assert info.error is None
-    assert info.distribution == "stowflow-azure"
-    assert info.module == "stowflow_azure.plugin"
-    assert info.hooks == HOOKS
-
-
-def test_loading_the_plugin_does_not_import_the_sdk() -> None:
-    code = ("import sys, stowflow_azure.plugin, stowflow_azure; "
-            "print(sorted(m for m in sys.modules if m.startswith('azure')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=60).stdout
-    assert out.strip() == "[]"
-
-
-def test_hooks_register_blocks_steps_and_recipe() -> None:
-    types = block_types()
-    assert types["azure-blob-credentials"] is AzureBlobCredentials
-    assert types["azure-blob-storage"] is AzureBlobStorage
-    found = registered_steps()
-    assert found["stowflow_azure.deployments.steps.push_to_azure_blob_storage"] is \
-        steps.push_to_azure_blob_storage
-    assert found["stowflow_azure.deployments.steps.pull_from_azure_blob_storage"] is \
-        steps.pull_from_azure_blob_storage
-    assert "azure" in recipes()
-    for key in ("az", "abfs", "azure-blob-credentials", "azure-blob-storage", "stowflow_azure"):
-        assert install_hints()[key] == "stowflow-azure"
+class TestAzurePlugin(ProviderPluginSuite):
+    plugin_name = "azure"
+    distribution = "stowflow-azure"
+    hooks = ["stowflow_object_store_for_url", "stowflow_register_block_types",
+             "stowflow_register_recipes", "stowflow_register_steps"]
+    sdk_modules = ("azure",)
+    block_classes = {"azure-blob-credentials": AzureBlobCredentials,
+                     "azure-blob-storage": AzureBlobStorage}
+    steps = {"stowflow_azure.deployments.steps.push_to_azure_blob_storage":
+             provider_steps.push_to_azure_blob_storage,
+             "stowflow_azure.deployments.steps.pull_from_azure_blob_storage":
+             provider_steps.pull_from_azure_blob_storage}
+    recipe_names = ("azure",)
+    hint_keys = ("az", "abfs")
 
 
 def test_recipe_renders_to_the_documented_shape() -> None:
@@ -75,15 +54,6 @@ def test_recipe_renders_to_the_documented_shape() -> None:
     assert deployment["work_pool"] == {"name": "my-pool", "work_queue_name": None,
                                        "job_variables": {}}
     assert data["build"] is None
-
-
-def test_block_register_through_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["block", "register", "-m", "stowflow_azure"]) == 0
-    out = capsys.readouterr().out
-    assert "azure-blob-credentials" in out and "azure-blob-storage" in out
-    recorded = {record.slug: record for record in block_store.list_block_types()}
-    assert recorded["azure-blob-credentials"].module == "stowflow_azure.credentials"
-    assert recorded["azure-blob-storage"].module == "stowflow_azure.storage"
 
 
 def _resolve(url: str, options: dict[str, object]) -> AzureBlobObjectStore | None:

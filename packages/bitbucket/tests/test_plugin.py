@@ -4,40 +4,17 @@ from __future__ import annotations
 
 import io
 
-from stowflow.blocks import documents
-from stowflow.blocks.types import block_types
 from stowflow.cli.app import main
-from stowflow.plugins import plugin_infos
 from stowflow.testing import assert_no_secret
+from stowflow.testing.plugins import ProviderPluginSuite
 from stowflow_bitbucket import BitBucketCredentials, BitBucketRepository
 
 
-def test_entry_point_loads_with_its_hooks():
-    info = next(i for i in plugin_infos() if i.name == "bitbucket")
-    assert info.error is None
-    assert info.distribution == "stowflow-bitbucket"
-    assert info.hooks == ["stowflow_git_auth", "stowflow_register_block_types"]
-
-
-def test_block_types_registered():
-    types = block_types()
-    assert types["bitbucket-credentials"] is BitBucketCredentials
-    assert types["bitbucket-repository"] is BitBucketRepository
-
-
-def test_block_register_cli_records_both(capsys):
-    assert main(["block", "register", "-m", "stowflow_bitbucket"]) == 0
-    out = capsys.readouterr().out
-    assert "bitbucket-credentials" in out and "bitbucket-repository" in out
-    recorded = {r.slug: r for r in documents.list_block_types()}
-    assert recorded["bitbucket-credentials"].module == "stowflow_bitbucket.credentials"
-    assert recorded["bitbucket-repository"].module == "stowflow_bitbucket.repository"
-
-
-def test_every_field_has_a_description():
-    for cls in (BitBucketCredentials, BitBucketRepository):
-        for name, info in cls.model_fields.items():
-            assert info.description, f"{cls.__name__}.{name} has no description"
+class TestBitBucketPlugin(ProviderPluginSuite):
+    plugin_name = "bitbucket"
+    distribution = "stowflow-bitbucket"
+    hooks = ["stowflow_git_auth", "stowflow_register_block_types"]
+    block_classes = {"bitbucket-credentials": BitBucketCredentials, "bitbucket-repository": BitBucketRepository}
 
 
 def test_block_create_cli_reads_the_secrets_from_stdin(monkeypatch, capsys, stowflow_home):

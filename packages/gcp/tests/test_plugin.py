@@ -2,53 +2,31 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from stowflow.blocks import documents as block_store
-from stowflow.blocks.types import block_types
 from stowflow.cli.app import main
 from stowflow.deployments.recipes import recipes
 from stowflow.errors import BlockError, ConfigError
-from stowflow.plugins import get_plugin_manager, install_hints, plugin_infos
-from stowflow.steps.engine import registered_steps
+from stowflow.plugins import get_plugin_manager
+from stowflow.testing.plugins import ProviderPluginSuite
 from stowflow.testing.servers.gcs import GcsServer
 from stowflow_gcp import GcpCredentials, GcsBucket, GcsObjectStore, plugin
-from stowflow_gcp.deployments import steps
-
-HOOKS = ["stowflow_object_store_for_url", "stowflow_register_block_types",
-         "stowflow_register_recipes", "stowflow_register_steps"]
+from stowflow_gcp.deployments import steps as provider_steps
 
 
-def test_entry_point_loads_without_error() -> None:
-    info = next(i for i in plugin_infos() if i.name == "gcp")
-    assert info.error is None
-    assert info.distribution == "stowflow-gcp"
-    assert info.module == "stowflow_gcp.plugin"
-    assert info.hooks == HOOKS
-
-
-def test_loading_the_plugin_does_not_import_the_sdk() -> None:
-    code = ("import sys, stowflow_gcp.plugin, stowflow_gcp; "
-            "print(sorted(m for m in sys.modules if m.startswith('google')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=60).stdout
-    assert out.strip() == "[]"
-
-
-def test_hooks_register_blocks_steps_and_recipe() -> None:
-    types = block_types()
-    assert types["gcp-credentials"] is GcpCredentials
-    assert types["gcs-bucket"] is GcsBucket
-    found = registered_steps()
-    assert found["stowflow_gcp.deployments.steps.push_to_gcs"] is steps.push_to_gcs
-    assert found["stowflow_gcp.deployments.steps.pull_from_gcs"] is steps.pull_from_gcs
-    assert "gcs" in recipes()
-    for key in ("gs", "gcs", "gcp-credentials", "gcs-bucket", "stowflow_gcp"):
-        assert install_hints()[key] == "stowflow-gcp"
+class TestGcpPlugin(ProviderPluginSuite):
+    plugin_name = "gcp"
+    distribution = "stowflow-gcp"
+    hooks = ["stowflow_object_store_for_url", "stowflow_register_block_types",
+             "stowflow_register_recipes", "stowflow_register_steps"]
+    sdk_modules = ("google",)
+    block_classes = {"gcp-credentials": GcpCredentials, "gcs-bucket": GcsBucket}
+    steps = {"stowflow_gcp.deployments.steps.push_to_gcs": provider_steps.push_to_gcs,
+             "stowflow_gcp.deployments.steps.pull_from_gcs": provider_steps.pull_from_gcs}
+    recipe_names = ("gcs",)
+    hint_keys = ("gs", "gcs")
 
 
 def test_recipe_renders_to_the_documented_shape() -> None:
@@ -70,15 +48,6 @@ def test_recipe_renders_to_the_documented_shape() -> None:
     assert deployment["work_pool"] == {"name": "my-pool", "work_queue_name": None,
                                        "job_variables": {}}
     assert deployment["parameters"] == {} and data["build"] is None
-
-
-def test_block_register_through_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["block", "register", "-m", "stowflow_gcp"]) == 0
-    out = capsys.readouterr().out
-    assert "gcp-credentials" in out and "gcs-bucket" in out
-    recorded = {record.slug: record for record in block_store.list_block_types()}
-    assert recorded["gcp-credentials"].module == "stowflow_gcp.credentials"
-    assert recorded["gcs-bucket"].module == "stowflow_gcp.storage"
 
 
 def _resolve(url: str, options: dict[str, object]) -> GcsObjectStore | None:

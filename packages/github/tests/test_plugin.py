@@ -4,40 +4,17 @@ from __future__ import annotations
 
 import io
 
-from stowflow.blocks import documents
-from stowflow.blocks.types import block_types
 from stowflow.cli.app import main
-from stowflow.plugins import plugin_infos
 from stowflow.testing import assert_no_secret
+from stowflow.testing.plugins import ProviderPluginSuite
 from stowflow_github import GitHubCredentials, GitHubRepository
 
 
-def test_entry_point_loads_with_its_hooks():
-    info = next(i for i in plugin_infos() if i.name == "github")
-    assert info.error is None
-    assert info.distribution == "stowflow-github"
-    assert info.hooks == ["stowflow_git_auth", "stowflow_register_block_types"]
-
-
-def test_block_types_registered():
-    types = block_types()
-    assert types["github-credentials"] is GitHubCredentials
-    assert types["github-repository"] is GitHubRepository
-
-
-def test_block_register_cli_records_both(capsys):
-    assert main(["block", "register", "-m", "stowflow_github"]) == 0
-    out = capsys.readouterr().out
-    assert "github-credentials" in out and "github-repository" in out
-    recorded = {r.slug: r for r in documents.list_block_types()}
-    assert recorded["github-credentials"].module == "stowflow_github.credentials"
-    assert recorded["github-repository"].module == "stowflow_github.repository"
-
-
-def test_every_field_has_a_description():
-    for cls in (GitHubCredentials, GitHubRepository):
-        for name, info in cls.model_fields.items():
-            assert info.description, f"{cls.__name__}.{name} has no description"
+class TestGitHubPlugin(ProviderPluginSuite):
+    plugin_name = "github"
+    distribution = "stowflow-github"
+    hooks = ["stowflow_git_auth", "stowflow_register_block_types"]
+    block_classes = {"github-credentials": GitHubCredentials, "github-repository": GitHubRepository}
 
 
 def test_block_create_cli_reads_the_token_from_stdin(monkeypatch, capsys, stowflow_home):

@@ -3,6 +3,7 @@
 - :mod:`stowflow.testing.fixtures`: the pytest plugin (isolated ``STOWFLOW_HOME`` per test).
 - :mod:`stowflow.testing.servers`: real servers on 127.0.0.1 (S3, Azure, GCS, git, PostgreSQL).
 - :mod:`stowflow.testing.conformance`: the suite every ``ObjectStore`` subclasses.
+- :mod:`stowflow.testing.plugins`: the suite every provider package's ``test_plugin.py`` subclasses.
 - :func:`assert_no_secret`: the check that a secret value appears nowhere in captured output.
 """
 
