@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -11,9 +15,12 @@ from typing import Any
 
 import pytest
 from azure.storage.blob import BlobServiceClient
+from stowflow import transfer
 from stowflow.errors import StorageNotFoundError, UnsafePathError
+from stowflow.testing.conformance import read_tree, write_tree
 from stowflow.testing.servers.azurite import AzuriteServer
 from stowflow.testing.storage_blocks import ObjectStorageBlockSuite
+from stowflow.transfer import versions
 from stowflow_azure import AzureBlobCredentials, AzureBlobObjectStore, AzureBlobStorage
 from stowflow_azure import storage as storage_module
 
@@ -288,3 +295,80 @@ class TestAzureBlobStorageBlock(ObjectStorageBlockSuite):
     def storage_block(self, container: str,
                       credentials: AzureBlobCredentials) -> AzureBlobStorage:
         return AzureBlobStorage(container=container, credentials=credentials, folder="proj")
+
+
+# --- gc and a killed push's staged blocks ------------------------------------------------------
+
+_KILLABLE_PUSH = """
+import sys
+import time
+from pydantic import SecretStr
+from stowflow import transfer
+from stowflow_azure import AzureBlobCredentials, AzureBlobObjectStore
+
+
+def distant(request):  # each staged block takes a while, as over a slow link
+    if "blockid=" in request.http_request.url:
+        time.sleep(0.05)
+
+
+credentials = AzureBlobCredentials(connection_string=SecretStr(sys.argv[1]))
+with AzureBlobObjectStore(sys.argv[2], credentials, max_concurrency=1, raw_request_hook=distant,
+                          max_single_put_size=256 * 1024, max_block_size=256 * 1024) as store:
+    transfer.push(sys.argv[3], store, "proj")
+"""
+
+
+def _staged_only(client: Any, prefix: str = "") -> list[str]:
+    """Names under ``prefix`` that have staged blocks and no committed blob."""
+    committed = {b.name for b in client.list_blobs(name_starts_with=prefix or None)}
+    return sorted(b.name for b in client.list_blobs(name_starts_with=prefix or None,
+                                                    include=["uncommittedblobs"])
+                  if b.name not in committed)
+
+
+def test_gc_discards_the_staged_blocks_a_killed_push_left(
+    azurite_server: AzuriteServer, container: str, store: AzureBlobObjectStore,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Regression (issue 19): a push SIGKILLed while a large file goes up in blocks leaves
+    # them staged under the blob's name (kept and billed for a week, invisible to a
+    # listing); gc never removed them (ObjectStore.abort_uploads did nothing on Azure).
+    small, big = tmp_path / "v1", tmp_path / "v2"
+    write_tree(small, {"a.txt": b"alpha"})
+    tree = write_tree(big, {"a.txt": b"alpha", "big.bin": os.urandom(12 * 1024 * 1024)})
+    first = transfer.push(small, store, "proj").version
+    client = BlobServiceClient.from_connection_string(
+        azurite_server.connection_string).get_container_client(container)
+    # Blocks staged elsewhere are not gc's: another prefix's, and a committed blob's own.
+    client.get_blob_client("other/.stowflow/objects/x").stage_block("YmxvY2sx", b"o" * 512)
+    client.get_blob_client("proj/kept.txt").upload_blob(b"committed")
+    client.get_blob_client("proj/kept.txt").stage_block("YmxvY2sx", b"k" * 512)
+
+    pusher = subprocess.Popen([sys.executable, "-c", _KILLABLE_PUSH,
+                               azurite_server.connection_string, container, str(big)])
+    deadline = time.monotonic() + 120
+    while not _staged_only(client, "proj/") and pusher.poll() is None:
+        assert time.monotonic() < deadline, "the push never staged a block"
+        time.sleep(0.05)
+    pusher.send_signal(signal.SIGKILL)
+    pusher.wait()
+    assert pusher.returncode == -signal.SIGKILL, "the push finished before it was killed"
+    staged = _staged_only(client, "proj/")
+    assert len(staged) == 1 and "/.stowflow/" in staged[0]
+
+    with monkeypatch.context() as patched:  # blocks that may belong to a live push stay
+        patched.setattr(versions, "TEMP_MIN_AGE_S", 3600)
+        early = transfer.gc(store, "proj", keep=1)
+    assert early.aborted_uploads == 0 and early.deleted_leases == 1  # the dead pusher's
+    assert _staged_only(client, "proj/") == staged
+    monkeypatch.setattr(versions, "TEMP_MIN_AGE_S", 0)
+    result = transfer.gc(store, "proj", keep=1)
+    assert result.aborted_uploads == 1
+    assert _staged_only(client) == ["other/.stowflow/objects/x"]
+    assert client.get_blob_client("proj/kept.txt").download_blob().readall() == b"committed"
+    assert [v.id for v in transfer.list_versions(store, "proj") if v.current] == [first]
+
+    second = transfer.push(big, store, "proj").version  # the store is whole for the next push
+    assert read_tree(transfer.pull(store, "proj", tmp_path / "dest", version=second).directory) \
+        == tree

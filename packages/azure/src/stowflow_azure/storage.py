@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import io
 import os
+import time
 import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
 from pydantic import Field, field_validator
 from stowflow.errors import StorageError, StorageNotFoundError, UnsafePathError
 from stowflow.storage import ObjectStorageBlock
@@ -234,6 +242,49 @@ class AzureBlobObjectStore(ObjectStore):
 
         with ThreadPoolExecutor(min(self.max_concurrency, len(keys)) or 1) as pool:
             list(pool.map(delete_one, keys))
+
+    def abort_uploads(self, prefix: str, older_than_s: float) -> int:
+        """Discard the staged blocks of never-committed blobs under ``prefix`` last written
+        more than ``older_than_s`` seconds ago (a killed push's blocks, which Azure keeps
+        and bills for a week); return how many blobs were discarded.
+
+        Only a name with no committed blob is touched. Its blocks are dropped by committing
+        an empty block list on condition that no blob exists (``If-None-Match: *``), and
+        the empty blob that leaves is deleted on condition that it is still that one (its
+        ETag): a blob a writer commits meanwhile is never lost. Blocks staged against an
+        existing blob are left to the service, which drops them at the next write or after
+        a week.
+        """
+        cutoff = time.time() - older_than_s
+        try:
+            committed = {blob.name for blob in self._client.list_blobs(
+                name_starts_with=prefix or None, results_per_page=self.results_per_page)}
+            staged = [blob.name for blob in self._client.list_blobs(
+                name_starts_with=prefix or None, include=["uncommittedblobs"],
+                results_per_page=self.results_per_page)
+                if blob.name not in committed and blob.last_modified is not None
+                and blob.last_modified.timestamp() <= cutoff]
+        except AzureError as exc:
+            raise self._error(exc, "list incomplete uploads", prefix or "/") from exc
+        return sum(self._discard_staged(name) for name in staged)
+
+    def _discard_staged(self, key: str) -> bool:
+        """Drop the uncommitted blocks of ``key`` (see :meth:`abort_uploads`)."""
+        blob = self._blob(key)
+        try:
+            emptied = blob.commit_block_list([], match_condition=MatchConditions.IfMissing)
+        except (ResourceExistsError, ResourceModifiedError):
+            return False  # committed since the listing: a live blob, not ours to touch
+        except AzureError as exc:
+            raise self._error(exc, "discard staged blocks", key) from exc
+        try:
+            blob.delete_blob(etag=str(emptied["etag"]),
+                             match_condition=MatchConditions.IfNotModified)
+        except (ResourceModifiedError, ResourceNotFoundError):
+            pass  # rewritten or deleted by someone else since: theirs now
+        except AzureError as exc:
+            raise self._error(exc, "discard staged blocks", key) from exc
+        return True
 
     def close(self) -> None:
         """Close the client, its connection pool, and a token credential's own session."""

@@ -218,7 +218,7 @@ def gc_cmd(
     if result.deleted_temp_files or result.deleted_leases or result.aborted_uploads:
         leftovers = (f"; removed {result.deleted_temp_files} unfinished uploads "
                      f"({_size(result.deleted_temp_bytes)}), aborted "
-                     f"{result.aborted_uploads} incomplete multipart uploads and "
+                     f"{result.aborted_uploads} incomplete uploads and "
                      f"{result.deleted_leases} stale leases")
     console.print(f"Kept {len(result.kept_versions)} versions; deleted "
                   f"{len(result.deleted_versions)} versions and {result.deleted_objects} "

@@ -102,10 +102,12 @@ class ObjectStore(ABC):
 
     def abort_uploads(self, prefix: str, older_than_s: float) -> int:
         """Abort the incomplete uploads under ``prefix`` started more than ``older_than_s``
-        seconds ago (multipart uploads a killed writer left); return how many.
+        seconds ago (what a killed writer left that :meth:`list` does not show: S3's
+        multipart uploads, Azure's staged blocks); return how many.
 
-        Called by gc while it holds the gc lock. The default does nothing: a store whose
-        unfinished writes are ordinary keys (``.part`` files) has none of its own.
+        Called by gc while it holds the gc lock; it must never touch a committed object.
+        The default does nothing: a store whose unfinished writes are ordinary keys
+        (``.part`` files) or leave nothing (GCS resumable sessions) has none of its own.
         """
         return 0
 

@@ -53,7 +53,7 @@ class VersionInfo:
 class GcResult:
     """What gc kept and removed: version ids, content objects and their bytes, and the
     leftovers of killed writers (temp ``.part`` files and their bytes, dead leases, the
-    store's incomplete multipart uploads)."""
+    store's incomplete uploads: S3 multipart uploads, Azure staged blocks)."""
 
     kept_versions: list[str] = field(default_factory=list)
     deleted_versions: list[str] = field(default_factory=list)
@@ -148,7 +148,7 @@ def gc(store: ObjectStore, prefix: str, keep: int, *, force: bool = False) -> Gc
     (:mod:`stowflow.transfer.leases`; refused while a push is in flight, and pushes that
     start wait for it), reads the manifests and ``HEAD`` again — a version written or
     rolled back to since the mark keeps everything it references — and only then deletes.
-    It also removes temp files (``.part``), incomplete multipart uploads (both older than
+    It also removes temp files (``.part``), incomplete uploads (both older than
     :data:`TEMP_MIN_AGE_S`) and leases left by killed writers. ``force``
     ignores push leases (a crashed push's lease on another host). Returns a
     :class:`GcResult`.
