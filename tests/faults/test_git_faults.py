@@ -57,4 +57,28 @@ def test_git_pull_through_faults_is_whole_or_cleanly_refused(
 
     proxy.rate = 0.0
     assert pull(url, dest).commit_sha == second and checked_out(dest) == files(2)
-    assert sum(count for fault, count in proxy.faults.items() if fault != "pass") > 0
+    assert sum(proxy.struck.values()) > 0
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_first_clone_through_faults_is_whole_or_leaves_no_checkout(
+    seed: int, git_remote: Any, fault_proxy: Callable[..., FaultProxy], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # stowflow has no git push: the smart-HTTP paths it uses are the clone and the fetch.
+    monkeypatch.setenv("STOWFLOW_GIT_TIMEOUT", "60")
+    repo = git_remote.create_repo(files=files(1))
+    proxy = fault_proxy(git_remote.base_url, seed=seed, rate=0.6, max_after=1_500)
+    url = repo.url.replace(git_remote.base_url, proxy.url)
+    dest = tmp_path / "work" / "code"
+    try:
+        pull(url, dest)
+        assert checked_out(dest) == files(1)
+    except GitError as exc:
+        assert "\n" not in exc.message and "Traceback" not in str(exc)
+        assert not dest.exists()  # no half checkout for the next run to trust
+    if dest.parent.exists():
+        assert leftovers(dest.parent) == []
+    proxy.rate = 0.0
+    assert checked_out(pull(url, dest).directory) == files(1)
+    assert sum(proxy.struck.values()) > 0, (proxy.faults, proxy.struck)

@@ -1,8 +1,11 @@
 """A seeded fault-injecting TCP proxy between a client and a real server (tests only).
 
 :class:`FaultProxy` listens on a free 127.0.0.1 port and forwards each connection to the
-target. Each connection draws one fault from a random generator seeded by ``(seed,
-connection number)``, so a failing case is reproducible from its seed:
+target. Each exchange — a connection's first request and its response, then each further
+request on a kept-alive connection (client bytes after response bytes: HTTP/1.1 without
+pipelining) — draws one fault from a random generator seeded by ``(seed, connection
+number, exchange number)``, so a failing case is reproducible from its seed, and a client
+that pools its connections meets faults on any request, not only on a connection's first:
 
 - ``pass``: forwarded untouched;
 - ``latency``: every chunk delayed by up to ``max_latency`` seconds;
@@ -12,8 +15,14 @@ connection number)``, so a failing case is reproducible from its seed:
 - ``stall``: after a random number of response bytes nothing moves for ``stall``
   seconds, then the connection is reset (bounded: the proxy never stalls forever).
 
-``rate`` is the share of connections that get a fault other than ``pass``, drawn from
-``faults`` (default: all four). The fixture
+A reset, truncate or stall whose response ended before its byte count strikes when the
+client sends its next request on that connection (a kept-alive connection dropped under
+it).
+
+``rate`` is the share of exchanges that get a fault other than ``pass``, drawn from
+``faults`` (default: all four); :attr:`FaultProxy.faults` counts the draws and
+:attr:`FaultProxy.struck` the faults that hit (a response shorter than a fault's byte
+count passes whole). The fixture
 :func:`fault_proxy` makes proxies and stops them at the end of the test.
 """
 
@@ -60,7 +69,8 @@ class FaultProxy:
         self.target = (host, port)
         self.seed, self.rate = seed, rate
         self.max_after, self.max_latency, self.stall = max_after, max_latency, stall
-        self.faults: Counter[str] = Counter()
+        self.faults: Counter[str] = Counter()  # drawn, one per exchange
+        self.struck: Counter[str] = Counter()  # hit: delayed a chunk, or cut a response
         self._lock = threading.Lock()
         self._count = 0
         self._sockets: set[socket.socket] = set()
@@ -83,9 +93,11 @@ class FaultProxy:
         """``http://127.0.0.1:<port>``: the proxy's address as an endpoint URL."""
         return f"http://127.0.0.1:{self.port}"
 
-    def _plan(self, number: int) -> _Plan:
-        rng = random.Random(f"{self.seed}:{number}")
+    def _plan(self, number: int, exchange: int = 0) -> _Plan:
+        rng = random.Random(f"{self.seed}:{number}" + (f":{exchange}" if exchange else ""))
         fault = rng.choice(self.kinds) if rng.random() < self.rate else "pass"
+        with self._lock:
+            self.faults[fault] += 1
         return _Plan(fault, rng.randrange(0, self.max_after), rng.uniform(0, self.max_latency))
 
     def _accept(self) -> None:
@@ -98,10 +110,9 @@ class FaultProxy:
                 return
             with self._lock:
                 self._count += 1
-                plan = self._plan(self._count)
-                self.faults[plan.fault] += 1
-            thread = threading.Thread(target=self._serve, args=(client, plan), daemon=True,
-                                      name=f"fault-proxy-{plan.fault}")
+                number = self._count
+            thread = threading.Thread(target=self._serve, args=(client, number), daemon=True,
+                                      name=f"fault-proxy-{number}")
             with self._lock:
                 self._threads.append(thread)
             thread.start()
@@ -110,9 +121,10 @@ class FaultProxy:
         with self._lock:
             self._sockets.add(sock)
 
-    def _serve(self, client: socket.socket, plan: _Plan) -> None:
+    def _serve(self, client: socket.socket, number: int) -> None:
         """Forward both directions from one thread (``select``), so a fault's close is
         never deferred by another thread blocked reading the same socket."""
+        plan, exchange, answered = self._plan(number), 0, False
         self._track(client)
         try:
             upstream = socket.create_connection(self.target, timeout=5)
@@ -120,7 +132,7 @@ class FaultProxy:
             _reset(client)
             return
         self._track(upstream)
-        sent = 0  # response bytes forwarded
+        sent = 0  # response bytes of this exchange forwarded
         peers = {client: upstream, upstream: client}
         open_ = {client, upstream}
         try:
@@ -131,6 +143,15 @@ class FaultProxy:
                 for source in ready:
                     data = source.recv(_CHUNK)
                     sink = peers[source]
+                    if source is client and answered and data:  # the next request
+                        if plan.fault in ("reset", "truncate", "stall"):
+                            # The response ended before the fault's byte count: the
+                            # kept-alive connection is dropped under the next request.
+                            self._hit(plan.fault)
+                            self._strike(plan.fault, upstream, client)
+                            return
+                        exchange += 1
+                        plan, sent, answered = self._plan(number, exchange), 0, False
                     if not data:
                         open_.discard(source)
                         with contextlib.suppress(OSError):
@@ -138,18 +159,26 @@ class FaultProxy:
                         continue
                     if source is upstream and plan.fault != "pass":
                         if plan.fault == "latency":
+                            if not answered:
+                                self._hit("latency")
                             time.sleep(plan.latency)
                         elif sent + len(data) > plan.after:
                             sink.sendall(data[: plan.after - sent])
+                            self._hit(plan.fault)
                             self._strike(plan.fault, upstream, client)
                             return
                     sink.sendall(data)
                     if source is upstream:
                         sent += len(data)
+                        answered = True
         except OSError:
             pass
         _reset(client)
         _reset(upstream)
+
+    def _hit(self, fault: str) -> None:
+        with self._lock:
+            self.struck[fault] += 1
 
     def _strike(self, fault: str, upstream: socket.socket, client: socket.socket) -> None:
         if fault == "stall":
