@@ -17,7 +17,7 @@ import stowflow
 
 ROOT = Path(stowflow.__file__).parent
 LAYERS = {area: rank for rank, areas in enumerate([
-    ("errors", "redact", "sizes", "settings", "hookspecs"),
+    ("errors", "redact", "sizes", "settings", "hookspecs", "timing"),
     ("plugins",),  # the plugin manager; each registry lives with its owner, above it
     ("__init__", "blocks", "db", "placeholders", "variables"),
     ("transfer", "git", "envs"),  # envs: run environment layers, below steps' requires:

@@ -55,7 +55,11 @@ def _watch_stdin() -> None:
     """Exit when the worker's end of stdin closes (the worker died or gave up on us)."""
 
     def watch() -> None:
-        while sys.stdin.buffer.read(65536):
+        # The file descriptor, not sys.stdin: a daemon thread blocked inside the buffered
+        # reader holds its lock, and the interpreter aborts (SIGABRT) when it then closes
+        # stdin at exit — a run that completed would end with exit code 134.
+        fd = sys.stdin.fileno()
+        while os.read(fd, 65536):
             pass
         os._exit(70)
 

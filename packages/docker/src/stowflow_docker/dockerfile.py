@@ -133,14 +133,14 @@ def auto_context(root: Path, *, base: str | None = None,
     if requirements:
         context.add_bytes(f"{_BUILD_DIR}/requirements.txt", requirements.encode())
         lines += [f"COPY {_BUILD_DIR}/requirements.txt /opt/stowflow/requirements.txt",
-                  "RUN python -m pip install --no-cache-dir -r /opt/stowflow/requirements.txt"]
+                  "RUN python -m pip install --no-cache-dir --compile -r /opt/stowflow/requirements.txt"]
     wheels, pins = stowflow_installs(list(plugins or []))
     for wheel in wheels:
         context.add_file(f"{_BUILD_DIR}/wheels/{wheel.name}", wheel)
     installs = [f"/opt/stowflow/wheels/{w.name}" for w in wheels] + pins
     if wheels:
         lines.append(f"COPY {_BUILD_DIR}/wheels/ /opt/stowflow/wheels/")
-    lines.append("RUN python -m pip install --no-cache-dir " + " ".join(installs))
+    lines.append("RUN python -m pip install --no-cache-dir --compile " + " ".join(installs))
     context.add_tree("code/", root)
     lines.append(f"COPY code/ {CODE_DIR}/")
     context.add_bytes(AUTO_DOCKERFILE, ("\n".join(lines) + "\n").encode())

@@ -40,12 +40,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from filelock import FileLock
-
 from stowflow.envs.requirements import Requirements, register_url_passwords
 from stowflow.errors import RunError
 from stowflow.redact import redact
-from stowflow.settings import get_settings
 
 ENV_VAR = "EXTRA_PIP_PACKAGES"
 #: The marker (JSON metadata) written last into a complete layer.
@@ -81,6 +78,8 @@ def split_installed(packages: list[str]) -> tuple[list[str], list[str]]:
     the worker's packages, so its copy could never be imported anyway. Options and the
     values they take, URLs and anything else pass through unchanged.
     """
+    if not packages:
+        return [], []
     from packaging.requirements import InvalidRequirement, Requirement
 
     from stowflow.envs.requirements import is_satisfied
@@ -176,6 +175,8 @@ class Layer:
 
 def layers_root() -> Path:
     """Return the folder holding every layer on this node."""
+    from stowflow.settings import get_settings  # a run that installs nothing never loads it
+
     return get_settings().cache_dir / "envlayers"
 
 
@@ -300,6 +301,8 @@ def ensure_layer(spec: LayerSpec | list[str], *, used_by: str | None = None) -> 
     try:
         built, waited = False, 0.0
         if not (path / DONE).exists():
+            from filelock import FileLock
+
             start = time.perf_counter()
             with FileLock(str(root / f"{key}.lock")):
                 waited = time.perf_counter() - start

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
 
 from stowflow.db import RunEventRecord, RunLogRecord, session, utcnow
 from stowflow.redact import redact, redact_data
+from stowflow.timing import PhaseTimer, timed_phase
 
 #: The phases of a run, in the order ``flow-run inspect`` shows them.
 PHASES = ("resolve", "install", "auth", "transfer", "import", "run")
@@ -63,34 +62,6 @@ def read_events(run_id: str) -> list[RunEventRecord]:
     with session() as db:
         return list(db.scalars(select(RunEventRecord).where(RunEventRecord.flow_run_id == run_id)
                                .order_by(RunEventRecord.id)))
-
-
-@dataclass
-class PhaseTimer:
-    """What a phase reports about itself while it runs: ``details``, and ``status``
-    (``ok`` unless the block sets ``skipped`` because there was nothing to do)."""
-
-    details: dict[str, Any] = field(default_factory=dict)
-    status: str = "ok"
-
-
-#: Where a timed phase reports itself: ``record(phase, status, duration_s, details)``.
-PhaseRecorder = Callable[[str, str, float, dict[str, Any]], None]
-
-
-@contextlib.contextmanager
-def timed_phase(name: str, record: PhaseRecorder) -> Iterator[PhaseTimer]:
-    """Time the block as phase ``name`` and report it once through ``record``: ok (or the
-    status the block set), or failed — with the error in its details — if it raised."""
-    timer = PhaseTimer()
-    start = time.perf_counter()
-    try:
-        yield timer
-    except BaseException as exc:
-        timer.details.setdefault("error", f"{type(exc).__name__}: {exc}")
-        record(name, "failed", time.perf_counter() - start, timer.details)
-        raise
-    record(name, timer.status, time.perf_counter() - start, timer.details)
 
 
 def phase(run_id: str, name: str) -> contextlib.AbstractContextManager[PhaseTimer]:

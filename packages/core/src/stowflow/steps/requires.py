@@ -18,12 +18,14 @@ import importlib.util
 import shutil
 import subprocess
 import sys
-
-from packaging.requirements import InvalidRequirement, Requirement
+from typing import TYPE_CHECKING
 
 from stowflow.envs.requirements import is_satisfied
 from stowflow.errors import StepError
 from stowflow.redact import redact
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 _TAIL_LINES = 20
 
@@ -35,6 +37,9 @@ def parse_requirements(requires: str | list[str] | None, *, step: str = "") -> l
     """
     if requires is None:
         return []
+    # packaging only when a step has requires: every run's pull steps pass through here
+    from packaging.requirements import InvalidRequirement, Requirement
+
     items = [requires] if isinstance(requires, str) else requires
     if not isinstance(items, list):
         raise StepError(

@@ -18,7 +18,8 @@ import logging
 import threading
 from collections.abc import Callable
 
-from stowflow.runs.logs import write_logs
+#: ``writer(run_id, lines)``: where a sink's lines go; returns how many it wrote.
+LogWriter = Callable[[str, list[tuple[str, str]]], int]
 
 
 class LogSink:
@@ -30,7 +31,7 @@ class LogSink:
     """
 
     def __init__(self, run_id: str, flush_interval: float | None = 0.25,
-                 writer: Callable[[str, list[tuple[str, str]]], int] = write_logs,
+                 writer: LogWriter | None = None,
                  max_lines: int = 100_000, max_chars: int = 20_000) -> None:
         self.run_id = run_id
         self.flush_interval = flush_interval
@@ -38,7 +39,7 @@ class LogSink:
         self.max_chars = max_chars
         self._accepted = 0
         self._dropped = 0
-        self._writer = writer
+        self._writer = writer or _database_writer
         self._lines: list[tuple[str, str]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -133,3 +134,11 @@ class SinkHandler(logging.Handler):
             self._sink.emit(record.levelname, self.format(record))
         except Exception:
             self.handleError(record)
+
+
+def _database_writer(run_id: str, lines: list[tuple[str, str]]) -> int:
+    """The default writer: the run's log in the database (imported on first use, so a
+    sink with its own writer — a container's stdout — never loads the database)."""
+    from stowflow.runs.logs import write_logs
+
+    return write_logs(run_id, lines)

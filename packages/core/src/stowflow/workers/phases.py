@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from stowflow.errors import StowflowError
 from stowflow.redact import install_logging_filter, redact
-from stowflow.runs.logs import PhaseTimer, timed_phase
+from stowflow.timing import PhaseTimer, timed_phase
 from stowflow.workers.capture import LineWriter, LogSink, SinkHandler
 
 log = logging.getLogger("stowflow.run")
