@@ -99,6 +99,32 @@ def test_branch_moved_between_pulls_fetches_only_new_objects(git_remote: GitHTTP
     assert object_count(the_mirror()) - before == 4
 
 
+def test_one_negotiation_per_pull(git_remote: GitHTTPServer, workdir: Path) -> None:
+    """An empty cache is filled by one shallow clone (one connection: no ls-remote before
+    it, as `git clone` makes); a moved branch costs the listing and one fetch by commit id
+    that lists no refs again."""
+    repo = git_remote.create_repo(files={"a.txt": "1"})
+    storage = GitRepository(repo.url)
+    git_remote.reset()
+    first = storage.pull()
+    assert first.version == repo.rev_parse()
+    requests = [(r.method, r.path.rsplit("/", 1)[-1]) for r in git_remote.requests_for(repo)]
+    # one process talked to the host: one capability request, the ref listing, the pack
+    assert requests == [("GET", "refs"), ("POST", "git-upload-pack"),
+                        ("POST", "git-upload-pack")]
+    assert git_out("branch", "--show-current", cwd=first.directory) == "main"
+    assert (the_mirror() / "shallow").read_text().split() == [first.version]
+
+    moved = repo.commit({"a.txt": "2"})
+    git_remote.reset()
+    second = storage.pull()
+    assert second.version == moved
+    assert (second.directory / "a.txt").read_text() == "2"
+    # ls-remote (capabilities + listing), then the fetch (capabilities + the pack only)
+    requests = [(r.method, r.path.rsplit("/", 1)[-1]) for r in git_remote.requests_for(repo)]
+    assert requests == [("GET", "refs"), ("POST", "git-upload-pack")] * 2
+
+
 def test_branch_and_tag_names(git_remote: GitHTTPServer, workdir: Path) -> None:
     repo = git_remote.create_repo(files={"a.txt": "main"})
     feature = repo.commit({"a.txt": "feature"}, branch="feature/x")

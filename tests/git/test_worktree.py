@@ -16,6 +16,7 @@ from pathlib import Path
 from stowflow.git import pull
 from stowflow.settings import get_settings
 from stowflow.testing.servers.git_http import GitHTTPServer
+from stowflow.transfer.cache import ContentCache
 
 
 def git(*args: str, cwd: Path) -> str:
@@ -106,6 +107,30 @@ def test_new_commit_writes_only_changed_files(git_remote: GitHTTPServer,
         (first / "data" / "big.bin").stat().st_ino  # unchanged: linked
     assert len(cache_inodes() - before) == 2  # exactly the two new contents were written
     assert git("status", "--porcelain", "--untracked-files=all", cwd=run) == ""
+
+
+def test_cache_entries_are_named_by_blob_id_and_verified_as_such(git_remote: GitHTTPServer,
+                                                                 tmp_path: Path) -> None:
+    """git checked every blob it fetched, so a checkout adopts its files under their blob
+    ids without reading them; ``verify-cache`` knows both kinds of key."""
+    repo, _ = make_repo(git_remote)
+    first = pull(repo.url, tmp_path / "first").directory
+    blob = git("rev-parse", "HEAD:data/big.bin", cwd=first)
+    objects = get_settings().cache_dir / "transfer" / "objects"
+    entry = objects / blob[:2] / blob
+    assert entry.stat().st_ino == (first / "data" / "big.bin").stat().st_ino
+    assert (objects / git("rev-parse", "HEAD:run.sh", cwd=first)[:2]).is_dir()
+    cache = ContentCache()
+    report = cache.verify()
+    assert report.checked >= 5 and report.damaged == []
+    entry.chmod(0o644)
+    with open(entry, "r+b") as handle:  # damage it in place (the tree shares the inode)
+        handle.write(b"XXXX")
+    report = cache.verify(repair=True)
+    assert [path.name for path, _links in report.damaged] == [blob]
+    run = pull(repo.url, tmp_path / "run").directory  # fetched from the mirror again
+    assert git("status", "--porcelain", cwd=run) == ""
+    assert (run / "data" / "big.bin").stat().st_ino != (first / "data" / "big.bin").stat().st_ino
 
 
 def test_a_file_edited_in_place_does_not_reach_the_next_workspace(git_remote: GitHTTPServer,

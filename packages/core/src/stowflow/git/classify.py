@@ -50,7 +50,7 @@ _RULES: tuple[_Rule, ...] = (
           "check the URL; a private repository also answers 'not found' to wrong credentials"),
     _rule(r"couldn't find remote ref|not our ref|no such ref|unadvertised object"
           r"|did not match any|not a valid object name|unknown revision|reference is not a tree"
-          r"|remote error: upload-pack: not our",
+          r"|remote error: upload-pack: not our|not found in upstream",
           GitRefNotFoundError, "branch, tag or commit not found",
           "check the branch name or commit SHA (a commit must be pushed to the repository)"),
     _rule(r"operation too slow|timed out|timeout", GitTimeoutError, "timed out",
@@ -65,7 +65,8 @@ _RULES: tuple[_Rule, ...] = (
           r"|not a git repository|missing (blob|tree|commit) object|invalid object"
           r"|bad tree|loose object|inflate|index-pack failed|did not receive expected object"
           r"|fatal: bad config|unable to read tree|error: object file .* is empty"
-          r"|invalid sha1 pointer|broken link|unable to parse",
+          r"|invalid sha1 pointer|broken link|unable to parse|index file .* is too small"
+          r"|not a tree object",
           GitCorruptionError, "the local mirror is damaged",
           "it is rebuilt automatically; delete STOWFLOW_HOME/cache/git if this persists"),
 )

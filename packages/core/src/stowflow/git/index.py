@@ -19,7 +19,7 @@ from pathlib import Path
 
 _MASK = 0xFFFFFFFF
 _EXTENDED = 0x4000
-_SKIP_WORKTREE = 0x4000
+_SKIP = struct.pack(">H", 0x4000)  # skip-worktree, in the extended flags
 
 
 @dataclass(frozen=True)
@@ -38,23 +38,29 @@ class IndexEntry:
     skip_worktree: bool = False
 
 
+_HEAD = struct.Struct(">10I20sH")
+_PADS = tuple(b"\0" * n for n in range(9))
+
+
 def _entry_bytes(entry: IndexEntry, version: int) -> bytes:
     st = entry.stat
-    if st is None:
-        fields = (0, 0, 0, 0, 0, 0, entry.mode, 0, 0, 0)
-    else:
-        fields = (st.st_ctime_ns // 10**9, st.st_ctime_ns % 10**9,
-                  st.st_mtime_ns // 10**9, st.st_mtime_ns % 10**9,
-                  st.st_dev, st.st_ino, entry.mode, st.st_uid, st.st_gid, st.st_size)
     name = entry.path.encode()
     flags = min(len(name), 0xFFF)
     extra = b""
     if version >= 3 and entry.skip_worktree:
         flags |= _EXTENDED
-        extra = struct.pack(">H", _SKIP_WORKTREE)
-    head = struct.pack(">10I", *(value & _MASK for value in fields)) + bytes.fromhex(entry.oid)
-    body = head + struct.pack(">H", flags) + extra + name
-    return body + b"\0" * (8 - len(body) % 8)  # 1 to 8 NULs: the name's end and padding
+        extra = _SKIP
+    if st is None:
+        head = _HEAD.pack(0, 0, 0, 0, 0, 0, entry.mode, 0, 0, 0, bytes.fromhex(entry.oid),
+                          flags)
+    else:
+        ctime, mtime = st.st_ctime_ns, st.st_mtime_ns
+        head = _HEAD.pack(ctime // 10**9 & _MASK, ctime % 10**9, mtime // 10**9 & _MASK,
+                          mtime % 10**9, st.st_dev & _MASK, st.st_ino & _MASK, entry.mode,
+                          st.st_uid & _MASK, st.st_gid & _MASK, st.st_size & _MASK,
+                          bytes.fromhex(entry.oid), flags)
+    size = len(head) + len(extra) + len(name)
+    return head + extra + name + _PADS[8 - size % 8]  # 1 to 8 NULs: the name's end, padding
 
 
 def write_index(path: Path, entries: Iterable[IndexEntry]) -> None:

@@ -1,15 +1,18 @@
 """The node-local mirror cache: one bare repository per git URL under ``STOWFLOW_HOME``.
 
-A pull never re-clones. Under a file lock (so concurrent processes take turns), it asks the
-host which commit the requested ref names (``ls-remote``, which also proves the
-credentials can read the repository — the cache never serves code to someone who could not
-fetch it), fetches that one commit shallow (``--depth 1``) only when the mirror lacks it
-(an empty mirror asked for a branch or a commit skips the ``ls-remote``: its fetch
-proves the credentials itself),
-and then fetches exactly the blobs the checkout needs that are still missing (for a
-sparse checkout the commit comes with ``--filter=blob:none``, so files outside
-``directories`` are never downloaded). Because the mirror keeps earlier commits, a fetch
-after a branch moved sends only new objects.
+A pull never re-clones. Under a file lock (so concurrent processes take turns):
+
+- an **empty** mirror asked for a branch, a tag or the default branch is made by one
+  ``git clone --bare --depth 1 --single-branch`` straight into its place: one
+  negotiation, as ``git clone`` makes, and the clone proves the credentials itself;
+- otherwise the host is asked which commit the ref names (``ls-remote``, which also proves
+  the credentials can read the repository — the cache never serves code to someone who
+  could not fetch it), and that commit is fetched shallow (``--depth 1``, by its id, so
+  the fetch lists no refs again) only when the mirror lacks it. Because the mirror keeps
+  earlier commits, the fetch sends only new objects;
+- then exactly the blobs the checkout needs that are still missing are fetched (for a
+  sparse checkout the commit comes with ``--filter=blob:none``, so files outside
+  ``directories`` are never downloaded).
 
 A damaged mirror shows up as a :class:`~stowflow.git.classify.GitCorruptionError` from
 any git command on it; :meth:`Mirror.rebuild` replaces it with an empty one.
@@ -148,16 +151,48 @@ class Mirror:
         """True when a ref of the mirror points at commit ``sha`` (directly or as a tag).
 
         Refs are read instead of the object itself because reading a missing object in a
-        partial clone would make git fetch it — and its whole history — on the spot. When
-        ``ref`` (a branch) is given, its loose ref file is checked first, without a process.
+        partial clone would make git fetch it — and its whole history — on the spot. They
+        are read from the files (``ref`` first), without a process; only a loose tag ref
+        (whose commit is inside the tag object) needs ``git for-each-ref``.
         """
-        if ref and ref.startswith("refs/heads/"):
-            with contextlib.suppress(OSError):
-                if (self.path / ref).read_text().strip() == sha:
-                    return True
+        refs = self.local_refs()
+        if ref is not None and refs.get(ref) == sha:
+            return True
+        if sha in refs.values():
+            return True
+        if not any(name.startswith("refs/tags/") and not name.endswith("^{}")
+                   and f"{name}^{{}}" not in refs for name in refs):
+            return False
         out = self.git("for-each-ref", "--format=%(objectname) %(*objectname)",
                        action=f"read of the cache of {self.url}").stdout
         return sha in out.split()
+
+    def local_refs(self) -> dict[str, str]:
+        """Return the mirror's refs, ``{name: sha}`` (``name^{}``: a packed tag's commit).
+
+        Read from ``packed-refs`` and the loose ref files, as git reads them (a loose ref
+        wins over a packed one).
+        """
+        refs: dict[str, str] = {}
+        with contextlib.suppress(OSError):
+            last = ""
+            for line in (self.path / "packed-refs").read_text().splitlines():
+                if line.startswith("^") and last:
+                    refs[f"{last}^{{}}"] = line[1:].strip()
+                elif line and not line.startswith("#"):
+                    sha, _, last = line.partition(" ")
+                    refs[last] = sha
+        refs_dir = self.path / "refs"
+        for folder, _dirs, files in os.walk(refs_dir):
+            for name in files:
+                path = Path(folder, name)
+                with contextlib.suppress(OSError):
+                    sha = path.read_text().strip()
+                    if _FULL_SHA.match(sha):
+                        key = path.relative_to(self.path).as_posix()
+                        refs.pop(f"{key}^{{}}", None)
+                        refs[key] = sha
+        return refs
 
     def remote_refs(self, branch: str | None) -> dict[str, str]:
         """Ask the host for ``HEAD`` and ``branch`` (as a branch and as a tag).
@@ -190,41 +225,61 @@ class Mirror:
         host's default branch. Returns the resolved :class:`Target`. Call under
         :meth:`locked`.
         """
-        empty = self.ensure()
         filtered = bool(directories)
-        if empty:
+        if not self.exists() and not commit_sha:
             # Nothing is cached, so nothing can be served without a fetch, and the fetch
-            # proves the credentials itself: one negotiation, as `git clone` makes.
-            if commit_sha:
-                target = Target(self._pin(commit_sha, filtered), branch)
-            else:
-                target = self._first_fetch(branch, filtered)
+            # proves the credentials itself: one clone, one negotiation, as `git clone`.
+            target = self._clone(branch, filtered)
         else:
-            refs = self.remote_refs(branch)
+            empty = self.ensure()
             if commit_sha:
+                if not empty:
+                    self.remote_refs(branch)  # proves the credentials before a cache hit
                 target = Target(self._pin(commit_sha, filtered), branch)
             else:
-                target = self._follow(refs, branch, filtered, empty)
+                target = self._follow(self.remote_refs(branch), branch, filtered, empty)
         self._fetch_missing_blobs(target.commit_sha, directories)
         return target
 
-    def _first_fetch(self, branch: str | None, filtered: bool) -> Target:
-        """Fetch ``branch`` (a branch, else a tag) or the default branch into an empty mirror.
-
-        A named branch is fetched without a listing first (a missing one is then tried as
-        a tag); the default branch is listed first, since its name is not in the fetch.
+    def _clone(self, branch: str | None, filtered: bool) -> Target:
+        """Make the missing mirror with one shallow bare clone of ``branch`` (a branch or a
+        tag; the default branch when ``None``), into a temporary sibling renamed into place.
         """
-        if branch:
-            name = branch.removeprefix("refs/heads/")
-            for ref in (f"refs/heads/{name}", f"refs/tags/{name}"):
-                try:
-                    self._fetch([f"+{ref}:{ref}"], filtered=filtered)
-                except GitRefNotFoundError:
-                    continue
-                return Target(self._resolve_local(f"{ref}^{{commit}}"), name)
-            raise _not_found(self.url, name)
-        # The default branch: its name (for the checkout's branch) needs the listing.
-        return self._follow(self.remote_refs(None), None, filtered, True)
+        if self.path.exists():
+            self._remove()  # a mirror that lost its HEAD
+        tmp = self.path.with_name(f"{self.path.name}.new-{uuid.uuid4().hex[:8]}")
+        args = ["clone", "--bare", "--depth=1", "--single-branch", "--no-tags", "--quiet",
+                "--template=", "-c", "gc.auto=0", "-c", "core.logAllRefUpdates=false"]
+        if filtered:
+            args.append("--filter=blob:none")
+        name = branch.removeprefix("refs/heads/") if branch else None
+        if name:
+            args += ["--branch", name]
+        try:
+            run_git([*args, "--", self.url.url, str(tmp)], action=f"fetch of {self.url}",
+                    env=self.env, cwd=self.path.parent, retry=True,
+                    before_retry=lambda: shutil.rmtree(tmp, ignore_errors=True))
+            os.rename(tmp, self.path)
+        except GitRefNotFoundError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise _not_found(self.url, name or "HEAD") from None
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        head = (self.path / "HEAD").read_text().strip()
+        refs = self.local_refs()
+        if head.startswith("ref: "):  # a branch: the default one, or the one named
+            ref = head[5:]
+            if ref not in refs:
+                raise GitRefNotFoundError(
+                    f"git fetch of {self.url} failed: the repository has no commits",
+                    hint="push a commit, or pass branch= or commit_sha=")
+            label = ref.removeprefix("refs/heads/")
+            return Target(refs[ref], label)
+        if not _FULL_SHA.match(head):  # pragma: no cover - git wrote something else
+            raise GitCorruptionError(f"the git cache of {self.url} has no HEAD after a clone",
+                                     hint="it is rebuilt automatically")
+        return Target(head, name)  # a tag: the clone detached HEAD at its commit
 
     def _fetch(self, refspecs: Sequence[str], *, filtered: bool, depth: int | None = 1,
                extra: Sequence[str] = ()) -> None:
@@ -259,7 +314,14 @@ class Mirror:
         advertised = refs.get(f"{ref}^{{}}") or refs[ref]
         if empty or not self.has_commit(advertised, ref):
             local = ref if ref != "HEAD" else "refs/stowflow/HEAD"
-            self._fetch([f"+{ref}:{local}"], filtered=filtered)
+            try:
+                if ref.startswith("refs/tags/"):
+                    raise GitRefNotFoundError("a tag is fetched by its name")
+                # by id: an advertised tip, which every server serves, and the fetch
+                # needs no second listing of the refs (one request fewer)
+                self._fetch([f"+{advertised}:{local}"], filtered=filtered)
+            except GitRefNotFoundError:  # a tag, or the branch moved since the listing
+                self._fetch([f"+{ref}:{local}"], filtered=filtered)
             advertised = self._resolve_local(f"{local}^{{commit}}")
         return Target(advertised, label)
 

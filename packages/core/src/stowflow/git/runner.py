@@ -25,7 +25,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,14 +146,15 @@ def _run_once(argv: list[str], env: dict[str, str], cwd: Path | None, input: byt
 def run_git(args: Sequence[str], *, action: str, env: GitEnv | None = None,
             cwd: Path | None = None, git_dir: Path | None = None, input: bytes | None = None,
             timeout: float | None = None, retry: bool = False, check: bool = True,
-            umask: int = -1) -> GitResult:
+            umask: int = -1, before_retry: Callable[[], None] | None = None) -> GitResult:
     """Run ``git <args>`` and return its output; raise a classified GitError on failure.
 
     ``action`` names the operation in errors ("fetch of https://host/org/repo.git").
     ``git_dir`` runs against that repository (``--git-dir``); ``retry`` retries network
     errors and timeouts with backoff (only for commands that are safe to repeat, such as a
     fetch). With ``check=False`` a non-zero exit returns its output instead of raising.
-    ``umask`` (when not negative) is the process's umask (files it creates).
+    ``umask`` (when not negative) is the process's umask (files it creates);
+    ``before_retry`` undoes what a failed attempt left (a half-made clone).
     Credentials in ``env`` reach git only through its environment.
     """
     git_env = env or GitEnv()
@@ -185,6 +186,8 @@ def run_git(args: Sequence[str], *, action: str, env: GitEnv | None = None,
             log.warning("%s; retrying in %.1fs", redact(str(error)), delays[attempt])
             time.sleep(delays[attempt])
             attempt += 1
+            if before_retry is not None:
+                before_retry()
             continue
         raise error
 

@@ -1,25 +1,26 @@
 """Laying a commit's files out from the content cache by hard links, as object-store pulls do.
 
 The files of a pulled commit live in the sync engine's content-addressed cache
-(:class:`~stowflow.transfer.cache.ContentCache`, keyed by sha256, read-only). A new work
-tree is made by :class:`~stowflow.transfer.materialise.TreeBuilder`: one hard link per
-file already cached; only the files the cache lacks are written, by one
-``git checkout-index`` from the mirror's packs (parallel workers), and then adopted by
-the cache (hashed, made read-only, hard-linked in — no second write). So a first pull
+(:class:`~stowflow.transfer.cache.ContentCache`, read-only entries), named by their git
+blob id: git has already checked every blob it fetched, and ``ls-tree`` names each file's
+blob, so a checkout needs no hash of its own. A new work tree is made by
+:class:`~stowflow.transfer.materialise.TreeBuilder`: one hard link per file already
+cached; only the files the cache lacks are written, by one ``git checkout-index`` from the
+mirror's packs (parallel workers), which also records their stat data in the index, and
+then they are hard-linked into the cache (no second write, no read). So a first pull
 costs about what ``git clone`` costs, a warm pull into a new folder writes no file
 content, and a new commit writes only the files it changed.
 
-Each mirror keeps a small map from git blob id to (sha256, size) — ``stowflow-blobs``,
-append-only — and the modification time of each cache entry it has checked. Cached files
-share inodes with every tree they are linked into: a file edited in place (root ignores
-the read-only bit) changes its cache entry's mtime, so an entry whose mtime moved is
-hashed again before it is linked, and evicted if its bytes changed.
+Each mirror keeps the modification time of each cache entry it has linked from or checked
+(``stowflow-blobs``, append-only ``M <entry> <mtime_ns>`` lines). Cached files share
+inodes with every tree they are linked into: a file edited in place (root ignores the
+read-only bit) changes its cache entry's mtime, so an entry whose mtime moved is hashed
+again before it is linked, and evicted if its bytes changed.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import threading
 from collections.abc import Sequence
@@ -29,7 +30,7 @@ from pathlib import Path
 from stowflow.git.index import IndexEntry, write_index
 from stowflow.git.mirror import Mirror, in_cone
 from stowflow.git.runner import run_git
-from stowflow.transfer.cache import hash_file
+from stowflow.transfer.cache import hash_git_blob
 from stowflow.transfer.materialise import TreeBuilder
 
 _FILE, _EXEC, _LINK, _GITLINK = 0o100644, 0o100755, 0o120000, 0o160000
@@ -47,11 +48,6 @@ class TreeEntry:
     mode: int
     oid: str
     path: str
-
-    @property
-    def size(self) -> int:
-        """0 for the empty blob, else -1 (unknown until read; sizes are not asked for)."""
-        return 0 if self.oid == EMPTY_BLOB else -1
 
 
 def list_tree(mirror: Mirror, commit_sha: str) -> list[TreeEntry]:
@@ -74,36 +70,29 @@ def list_tree(mirror: Mirror, commit_sha: str) -> list[TreeEntry]:
 
 
 class BlobMap:
-    """A mirror's map of blob id → (sha256, size), and cache entries already checked."""
+    """The cache entries a mirror's checkouts have verified: entry name → mtime_ns."""
 
     def __init__(self, mirror: Mirror) -> None:
         self.path = mirror.path / "stowflow-blobs"
-        self.blobs: dict[str, tuple[str, int]] = {}
         self.checked: dict[str, int] = {}  # cache file name → mtime_ns seen when verified
         with contextlib.suppress(FileNotFoundError):
             for line in self.path.read_text().splitlines():
                 parts = line.split()
-                if len(parts) == 4 and parts[0] == "B":
-                    self.blobs[parts[1]] = (parts[2], int(parts[3]))
-                elif len(parts) == 3 and parts[0] == "M":
+                if len(parts) == 3 and parts[0] == "M":
                     self.checked[parts[1]] = int(parts[2])
         self._new: list[str] = []
 
-    def add_blob(self, oid: str, sha: str, size: int) -> None:
-        """Remember that blob ``oid`` has content ``sha`` of ``size`` bytes."""
-        self.blobs[oid] = (sha, size)
-        self._new.append(f"B {oid} {sha} {size}")
-
-    def mark_checked(self, path: Path, mtime_ns: int | None = None) -> None:
-        """Remember the mtime of cache entry ``path`` (its bytes were just verified);
-        ``mtime_ns`` when the caller knows it (saves a ``stat``)."""
+    def mark_checked(self, path: str, mtime_ns: int | None = None) -> None:
+        """Remember the mtime of the cache entry at ``path`` (its bytes were just
+        verified); ``mtime_ns`` when the caller knows it (saves a ``stat``)."""
         if mtime_ns is None:
             try:
-                mtime_ns = path.stat().st_mtime_ns
+                mtime_ns = os.stat(path).st_mtime_ns
             except OSError:
                 return
-        self.checked[path.name] = mtime_ns
-        self._new.append(f"M {path.name} {mtime_ns}")
+        name = path.rpartition("/")[2]
+        self.checked[name] = mtime_ns
+        self._new.append(f"M {name} {mtime_ns}")
 
     def save(self) -> None:
         """Append what was learnt (one write, so concurrent pulls interleave whole lines)."""
@@ -119,21 +108,21 @@ class BlobMap:
         self._new = []
 
 
-def _usable(objects: str, blobs: BlobMap, sha: str, size: int,
-            executable: bool) -> str | None:
-    """Return the entry ``sha`` of the cache's ``objects`` folder (the wanted exec bit
-    first) if it still holds its true bytes."""
-    for name in ((f"{sha}.x", sha) if executable else (sha, f"{sha}.x")):
-        path = f"{objects}/{sha[:2]}/{name}"
+def _usable(objects: str, blobs: BlobMap, oid: str,
+            executable: bool) -> tuple[str, os.stat_result] | None:
+    """Return the entry of blob ``oid`` in the cache's ``objects`` folder (the wanted exec
+    bit first) and its stat, if it still holds its true bytes."""
+    for name in ((f"{oid}.x", oid) if executable else (oid, f"{oid}.x")):
+        path = f"{objects}/{oid[:2]}/{name}"
         try:
             st = os.stat(path)
         except FileNotFoundError:
             continue
-        if st.st_size == size and blobs.checked.get(name) == st.st_mtime_ns:
-            return path
-        if st.st_size == size and hash_file(Path(path)) == sha:
-            blobs.mark_checked(Path(path))
-            return path
+        if blobs.checked.get(name) == st.st_mtime_ns:
+            return path, st
+        if hash_git_blob(Path(path)) == oid:
+            blobs.mark_checked(path, st.st_mtime_ns)
+            return path, st
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)  # edited in place through a tree: evict it
     return None
@@ -144,112 +133,109 @@ def build(builder: TreeBuilder, mirror: Mirror, commit_sha: str,
     """Lay ``commit_sha`` out in ``builder``'s tree and write its ``.git/index``.
 
     The tree's ``.git`` must exist (it borrows the mirror's objects). Cached files are
-    hard-linked; the rest — files the cache lacks, symlinks, empty files — are written by
-    one ``git checkout-index`` (parallel workers, C speed, straight from the packs), then
-    made read-only and adopted into the cache by hard link, so no file is written twice.
-    Files outside the sparse cone of ``directories`` get no file and the skip-worktree
-    bit; gitlinks (submodules) get an empty folder.
+    hard-linked; the rest — files the cache lacks, symlinks — are written by one
+    ``git checkout-index`` (parallel workers, C speed, straight from the packs, their stat
+    data into the index), then adopted into the cache by hard link, so no file is written
+    twice. Empty files are created writable (they share nothing). Files outside the
+    sparse cone of ``directories`` get no file and the skip-worktree bit; gitlinks
+    (submodules) get an empty folder.
     """
     entries = list_tree(mirror, commit_sha)
     wanted = [e for e in entries if in_cone(e.path, directories)]
     builder.make_dirs([e.path for e in wanted])
     blobs = BlobMap(mirror)
-    missing: list[TreeEntry] = []  # written by git, then adopted
+    write: list[TreeEntry] = []  # written by git (and the cacheable ones adopted)
+    first: dict[str, TreeEntry] = {}  # each blob the cache lacks is written once …
+    again: list[TreeEntry] = []  # … and its other paths are linked to the cache after
+    index: list[IndexEntry] = []
+    in_tree = {e.path for e in wanted} if directories else None
     root = builder.root
     root_str = os.fspath(root)
     objects = os.fspath(builder.cache.root / "objects")
-    for entry in wanted:
-        executable = entry.mode == _EXEC
-        if entry.mode == _GITLINK:
-            (root / entry.path).mkdir(exist_ok=True)
-        elif entry.mode == _LINK or entry.size == 0:
-            missing.append(entry)  # symlink targets and empty files are not cached
-        elif entry.oid in blobs.blobs:
-            sha, size = blobs.blobs[entry.oid]
-            source = _usable(objects, blobs, sha, size, executable)
-            if source is None:
-                missing.append(entry)
-            elif source.endswith(".x") == executable:
-                try:
-                    os.link(source, f"{root_str}/{entry.path}")
-                except OSError:  # another filesystem, or the link limit
-                    builder.link_cached(entry.path, sha, executable)
-            else:  # cached with the other exec bit: the builder makes that copy
-                builder.link_cached(entry.path, sha, executable)
-        else:
-            missing.append(entry)
-    index_path = root / ".git" / "index"
-    if missing:
-        first: dict[str, TreeEntry] = {}  # each cacheable blob is written once …
-        again: list[TreeEntry] = []  # … and its other paths linked to the cache after
-        write: list[TreeEntry] = []
-        for entry in missing:
-            cacheable = entry.mode != _LINK and entry.size != 0
-            if entry.size == 0 and entry.mode != _LINK:
-                builder.empty(entry.path, entry.mode == _EXEC)  # writable, as git makes it
-            elif cacheable and entry.oid in first:
-                again.append(entry)
-            else:
-                if cacheable:
-                    first[entry.oid] = entry
-                write.append(entry)
-        # git takes what to write from an index: one of just these entries (the real one,
-        # with every file's stat data, is written below)
-        if write:
-            write_index(index_path, [IndexEntry(e.path, e.mode, e.oid) for e in write])
-            _checkout(root, mirror, [e.path for e in write])
-        _adopt(builder, blobs, list(first.values()))
-        for entry in again:
-            sha, _ = blobs.blobs[entry.oid]
-            builder.link_cached(entry.path, sha, entry.mode == _EXEC)
-    blobs.save()
-    in_tree = {e.path for e in wanted}
-    index = []
     for entry in entries:
-        if entry.path not in in_tree:
-            index.append(IndexEntry(entry.path, entry.mode, entry.oid, skip_worktree=True))
-        elif entry.mode == _GITLINK:
-            index.append(IndexEntry(entry.path, entry.mode, entry.oid))
-        else:
-            index.append(IndexEntry(entry.path, entry.mode, entry.oid,
-                                    os.lstat(f"{root_str}/{entry.path}")))
+        mode, oid, path = entry.mode, entry.oid, entry.path
+        if in_tree is not None and path not in in_tree:
+            index.append(IndexEntry(path, mode, oid, skip_worktree=True))
+            continue
+        executable = mode == _EXEC
+        if mode == _GITLINK:
+            (root / path).mkdir(exist_ok=True)
+            index.append(IndexEntry(path, mode, oid))
+            continue
+        if mode == _LINK:
+            write.append(entry)  # symlink targets are not cached
+            continue
+        if oid == EMPTY_BLOB:
+            builder.empty(path, executable)  # writable, as git makes it
+            index.append(IndexEntry(path, mode, oid, os.lstat(f"{root_str}/{path}")))
+            continue
+        if oid in first:
+            again.append(entry)  # the same content at another path: linked once cached
+            continue
+        found = _usable(objects, blobs, oid, executable)
+        if found is None:
+            first[oid] = entry
+            write.append(entry)
+            continue
+        source, st = found
+        if source.endswith(".x") == executable:
+            try:
+                os.link(source, f"{root_str}/{path}")
+            except OSError:  # another filesystem, or the link limit
+                builder.link_cached(path, oid, executable)
+                st = os.lstat(f"{root_str}/{path}")
+            # the link's stat is the entry's (one inode; git ignores the ctime it moved)
+            index.append(IndexEntry(path, mode, oid, st))
+        else:  # cached with the other exec bit: the builder makes that copy
+            builder.link_cached(path, oid, executable)
+            index.append(IndexEntry(path, mode, oid, os.lstat(f"{root_str}/{path}")))
+    index_path = root / ".git" / "index"
+    # the files git writes enter the index with no stat data; checkout-index -u fills it
+    index += [IndexEntry(e.path, e.mode, e.oid) for e in (*write, *again)]
     write_index(index_path, index)
+    if write:
+        _checkout(root, mirror, [e.path for e in write])
+        _adopt(builder, blobs, list(first.values()))
+    if again:
+        for entry in again:
+            builder.link_cached(entry.path, entry.oid, entry.mode == _EXEC)
+        # their stat data into the index (git reads only these few files)
+        run_git(["update-index", "-z", "--stdin"], cwd=root, env=mirror.env.local(),
+                input="\0".join(e.path for e in again).encode() + b"\0",
+                action=f"index update from the cache of {mirror.url}")
+    blobs.save()
 
 
 def _checkout(root: Path, mirror: Mirror, paths: Sequence[str]) -> None:
-    """Have git write ``paths`` of the index into the tree (from the mirror's objects)."""
+    """Have git write ``paths`` of the index into the tree (from the mirror's objects) and
+    record their stat data in the index."""
     # umask 222: the files come out read-only (0444, 0555 with the exec bit), as the cache
     # keeps them, with no chmod per file
-    run_git(["-c", "checkout.workers=0", "checkout-index", "-z", "--stdin"], cwd=root,
+    run_git(["-c", "checkout.workers=0", "checkout-index", "-u", "-z", "--stdin"], cwd=root,
             env=mirror.env.local(), input="\0".join(paths).encode() + b"\0", umask=0o222,
             action=f"checkout from the cache of {mirror.url}")
+    os.chmod(root / ".git" / "index", 0o644)  # git made it under the umask too
 
 
 def _adopt(builder: TreeBuilder, blobs: BlobMap, entries: Sequence[TreeEntry]) -> None:
-    """Add the read-only files git just wrote to the content cache (each entry a
-    different blob); the blob map learns each blob's sha256 and size and its cache
-    entry's mtime."""
+    """Add the read-only files git just wrote to the content cache under their blob ids
+    (each entry a different blob); the blob map learns each new cache entry's mtime."""
     root = os.fspath(builder.root)
     objects = os.fspath(builder.cache.root / "objects")
     for entry in entries:
-        executable = entry.mode == _EXEC
         path = f"{root}/{entry.path}"
-        with open(path, "rb") as handle:
-            sha = hashlib.file_digest(handle, "sha256").hexdigest()
-            st = os.fstat(handle.fileno())
-        blobs.add_blob(entry.oid, sha, st.st_size)
-        name = f"{sha}.x" if executable else sha
-        final = f"{objects}/{sha[:2]}/{name}"
+        name = f"{entry.oid}.x" if entry.mode == _EXEC else entry.oid
+        final = f"{objects}/{entry.oid[:2]}/{name}"
         try:
             try:
                 os.link(path, final)
             except FileNotFoundError:  # the shard's first entry
-                os.makedirs(f"{objects}/{sha[:2]}", exist_ok=True)
+                os.makedirs(f"{objects}/{entry.oid[:2]}", exist_ok=True)
                 os.link(path, final)
-        except FileExistsError:  # cached already (through another source): keep that one,
-            pass  # and hash it before its first use here
+        except FileExistsError:  # cached already (a concurrent pull): keep that one,
+            continue  # and hash it before its first use here
         except OSError:  # another filesystem, or the link limit: the cache copies it
-            builder.cache.adopt(Path(path), sha, executable)
-            blobs.mark_checked(Path(final))
-        else:
-            blobs.mark_checked(Path(final), st.st_mtime_ns)
+            builder.cache.adopt(Path(path), entry.oid, entry.mode == _EXEC)
+            blobs.mark_checked(final)
+            continue
+        blobs.mark_checked(final, os.stat(final).st_mtime_ns)

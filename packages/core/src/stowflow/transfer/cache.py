@@ -2,7 +2,9 @@
 
 Layout under ``<STOWFLOW_HOME>/cache/transfer/``::
 
-    objects/<sha[:2]>/<sha>      verified file content, read-only (0444)
+    objects/<sha[:2]>/<sha>      verified file content, read-only (0444), named by its
+                                 sha256 (64 hex; object-store pulls) or git blob id (40
+                                 hex; git checkouts, whose bytes git already checked)
     objects/<sha[:2]>/<sha>.x    the same content with exec bits (0555), made on demand
     manifests/<id>.json          manifests by version id (immutable, verified on read)
     records/<digest>.json        which version a pull last put in a destination
@@ -57,6 +59,21 @@ def hash_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def hash_git_blob(path: Path) -> str:
+    """Return git's blob id of the file at ``path`` (SHA-1 of ``blob <size>\\0`` + bytes)."""
+    with open(path, "rb") as fh:
+        h = hashlib.sha1(f"blob {os.fstat(fh.fileno()).st_size}\0".encode())
+        while chunk := fh.read(1024 * 1024):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def content_key(path: Path, key: str) -> str:
+    """Return the key the cached file at ``path`` must be named ``key`` by: its git blob id
+    for a 40-character key (git checkouts), else its sha256 (object-store pulls)."""
+    return hash_git_blob(path) if len(key) == 40 else hash_file(path)
+
+
 @dataclass
 class VerifyReport:
     """What :meth:`ContentCache.verify` found: entries checked, their bytes, the damaged
@@ -107,7 +124,7 @@ class ContentCache:
                 continue
             if not verify and self._known.get(path.name) == stamp_of(st):
                 return path
-            if hash_file(path) != sha:
+            if content_key(path, sha) != sha:
                 self._evict(path)
                 continue
             self.stamps.note(path)
@@ -130,7 +147,7 @@ class ContentCache:
             sha = path.name.removesuffix(".x")
             try:
                 st = path.stat()
-                actual = hash_file(path)
+                actual = content_key(path, sha)
             except FileNotFoundError:
                 continue
             report.checked += 1
