@@ -3,6 +3,7 @@ faults on later requests too (a pooled SDK client makes few connections)."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import http.server
 import threading
@@ -71,4 +72,23 @@ def test_a_fault_the_response_was_too_short_for_strikes_the_next_request(
         connection.close()
         assert proxy.struck == {"reset": 1}
     finally:
+        proxy.close()
+
+
+def test_close_cuts_an_open_idle_connection_at_once(
+    server: http.server.ThreadingHTTPServer,
+) -> None:
+    # Regression: close() only closed the sockets, which neither woke the proxy's thread
+    # waiting in select() nor tore the connection down, so a client holding a connection
+    # (a worker attached to a container) noticed the cut only after IDLE_TIMEOUT (30 s).
+    proxy = FaultProxy("127.0.0.1", server.server_address[1], rate=0.0)
+    connection = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=5)
+    try:
+        assert _get(connection) == b"x" * 100  # the connection is open and idle
+        proxy.close()
+        assert connection.sock is not None
+        with contextlib.suppress(ConnectionResetError):  # a reset, or ...
+            assert connection.sock.recv(1) == b""  # ... a FIN; not the 5 s timeout
+    finally:
+        connection.close()
         proxy.close()

@@ -1,5 +1,5 @@
 """Docker pools on a real daemon: how a container run ends (cancel, out of memory, a dead
-worker) and every job variable a docker pool accepts, honoured.
+worker, a remote daemon cut off) and every job variable a docker pool accepts, honoured.
 
 One image (``runner_image``) is built per module and shared by every test; each test makes
 its own pool, deployment and containers (labelled with its run ids) and removes them.
@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from stowflow.runs import (
     request_cancel,
 )
 from stowflow.testing import assert_no_secret
+from stowflow.testing.faults import FaultProxy
 from stowflow.testing.servers.docker import DockerDaemon, DockerRegistry, make_tls_certificates
 from stowflow.workers.pools import create_pool
 from stowflow.workers.types import worker_type
@@ -91,6 +93,13 @@ def extra():
     import sfdockerextra
 
     print(f"sfdockerextra {sfdockerextra.VERSION} from {sfdockerextra.__file__}")
+
+
+@flow(log_prints=True)
+def indexed():
+    import sfdockerindexed
+
+    print(f"sfdockerindexed {sfdockerindexed.VERSION} from {sfdockerindexed.__file__}")
 '''
 
 
@@ -135,11 +144,14 @@ def deploy(pool: str, image: str, entrypoint: str, **job_variables: Any) -> str:
                      {"directory": "/opt/stowflow/flows"}}])
 
 
-def worker(pool: str, **options: Any) -> Worker:
+def worker(pool: str, *, daemon_grace: float | None = None, **options: Any) -> Worker:
     """A docker pool's worker with short intervals (it claims once, then drains)."""
     settings = {"poll_interval": 0.2, "heartbeat_interval": 0.3, "tick": 0.05,
                 "cancel_grace": 5.0, **options}
-    return Worker(pool, launcher=worker_type("docker").make_launcher(pool), **settings)
+    launcher = worker_type("docker").make_launcher(pool)
+    if daemon_grace is not None:
+        launcher.daemon_grace = daemon_grace
+    return Worker(pool, launcher=launcher, **settings)
 
 
 def run_to_end(pool: str, **options: Any) -> None:
@@ -240,6 +252,43 @@ def test_a_dead_workers_container_stops_and_is_removed(
     assert containers(run.id) == []
 
 
+def test_a_worker_cut_off_from_its_remote_daemon_crashes_the_run_with_the_reason(
+        docker_env: DockerDaemon, runner_image: str, fault_proxy: Callable[..., FaultProxy],
+        monkeypatch: pytest.MonkeyPatch, containers: Callable[[str], list[str]]) -> None:
+    if docker_env.tls_host is None or docker_env.cert_path is None:
+        pytest.skip("the session's daemon was not started by the fixture: it has no TLS port")
+    # The worker reaches the daemon's TLS port through a proxy that forwards untouched
+    # until it is cut (every connection reset, the port closed): the network going away.
+    proxy = fault_proxy(docker_env.tls_host.replace("tcp://", "http://"), rate=0.0)
+    monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{proxy.port}")
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
+    monkeypatch.setenv("DOCKER_CERT_PATH", str(docker_env.cert_path))
+    run = create_flow_run(deploy("lostpool", runner_image, "flows.py:sleepy"))
+    thread = threading.Thread(target=worker("lostpool", daemon_grace=2.0).start,
+                              kwargs={"run_once": True, "install_signal_handlers": False},
+                              daemon=True)
+    thread.start()
+    wait_for(lambda: "sleepy started" in logs_of(run.id), 90, "the flow to start")
+    (container,) = containers(run.id)  # seen through the daemon's unix socket
+    proxy.close()
+    cut = time.monotonic()
+    # The container's stdin was the worker's attach connection: it stops by itself.
+    wait_for(lambda: not inspect(docker_env, container)["State"]["Running"], 20,
+             "the cut-off worker's container to stop")
+    assert inspect(docker_env, container)["State"]["ExitCode"] == 70
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "the worker kept waiting for an unreachable daemon"
+    done = get_flow_run(run.id)
+    assert done.state == "CRASHED", (done.state, done.state_message, logs_of(run.id))
+    assert done.state_message is not None
+    assert done.state_message.startswith(
+        f"the worker lost the connection to the Docker daemon (tcp://127.0.0.1:{proxy.port}) "
+        "running the container for 2 s: inspecting the container of flow run"), done.state_message
+    assert "no Docker daemon answered" in done.state_message
+    assert done.state_message in logs_of(run.id)
+    assert time.monotonic() - cut < 30  # the grace, not the client's 300 s timeout
+
+
 def test_mem_limit_volumes_network_and_env_are_honoured(
         docker_env: DockerDaemon, runner_image: str, tmp_path: Path,
         containers: Callable[[str], list[str]]) -> None:
@@ -283,6 +332,73 @@ def test_extra_pip_packages_install_once_per_image(
                        for line in logs), logs
             installs.append(next(e for e in read_events(run.id)
                                  if e.phase == "install" and e.status == "ok"))
+        assert [e.details["cached"] for e in installs] == [False, True]
+        assert installs[0].details["key"] == installs[1].details["key"]
+    finally:
+        docker_env.cli("volume", "rm", "-f", volume, check=False)
+
+
+@pytest.fixture
+def package_index(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
+    """A PEP 503 simple index on 127.0.0.1 with one wheel built here; yields its URL and
+    the paths requested from it."""
+    root = tmp_path / "index"
+    files, project = root / "files", root / "simple" / "sfdockerindexed"
+    files.mkdir(parents=True)
+    project.mkdir(parents=True)
+    wheel = build_wheel(files, "sfdockerindexed", "3.1")
+    (project / "index.html").write_text(f'<a href="/files/{wheel.name}">{wheel.name}</a>\n')
+    requested: list[str] = []
+
+    class Handler(SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def send_head(self) -> Any:
+            requested.append(self.path)
+            return super().send_head()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/simple/", requested
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_extra_pip_packages_from_an_index_install_once_per_image(
+        docker_env: DockerDaemon, runner_image: str, package_index: tuple[str, list[str]],
+        containers: Callable[[str], list[str]]) -> None:
+    url, requested = package_index
+    image_id = json.loads(docker_env.inspect("image", runner_image))[0]["Id"]
+    volume = f"stowflow-envlayers-{image_id.split(':')[-1][:16]}"
+    docker_env.cli("volume", "rm", "-f", volume)  # a daemon kept from an earlier session
+    # The container reaches the index on the host's 127.0.0.1: network_mode host.
+    deployment = deploy("indexpool", runner_image, "flows.py:indexed", network_mode="host",
+                        env={"EXTRA_PIP_PACKAGES": f"--index-url {url} sfdockerindexed==3.1"})
+    try:
+        installs, asked = [], []
+        for _ in range(2):
+            before = len(requested)
+            run = create_flow_run(deployment)
+            run_to_end("indexpool")
+            done = get_flow_run(run.id)
+            logs = logs_of(run.id)
+            assert done.state == "COMPLETED", (done.state_message, logs)
+            assert any(line.startswith(
+                "sfdockerindexed 3.1 from /opt/stowflow/home/cache/envlayers/")
+                for line in logs), logs
+            installs.append(next(e for e in read_events(run.id)
+                                 if e.phase == "install" and e.status == "ok"))
+            asked.append(requested[before:])
+        assert "/simple/sfdockerindexed/" in asked[0]
+        assert any(path.startswith("/files/sfdockerindexed-3.1") for path in asked[0])
+        assert asked[1] == []  # the second run of the image used the cached layer
         assert [e.details["cached"] for e in installs] == [False, True]
         assert installs[0].details["key"] == installs[1].details["key"]
     finally:

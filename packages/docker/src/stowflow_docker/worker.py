@@ -16,7 +16,10 @@ Claiming, heartbeats, cancellation grace and crash reaping are core's
   its stdout messages into run states, phase events and log lines as they arrive.
 
 A container that ends without reporting a final state is CRASHED by the worker with its
-exit code and output tail; an out-of-memory kill says so.
+exit code and output tail; an out-of-memory kill says so. A worker that loses its daemon
+(a remote one whose network went away) for :data:`DAEMON_GRACE` seconds marks the run
+CRASHED with that reason: the container cannot report any more, and it stops by itself
+once the worker's attach connection is gone (its stdin closes).
 """
 
 from __future__ import annotations
@@ -24,13 +27,20 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, SecretStr
-from stowflow.errors import ConfigError, ImageNotFoundError, StowflowError
+from stowflow.errors import (
+    ConfigError,
+    DaemonUnreachableError,
+    ImageNotFoundError,
+    StowflowError,
+)
 from stowflow.placeholders import is_placeholder
 from stowflow.redact import redact
 from stowflow.runs import (
@@ -72,6 +82,8 @@ CONTAINER_HOME = "/opt/stowflow/home"
 #: Never given to a container, whatever the job environment says: it has no database.
 _NEVER_PASSED = frozenset({"STOWFLOW_DATABASE_URL", "STOWFLOW_SECRET_KEY"})
 _NO_STOWFLOW = ("No module named stowflow_docker", "No module named 'stowflow")
+#: Seconds a run's daemon may stay unreachable before the worker gives the run up (CRASHED).
+DAEMON_GRACE = 10.0
 
 
 def job_variables(run: FlowRunRecord, deployment: dict[str, Any]) -> dict[str, Any]:
@@ -257,11 +269,14 @@ class ContainerRun:
     stdin: Any
     remove: bool
     mem_limit: Any = None
+    #: Seconds the daemon may stay unreachable before the run is given up.
+    daemon_grace: float = DAEMON_GRACE
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=20))
     got_running: bool = False
     got_final: bool = False
     _reader: threading.Thread | None = None
     _exit_code: int | None = None
+    _lost_since: float | None = None
 
     def start_reading(self) -> None:
         """Start the thread that follows the container's output."""
@@ -280,8 +295,11 @@ class ContainerRun:
                     self._handle(line.decode(errors="replace"))
             if buffer:
                 self._handle(buffer.decode(errors="replace"))
-        except Exception as exc:  # the daemon went away: the worker reports the exit
+        except Exception as exc:  # the daemon went away: poll() settles the run
             log.warning("flow run %s: lost the container's output: %s", self.run_id, exc)
+            with contextlib.suppress(Exception):
+                write_logs(self.run_id, [("WARNING", "the worker lost the container's output "
+                                          f"stream: {type(exc).__name__}: {exc}")])
 
     def _handle(self, line: str) -> None:
         if not line.startswith(MARKER):
@@ -318,12 +336,16 @@ class ContainerRun:
             return self._exit_code
         import docker.errors
 
-        with translated("inspecting the container of flow run", self.run_id):
-            try:
-                self.container.reload()
-                status = self.container.attrs.get("State", {})
-            except docker.errors.NotFound:  # removed under us (docker rm -f): it has ended
-                status = {"Running": False, "ExitCode": 0 if self.got_final else -1}
+        try:
+            with translated("inspecting the container of flow run", self.run_id):
+                try:
+                    self.container.reload()
+                    status = self.container.attrs.get("State", {})
+                except docker.errors.NotFound:  # removed under us (docker rm -f): it has ended
+                    status = {"Running": False, "ExitCode": 0 if self.got_final else -1}
+        except DaemonUnreachableError as exc:
+            return self._daemon_lost(exc)
+        self._lost_since = None
         if status.get("Running") or status.get("Status") in ("created", "restarting"):
             return None
         if self._reader is not None:
@@ -333,6 +355,25 @@ class ContainerRun:
             self._explain(code, status)
         self._exit_code = code
         return code
+
+    def _daemon_lost(self, exc: DaemonUnreachableError) -> int | None:
+        """The daemon did not answer: wait ``daemon_grace`` seconds for it, then give the
+        run up as CRASHED with the reason (returns -1 then, ``None`` while waiting)."""
+        now = time.monotonic()
+        if self._lost_since is None:
+            self._lost_since = now
+            log.warning("flow run %s: the Docker daemon does not answer: %s", self.run_id, exc)
+        if now - self._lost_since < self.daemon_grace:
+            return None
+        host = os.environ.get("DOCKER_HOST") or "the default socket"
+        reason = (f"the worker lost the connection to the Docker daemon ({host}) running the "
+                  f"container for {self.daemon_grace:g} s: {exc}; the container stops by "
+                  "itself once the worker's attach connection is gone")
+        if not self.got_final:  # else the run ended and only its container is out of reach
+            write_logs(self.run_id, [("ERROR", reason)])
+            self._transition(State.CRASHED, reason)
+        self._exit_code = -1
+        return -1
 
     def _explain(self, code: int, status: dict[str, Any]) -> None:
         """Say why a container ended without a final state, where the worker cannot tell."""
@@ -377,6 +418,8 @@ class DockerLauncher:
     """Starts each claimed run of a docker pool in a container (see the module docstring)."""
 
     pool: str
+    #: Seconds a run's daemon may stay unreachable before the run is CRASHED.
+    daemon_grace: float = DAEMON_GRACE
     _client: docker.DockerClient | None = None
 
     @property
@@ -445,7 +488,8 @@ class DockerLauncher:
             sock.sendall((json.dumps(job) + "\n").encode())
         handle = ContainerRun(run.id, worker_name, container, stdin,
                               remove=bool(variables.get("auto_remove", True)),
-                              mem_limit=variables.get("mem_limit"))
+                              mem_limit=variables.get("mem_limit"),
+                              daemon_grace=self.daemon_grace)
         handle.start_reading()
         return handle
 

@@ -201,6 +201,11 @@ class FaultProxy:
         with self._lock:
             sockets, threads = list(self._sockets), list(self._threads)
         for sock in sockets:
+            # shutdown first: a close alone neither wakes the thread waiting in select()
+            # on the socket nor tears the connection down while that wait holds it, so
+            # both ends would only notice after IDLE_TIMEOUT
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
             _reset(sock)
         for thread in threads:
             thread.join(2)
