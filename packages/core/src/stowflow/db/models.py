@@ -214,8 +214,9 @@ class FlowRunRecord(TimestampMixin, Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
+    #: No index of its own: the unique key above starts with it (migration 0005).
     deployment_id: Mapped[str | None] = mapped_column(
-        ForeignKey("deployments.id", ondelete="SET NULL"), index=True
+        ForeignKey("deployments.id", ondelete="SET NULL")
     )
     deployment_version: Mapped[int | None] = mapped_column(Integer)
     flow_name: Mapped[str] = mapped_column(String(200))

@@ -7,7 +7,10 @@ null]`` each — and the database joins them to their schedule and deployment fo
 columns (``INSERT ... SELECT FROM json_each`` / ``json_array_elements``). The unique key
 (deployment, schedule, scheduled time) with ``ON CONFLICT DO NOTHING`` keeps one run per
 time however many schedulers insert it; the runs actually created get their first
-state-history row (SCHEDULED) in the same transaction.
+state-history row (SCHEDULED) in the same transaction. The watermarks move the same way:
+the schedule ids of each new watermark as one JSON array (:func:`move_watermarks`), not
+one bound parameter each (1,000 of those cost SQLAlchemy's compiler and psycopg's query
+parser ~25 ms of CPU per tick, more than the UPDATE itself).
 """
 
 from __future__ import annotations
@@ -100,6 +103,30 @@ def insert_runs(connection: Connection, rows: list[RunRow], now: datetime) -> li
         connection.execute(text(_SQLITE_STATES).bindparams(now_param),
                            {"ids": json.dumps(created)})
     return created
+
+
+_SQLITE_MARKS = """
+UPDATE deployment_schedules SET next_fire_at = :at, updated = :now
+WHERE id IN (SELECT j.value FROM json_each(:ids) AS j)
+"""
+
+_POSTGRES_MARKS = """
+UPDATE deployment_schedules SET next_fire_at = :at, updated = :now
+WHERE id IN (SELECT json_array_elements_text(CAST(:ids AS json)))
+"""
+
+
+def move_watermarks(connection: Connection, marks: dict[datetime | None, list[str]],
+                    now: datetime) -> None:
+    """Set ``next_fire_at`` of the schedules ``marks`` lists under each new watermark
+    (``None``: the schedule has ended), inside the caller's transaction: one UPDATE per
+    distinct watermark (one in steady state), its ids travelling as one JSON array."""
+    sql = _POSTGRES_MARKS if connection.dialect.name == "postgresql" else _SQLITE_MARKS
+    stamp = DateTime(timezone=True)
+    for at, ids in marks.items():
+        statement = text(sql).bindparams(bindparam("at", at, type_=stamp),
+                                         bindparam("now", now, type_=stamp))
+        connection.execute(statement, {"ids": json.dumps(ids)})
 
 
 def _time_renderer(connection: Connection) -> Any:

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Connection, Text, cast, select, update
+from sqlalchemy import Connection, Text, cast, select
 
 from stowflow.db import (
     DeploymentRecord,
@@ -36,7 +36,7 @@ from stowflow.db import (
     utcnow,
 )
 from stowflow.errors import StowflowError
-from stowflow.schedules._bulk import RunRow, insert_runs
+from stowflow.schedules._bulk import RunRow, insert_runs, move_watermarks
 from stowflow.schedules.expand import fire_times, iter_times, previous_times
 from stowflow.schedules.model import ScheduleSpec
 from stowflow.schedules.store import list_schedules, spec_of
@@ -199,10 +199,7 @@ def tick(*, now: datetime | None = None, horizon: timedelta = DEFAULT_HORIZON,
         _insert_ignore(connection, ScheduleSkipRecord.__table__, skip_rows,
                        ["schedule_id", "first_at"])
         # Schedules due together mostly move to the same next time: one UPDATE per value.
-        for next_fire_at, ids in marks.items():
-            for chunk in range(0, len(ids), 5000):
-                connection.execute(update(S).where(S.id.in_(ids[chunk:chunk + 5000]))
-                                   .values(next_fire_at=next_fire_at, updated=now))
+        move_watermarks(connection, marks, now)
     return report
 
 
