@@ -1,17 +1,23 @@
-"""The Jinja2 environment of the UI (autoescaping every template) and :func:`render`."""
+"""The Jinja2 environment of the UI (autoescaping every template) and :func:`render`.
+
+Jinja2 is imported, and the environment built, by the first page rendered, not when the
+server starts: ``/api/health`` answers (the start-up benchmark's end point) without it.
+"""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
-from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import Response
 
 from stowflow.server.security import csrf_token
+
+if TYPE_CHECKING:
+    from fastapi.templating import Jinja2Templates
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -24,15 +30,17 @@ def _seconds(value: float | None) -> str:
     return f"{value:.3f}s" if value is not None else "-"
 
 
-def _environment() -> Environment:
+@functools.cache
+def templates() -> Jinja2Templates:
+    """Return the UI's templates (built once, by the first render)."""
+    from fastapi.templating import Jinja2Templates
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
     env = Environment(loader=FileSystemLoader(TEMPLATES_DIR),
                       autoescape=select_autoescape(default=True, default_for_string=True))
     env.filters["when"] = _when
     env.filters["seconds"] = _seconds
-    return env
-
-
-templates = Jinja2Templates(env=_environment())
+    return Jinja2Templates(env=env)
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None, *,
@@ -42,4 +50,4 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, *
     full = {"csrf": csrf_token(request), "login_required": guard.login_required,
             "nav": request.url.path.split("/")[1] if request.url.path != "/" else "",
             **(context or {})}
-    return templates.TemplateResponse(request, name, full, status_code=status_code)
+    return templates().TemplateResponse(request, name, full, status_code=status_code)
