@@ -314,14 +314,15 @@ class Mirror:
         advertised = refs.get(f"{ref}^{{}}") or refs[ref]
         if empty or not self.has_commit(advertised, ref):
             local = ref if ref != "HEAD" else "refs/stowflow/HEAD"
-            try:
-                if ref.startswith("refs/tags/"):
-                    raise GitRefNotFoundError("a tag is fetched by its name")
-                # by id: an advertised tip, which every server serves, and the fetch
-                # needs no second listing of the refs (one request fewer)
-                self._fetch([f"+{advertised}:{local}"], filtered=filtered)
-            except GitRefNotFoundError:  # a tag, or the branch moved since the listing
+            if ref.startswith("refs/tags/"):  # the tag object comes with its name
                 self._fetch([f"+{ref}:{local}"], filtered=filtered)
+            else:
+                try:
+                    # by id: an advertised tip, which every server serves, and the fetch
+                    # needs no second listing of the refs (one request fewer)
+                    self._fetch([f"+{advertised}:{local}"], filtered=filtered)
+                except GitRefNotFoundError:  # the branch moved on since the listing
+                    self._fetch([f"+{ref}:{local}"], filtered=filtered)
             advertised = self._resolve_local(f"{local}^{{commit}}")
         return Target(advertised, label)
 
