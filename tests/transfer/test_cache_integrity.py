@@ -109,3 +109,40 @@ def test_verify_cache_reports_then_repairs_a_damaged_entry(
     assert "0 damaged" in capsys.readouterr().out
     result = transfer.pull(store, "p", tmp_path / "again")
     assert read_tree(tmp_path / "again") == expected() and result.fetched_objects >= 1
+
+
+def test_files_sharing_content_are_linked_without_hashing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Fails on the old code: linking the first copy moved the entry's ctime, and the
+    # second copy was checked against the stamp read before, so it was hashed each pull.
+    same = b"shared = True\n" * 100
+    opened, _ = transfer.open_store(f"file://{tmp_path / 'bucket'}/p")
+    with opened:
+        write_tree(tmp_path / "src", {"a.py": same, "b/a.py": same, "c/d/a.py": same})
+        transfer.push(tmp_path / "src", opened, "p")
+        transfer.pull(opened, "p", tmp_path / "one")
+        hashed: list[object] = []
+        real = cache_module.hash_file
+        monkeypatch.setattr(cache_module, "hash_file",
+                            lambda path: hashed.append(path) or real(path))
+        result = transfer.pull(opened, "p", tmp_path / "two")
+        assert result.cached_files == 3 and hashed == []
+        damage_in_place(tmp_path / "two" / "b" / "a.py")  # all three share the inode
+        result = transfer.pull(opened, "p", tmp_path / "three")
+        assert read_tree(tmp_path / "three") == {
+            p: (same, False) for p in ("a.py", "b/a.py", "c/d/a.py")}
+        assert result.cached_files == 0 and len(hashed) == 1
+
+
+def test_the_recorded_fingerprint_is_the_walked_one(store: ObjectStore, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # the record's fingerprint comes from the stats taken while linking, not a walk
+    from stowflow.transfer import materialise
+
+    dest = tmp_path / "dest"
+    transfer.pull(store, "p", dest)
+    record = ContentCache().read_json("records", str(dest))
+    assert record["fingerprint"] == materialise.fingerprint(dest)
+    monkeypatch.setattr(materialise.TreeBuilder, "__init__", None)  # nothing to build
+    assert transfer.pull(store, "p", dest).files == 2

@@ -51,3 +51,35 @@ def test_a_file_that_is_also_a_folder_is_refused() -> None:
     check_tree(["a/b", "a/c", "ab"])
     with pytest.raises(UnsafePathError, match="both a file and a folder"):
         check_tree(["a", "a/b"])
+
+
+def _refused_by_the_rules(path: str) -> bool:
+    """The rules of :func:`safe_relpath` spelled out one by one (the reference model)."""
+    import unicodedata
+
+    parts = path.split("/")
+    return (not path or path.startswith("/") or "\\" in path
+            or any(unicodedata.category(ch) == "Cc" for ch in path)
+            or any(part in ("", ".", "..") for part in parts)
+            or (len(parts[0]) == 2 and parts[0][1] == ":"))
+
+
+@given(st.text(alphabet=st.sampled_from(["a", "é", ".", "/", ":", "\\", "\x00", "\n", "\x1f",
+                                         "\x7f", "\x85", "\x9f", "\xa0", "\u2028", " "]),
+               max_size=8))
+def test_the_fast_check_refuses_exactly_what_the_rules_refuse(path: str) -> None:
+    # safe_relpath lets most paths through on one regex; it must agree with every rule
+    try:
+        safe_relpath(path)
+        refused = False
+    except UnsafePathError:
+        refused = True
+    assert refused == _refused_by_the_rules(path)
+
+
+def test_check_tree_finds_a_file_under_a_folder_seen_before() -> None:
+    # folders already checked are skipped; a clash deeper down must still be seen
+    with pytest.raises(UnsafePathError, match="'a/b' is both"):
+        check_tree(["a/c/d", "a/b/e", "a/b"])
+    with pytest.raises(UnsafePathError, match="'a/b' is both"):
+        check_tree(["a/b", "a/c/d", "a/b/e"])

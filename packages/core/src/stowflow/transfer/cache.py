@@ -50,7 +50,7 @@ def digest_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def hash_file(path: Path) -> str:
+def hash_file(path: str | os.PathLike[str]) -> str:
     """Return the sha256 of the file at ``path``, read in chunks."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -59,7 +59,7 @@ def hash_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def hash_git_blob(path: Path) -> str:
+def hash_git_blob(path: str | os.PathLike[str]) -> str:
     """Return git's blob id of the file at ``path`` (SHA-1 of ``blob <size>\\0`` + bytes)."""
     with open(path, "rb") as fh:
         h = hashlib.sha1(f"blob {os.fstat(fh.fileno()).st_size}\0".encode())
@@ -68,7 +68,7 @@ def hash_git_blob(path: Path) -> str:
     return h.hexdigest()
 
 
-def content_key(path: Path, key: str) -> str:
+def content_key(path: str | os.PathLike[str], key: str) -> str:
     """Return the key the cached file at ``path`` must be named ``key`` by: its git blob id
     for a 40-character key (git checkouts), else its sha256 (object-store pulls)."""
     return hash_git_blob(path) if len(key) == 40 else hash_file(path)
@@ -95,41 +95,82 @@ class ContentCache:
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.stamps = StampBook(self.root / "stamps.sqlite")
         self._known: dict[str, Stamp] = {}
+        self._asked: set[str] = set()  # names whose stamps were read (found or not)
+        self._objects = os.fspath(self.root / "objects")
 
     # --- content -----------------------------------------------------------------------
 
     def object_path(self, sha: str, executable: bool = False) -> Path:
         """Return where the content ``sha`` is (or would be) cached."""
-        return self.root / "objects" / sha[:2] / (f"{sha}.x" if executable else sha)
+        return Path(self.entry_path(sha, executable))
 
-    def load_stamps(self, shas: Iterable[str]) -> None:
-        """Read the stamps of the entries of ``shas`` (both modes) for :meth:`lookup`."""
-        names = [name for sha in shas for name in (sha, f"{sha}.x")]
-        self._known.update(self.stamps.read(names))
+    def entry_path(self, sha: str, executable: bool = False) -> str:
+        """:meth:`object_path` as a string (a pull's per-file loop: no ``Path`` per file)."""
+        return f"{self._objects}/{sha[:2]}/{sha}.x" if executable else \
+            f"{self._objects}/{sha[:2]}/{sha}"
+
+    @staticmethod
+    def entry_name(sha: str, executable: bool = False) -> str:
+        """Return the file name of content ``sha``'s entry (``<sha>`` or ``<sha>.x``): the
+        key of its stamp."""
+        return f"{sha}.x" if executable else sha
+
+    def load_stamps(self, names: Iterable[str]) -> None:
+        """Read the stamps of the entries ``names`` (see :meth:`entry_name`) in one query,
+        for :meth:`find`; a stamp it needs beyond them is read on its own."""
+        wanted = set(names)
+        self._asked.update(wanted)
+        self._known.update(self.stamps.read(wanted))
+
+    def _stamp(self, name: str) -> Stamp | None:
+        stamp = self._known.get(name)
+        if stamp is None and name not in self._asked:
+            self._asked.add(name)
+            stamp = self.stamps.read([name]).get(name)
+            if stamp is not None:
+                self._known[name] = stamp
+        return stamp
 
     def lookup(self, sha: str, size: int, *, verify: bool = False) -> Path | None:
-        """Return an intact cached file of ``sha`` (either mode), else ``None``.
+        """Return an intact cached file of ``sha`` (either mode), else ``None``
+        (:meth:`find` as a ``Path``)."""
+        found = self.find(sha, size, verify=verify)
+        return Path(found) if found is not None else None
 
-        An entry whose stat equals its stamp (loaded by :meth:`load_stamps`) is trusted;
-        any other — edited in place, touched, never stamped — or every one with
-        ``verify``, is hashed: intact, it is stamped again; damaged, it is evicted (the
-        pull fetches the content again).
+    def find(self, sha: str, size: int, *, executable: bool = False,
+             verify: bool = False) -> str | None:
+        """Return the path of an intact cached file of ``sha``, else ``None``.
+
+        The entry with the ``executable`` mode is tried first, then the other one. An entry
+        whose stat equals its stamp (loaded by :meth:`load_stamps`, or read now) is trusted; any other —
+        edited in place, touched, never stamped — or every one with ``verify``, is hashed:
+        intact, it is stamped again; damaged, it is evicted (the pull fetches the content
+        again). One ``stat`` per entry tried.
         """
-        for path in (self.object_path(sha), self.object_path(sha, executable=True)):
+        for exe in (executable, not executable):
+            name = f"{sha}.x" if exe else sha
+            path = f"{self._objects}/{sha[:2]}/{name}"
             try:
-                st = path.stat()
+                st = os.stat(path)
             except FileNotFoundError:
                 continue
             if st.st_size != size:
                 continue
-            if not verify and self._known.get(path.name) == stamp_of(st):
+            if not verify and self._stamp(name) == (
+                    st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns):
                 return path
             if content_key(path, sha) != sha:
-                self._evict(path)
+                self._evict(Path(path))
                 continue
-            self.stamps.note(path)
+            self.restamp(name, st)
             return path
         return None
+
+    def restamp(self, name: str, st: os.stat_result) -> None:
+        """Record entry ``name``'s new stat, just taken after stowflow linked it (a link
+        moves the ctime): for :meth:`find` later in this pull and in the stamps file."""
+        self._known[name] = stamp = stamp_of(st)
+        self.stamps.put(name, stamp)
 
     def _evict(self, path: Path) -> None:
         path.unlink(missing_ok=True)

@@ -89,7 +89,7 @@ def parse_content_key(key: str) -> str | None:
 
 def is_sha256(text: str) -> bool:
     """Return whether ``text`` is a lowercase hex sha256 digest."""
-    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+    return len(text) == 64 and not text.strip("0123456789abcdef")
 
 
 def is_temp_upload(key: str) -> bool:

@@ -19,11 +19,11 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from stowflow.errors import IntegrityError, StorageError
 from stowflow.transfer.layout import is_sha256
-from stowflow.transfer.paths import check_tree, safe_relpath
+from stowflow.transfer.paths import check_paths
 
 FORMAT = 1
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -31,9 +31,12 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 Location = Literal["pack", "object", "file", "empty"]
 
 
-@dataclass(frozen=True)
-class FileEntry:
-    """One file of a version: path, size, sha256, executable bit and where its bytes are."""
+class FileEntry(NamedTuple):
+    """One file of a version: path, size, sha256, executable bit and where its bytes are.
+
+    A named tuple rather than a frozen dataclass: a pull makes one per file of the
+    manifest, and a tuple is made several times faster.
+    """
 
     path: str
     size: int
@@ -126,13 +129,14 @@ def parse(data: bytes, *, where: str, expected_id: str | None = None) -> Manifes
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise StorageError(f"{where}: malformed manifest ({exc})",
                            hint="the prefix was not written by this stowflow version") from exc
-    for entry in entries:
-        safe_relpath(entry.path, where=where)
-    check_tree([e.path for e in entries], where=where)
+    check_paths([e.path for e in entries], where=where)
     if len({e.path for e in entries}) != len(entries):
         raise StorageError(f"{where}: malformed manifest (a path appears twice)")
     return Manifest(files=tuple(entries), packs=packs, layout=str(doc.get("layout", "packed")),
                     created=str(doc.get("created", "")), parent=doc.get("parent"))
+
+
+_LOCATIONS = frozenset(("pack", "object", "file", "empty"))
 
 
 def _entry(item: dict[str, Any], packs: dict[str, int]) -> FileEntry:
@@ -140,15 +144,14 @@ def _entry(item: dict[str, Any], packs: dict[str, int]) -> FileEntry:
     sha, size = str(item["sha256"]), int(item["size"])
     if not is_sha256(sha) or size < 0:
         raise ValueError(f"bad sha256 or size for {item.get('path')!r}")
-    if location not in ("pack", "object", "file", "empty"):
+    if location not in _LOCATIONS:
         raise ValueError(f"unknown location {location!r}")
-    if location == "empty" and (size != 0 or sha != EMPTY_SHA256):
-        raise ValueError(f"{item.get('path')!r} is marked empty but is not")
-    pack, offset = None, 0
     if location == "pack":
         pack, offset = str(item["pack"]), int(item["offset"])
         if pack not in packs or offset < 0 or offset + size > packs[pack]:
             raise ValueError(f"{item.get('path')!r} points outside its pack")
-    return FileEntry(path=str(item["path"]), size=size, sha256=sha,
-                     executable=bool(item.get("exec", False)), location=location,
-                     pack=pack, offset=offset)
+        return FileEntry(str(item["path"]), size, sha, bool(item.get("exec", False)),
+                         location, pack, offset)
+    if location == "empty" and (size != 0 or sha != EMPTY_SHA256):
+        raise ValueError(f"{item.get('path')!r} is marked empty but is not")
+    return FileEntry(str(item["path"]), size, sha, bool(item.get("exec", False)), location)

@@ -51,8 +51,13 @@ class TreeBuilder:
             ) from exc
         self.dest, self.cache = dest, cache
         self.root = Path(root)
+        self._root = root
         os.chmod(self.root, 0o755)  # mkdtemp makes 0700; the tree is for the user's tools too
         self._parts = itertools.count()
+        # For :meth:`fingerprint`: each file placed -> the cache entry it links (whose last
+        # stat, taken after our last link to it, is the file's), or None: stat it then.
+        self._files: dict[str, str | None] = {}
+        self._entry_stats: dict[str, os.stat_result] = {}
 
     def make_dirs(self, paths: Iterable[str]) -> None:
         """Create every folder the files at ``paths`` need (one ``mkdir`` per folder)."""
@@ -69,21 +74,34 @@ class TreeBuilder:
 
     def empty(self, relpath: str, executable: bool) -> None:
         """Create an empty file (writable: it shares nothing with the cache)."""
-        fd = os.open(self.root / relpath, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+        fd = os.open(f"{self._root}/{relpath}", os.O_WRONLY | os.O_CREAT | os.O_EXCL,
                      0o755 if executable else 0o644)
         os.close(fd)
+        self._files[relpath] = None
 
-    def link_cached(self, relpath: str, sha: str, executable: bool) -> None:
-        """Place cached content ``sha`` at ``relpath`` (hardlink, or copy as a fallback)."""
-        source = self.cache.source_for(sha, executable)
-        target = self.root / relpath
+    def link_cached(self, relpath: str, sha: str, executable: bool,
+                    source: str | None = None) -> None:
+        """Place cached content ``sha`` at ``relpath`` (hardlink, or copy as a fallback).
+
+        ``source`` is the intact entry :meth:`ContentCache.find` returned (either mode);
+        without it, or in the other mode, the cache provides the entry to link.
+        """
+        if source is None or source.endswith(".x") != executable:
+            source = os.fspath(self.cache.source_for(sha, executable))
+        target = f"{self._root}/{relpath}"
         try:
             os.link(source, target)
         except OSError:  # another filesystem, or the link limit
             shutil.copyfile(source, target)
             os.chmod(target, 0o755 if executable else 0o644)
+            self._files[relpath] = None
             return
-        self.cache.stamps.note(source)  # the link moved the entry's ctime: stamp it again
+        # the link moved the entry's ctime: stamp it again (a stat right after the link)
+        name = f"{sha}.x" if executable else sha
+        st = os.stat(source)
+        self.cache.restamp(name, st)
+        self._entry_stats[name] = st
+        self._files[relpath] = name
 
     def write(self, relpath: str, data: bytes, sha: str, executable: bool) -> None:
         """Write verified ``data`` at ``relpath`` and add it to the cache."""
@@ -92,6 +110,7 @@ class TreeBuilder:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
         self.cache.adopt(target, sha, executable)
+        self._files[relpath] = None
 
     def part_path(self) -> Path:
         """Return a fresh path inside the tree for a download in progress."""
@@ -103,6 +122,7 @@ class TreeBuilder:
         target = self.root / relpath
         os.rename(part, target)
         self.cache.adopt(target, sha, executable)
+        self._files[relpath] = None
 
     def commit(self) -> None:
         """Swap the tree into ``dest`` atomically (see :func:`swap_in`); stamp the cache
@@ -117,6 +137,22 @@ class TreeBuilder:
         remove_tree(self.root)
         with contextlib.suppress(Exception):  # stamps only save work; never mask the failure
             self.cache.stamps.flush()
+
+    def fingerprint(self) -> str | None:
+        """Return :func:`fingerprint` of ``dest`` after :meth:`commit`, from the stats taken
+        while building: one ``lstat`` only per file not linked from the cache.
+
+        Valid when every file of the tree was placed through this builder. A stat that went
+        stale meanwhile (another process linked or unlinked a shared entry) only makes the
+        next re-pull into ``dest`` take its checked path.
+        """
+        dest = os.fspath(self.dest)
+        stats = self._entry_stats
+        try:
+            return _digest([(rel, stats[name] if name is not None else os.lstat(f"{dest}/{rel}"))
+                            for rel, name in self._files.items()])
+        except OSError:  # a file is gone already: the next re-pull takes its checked path
+            return None
 
 
 def swap_in(new: Path, dest: Path) -> None:
@@ -189,20 +225,27 @@ def fingerprint(dest: Path) -> str | None:
     Unchanged trees keep their fingerprint; an added, removed, replaced or edited file
     changes it (an edit whose mtime was set back too: ctime cannot be; linking or deleting
     another tree that shares an inode changes it as well). ``None`` when ``dest`` is not a
-    folder.
+    folder. Files and symlinks count, folders do not (as :meth:`TreeBuilder.fingerprint`).
     """
     if not dest.is_dir() or dest.is_symlink():
         return None
-    h = hashlib.sha256()
-    for folder, dirnames, filenames in os.walk(dest):
-        dirnames.sort()
-        rel = os.path.relpath(folder, dest)
-        for name in sorted(filenames + [d for d in dirnames
-                                        if os.path.islink(os.path.join(folder, d))]):
+    found: list[tuple[str, os.stat_result]] = []
+    top = os.fspath(dest)
+    for folder, dirnames, filenames in os.walk(top):
+        rel = os.path.relpath(folder, top)
+        prefix = "" if rel == "." else f"{rel}/"
+        for name in filenames + [d for d in dirnames if os.path.islink(f"{folder}/{d}")]:
             try:
-                st = os.lstat(os.path.join(folder, name))
+                found.append((prefix + name, os.lstat(f"{folder}/{name}")))
             except OSError:
                 return None
-            h.update(f"{rel}/{name}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\0"
-                     f"{st.st_ctime_ns}\0{st.st_mode}\n".encode())
+    return _digest(found)
+
+
+def _digest(entries: Iterable[tuple[str, os.stat_result]]) -> str:
+    """Hash (relative path, lstat) pairs in path order: the fingerprint's one format."""
+    h = hashlib.sha256()
+    for rel, st in sorted(entries, key=lambda item: item[0]):
+        h.update(f"{rel}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0"
+                 f"{st.st_mode}\n".encode())
     return h.hexdigest()

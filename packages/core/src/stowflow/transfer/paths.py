@@ -8,9 +8,16 @@ stops ``folder`` from matching ``folder-2/...``.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from stowflow.errors import UnsafePathError
+
+# Anything safe_relpath could refuse: a backslash, a control character (Unicode category
+# Cc is exactly U+0000-U+001F and U+007F-U+009F), an empty, "." or ".." component (an
+# absolute path has an empty first one), or a drive-like first component. A path it does
+# not match is safe without the per-character checks (a manifest has thousands of paths).
+_MAYBE_UNSAFE = re.compile(r"[\\\x00-\x1f\x7f-\x9f]|(?:^|/)\.{0,2}(?:/|$)|^[^/]:(?:/|$)")
 
 
 def safe_relpath(path: str, *, where: str = "") -> str:
@@ -20,6 +27,8 @@ def safe_relpath(path: str, *, where: str = "") -> str:
     (``a//b``), backslashes, NUL and other control characters. ``where`` (a store and key,
     or a manifest id) is named in the error.
     """
+    if _MAYBE_UNSAFE.search(path) is None:
+        return path
     origin = f" in {where}" if where else ""
     if not path:
         raise UnsafePathError(f"empty path{origin}")
@@ -73,12 +82,26 @@ def check_tree(paths: list[str], *, where: str = "") -> None:
     Every path must already be :func:`safe_relpath`-checked.
     """
     files = set(paths)
+    folders: set[str] = set()  # checked already, with all their parents
     for path in paths:
         parent = path
         while "/" in parent:
             parent = parent.rsplit("/", 1)[0]
+            if parent in folders:
+                break
+            folders.add(parent)
             if parent in files:
                 origin = f" in {where}" if where else ""
                 raise UnsafePathError(
                     f"refusing path {path!r}{origin}: {parent!r} is both a file and a folder"
                 )
+
+
+def check_paths(paths: list[str], *, where: str = "") -> None:
+    """Refuse a tree's paths unless each is :func:`safe_relpath` and they can coexist
+    (:func:`check_tree`); nothing has been written yet when this is called."""
+    maybe_unsafe = _MAYBE_UNSAFE.search
+    for path in paths:
+        if maybe_unsafe(path) is not None:
+            safe_relpath(path, where=where)
+    check_tree(paths, where=where)

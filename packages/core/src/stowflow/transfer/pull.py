@@ -263,39 +263,43 @@ def _pull_version(store: ObjectStore, prefix: str, version: str, doc: Manifest, 
     # Pulled files share inodes with the cache. The fingerprint has every file's ctime, so
     # any change to the tree since our last pull (an edit with its mtime restored too)
     # means the full path below, where each reused cache entry is checked by its stamp.
-    untouched = bool(record) and record.get("fingerprint") == fingerprint(dest)
+    untouched = bool(record.get("fingerprint")) and record["fingerprint"] == fingerprint(dest)
     if untouched and record.get("version") == version:
         reporter.advance(len(paths), doc.total_bytes)
         return PullResult(dest, version, len(paths), 0, 0, sum(1 for e in doc.files if e.size))
     builder = TreeBuilder(dest, cache)
     try:
+        name = cache.entry_name
         builder.make_dirs(paths)
+        cache.load_stamps(name(e.sha256, e.executable) for e in doc.files if e.size)
         fetcher = _Fetcher(store, builder, reporter)
         targets: dict[str, FileEntry] = {}  # content to fetch -> the first file that wants it
         later: list[FileEntry] = []  # more files with content being fetched
         by_pack: dict[str, list[Wanted]] = {}
         tasks: list[Callable[[], object]] = []
-        cached = 0
-        cache.load_stamps(entry.sha256 for entry in doc.files if entry.size)
+        cached = cached_bytes = 0
+        find, link = cache.find, builder.link_cached  # the per-file loop: no Path per file
         for entry in doc.files:
+            sha = entry.sha256
             if entry.size == 0:
                 builder.empty(entry.path, entry.executable)
-            elif entry.sha256 in targets:
+            elif sha in targets:
                 later.append(entry)
-            elif cache.lookup(entry.sha256, entry.size) is not None:
-                builder.link_cached(entry.path, entry.sha256, entry.executable)
+            elif (source := find(sha, entry.size, executable=entry.executable)) is not None:
+                link(entry.path, sha, entry.executable, source)
                 cached += 1
-                reporter.advance(0, entry.size)
+                cached_bytes += entry.size
             else:
-                targets[entry.sha256] = entry
+                targets[sha] = entry
                 if entry.location == "pack":
                     by_pack.setdefault(entry.pack or "", []).append(
-                        Wanted(entry.sha256, entry.offset, entry.size))
+                        Wanted(sha, entry.offset, entry.size))
                 else:
-                    key = (keys.object_key(prefix, entry.sha256) if entry.location == "object"
+                    key = (keys.object_key(prefix, sha) if entry.location == "object"
                            else keys.file_key(prefix, entry.path))
                     tasks.append(partial(fetcher.fetch_file, key, entry.path, entry.size,
-                                         entry.executable, entry.sha256))
+                                         entry.executable, sha))
+        reporter.advance(0, cached_bytes)
         for pack, wanted in by_pack.items():
             for read in plan_reads(pack, doc.packs[pack], wanted):
                 tasks.append(partial(fetcher.read_pack, prefix, read, targets))
@@ -305,11 +309,12 @@ def _pull_version(store: ObjectStore, prefix: str, version: str, doc: Manifest, 
         for entry in later:
             builder.link_cached(entry.path, entry.sha256, entry.executable)
         builder.commit()
+        digest = builder.fingerprint()
     except BaseException as exc:
         builder.abort()
         _raise_if_disk_full(exc, dest, cache, sum(e.size for e in doc.files))
         raise
-    _record(cache, dest, version)
+    _record(cache, dest, version, digest)
     reporter.advance(len(paths), 0)
     return PullResult(dest, version, len(paths), fetcher.requests, fetcher.bytes, cached)
 
@@ -341,7 +346,7 @@ def _pull_foreign(store: ObjectStore, prefix: str, dest: Path, cache: ContentCac
         fetcher = _Fetcher(store, builder, reporter)
         tasks: list[Callable[[], object]] = []
         cached = needed = 0
-        cache.load_stamps(known[2] for known in index.values()
+        cache.load_stamps(str(known[2]) for known in index.values()
                           if isinstance(known, list) and len(known) == 3)
         for rel, key, size, etag in found:
             known = index.get(key)
@@ -349,8 +354,8 @@ def _pull_foreign(store: ObjectStore, prefix: str, dest: Path, cache: ContentCac
                 builder.empty(rel, False)
                 shas[rel] = EMPTY_SHA256
             elif (etag and isinstance(known, list) and known[:2] == [size, etag]
-                    and cache.lookup(known[2], size) is not None):
-                builder.link_cached(rel, known[2], False)
+                    and (source := cache.find(known[2], size)) is not None):
+                builder.link_cached(rel, known[2], False, source)
                 shas[rel] = known[2]
                 cached += 1
                 reporter.advance(0, size)
@@ -360,11 +365,12 @@ def _pull_foreign(store: ObjectStore, prefix: str, dest: Path, cache: ContentCac
         check_room(dest, cache.root, needed)
         run_parallel(store, tasks, "stowflow-pull")
         builder.commit()
+        digest = builder.fingerprint()
     except BaseException as exc:
         builder.abort()
         _raise_if_disk_full(exc, dest, cache, sum(size for _, _, size, _ in found))
         raise
-    _record(cache, dest, None)
+    _record(cache, dest, None, digest)
     cache.write_json("foreign", index_key, {
         key: [size, etag, shas[rel]] for rel, key, size, etag in found if etag})
     reporter.advance(len(found), 0)
@@ -395,7 +401,9 @@ def _drop_folder_markers(found: list[tuple[str, str, int, str | None]],
     return [item for item in found if not (item[2] == 0 and item[0] in folders)]
 
 
-def _record(cache: ContentCache, dest: Path, version: str | None) -> None:
-    """Remember what this pull put in ``dest`` (so an unchanged re-pull can skip the work)."""
+def _record(cache: ContentCache, dest: Path, version: str | None,
+            digest: str | None) -> None:
+    """Remember what this pull put in ``dest`` and its fingerprint then (so an unchanged
+    re-pull can skip the work)."""
     cache.write_json("records", str(dest), {
-        "dest": str(dest), "version": version, "fingerprint": fingerprint(dest)})
+        "dest": str(dest), "version": version, "fingerprint": digest})

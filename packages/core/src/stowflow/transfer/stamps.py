@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import sqlite3
 import threading
@@ -79,29 +80,29 @@ class StampBook:
             connection.close()
 
     def read(self, names: Iterable[str]) -> dict[str, Stamp]:
-        """Return the recorded stamps of ``names`` (absent names are left out)."""
+        """Return the recorded stamps of ``names`` (absent names are left out), in one query."""
         wanted = list(dict.fromkeys(names))
-        found: dict[str, Stamp] = {}
         if not wanted:
-            return found
+            return {}
         with self._db() as db:
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start:start + 500]
-                marks = ",".join("?" * len(chunk))
-                for row in db.execute(f"SELECT name, ino, size, mtime_ns, ctime_ns FROM stamps "
-                                      f"WHERE name IN ({marks})", chunk):
-                    found[row[0]] = (row[1], row[2], row[3], row[4])
-        return found
+            rows = db.execute("SELECT name, ino, size, mtime_ns, ctime_ns FROM stamps "
+                              "WHERE name IN (SELECT value FROM json_each(?))",
+                              (json.dumps(wanted),))
+            return {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
 
-    def note(self, path: Path) -> None:
+    def note(self, path: str | os.PathLike[str]) -> None:
         """Stat the entry at ``path`` now (just written, verified or linked by us) and keep
         the stamp for :meth:`flush`."""
         try:
-            stamp = stamp_of(os.stat(path))
+            st = os.stat(path)
         except FileNotFoundError:
             return
+        self.put(os.path.basename(path), stamp_of(st))
+
+    def put(self, name: str, stamp: Stamp) -> None:
+        """Keep entry ``name``'s ``stamp`` (from a stat taken just now) for :meth:`flush`."""
         with self._lock:
-            self._pending[path.name] = stamp
+            self._pending[name] = stamp
 
     def flush(self) -> None:
         """Write every noted stamp, in one transaction."""
