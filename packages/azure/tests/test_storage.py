@@ -320,11 +320,12 @@ with AzureBlobObjectStore(sys.argv[2], credentials, max_concurrency=1, raw_reque
 
 
 def _staged_only(client: Any, prefix: str = "") -> list[str]:
-    """Names under ``prefix`` that have staged blocks and no committed blob."""
+    """Names under ``prefix`` that have staged blocks and no committed blob (all names
+    first: a blob committed between the two listings is then not mistaken for staged)."""
+    every = [b.name for b in client.list_blobs(name_starts_with=prefix or None,
+                                               include=["uncommittedblobs"])]
     committed = {b.name for b in client.list_blobs(name_starts_with=prefix or None)}
-    return sorted(b.name for b in client.list_blobs(name_starts_with=prefix or None,
-                                                    include=["uncommittedblobs"])
-                  if b.name not in committed)
+    return sorted(name for name in every if name not in committed)
 
 
 def test_gc_discards_the_staged_blocks_a_killed_push_left(
