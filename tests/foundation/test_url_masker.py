@@ -10,6 +10,7 @@ redacting filter sat on stowflow's logger only), and ``file://user:pw@//path`` d
 from __future__ import annotations
 
 import logging
+import urllib.parse
 import uuid
 from pathlib import Path
 
@@ -109,3 +110,78 @@ def test_sdk_log_records_and_debug_tracebacks_are_masked(
     err = capsys.readouterr().err
     assert ("Traceback" in err) is debug and ("retrying http://user:***@" in err) is debug
     assert_no_secret(secret, err)
+
+
+# --- which query parameters are secret: by name, precisely --------------------------------
+
+#: Parameters that carry a credential in S3 presigned, GCS signed, Azure SAS, GCS session,
+#: OAuth and API-key URLs.
+SECRET_PARAMS = ["X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token",
+                 "x-amz-security-token", "Signature", "AWSAccessKeyId", "X-Goog-Signature",
+                 "X-Goog-Credential", "GoogleAccessId", "upload_id", "sig", "access_token",
+                 "id_token", "refresh_token", "token", "client_secret", "password", "passwd",
+                 "pwd", "api_key", "apiKey", "key", "X-Api-Key", "subscription-key", "code",
+                 "private_token", "auth", "sessionid", "client_assertion", "sessionToken"]
+#: Parameters that providers' own URLs and SDK messages carry and that are no secret.
+HARMLESS_PARAMS = ["max-keys", "key-marker", "upload-id-marker", "uploadId", "encoding-type",
+                   "X-Amz-SignedHeaders", "X-Amz-Algorithm", "X-Amz-Date", "X-Amz-Expires",
+                   "X-Goog-Algorithm", "X-Goog-Date", "X-Goog-Expires", "X-Goog-SignedHeaders",
+                   "Expires", "se", "st", "sv", "sp", "sr", "ss", "srt", "spr", "skoid", "comp",
+                   "restype", "blockid", "continuation-token", "pageToken", "prefix",
+                   "delimiter", "alt", "uploadType", "generation", "versionId", "list-type",
+                   "status_code", "monkey", "keyword"]
+
+
+@pytest.mark.parametrize("name", SECRET_PARAMS)
+def test_every_secret_query_parameter_is_masked(name: str) -> None:
+    secret = planted()
+    url = f"https://host/b/k?a=1&{name}={secret}&b=2"
+    assert mask_url(url) == f"https://host/b/k?a=1&{name}=***&b=2"
+    assert_no_secret(secret, redact(f"GET /b/k?{name}={secret} HTTP/1.1"))
+
+
+@pytest.mark.parametrize("name", HARMLESS_PARAMS)
+def test_a_harmless_query_parameter_is_shown_as_written(name: str) -> None:
+    # Regression: names *containing* key/sig/token/auth/code/session were masked
+    # (max-keys, X-Amz-SignedHeaders, encoding-type, key-marker ...), which hid what an
+    # error was about; these fail on the old code.
+    url = f"https://host/b?{name}=value-1&x=2"
+    assert mask_url(url) == url
+    assert redact(f"failed: GET /b?{name}=value-1 HTTP/1.1") == f"failed: GET /b?{name}=value-1 HTTP/1.1"
+
+
+def test_a_real_presigned_url_loses_only_its_signature_and_credential() -> None:
+    botocore = pytest.importorskip("botocore.session")
+    from botocore.config import Config
+
+    secret_key = planted()
+    client = botocore.get_session().create_client(
+        "s3", region_name="eu-west-1", aws_access_key_id="AKIAPLANTED0000",
+        aws_secret_access_key=secret_key, config=Config(signature_version="s3v4"))
+    url = client.generate_presigned_url(
+        "list_objects_v2", Params={"Bucket": "b", "Prefix": "p/", "MaxKeys": 5}, ExpiresIn=60)
+    params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+    shown = mask_url(url)
+    for name, value in params.items():
+        quoted = urllib.parse.quote(value, safe="")
+        if name in ("X-Amz-Signature", "X-Amz-Credential"):
+            assert f"{name}=***" in shown and quoted not in shown and value not in shown
+        else:
+            assert f"{name}={urllib.parse.quote(value, safe='-_.~')}" in shown or \
+                f"{name}={value}" in shown, name
+    assert "AKIAPLANTED0000" not in shown
+
+
+def test_a_real_azure_sas_loses_only_its_sig() -> None:
+    blob = pytest.importorskip("azure.storage.blob")
+    import base64
+
+    key = base64.b64encode(planted().encode() * 3).decode()
+    token = blob.generate_blob_sas("acct", "c", "b.txt", account_key=key,
+                                   permission=blob.BlobSasPermissions(read=True),
+                                   expiry="2030-01-01T00:00:00Z")
+    sig = next(part for part in token.split("&") if part.startswith("sig="))
+    url = f"https://acct.blob.core.windows.net/c/b.txt?{token}"
+    shown = mask_url(url)
+    assert shown == url.replace(sig, "sig=***")
+    assert shown != url and "se=2030-01-01T00%3A00%3A00Z" in shown

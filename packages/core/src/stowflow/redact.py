@@ -7,11 +7,13 @@ created, a token handed to git, a key read from the environment) is registered h
 (through :class:`RedactingFilter`), captured subprocess output and CLI output all pass
 through it, so no call site needs its own regular expression.
 
-It also masks what *looks* secret in any URL in the text, known or not (:func:`mask_url`):
+It also masks what *is* secret in any URL in the text, known or not (:func:`mask_url`):
 the password of ``user:password@`` (a lone user part on web URLs, often a token) and the
-values of query parameters named like credentials (``sig=`` of an Azure SAS,
-``X-Amz-Signature=`` / ``X-Amz-Credential=`` of a presigned URL, ``token=``, ``key=`` …).
-An SDK's message that quotes a URL it was given is therefore safe to show.
+values of the query parameters that carry credentials (:func:`is_secret_param`: the
+signature and credential of S3 presigned and GCS signed URLs, an Azure SAS's ``sig``, a GCS
+upload session's ``upload_id``, OAuth and API-key parameters). An SDK's message that
+quotes a URL it was given is therefore safe to show, and the rest of the URL — ``max-keys``,
+``X-Amz-SignedHeaders``, a SAS's expiry ``se`` — stays readable.
 """
 
 from __future__ import annotations
@@ -34,9 +36,29 @@ _lock = threading.Lock()
 _secrets: set[str] = set()
 _patterns: list[str] = []  # every form to replace, longest first
 
-#: Query parameter names holding credentials, matched as parts of the lowercased name.
-SECRET_QUERY_WORDS = ("sig", "token", "secret", "password", "passwd", "pwd", "credential",
-                      "key", "auth", "sas", "session", "code")
+#: Query parameters that carry a credential, by exact (lowercased) name. S3 presigned URLs
+#: (SigV4: X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token; SigV2: Signature,
+#: AWSAccessKeyId, x-amz-security-token), GCS signed URLs (V4: X-Goog-Signature,
+#: X-Goog-Credential; V2: GoogleAccessId, Signature), a GCS resumable-upload session URI's
+#: upload_id (whoever holds it can write the object; S3's uploadId is not, its requests are
+#: signed), an Azure SAS's sig (its sv, se, st, sp, sr, ss, srt, spr, si and skoid/sktid
+#: are version, times, permissions, scope and ids), OAuth's code and session ids.
+SECRET_QUERY_PARAMS = frozenset({
+    "x-amz-signature", "x-amz-credential", "x-amz-security-token", "signature",
+    "awsaccesskeyid", "x-goog-signature", "x-goog-credential", "googleaccessid", "upload_id",
+    "sig", "code", "auth", "authorization", "sessionid", "session_id", "jsessionid",
+})
+#: ... and any parameter whose last word is one of these (``access_token``, ``client_secret``,
+#: ``api_key``, ``apiKey``, ``subscription-key``, ``db_password``); ``max-keys`` or
+#: ``key-marker`` end in another word.
+SECRET_QUERY_LAST_WORDS = frozenset({
+    "token", "secret", "password", "passwd", "pwd", "key", "apikey", "signature", "sig",
+    "credential", "credentials", "assertion",
+})
+#: Pagination cursors: named like tokens, but no credential (S3, GCS, generic).
+PAGE_CURSORS = frozenset({"continuation-token", "pagetoken", "nextpagetoken", "page_token",
+                          "next_token", "nexttoken"})
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 #: Schemes whose lone user part is an account name, not a token.
 _NAMED_USER_SCHEMES = frozenset({"ssh", "git+ssh", "ssh+git", "sftp", "scp"})
 _URL_IN_TEXT = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*)://([^\s'\"<>`]*)")
@@ -94,9 +116,20 @@ def _mask_userinfo(scheme: str, userinfo: str) -> str:
     return f"{user}@" if scheme in _NAMED_USER_SCHEMES else f"{MASK}@"
 
 
+def is_secret_param(name: str) -> bool:
+    """Whether a query parameter called ``name`` carries a credential (see
+    :data:`SECRET_QUERY_PARAMS` and :data:`SECRET_QUERY_LAST_WORDS`)."""
+    lowered = name.lower()
+    if lowered in SECRET_QUERY_PARAMS:
+        return True
+    if lowered in PAGE_CURSORS:
+        return False
+    words = _WORDS.findall(name)
+    return bool(words) and words[-1].lower() in SECRET_QUERY_LAST_WORDS
+
+
 def _mask_param(match: re.Match[str]) -> str:
-    lowered = match.group(2).lower()
-    if match.group(3) and any(word in lowered for word in SECRET_QUERY_WORDS):
+    if match.group(3) and is_secret_param(match.group(2)):
         return f"{match.group(1)}{match.group(2)}={MASK}"
     return match.group(0)
 
@@ -121,7 +154,8 @@ def mask_url(url: str) -> str:
     """Return ``url`` as written, minus what looks secret: the password of ``user:pass@``
     (``user:***@``, also when the password holds a ``/``), a lone user part (``***@``, a
     token on web and storage URLs; kept on ssh URLs, where it is an account name) and the
-    values of credential-like query parameters (``sig=***``).
+    values of the query parameters that carry credentials (``sig=***``,
+    :func:`is_secret_param`).
 
     Known secrets elsewhere in the text are :func:`redact`'s job.
     """
@@ -130,7 +164,7 @@ def mask_url(url: str) -> str:
 
 def mask_urls(text: str) -> str:
     """Return ``text`` with the userinfo of every ``scheme://…`` URL in it masked, and
-    the value of every credential-like ``?name=`` / ``&name=`` parameter (also in request
+    the value of every credential ``?name=`` / ``&name=`` parameter (also in request
     lines that quote only a path, as urllib3's debug log does)."""
     if "://" in text:
         text = _URL_IN_TEXT.sub(
