@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -87,10 +88,45 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return _error(request, 500, "internal error (the server log has the details)")
 
 
+class _Pages:
+    """The UI's pages (:data:`stowflow.server.pages.ROUTERS`), imported and routed by the
+    first request no API route or static file took.
+
+    The page modules (their FastAPI routes, the run and block libraries they use) cost start-up
+    time the first ``/api/health`` does not need; none of them is in the OpenAPI document.
+    Mounted last at ``""``, this sees only what the app's own routes did not match, with the
+    app's middleware, guard and error handlers around it as for any route; a path no page
+    has is a 404 from the same handler.
+    """
+
+    def __init__(self) -> None:
+        self._router: Any = None
+        self._lock = threading.Lock()
+
+    def router(self) -> Any:
+        """Return the pages' router, built on first use."""
+        with self._lock:
+            if self._router is None:
+                from fastapi import APIRouter
+
+                from stowflow.server import pages
+
+                router = APIRouter()
+                for child in pages.ROUTERS:
+                    router.include_router(child)
+                self._router = router
+            return self._router
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Route an ASGI request to a page."""
+        router = self._router or self.router()
+        await router(scope, receive, send)
+
+
 def create_app(config: ServerConfig | None = None) -> FastAPI:
     """Return the server application for ``config`` (default: 127.0.0.1:4300, no token)."""
     from stowflow import __version__
-    from stowflow.server import api, api_blocks, pages
+    from stowflow.server import api, api_blocks
 
     config = config or ServerConfig()
     app = FastAPI(title="stowflow", version=__version__, openapi_url="/api/openapi.json",
@@ -101,9 +137,8 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.state.guard = guard = Guard(config)
     app.include_router(api.router)
     app.include_router(api_blocks.router)
-    for router in pages.ROUTERS:
-        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("", _Pages(), name="pages")  # last: whatever the routes above did not take
     app.add_exception_handler(StowflowError, _stowflow_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
