@@ -99,3 +99,48 @@ def test_a_cache_on_a_full_disk_from_s3_is_named(
     assert str(cache_disk) in " ".join(result.stderr.split())
     assert not dest.exists()
     assert [p.name for p in tmp_path.iterdir() if "stowflow-new" in p.name] == []
+
+
+# --- pushes -----------------------------------------------------------------------------------
+
+_PUSH_TWICE = """
+set -u
+mount -t tmpfs -o size="$1" stowflow-test "$2" || exit 9
+shift 2
+python="$1" small="$2" big="$3" url="$4"
+"$python" -m stowflow.cli storage push "$small" "$url" >/dev/null || exit 8
+echo "--- big push" >&2
+"$python" -m stowflow.cli storage push "$big" "$url"
+echo "--- exit $?" >&2
+"$python" -m stowflow.cli storage versions "$url"
+"$python" -m stowflow.cli storage pull "$url" "$5" >/dev/null && cat "$5/a.py"
+"""
+
+
+@pytest.mark.parametrize("layout_files", [False, True])
+def test_a_push_to_a_full_local_store_names_the_path_and_the_space_needed(
+    layout_files: bool, tmp_path: Path,
+) -> None:
+    # Regression (issue 19 item 7): on file:// a full disk was "No space left on device
+    # during put of '<key>'", blaming the store, naming no local path and no size. Fails on
+    # the old code.
+    write_tree(tmp_path / "small", {"a.py": b"version = 1\n"})
+    write_tree(tmp_path / "big", {"a.py": b"version = 2\n", "big.bin": os.urandom(3 << 20)})
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    url = f"file://{disk}/bucket/p"
+    script = _PUSH_TWICE.replace('"$big" "$url"\n', '"$big" "$url" --layout files\n') \
+        if layout_files else _PUSH_TWICE
+    result = subprocess.run(
+        ["unshare", "-Urm", "sh", "-c", script, "sh", "1m", str(disk), sys.executable,
+         str(tmp_path / "small"), str(tmp_path / "big"), url, str(disk / "check")],
+        capture_output=True, text=True, timeout=180)
+    err = result.stderr.split("--- big push\n", 1)[-1]
+    message, _, after = err.partition("--- exit ")
+    text = " ".join(message.split())
+    assert after.startswith("1"), result.stdout + result.stderr
+    assert text.startswith(f"Error: no space left on the disk to push '{tmp_path / 'big'}' "
+                           f"to file://{disk}/bucket/p writing '{disk}/bucket/p/"), text
+    assert "the push uploads 3.0 MiB" in text and "free in" in text, text
+    assert "Traceback" not in text and "Errno" not in text
+    assert result.stdout.rstrip().endswith("version = 1"), result.stdout  # HEAD unchanged

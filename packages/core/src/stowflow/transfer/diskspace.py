@@ -1,4 +1,4 @@
-"""Room on the local disks a pull writes to: checked before, and named when it runs out.
+"""Room on the local disks a pull or push writes to: checked before, named when it runs out.
 
 A pull writes fetched content into a sibling of its destination and hardlinks it into the
 node cache (a copy when the cache is on another filesystem). :func:`check_room` refuses a
@@ -6,6 +6,8 @@ pull whose content cannot fit before anything is written; :func:`disk_full_error
 ``ENOSPC`` met later (the disk filled meanwhile, or block rounding of many small files)
 into one :class:`~stowflow.errors.DiskFullError` naming the paths, the space needed and the
 space free — instead of "unexpected OSError: [Errno 28]" or a store blamed for it.
+A push that fills a disk (a ``file://`` store's, or the node cache's) gets the same from
+:func:`push_disk_full_error`: the file it was writing, what the push uploads, the space free.
 """
 
 from __future__ import annotations
@@ -86,3 +88,28 @@ def disk_full_error(cause: OSError, dest: Path, cache_root: Path, needed: int) -
         f"no space left on the disk to pull into '{dest}': the content needs "
         f"{_size(needed)} and the disk filled{writing} (now, with the unfinished tree "
         f"removed: {_where(places)})", hint=_HINT)
+
+
+def free_near(path: Path) -> tuple[Path, int | None]:
+    """Return the nearest existing folder at or above ``path`` and its free bytes."""
+    folder = path
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder, _free(folder)
+
+
+def push_disk_full_error(cause: OSError, store: str, source: Path, needed: int,
+                         written: int) -> DiskFullError:
+    """Return the :class:`DiskFullError` for ``cause`` met while pushing ``source`` to
+    ``store``: the local file being written (the store's own, or the node cache's), the
+    bytes the push uploads and had written, and the free space where it failed."""
+    where = f" writing '{cause.filename}'" if cause.filename else ""
+    room = ""
+    if cause.filename:
+        folder, free = free_near(Path(str(cause.filename)).parent)
+        room = f"; {_where([(folder, free)])}"
+    return DiskFullError(
+        f"no space left on the disk to push '{source}' to {store}{where}: the push uploads "
+        f"{_size(needed)} ({_size(written)} written before the disk filled){room}",
+        hint="free space there or push to a store on a larger disk; the store's HEAD still "
+        "names the version it had")

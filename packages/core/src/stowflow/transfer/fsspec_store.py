@@ -25,18 +25,22 @@ from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
 from stowflow.errors import (
+    DiskFullError,
     StorageAuthError,
     StorageError,
     StorageNotFoundError,
     StorageTransientError,
     StorageUnreachableError,
 )
+from stowflow.sizes import format_size
+from stowflow.transfer.diskspace import free_near
 from stowflow.transfer.layout import TEMP_PREFIX_LEN, TEMP_SUFFIX
 from stowflow.transfer.schemes import scheme_of
 from stowflow.transfer.store import ObjectInfo, ObjectStore
 
 T = TypeVar("T")
 
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 #: OS errors worth retrying; the rest (not a directory, name too long, ...) are permanent.
 _TRANSIENT_ERRNOS = frozenset({errno.EIO, errno.EAGAIN, errno.EINTR, errno.ETIMEDOUT,
                                errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE,
@@ -89,6 +93,13 @@ class FsspecStore(ObjectStore):
                                         f"of '{key}'") from exc
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
+            if exc.errno in _FULL_ERRNOS and what == "put":  # the store's own disk
+                path = exc.filename or self._path(key)
+                folder, free = free_near(Path(str(path)).parent)
+                room = f"{format_size(free)} free in '{folder}'" if free is not None else ""
+                raise DiskFullError(f"{self.name}: no space left on the disk during {what} "
+                                    f"of '{key}' (writing '{path}'; {room})",
+                                    hint="free space on that disk") from exc
             if exc.errno in _TRANSIENT_ERRNOS:
                 raise StorageTransientError(f"{self.name}: {reason} during {what} of '{key}'",
                                             ) from exc
@@ -198,9 +209,12 @@ def _atomic_local_write(target: str, data: bytes | Path) -> None:
             else:
                 out.write(data)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS and not exc.filename:
+            # A write() error names no file: name the object being written.
+            raise OSError(exc.errno, exc.strerror, target) from exc
         raise
 
 

@@ -21,6 +21,7 @@ from stowflow.errors import StorageError, StorageNotFoundError
 from stowflow.transfer import layout as keys
 from stowflow.transfer import manifest as mf
 from stowflow.transfer.cache import ContentCache
+from stowflow.transfer.diskspace import disk_full_cause, push_disk_full_error
 from stowflow.transfer.ignore import walk
 from stowflow.transfer.leases import PushLease, push_lease
 from stowflow.transfer.packing import (
@@ -75,6 +76,7 @@ class _Uploads:
     def __init__(self, store: ObjectStore, reporter: Reporter) -> None:
         self.store, self.reporter = store, reporter
         self.objects = self.bytes = 0
+        self.planned = 0  # bytes the plan uploads (for a full disk's message)
         self._lock = threading.Lock()
 
     def count(self, nbytes: int) -> None:
@@ -104,8 +106,9 @@ def push(source_dir: str | Path, store: ObjectStore, prefix: str, *, layout: str
     hashed = hash_files(sources)
     store = retrying(store)
     for attempt in (1, 2):
+        uploads = _Uploads(store, Reporter("push", progress))
         try:
-            return _push_once(Path(source_dir), hashed, store, prefix, layout, progress, total)
+            return _push_once(Path(source_dir), hashed, prefix, layout, uploads, total)
         except _VanishedObjects as exc:
             if attempt == 2:
                 raise StorageError(
@@ -116,6 +119,13 @@ def push(source_dir: str | Path, store: ObjectStore, prefix: str, *, layout: str
                 ) from None
             log.warning("%s: %d reused objects vanished during the push (a concurrent gc?); "
                         "pushing again", store.name, len(exc.missing))
+        except BaseException as exc:
+            cause = disk_full_cause(exc)
+            if cause is None:
+                raise
+            where = f"{store.name}/{prefix}" if prefix else store.name
+            raise push_disk_full_error(cause, where, Path(source_dir),
+                                       uploads.planned or total, uploads.bytes) from exc
     raise AssertionError("unreachable")
 
 
@@ -125,10 +135,10 @@ class _VanishedObjects(Exception):
         self.missing = missing
 
 
-def _push_once(source_dir: Path, hashed: list[HashedFile], store: ObjectStore, prefix: str,
-               layout: str, progress: ProgressCallback | None, total: int) -> PushResult:
-    reporter = Reporter("push", progress)
-    reporter.start(len(hashed), total)
+def _push_once(source_dir: Path, hashed: list[HashedFile], prefix: str, layout: str,
+               uploads: _Uploads, total: int) -> PushResult:
+    store = uploads.store
+    uploads.reporter.start(len(hashed), total)
     cache = ContentCache()
     head = read_head(store, prefix)
     previous = None
@@ -146,7 +156,6 @@ def _push_once(source_dir: Path, hashed: list[HashedFile], store: ObjectStore, p
         listing_prefix = keys.meta_prefix(prefix) if layout == "packed" else dir_prefix(prefix)
         listing = (held.list_store(listing_prefix) if held is not None
                    else {info.key: info for info in store.list(listing_prefix)})
-        uploads = _Uploads(store, reporter)
         if layout == "packed":
             entries, packs, skipped = _push_packed(hashed, prefix, previous, listing, uploads)
         else:
@@ -209,6 +218,8 @@ def _push_packed(hashed: list[HashedFile], prefix: str, previous: mf.Manifest | 
                  ) -> tuple[list[mf.FileEntry], dict[str, int], int]:
     known = _reusable(hashed, prefix, previous, listing, up.store.max_concurrency)
     plan = _plan_packed(hashed, prefix, previous, known, listing, up)
+    up.planned = (sum(i.size for i in plan.new_small.values())
+                  + sum(h.source.size for h in plan.new_large.values()))
     placed = _upload_new(plan, prefix, listing, up)
     for h in plan.pending:
         if h.source.size < SMALL_FILE_LIMIT:
@@ -351,6 +362,7 @@ def _push_files(hashed: list[HashedFile], prefix: str, previous: mf.Manifest | N
         up.count(h.source.size)
         up.reporter.advance(1, h.source.size)
 
+    up.planned = sum(h.source.size for h in todo)
     run_parallel(up.store, [partial(upload, h) for h in todo])
     return entries, skipped
 
