@@ -92,3 +92,21 @@ def test_close_cuts_an_open_idle_connection_at_once(
     finally:
         connection.close()
         proxy.close()
+
+
+def test_freeze_answers_nothing_and_closes_nothing(
+    server: http.server.ThreadingHTTPServer,
+) -> None:
+    proxy = FaultProxy("127.0.0.1", server.server_address[1], rate=0.0)
+    kept = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=1)
+    fresh = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=1)
+    try:
+        assert _get(kept) == b"x" * 100
+        proxy.freeze()
+        for connection in (kept, fresh):  # a partition: neither an answer nor a close
+            with pytest.raises(TimeoutError):
+                _get(connection)
+    finally:
+        kept.close()
+        fresh.close()
+        proxy.close()

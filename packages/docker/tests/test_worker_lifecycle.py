@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -144,14 +145,16 @@ def deploy(pool: str, image: str, entrypoint: str, **job_variables: Any) -> str:
                      {"directory": "/opt/stowflow/flows"}}])
 
 
-def worker(pool: str, *, daemon_grace: float | None = None, **options: Any) -> Worker:
-    """A docker pool's worker with short intervals (it claims once, then drains)."""
+def worker(pool: str, *, launcher: dict[str, Any] | None = None, **options: Any) -> Worker:
+    """A docker pool's worker with short intervals (it claims once, then drains);
+    ``launcher`` sets the DockerLauncher's fields (``daemon_grace``, ``lifeline_s``...)."""
     settings = {"poll_interval": 0.2, "heartbeat_interval": 0.3, "tick": 0.05,
                 "cancel_grace": 5.0, **options}
-    launcher = worker_type("docker").make_launcher(pool)
-    if daemon_grace is not None:
-        launcher.daemon_grace = daemon_grace
-    return Worker(pool, launcher=launcher, **settings)
+    made = worker_type("docker").make_launcher(pool)
+    for name, value in (launcher or {}).items():
+        assert hasattr(made, name), name
+        setattr(made, name, value)
+    return Worker(pool, launcher=made, **settings)
 
 
 def run_to_end(pool: str, **options: Any) -> None:
@@ -252,41 +255,87 @@ def test_a_dead_workers_container_stops_and_is_removed(
     assert containers(run.id) == []
 
 
-def test_a_worker_cut_off_from_its_remote_daemon_crashes_the_run_with_the_reason(
-        docker_env: DockerDaemon, runner_image: str, fault_proxy: Callable[..., FaultProxy],
-        monkeypatch: pytest.MonkeyPatch, containers: Callable[[str], list[str]]) -> None:
+@dataclass
+class BehindProxy:
+    """A sleepy run in a container, its worker reaching the daemon through ``proxy``."""
+
+    proxy: FaultProxy
+    run_id: str
+    container: str
+    thread: threading.Thread
+
+
+@pytest.fixture
+def behind_proxy(docker_env: DockerDaemon, runner_image: str,
+                 fault_proxy: Callable[..., FaultProxy], monkeypatch: pytest.MonkeyPatch,
+                 containers: Callable[[str], list[str]]) -> Callable[..., BehindProxy]:
+    """``behind_proxy(pool, **launcher_fields)``: the worker of ``pool`` reaches the
+    fixture daemon's TLS port through a FaultProxy that forwards untouched (until the test
+    cuts or freezes it); returns once the run's flow has started."""
     if docker_env.tls_host is None or docker_env.cert_path is None:
         pytest.skip("the session's daemon was not started by the fixture: it has no TLS port")
-    # The worker reaches the daemon's TLS port through a proxy that forwards untouched
-    # until it is cut (every connection reset, the port closed): the network going away.
-    proxy = fault_proxy(docker_env.tls_host.replace("tcp://", "http://"), rate=0.0)
-    monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{proxy.port}")
-    monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
-    monkeypatch.setenv("DOCKER_CERT_PATH", str(docker_env.cert_path))
-    run = create_flow_run(deploy("lostpool", runner_image, "flows.py:sleepy"))
-    thread = threading.Thread(target=worker("lostpool", daemon_grace=2.0).start,
-                              kwargs={"run_once": True, "install_signal_handlers": False},
-                              daemon=True)
-    thread.start()
-    wait_for(lambda: "sleepy started" in logs_of(run.id), 90, "the flow to start")
-    (container,) = containers(run.id)  # seen through the daemon's unix socket
-    proxy.close()
+    tls_host, cert_path = docker_env.tls_host, docker_env.cert_path
+
+    def start(pool: str, **launcher: Any) -> BehindProxy:
+        proxy = fault_proxy(tls_host.replace("tcp://", "http://"), rate=0.0)
+        monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{proxy.port}")
+        monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
+        monkeypatch.setenv("DOCKER_CERT_PATH", str(cert_path))
+        run = create_flow_run(deploy(pool, runner_image, "flows.py:sleepy"))
+        thread = threading.Thread(target=worker(pool, launcher=launcher).start,
+                                  kwargs={"run_once": True, "install_signal_handlers": False},
+                                  daemon=True)
+        thread.start()
+        wait_for(lambda: "sleepy started" in logs_of(run.id), 90, "the flow to start")
+        (container,) = containers(run.id)  # seen through the daemon's unix socket
+        return BehindProxy(proxy, run.id, container, thread)
+
+    return start
+
+
+def test_a_worker_cut_off_from_its_remote_daemon_crashes_the_run_with_the_reason(
+        docker_env: DockerDaemon, behind_proxy: Callable[..., BehindProxy]) -> None:
+    # Cut: every connection reset, the port closed — the network going away.
+    setup = behind_proxy("lostpool", daemon_grace=2.0)
+    setup.proxy.close()
     cut = time.monotonic()
     # The container's stdin was the worker's attach connection: it stops by itself.
-    wait_for(lambda: not inspect(docker_env, container)["State"]["Running"], 20,
+    wait_for(lambda: not inspect(docker_env, setup.container)["State"]["Running"], 20,
              "the cut-off worker's container to stop")
-    assert inspect(docker_env, container)["State"]["ExitCode"] == 70
-    thread.join(timeout=60)
-    assert not thread.is_alive(), "the worker kept waiting for an unreachable daemon"
-    done = get_flow_run(run.id)
-    assert done.state == "CRASHED", (done.state, done.state_message, logs_of(run.id))
+    assert inspect(docker_env, setup.container)["State"]["ExitCode"] == 70
+    setup.thread.join(timeout=60)
+    assert not setup.thread.is_alive(), "the worker kept waiting for an unreachable daemon"
+    done = get_flow_run(setup.run_id)
+    assert done.state == "CRASHED", (done.state, done.state_message, logs_of(setup.run_id))
     assert done.state_message is not None
     assert done.state_message.startswith(
-        f"the worker lost the connection to the Docker daemon (tcp://127.0.0.1:{proxy.port}) "
-        "running the container for 2 s: inspecting the container of flow run"), done.state_message
+        "the worker lost the connection to the Docker daemon "
+        f"(tcp://127.0.0.1:{setup.proxy.port}) running the container for 2 s: inspecting the "
+        "container of flow run"), done.state_message
     assert "no Docker daemon answered" in done.state_message
-    assert done.state_message in logs_of(run.id)
+    assert done.state_message in logs_of(setup.run_id)
     assert time.monotonic() - cut < 30  # the grace, not the client's 300 s timeout
+
+
+def test_a_worker_partitioned_from_its_remote_daemon_crashes_the_run_and_its_container_stops(
+        docker_env: DockerDaemon, behind_proxy: Callable[..., BehindProxy]) -> None:
+    # A partition closes nothing: the attach connection stays up on both ends, so only the
+    # worker's keepalive stopping tells the container, and only a short inspection timeout
+    # keeps the worker's loop from waiting on the daemon for the client's 300 s.
+    setup = behind_proxy("partpool", daemon_grace=2.0, lifeline_s=6.0, poll_timeout=2)
+    setup.proxy.freeze()
+    setup.thread.join(timeout=60)
+    assert not setup.thread.is_alive(), "the worker kept waiting for an unanswering daemon"
+    done = get_flow_run(setup.run_id)
+    assert done.state == "CRASHED", (done.state, done.state_message, logs_of(setup.run_id))
+    assert done.state_message is not None
+    assert "the worker lost the connection to the Docker daemon" in done.state_message
+    assert "the Docker daemon did not answer in time" in done.state_message
+    wait_for(lambda: not inspect(docker_env, setup.container)["State"]["Running"], 30,
+             "the partitioned container to stop (its lifeline)")
+    assert inspect(docker_env, setup.container)["State"]["ExitCode"] == 70
+    assert "the worker sent nothing for 6 s (cut off)" in docker_env.cli(
+        "logs", setup.container).stderr.decode()
 
 
 def test_mem_limit_volumes_network_and_env_are_honoured(

@@ -11,13 +11,16 @@ and log lines (see :mod:`stowflow_docker.worker`).
 
 When stdin reaches its end the worker is gone (``StdinOnce`` closes it when the worker's
 attach connection closes, for any reason), and the run stops at once: a dead worker leaves
-no container running.
+no container running. The worker also writes a newline to stdin every few seconds; when
+the job names ``lifeline_s`` and nothing arrives for that long, the worker is cut off (a
+network partition closes no connection) and the run stops the same way.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import select
 import sys
 import threading
 from typing import Any, TextIO
@@ -51,16 +54,23 @@ class StdoutReporter:
         emit({"code_version": version[:200]})
 
 
-def _watch_stdin() -> None:
-    """Exit when the worker's end of stdin closes (the worker died or gave up on us)."""
+def _watch_stdin(silence_s: float | None = None) -> None:
+    """Exit when the worker's end of stdin closes (the worker died or gave up on us), or
+    when it has sent nothing for ``silence_s`` seconds (it is cut off from us)."""
 
     def watch() -> None:
         # The file descriptor, not sys.stdin: a daemon thread blocked inside the buffered
         # reader holds its lock, and the interpreter aborts (SIGABRT) when it then closes
         # stdin at exit — a run that completed would end with exit code 134.
         fd = sys.stdin.fileno()
-        while os.read(fd, 65536):
-            pass
+        while True:
+            ready, _, _ = select.select([fd], [], [], silence_s)
+            if not ready:
+                os.write(2, f"stowflow_docker.container: the worker sent nothing for "
+                            f"{silence_s:g} s (cut off): stopping the run\n".encode())
+                break
+            if not os.read(fd, 65536):
+                break
         os._exit(70)
 
     threading.Thread(target=watch, name="stowflow-worker-watch", daemon=True).start()
@@ -74,7 +84,7 @@ def main() -> int:
               file=sys.stderr)
         return 2
     job = json.loads(line)
-    _watch_stdin()
+    _watch_stdin(job.get("lifeline_s"))
 
     from stowflow.redact import redact, register_secret
     from stowflow.workers.capture import LogSink

@@ -19,7 +19,10 @@ A container that ends without reporting a final state is CRASHED by the worker w
 exit code and output tail; an out-of-memory kill says so. A worker that loses its daemon
 (a remote one whose network went away) for :data:`DAEMON_GRACE` seconds marks the run
 CRASHED with that reason: the container cannot report any more, and it stops by itself
-once the worker's attach connection is gone (its stdin closes).
+once the worker's attach connection is gone (its stdin closes) or, when the network went
+silent instead (a partition closes nothing), once the worker's keepalive newlines on its
+stdin stop for :data:`LIFELINE_S` seconds. The worker inspects its containers with a short
+timeout (:data:`POLL_TIMEOUT`), so an unanswering daemon never blocks its loop for long.
 """
 
 from __future__ import annotations
@@ -84,6 +87,13 @@ _NEVER_PASSED = frozenset({"STOWFLOW_DATABASE_URL", "STOWFLOW_SECRET_KEY"})
 _NO_STOWFLOW = ("No module named stowflow_docker", "No module named 'stowflow")
 #: Seconds a run's daemon may stay unreachable before the worker gives the run up (CRASHED).
 DAEMON_GRACE = 10.0
+#: Seconds a container waits without a keepalive from its worker before it stops itself
+#: (below the worker's default crash timeout of 60 s: it is gone before it is reaped).
+LIFELINE_S = 30.0
+#: Seconds between the worker's keepalive newlines on a container's stdin.
+KEEPALIVE_INTERVAL = 2.0
+#: Seconds one inspection of a run's container may take (the client's default is 300).
+POLL_TIMEOUT = 10
 
 
 def job_variables(run: FlowRunRecord, deployment: dict[str, Any]) -> dict[str, Any]:
@@ -271,18 +281,33 @@ class ContainerRun:
     mem_limit: Any = None
     #: Seconds the daemon may stay unreachable before the run is given up.
     daemon_grace: float = DAEMON_GRACE
+    #: The container as seen by a client with a short timeout (for :meth:`poll`).
+    watched: Container | None = None
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=20))
     got_running: bool = False
     got_final: bool = False
     _reader: threading.Thread | None = None
     _exit_code: int | None = None
     _lost_since: float | None = None
+    _done: threading.Event = field(default_factory=threading.Event)
 
     def start_reading(self) -> None:
-        """Start the thread that follows the container's output."""
+        """Start the threads that follow the container's output and keep its stdin alive."""
         self._reader = threading.Thread(target=self._read, name=f"stowflow-docker-{self.run_id}",
                                         daemon=True)
         self._reader.start()
+        threading.Thread(target=self._keep_alive, name=f"stowflow-docker-alive-{self.run_id}",
+                         daemon=True).start()
+
+    def _keep_alive(self) -> None:
+        """Write a newline to the container's stdin every KEEPALIVE_INTERVAL seconds: its
+        lifeline (it stops itself when they stop coming)."""
+        sock = getattr(self.stdin, "_sock", self.stdin)
+        while not self._done.wait(KEEPALIVE_INTERVAL):
+            try:
+                sock.sendall(b"\n")
+            except OSError:  # the connection is gone: the container noticed it too
+                return
 
     def _read(self) -> None:
         buffer = b""
@@ -339,7 +364,9 @@ class ContainerRun:
         try:
             with translated("inspecting the container of flow run", self.run_id):
                 try:
-                    self.container.reload()
+                    watched = self.watched or self.container
+                    watched.reload()
+                    self.container.attrs = watched.attrs
                     status = self.container.attrs.get("State", {})
                 except docker.errors.NotFound:  # removed under us (docker rm -f): it has ended
                     status = {"Running": False, "ExitCode": 0 if self.got_final else -1}
@@ -393,12 +420,12 @@ class ContainerRun:
     def terminate(self) -> None:
         """Send SIGTERM to the container's process."""
         with contextlib.suppress(Exception):
-            self.container.kill(signal="SIGTERM")
+            (self.watched or self.container).kill(signal="SIGTERM")
 
     def kill(self) -> None:
         """Kill the container now."""
         with contextlib.suppress(Exception):
-            self.container.kill()
+            (self.watched or self.container).kill()
 
     def output_tail(self) -> str:
         """Return the last raw lines the container printed (redacted)."""
@@ -406,11 +433,12 @@ class ContainerRun:
 
     def cleanup(self) -> None:
         """Close the container's stdin and remove it (unless ``auto_remove`` is false)."""
+        self._done.set()
         with contextlib.suppress(Exception):
             self.stdin.close()
         if self.remove:
             with contextlib.suppress(Exception):
-                self.container.remove(force=True)
+                (self.watched or self.container).remove(force=True)
 
 
 @dataclass
@@ -420,7 +448,12 @@ class DockerLauncher:
     pool: str
     #: Seconds a run's daemon may stay unreachable before the run is CRASHED.
     daemon_grace: float = DAEMON_GRACE
+    #: Seconds a container goes on without its worker's keepalive (``None``: for ever).
+    lifeline_s: float | None = LIFELINE_S
+    #: Seconds one inspection of a container may take.
+    poll_timeout: int = POLL_TIMEOUT
     _client: docker.DockerClient | None = None
+    _poll_client: docker.DockerClient | None = None
 
     @property
     def client(self) -> docker.DockerClient:
@@ -428,6 +461,13 @@ class DockerLauncher:
         if self._client is None:
             self._client = docker_client()
         return self._client
+
+    @property
+    def poll_client(self) -> docker.DockerClient:
+        """A client of the same daemon whose calls give up after ``poll_timeout`` seconds."""
+        if self._poll_client is None:
+            self._poll_client = docker_client(timeout=self.poll_timeout)
+        return self._poll_client
 
     def launch(self, run: FlowRunRecord, worker_name: str) -> ContainerRun:
         """Resolve the run, pull its image, start its container; return the handle."""
@@ -455,7 +495,7 @@ class DockerLauncher:
         job = {"run_id": run.id, "entrypoint": deployment["entrypoint"],
                "deployment": f"{deployment['flow_name']}/{deployment['name']}",
                "parameters": run.parameters or {}, "pull_steps": pull_steps,
-               "secrets": secrets}
+               "secrets": secrets, "lifeline_s": self.lifeline_s}
         return self._start(run, worker_name, image, image_id, variables, job)
 
     def _start(self, run: FlowRunRecord, worker_name: str, image: str, image_id: str,
@@ -479,6 +519,7 @@ class DockerLauncher:
             "volumes": volumes or None, "network_mode": variables.get("network_mode"),
             "mem_limit": variables.get("mem_limit"),
         }
+        watcher = self.poll_client  # opened (and pinged) before there is a container
         with translated("starting a container of", image):
             container = self.client.containers.create(image_id, **{
                 k: v for k, v in options.items() if v is not None})
@@ -489,7 +530,9 @@ class DockerLauncher:
         handle = ContainerRun(run.id, worker_name, container, stdin,
                               remove=bool(variables.get("auto_remove", True)),
                               mem_limit=variables.get("mem_limit"),
-                              daemon_grace=self.daemon_grace)
+                              daemon_grace=self.daemon_grace,
+                              watched=watcher.containers.prepare_model(
+                                  dict(container.attrs)))
         handle.start_reading()
         return handle
 
@@ -508,9 +551,10 @@ class DockerLauncher:
 
     def close(self) -> None:
         """Close the Docker client (the worker is stopping)."""
-        if self._client is not None:
-            with contextlib.suppress(Exception):
-                self._client.close()
+        for client in (self._client, self._poll_client):
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    client.close()
 
 
 def make_launcher(pool: str) -> DockerLauncher:

@@ -19,6 +19,9 @@ A reset, truncate or stall whose response ended before its byte count strikes wh
 client sends its next request on that connection (a kept-alive connection dropped under
 it).
 
+:meth:`FaultProxy.freeze` is a network partition: from then on nothing moves either way and
+nothing is closed (new connections are accepted and never answered) until :meth:`close`.
+
 ``rate`` is the share of exchanges that get a fault other than ``pass``, drawn from
 ``faults`` (default: all four); :attr:`FaultProxy.faults` counts the draws and
 :attr:`FaultProxy.struck` the faults that hit (a response shorter than a fault's byte
@@ -76,6 +79,7 @@ class FaultProxy:
         self._sockets: set[socket.socket] = set()
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
+        self._frozen = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.2)
         self.port = self._listener.getsockname()[1]
@@ -92,6 +96,14 @@ class FaultProxy:
     def url(self) -> str:
         """``http://127.0.0.1:<port>``: the proxy's address as an endpoint URL."""
         return f"http://127.0.0.1:{self.port}"
+
+    def freeze(self) -> None:
+        """Partition the network: stop forwarding in both directions, close nothing."""
+        self._frozen.set()
+
+    def _hold(self) -> None:
+        """While frozen, wait (until :meth:`close`, bounded by 10 minutes)."""
+        self._stopping.wait(600)
 
     def _plan(self, number: int, exchange: int = 0) -> _Plan:
         rng = random.Random(f"{self.seed}:{number}" + (f":{exchange}" if exchange else ""))
@@ -126,6 +138,10 @@ class FaultProxy:
         never deferred by another thread blocked reading the same socket."""
         plan, exchange, answered = self._plan(number), 0, False
         self._track(client)
+        if self._frozen.is_set():
+            self._hold()
+            _reset(client)
+            return
         try:
             upstream = socket.create_connection(self.target, timeout=5)
         except OSError:
@@ -138,6 +154,9 @@ class FaultProxy:
         try:
             while open_ and not self._stopping.is_set():
                 ready, _, _ = select.select(list(open_), [], [], IDLE_TIMEOUT)
+                if self._frozen.is_set():
+                    self._hold()
+                    break
                 if not ready:
                     break  # idle too long: every wait is bounded
                 for source in ready:
