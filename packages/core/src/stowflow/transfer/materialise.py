@@ -244,8 +244,10 @@ def fingerprint(dest: Path) -> str | None:
 
 def _digest(entries: Iterable[tuple[str, os.stat_result]]) -> str:
     """Hash (relative path, lstat) pairs in path order: the fingerprint's one format."""
-    h = hashlib.sha256()
-    for rel, st in sorted(entries, key=lambda item: item[0]):
-        h.update(f"{rel}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0"
-                 f"{st.st_mode}\n".encode())
-    return h.hexdigest()
+    text = "".join([f"{rel}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0"
+                    f"{st.st_mode}\n" for rel, st in sorted(entries, key=_first)])
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _first(item: tuple[str, os.stat_result]) -> str:
+    return item[0]
