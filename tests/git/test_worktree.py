@@ -152,6 +152,25 @@ def test_a_file_edited_in_place_does_not_reach_the_next_workspace(git_remote: Gi
     assert (again / "flows" / "etl.py").read_text() == "print('etl')\n"
 
 
+def test_an_edit_with_its_mtime_and_mode_set_back_is_still_seen(git_remote: GitHTTPServer,
+                                                                tmp_path: Path) -> None:
+    """The cache entry's ctime stamp sees what an mtime check cannot: an in-place edit
+    whose mtime and mode were restored (``touch -r``, ``chmod``) after it."""
+    repo, _ = make_repo(git_remote)
+    first = pull(repo.url, tmp_path / "first").directory
+    target = first / "data" / "big.bin"
+    before = target.stat()
+    target.chmod(0o644)
+    with open(target, "r+b") as handle:  # the same size, in place: the entry's inode
+        handle.write(b"\0" * 64)
+    target.chmod(stat.S_IMODE(before.st_mode))
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert target.stat().st_mtime_ns == before.st_mtime_ns
+    run = pull(repo.url, tmp_path / "run").directory
+    assert (run / "data" / "big.bin").read_bytes() == (repo.work / "data" / "big.bin").read_bytes()
+    assert git("status", "--porcelain", cwd=run) == ""
+
+
 def test_sparse_workspace_marks_the_rest_skip_worktree(git_remote: GitHTTPServer,
                                                        tmp_path: Path) -> None:
     repo, _ = make_repo(git_remote)

@@ -11,18 +11,18 @@ then they are hard-linked into the cache (no second write, no read). So a first 
 costs about what ``git clone`` costs, a warm pull into a new folder writes no file
 content, and a new commit writes only the files it changed.
 
-Each mirror keeps the modification time of each cache entry it has linked from or checked
-(``stowflow-blobs``, append-only ``M <entry> <mtime_ns>`` lines). Cached files share
-inodes with every tree they are linked into: a file edited in place (root ignores the
-read-only bit) changes its cache entry's mtime, so an entry whose mtime moved is hashed
-again before it is linked, and evicted if its bytes changed.
+Cached files share inodes with every tree they are linked into, so a file edited in place
+(root ignores the read-only bit) edits its cache entry too. A cache entry is linked only
+when its stat equals its stamp in the cache's stamps file (inode, size, mtime_ns and
+ctime_ns, which nobody can set back; :mod:`stowflow.transfer.stamps`), the same rule as
+object-store pulls; any other entry is hashed again (as a git blob) before it is linked,
+and evicted if its bytes changed. Each link moves the entry's ctime, so it is stamped
+again right after.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +30,9 @@ from pathlib import Path
 from stowflow.git.index import IndexEntry, write_index
 from stowflow.git.mirror import Mirror, in_cone
 from stowflow.git.runner import run_git
-from stowflow.transfer.cache import hash_git_blob
 from stowflow.transfer.materialise import TreeBuilder
 
 _FILE, _EXEC, _LINK, _GITLINK = 0o100644, 0o100755, 0o120000, 0o160000
-_lock = threading.Lock()  # appends to a blob map from threads of one process
 
 
 #: git's id of the empty blob (empty files are created, not cached)
@@ -69,65 +67,6 @@ def list_tree(mirror: Mirror, commit_sha: str) -> list[TreeEntry]:
     return entries
 
 
-class BlobMap:
-    """The cache entries a mirror's checkouts have verified: entry name → mtime_ns."""
-
-    def __init__(self, mirror: Mirror) -> None:
-        self.path = mirror.path / "stowflow-blobs"
-        self.checked: dict[str, int] = {}  # cache file name → mtime_ns seen when verified
-        with contextlib.suppress(FileNotFoundError):
-            for line in self.path.read_text().splitlines():
-                parts = line.split()
-                if len(parts) == 3 and parts[0] == "M":
-                    self.checked[parts[1]] = int(parts[2])
-        self._new: list[str] = []
-
-    def mark_checked(self, path: str, mtime_ns: int | None = None) -> None:
-        """Remember the mtime of the cache entry at ``path`` (its bytes were just
-        verified); ``mtime_ns`` when the caller knows it (saves a ``stat``)."""
-        if mtime_ns is None:
-            try:
-                mtime_ns = os.stat(path).st_mtime_ns
-            except OSError:
-                return
-        name = path.rpartition("/")[2]
-        self.checked[name] = mtime_ns
-        self._new.append(f"M {name} {mtime_ns}")
-
-    def save(self) -> None:
-        """Append what was learnt (one write, so concurrent pulls interleave whole lines)."""
-        if not self._new:
-            return
-        data = ("\n".join(self._new) + "\n").encode()
-        with _lock, contextlib.suppress(OSError):
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, data)
-            finally:
-                os.close(fd)
-        self._new = []
-
-
-def _usable(objects: str, blobs: BlobMap, oid: str,
-            executable: bool) -> tuple[str, os.stat_result] | None:
-    """Return the entry of blob ``oid`` in the cache's ``objects`` folder (the wanted exec
-    bit first) and its stat, if it still holds its true bytes."""
-    for name in ((f"{oid}.x", oid) if executable else (oid, f"{oid}.x")):
-        path = f"{objects}/{oid[:2]}/{name}"
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            continue
-        if blobs.checked.get(name) == st.st_mtime_ns:
-            return path, st
-        if hash_git_blob(Path(path)) == oid:
-            blobs.mark_checked(path, st.st_mtime_ns)
-            return path, st
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)  # edited in place through a tree: evict it
-    return None
-
-
 def build(builder: TreeBuilder, mirror: Mirror, commit_sha: str,
           directories: Sequence[str]) -> None:
     """Lay ``commit_sha`` out in ``builder``'s tree and write its ``.git/index``.
@@ -143,7 +82,8 @@ def build(builder: TreeBuilder, mirror: Mirror, commit_sha: str,
     entries = list_tree(mirror, commit_sha)
     wanted = [e for e in entries if in_cone(e.path, directories)]
     builder.make_dirs([e.path for e in wanted])
-    blobs = BlobMap(mirror)
+    cache = builder.cache
+    cache.load_stamps(name for e in wanted for name in (e.oid, f"{e.oid}.x"))
     write: list[TreeEntry] = []  # written by git (and the cacheable ones adopted)
     first: dict[str, TreeEntry] = {}  # each blob the cache lacks is written once …
     again: list[TreeEntry] = []  # … and its other paths are linked to the cache after
@@ -151,7 +91,6 @@ def build(builder: TreeBuilder, mirror: Mirror, commit_sha: str,
     in_tree = {e.path for e in wanted} if directories else None
     root = builder.root
     root_str = os.fspath(root)
-    objects = os.fspath(builder.cache.root / "objects")
     for entry in entries:
         mode, oid, path = entry.mode, entry.oid, entry.path
         if in_tree is not None and path not in in_tree:
@@ -172,30 +111,22 @@ def build(builder: TreeBuilder, mirror: Mirror, commit_sha: str,
         if oid in first:
             again.append(entry)  # the same content at another path: linked once cached
             continue
-        found = _usable(objects, blobs, oid, executable)
-        if found is None:
+        source = cache.find(oid, None, executable=executable)
+        if source is None:
             first[oid] = entry
             write.append(entry)
             continue
-        source, st = found
-        if source.endswith(".x") == executable:
-            try:
-                os.link(source, f"{root_str}/{path}")
-            except OSError:  # another filesystem, or the link limit
-                builder.link_cached(path, oid, executable)
-                st = os.lstat(f"{root_str}/{path}")
-            # the link's stat is the entry's (one inode; git ignores the ctime it moved)
-            index.append(IndexEntry(path, mode, oid, st))
-        else:  # cached with the other exec bit: the builder makes that copy
-            builder.link_cached(path, oid, executable)
-            index.append(IndexEntry(path, mode, oid, os.lstat(f"{root_str}/{path}")))
+        # the builder links (and stamps again) or makes the other exec bit's copy; the
+        # file's stat is then the entry's (one inode; git ignores the ctime the link moved)
+        st = builder.link_cached(path, oid, executable, source)
+        index.append(IndexEntry(path, mode, oid, st or os.lstat(f"{root_str}/{path}")))
     index_path = root / ".git" / "index"
     # the files git writes enter the index with no stat data; checkout-index -u fills it
     index += [IndexEntry(e.path, e.mode, e.oid) for e in (*write, *again)]
     write_index(index_path, index)
     if write:
         _checkout(root, mirror, [e.path for e in write])
-        _adopt(builder, blobs, list(first.values()))
+        _adopt(builder, list(first.values()))
     if again:
         for entry in again:
             builder.link_cached(entry.path, entry.oid, entry.mode == _EXEC)
@@ -203,7 +134,6 @@ def build(builder: TreeBuilder, mirror: Mirror, commit_sha: str,
         run_git(["update-index", "-z", "--stdin"], cwd=root, env=mirror.env.local(),
                 input="\0".join(e.path for e in again).encode() + b"\0",
                 action=f"index update from the cache of {mirror.url}")
-    blobs.save()
 
 
 def _checkout(root: Path, mirror: Mirror, paths: Sequence[str]) -> None:
@@ -217,9 +147,9 @@ def _checkout(root: Path, mirror: Mirror, paths: Sequence[str]) -> None:
     os.chmod(root / ".git" / "index", 0o644)  # git made it under the umask too
 
 
-def _adopt(builder: TreeBuilder, blobs: BlobMap, entries: Sequence[TreeEntry]) -> None:
+def _adopt(builder: TreeBuilder, entries: Sequence[TreeEntry]) -> None:
     """Add the read-only files git just wrote to the content cache under their blob ids
-    (each entry a different blob); the blob map learns each new cache entry's mtime."""
+    (each entry a different blob), stamping each new entry."""
     root = os.fspath(builder.root)
     objects = os.fspath(builder.cache.root / "objects")
     for entry in entries:
@@ -236,6 +166,5 @@ def _adopt(builder: TreeBuilder, blobs: BlobMap, entries: Sequence[TreeEntry]) -
             continue  # and hash it before its first use here
         except OSError:  # another filesystem, or the link limit: the cache copies it
             builder.cache.adopt(Path(path), entry.oid, entry.mode == _EXEC)
-            blobs.mark_checked(final)
             continue
-        blobs.mark_checked(final, os.stat(final).st_mtime_ns)
+        builder.cache.restamp(name, os.stat(final))

@@ -137,9 +137,10 @@ class ContentCache:
         found = self.find(sha, size, verify=verify)
         return Path(found) if found is not None else None
 
-    def find(self, sha: str, size: int, *, executable: bool = False,
+    def find(self, sha: str, size: int | None, *, executable: bool = False,
              verify: bool = False) -> str | None:
-        """Return the path of an intact cached file of ``sha``, else ``None``.
+        """Return the path of an intact cached file of ``sha`` (of ``size`` bytes, when
+        the caller knows it), else ``None``.
 
         The entry with the ``executable`` mode is tried first, then the other one. An entry
         whose stat equals its stamp (loaded by :meth:`load_stamps`, or read now) is trusted; any other —
@@ -154,7 +155,7 @@ class ContentCache:
                 st = os.stat(path)
             except FileNotFoundError:
                 continue
-            if st.st_size != size:
+            if size is not None and st.st_size != size:
                 continue
             if not verify and self._stamp(name) == (
                     st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns):

@@ -80,11 +80,13 @@ class TreeBuilder:
         self._files[relpath] = None
 
     def link_cached(self, relpath: str, sha: str, executable: bool,
-                    source: str | None = None) -> None:
+                    source: str | None = None) -> os.stat_result | None:
         """Place cached content ``sha`` at ``relpath`` (hardlink, or copy as a fallback).
 
         ``source`` is the intact entry :meth:`ContentCache.find` returned (either mode);
-        without it, or in the other mode, the cache provides the entry to link.
+        without it, or in the other mode, the cache provides the entry to link. Returns
+        the placed file's stat when it is a link (the entry's, taken after linking), else
+        ``None``.
         """
         if source is None or source.endswith(".x") != executable:
             source = os.fspath(self.cache.source_for(sha, executable))
@@ -95,13 +97,14 @@ class TreeBuilder:
             shutil.copyfile(source, target)
             os.chmod(target, 0o755 if executable else 0o644)
             self._files[relpath] = None
-            return
+            return None
         # the link moved the entry's ctime: stamp it again (a stat right after the link)
         name = f"{sha}.x" if executable else sha
         st = os.stat(source)
         self.cache.restamp(name, st)
         self._entry_stats[name] = st
         self._files[relpath] = name
+        return st
 
     def write(self, relpath: str, data: bytes, sha: str, executable: bool) -> None:
         """Write verified ``data`` at ``relpath`` and add it to the cache."""
