@@ -11,6 +11,7 @@ inode, the mtime set back.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -146,3 +147,27 @@ def test_the_recorded_fingerprint_is_the_walked_one(store: ObjectStore, tmp_path
     assert record["fingerprint"] == materialise.fingerprint(dest)
     monkeypatch.setattr(materialise.TreeBuilder, "__init__", None)  # nothing to build
     assert transfer.pull(store, "p", dest).files == 2
+
+
+def test_a_tampered_foreign_index_never_names_a_file_outside_the_cache(tmp_path: Path) -> None:
+    """A foreign folder's index (``cache/foreign/*.json``) gives each key's sha256; a
+    value that is not a digest was joined into a cache path, and a "damaged entry" there
+    was evicted: a tampered index could have a pull unlink any file of the same size."""
+    bucket = tmp_path / "bucket" / "plain"
+    write_tree(bucket, {"a.txt": b"A" * 100})
+    opened, prefix = transfer.open_store(f"file://{bucket}")
+    with opened:
+        transfer.pull(opened, prefix, tmp_path / "run1")
+        cache = ContentCache()
+        index_file = next((cache.root / "foreign").glob("*.json"))
+        index = json.loads(index_file.read_text())
+        (key,) = index
+        victim = tmp_path / "victim.txt"
+        victim.write_bytes(b"V" * 100)  # the same size as a.txt
+        # find() joins objects/<sha[:2]>/<sha>: objects/../../<rest> is the victim
+        escape = os.path.relpath(victim, cache.root.parent)
+        index[key][2] = f"../{escape}"
+        index_file.write_text(json.dumps(index))
+        transfer.pull(opened, prefix, tmp_path / "run2")
+    assert victim.read_bytes() == b"V" * 100
+    assert (tmp_path / "run2" / "a.txt").read_bytes() == b"A" * 100

@@ -346,8 +346,12 @@ def _pull_foreign(store: ObjectStore, prefix: str, dest: Path, cache: ContentCac
         fetcher = _Fetcher(store, builder, reporter)
         tasks: list[Callable[[], object]] = []
         cached = needed = 0
-        cache.load_stamps(str(known[2]) for known in index.values()
-                          if isinstance(known, list) and len(known) == 3)
+        # the index is a file in the user's cache folder: only a well-formed digest is
+        # ever turned into a cache path (a tampered one must not name a file elsewhere)
+        index = {key: known for key, known in index.items()
+                 if isinstance(known, list) and len(known) == 3
+                 and isinstance(known[2], str) and keys.is_sha256(known[2])}
+        cache.load_stamps(known[2] for known in index.values())
         for rel, key, size, etag in found:
             known = index.get(key)
             if size == 0:
