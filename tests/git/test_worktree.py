@@ -17,6 +17,7 @@ from stowflow.git import pull
 from stowflow.settings import get_settings
 from stowflow.testing.servers.git_http import GitHTTPServer
 from stowflow.transfer.cache import ContentCache
+from stowflow.transfer.stamps import StampBook
 
 
 def git(*args: str, cwd: Path) -> str:
@@ -188,3 +189,32 @@ def test_sparse_workspace_marks_the_rest_skip_worktree(git_remote: GitHTTPServer
         assert "S data/big.bin" in skipped and "H libs/common/c.py" in skipped
         # the user can widen the cone with git itself, from the mirror's objects
         assert git("sparse-checkout", "list", cwd=run) == "libs/common"
+
+
+def test_an_empty_cache_is_not_searched_blob_by_blob(git_remote: GitHTTPServer,
+                                                     tmp_path: Path, monkeypatch) -> None:
+    """A first pull into an empty cache looks up no entry (no stat, no stamp query per
+    blob: their shard folders do not exist); the next pull finds and links them all."""
+    repo, _ = make_repo(git_remote)
+    calls: list[str] = []
+    stamp_reads: list[int] = []
+    find, read = ContentCache.find, StampBook.read
+
+    def counting_find(self, sha, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(sha)
+        return find(self, sha, *args, **kwargs)
+
+    def counting_read(self, names):  # type: ignore[no-untyped-def]
+        names = list(names)
+        stamp_reads.append(len(names))
+        return read(self, names)
+
+    monkeypatch.setattr(ContentCache, "find", counting_find)
+    monkeypatch.setattr(StampBook, "read", counting_read)
+    first = pull(repo.url, tmp_path / "first").directory
+    assert calls == [] and not any(stamp_reads)
+    assert git("status", "--porcelain", cwd=first) == ""
+    run = pull(repo.url, tmp_path / "run").directory
+    assert len(calls) >= 4 and any(stamp_reads)  # every cached blob is looked up now
+    assert (run / "data" / "big.bin").stat().st_ino == (first / "data" / "big.bin").stat().st_ino
+    assert git("status", "--porcelain", cwd=run) == ""

@@ -83,7 +83,12 @@ def build(builder: TreeBuilder, mirror: Mirror, commit_sha: str,
     wanted = [e for e in entries if in_cone(e.path, directories)]
     builder.make_dirs([e.path for e in wanted])
     cache = builder.cache
-    cache.load_stamps(name for e in wanted for name in (e.oid, f"{e.oid}.x"))
+    try:  # a blob whose shard folder is missing is not cached: no stamp, no stat to say so
+        shards = frozenset(os.listdir(cache.root / "objects"))
+    except FileNotFoundError:
+        shards = frozenset()
+    cache.load_stamps(name for e in wanted if e.oid[:2] in shards
+                      for name in (e.oid, f"{e.oid}.x"))
     write: list[TreeEntry] = []  # written by git (and the cacheable ones adopted)
     first: dict[str, TreeEntry] = {}  # each blob the cache lacks is written once …
     again: list[TreeEntry] = []  # … and its other paths are linked to the cache after
@@ -111,7 +116,7 @@ def build(builder: TreeBuilder, mirror: Mirror, commit_sha: str,
         if oid in first:
             again.append(entry)  # the same content at another path: linked once cached
             continue
-        source = cache.find(oid, None, executable=executable)
+        source = cache.find(oid, None, executable=executable) if oid[:2] in shards else None
         if source is None:
             first[oid] = entry
             write.append(entry)
