@@ -87,8 +87,10 @@ def build(builder: TreeBuilder, mirror: Mirror, commit_sha: str,
         shards = frozenset(os.listdir(cache.root / "objects"))
     except FileNotFoundError:
         shards = frozenset()
-    cache.load_stamps(name for e in wanted if e.oid[:2] in shards
-                      for name in (e.oid, f"{e.oid}.x"))
+    # the wanted exec bit's stamps in one query (the other bit's entry, rarely there, is
+    # read on its own by find)
+    cache.load_stamps(f"{e.oid}.x" if e.mode == _EXEC else e.oid
+                      for e in wanted if e.oid[:2] in shards)
     write: list[TreeEntry] = []  # written by git (and the cacheable ones adopted)
     first: dict[str, TreeEntry] = {}  # each blob the cache lacks is written once …
     again: list[TreeEntry] = []  # … and its other paths are linked to the cache after
