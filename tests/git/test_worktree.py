@@ -13,6 +13,7 @@ import stat
 import subprocess
 from pathlib import Path
 
+import pytest
 from stowflow.git import pull
 from stowflow.settings import get_settings
 from stowflow.testing.servers.git_http import GitHTTPServer
@@ -217,4 +218,25 @@ def test_an_empty_cache_is_not_searched_blob_by_blob(git_remote: GitHTTPServer,
     run = pull(repo.url, tmp_path / "run").directory
     assert len(calls) >= 4 and any(stamp_reads)  # every cached blob is looked up now
     assert (run / "data" / "big.bin").stat().st_ino == (first / "data" / "big.bin").stat().st_ino
+    assert git("status", "--porcelain", cwd=run) == ""
+
+
+def test_a_removed_workspace_costs_the_next_pull_no_hash(git_remote: GitHTTPServer,
+                                                        tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fails on the old code: deleting a workspace moved every shared entry's ctime, so the
+    next pull hashed each one (as a git blob) before linking it."""
+    from stowflow.transfer import cache as cache_module
+    from stowflow.transfer.materialise import remove_tree
+
+    repo, _ = make_repo(git_remote)
+    pull(repo.url, tmp_path / "run1")
+    remove_tree(tmp_path / "run1")
+    hashed: list[object] = []
+    real = cache_module.content_key
+    monkeypatch.setattr(cache_module, "content_key",
+                        lambda path, name: hashed.append(path) or real(path, name))
+    run = pull(repo.url, tmp_path / "run2").directory
+    assert hashed == []
+    assert (run / "data" / "big.bin").read_bytes() == (repo.work / "data" / "big.bin").read_bytes()
     assert git("status", "--porcelain", cwd=run) == ""

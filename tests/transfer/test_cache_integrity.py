@@ -171,3 +171,36 @@ def test_a_tampered_foreign_index_never_names_a_file_outside_the_cache(tmp_path:
         transfer.pull(opened, prefix, tmp_path / "run2")
     assert victim.read_bytes() == b"V" * 100
     assert (tmp_path / "run2" / "a.txt").read_bytes() == b"A" * 100
+
+
+def test_a_removed_workspace_costs_the_next_pull_no_hash(
+    store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker deletes each run's workspace; each unlink moves the shared entry's ctime.
+    Fails on the old code: the next pull hashed every entry the deleted tree had linked."""
+    from stowflow.transfer.materialise import remove_tree
+
+    transfer.pull(store, "p", tmp_path / "run1")
+    transfer.pull(store, "p", tmp_path / "run2")  # another live tree shares the entries
+    remove_tree(tmp_path / "run1")
+    assert not (tmp_path / "run1").exists()
+    hashed: list[Path] = []
+    real = cache_module.hash_file
+    monkeypatch.setattr(cache_module, "hash_file", lambda path: hashed.append(path) or real(path))
+    result = transfer.pull(store, "p", tmp_path / "run3")
+    assert result.cached_files == 2 and hashed == []
+    assert read_tree(tmp_path / "run3") == expected()
+
+
+def test_removing_a_tree_never_vouches_for_an_entry_edited_through_another(
+    store: ObjectStore, tmp_path: Path
+) -> None:
+    from stowflow.transfer.materialise import remove_tree
+
+    transfer.pull(store, "p", tmp_path / "run1")
+    transfer.pull(store, "p", tmp_path / "run2")
+    damage_in_place(tmp_path / "run2" / "app.py")  # the same inode as run1's app.py
+    remove_tree(tmp_path / "run1")
+    result = transfer.pull(store, "p", tmp_path / "run3")
+    assert read_tree(tmp_path / "run3") == expected()
+    assert result.cached_files == 1 and result.fetched_objects >= 1

@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Iterable
@@ -172,6 +173,61 @@ class ContentCache:
         moves the ctime): for :meth:`find` later in this pull and in the stamps file."""
         self._known[name] = stamp = stamp_of(st)
         self.stamps.put(name, stamp)
+
+    def release_tree(self, tree: str | os.PathLike[str]) -> None:
+        """Delete ``tree`` (a folder pulled from this cache) and keep the stamps of the
+        intact entries its files link.
+
+        Unlinking a file that shares its inode with a cache entry moves the entry's ctime,
+        so without this the next pull would hash every entry a deleted workspace linked.
+        A file whose stat, taken right before its unlink, equals its entry's stamp is
+        intact (the stamp says so; the unlink writes no byte), so the entry is stamped
+        again right after the unlink; any other file is just removed and its entry hashed
+        at its next use, as before. Errors never stop the removal.
+        """
+        top = os.fspath(tree)
+        shared: list[str] = []
+        for folder, _dirs, files in os.walk(top):
+            for name in files:
+                path = f"{folder}/{name}"
+                with contextlib.suppress(OSError):
+                    st = os.lstat(path)
+                    if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+                        shared.append(path)
+        if shared:
+            with contextlib.suppress(Exception):  # stamps only save work
+                self._release_links(shared)
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(top, ignore_errors=True)
+
+    def _release_links(self, paths: list[str]) -> None:
+        """Unlink ``paths`` (files sharing an inode with others), stamping again each
+        entry whose stamp still held just before."""
+        inodes = {}
+        for path in paths:
+            with contextlib.suppress(OSError):
+                inodes[path] = os.lstat(path).st_ino
+        known = self.stamps.by_inode(inodes.values())
+        for path, ino in inodes.items():
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            now = stamp_of(st)
+            name = next((n for n, stamp in known.get(ino, ()) if stamp == now), None)
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            if name is None:
+                continue
+            try:
+                after = os.stat(f"{self._objects}/{name[:2]}/{name}")
+            except OSError:
+                continue
+            if (after.st_ino, after.st_size, after.st_mtime_ns) == now[:3]:
+                stamp = stamp_of(after)
+                known[ino] = [(name, stamp)]  # another path of the same inode compares to it
+                self.restamp(name, after)
+        self.stamps.flush()
 
     def _evict(self, path: Path) -> None:
         path.unlink(missing_ok=True)

@@ -137,7 +137,7 @@ class TreeBuilder:
 
     def abort(self) -> None:
         """Remove the unfinished tree; ``dest`` is untouched."""
-        remove_tree(self.root)
+        remove_tree(self.root, self.cache)
         with contextlib.suppress(Exception):  # stamps only save work; never mask the failure
             self.cache.stamps.flush()
 
@@ -216,9 +216,15 @@ def sweep(dest: Path) -> None:
                 _reap(entry)
 
 
-def remove_tree(path: Path) -> None:
-    """Delete a folder made by a pull, read-only cache links included; ignore errors."""
-    with contextlib.suppress(FileNotFoundError):
+def remove_tree(path: Path, cache: ContentCache | None = None) -> None:
+    """Delete a folder made by a pull, read-only cache links included; ignore errors.
+
+    The stamps of the intact cache entries it linked are kept
+    (:meth:`ContentCache.release_tree`), so the next pull does not hash them again.
+    """
+    try:
+        (cache or ContentCache()).release_tree(path)
+    except Exception:  # the cache folder unusable: remove the tree all the same
         shutil.rmtree(path, ignore_errors=True)
 
 

@@ -90,6 +90,21 @@ class StampBook:
                               (json.dumps(wanted),))
             return {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
 
+    def by_inode(self, inodes: Iterable[int]) -> dict[int, list[tuple[str, Stamp]]]:
+        """Return the stamps whose inode is one of ``inodes``: inode -> [(name, stamp)]
+        (one query; a scan of the table, which only the removal of a tree asks for)."""
+        wanted = list(set(inodes))
+        found: dict[int, list[tuple[str, Stamp]]] = {}
+        if not wanted:
+            return found
+        with self._db() as db:
+            rows = db.execute("SELECT name, ino, size, mtime_ns, ctime_ns FROM stamps "
+                              "WHERE ino IN (SELECT value FROM json_each(?))",
+                              (json.dumps(wanted),))
+            for name, ino, size, mtime_ns, ctime_ns in rows:
+                found.setdefault(ino, []).append((name, (ino, size, mtime_ns, ctime_ns)))
+        return found
+
     def note(self, path: str | os.PathLike[str]) -> None:
         """Stat the entry at ``path`` now (just written, verified or linked by us) and keep
         the stamp for :meth:`flush`."""

@@ -132,8 +132,10 @@ class _RunInProcess:
     def cleanup(self) -> None:
         """Delete the workspace (unless kept); the raw output goes with it."""
         if not self.keep:
+            from stowflow.transfer.materialise import remove_tree
+
             for folder in (self.directory, *self.also_remove):
-                shutil.rmtree(folder, ignore_errors=True)
+                remove_tree(folder)  # keeps the stamps of the cache entries it linked
 
 
 @dataclass
