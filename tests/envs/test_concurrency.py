@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from stowflow.envs import layers_root
+from filelock import FileLock
+from stowflow.envs import LayerSpec, layers_root, read_requirements
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "workers"))
 from wheels import build_wheel
@@ -24,6 +25,7 @@ go = Path(sys.argv[1])
 Path(sys.argv[3]).touch()  # ready
 while not go.exists():
     time.sleep(0.001)
+Path(sys.argv[3] + "-trying").touch()  # about to look for the layer
 layer = ensure_layer(LayerSpec(requirements=(read_requirements(Path(sys.argv[2])),)))
 print(json.dumps({"built": layer.built, "waited_s": layer.waited_s, "path": str(layer.path)}))
 '''
@@ -47,7 +49,17 @@ def test_the_same_new_layer_is_built_once(tmp_path: Path, stowflow_home: Path,
     deadline = time.monotonic() + 60
     while not all(flag.exists() for flag in ready) and time.monotonic() < deadline:
         time.sleep(0.01)  # both have imported stowflow and are polling for the go file
-    go.touch()
+    # Hold the layer's build lock until both are queued on it: without this, one process
+    # could finish the whole build before the other even looked (it then finds the layer
+    # built and waits for nothing), which made the wait below a race on a quiet machine.
+    spec = LayerSpec(requirements=(read_requirements(requirements),))
+    layers_root().mkdir(parents=True, exist_ok=True)
+    with FileLock(str(layers_root() / f"{spec.key()}.lock")):
+        go.touch()
+        trying = [Path(f"{flag}-trying") for flag in ready]
+        while not all(flag.exists() for flag in trying) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.5)  # from the flag to the lock is one file check
     results = []
     for proc in procs:
         out, err = proc.communicate(timeout=120)
@@ -58,5 +70,6 @@ def test_the_same_new_layer_is_built_once(tmp_path: Path, stowflow_home: Path,
     waiter = next(r for r in results if not r["built"])
     assert waiter["waited_s"] > 0
     layer = Path(results[0]["path"])
+    assert layer.name == spec.key()  # the lock held above was this layer's
     assert all((layer / f"sfconc_demo{i}" / "__init__.py").is_file() for i in range(8))
     assert sorted(p.name for p in layers_root().iterdir() if p.is_dir()) == [layer.name]
