@@ -265,6 +265,16 @@ class BehindProxy:
     thread: threading.Thread
 
 
+def require_tls_port(docker_env: DockerDaemon) -> None:
+    """Skip when a developer pointed the tests at a daemon of their own (it has no TLS
+    port the tests can reach); in CI the fixture starts the daemon, so this is a failure."""
+    if docker_env.tls_host is None or docker_env.cert_path is None:
+        message = "the session's daemon was not started by the fixture: it has no TLS port"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 @pytest.fixture
 def behind_proxy(docker_env: DockerDaemon, runner_image: str,
                  fault_proxy: Callable[..., FaultProxy], monkeypatch: pytest.MonkeyPatch,
@@ -272,8 +282,7 @@ def behind_proxy(docker_env: DockerDaemon, runner_image: str,
     """``behind_proxy(pool, **launcher_fields)``: the worker of ``pool`` reaches the
     fixture daemon's TLS port through a FaultProxy that forwards untouched (until the test
     cuts or freezes it); returns once the run's flow has started."""
-    if docker_env.tls_host is None or docker_env.cert_path is None:
-        pytest.skip("the session's daemon was not started by the fixture: it has no TLS port")
+    require_tls_port(docker_env)
     tls_host, cert_path = docker_env.tls_host, docker_env.cert_path
 
     def start(pool: str, **launcher: Any) -> BehindProxy:
@@ -608,8 +617,7 @@ def test_pool_defaults_from_the_cli_overridden_per_deployment(
 def test_a_remote_daemon_over_tls(docker_env: DockerDaemon, runner_image: str, tmp_path: Path,
                                   monkeypatch: pytest.MonkeyPatch,
                                   containers: Callable[[str], list[str]]) -> None:
-    if docker_env.tls_host is None or docker_env.cert_path is None:
-        pytest.skip("the session's daemon was not started by the fixture: it has no TLS port")
+    require_tls_port(docker_env)
     monkeypatch.setenv("DOCKER_HOST", docker_env.tls_host)
     monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
     monkeypatch.setenv("DOCKER_CERT_PATH", str(docker_env.cert_path))
