@@ -303,7 +303,8 @@ def behind_proxy(docker_env: DockerDaemon, runner_image: str,
 
 
 def test_a_worker_cut_off_from_its_remote_daemon_crashes_the_run_with_the_reason(
-        docker_env: DockerDaemon, behind_proxy: Callable[..., BehindProxy]) -> None:
+        docker_env: DockerDaemon, runner_image: str, behind_proxy: Callable[..., BehindProxy],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     # Cut: every connection reset, the port closed — the network going away.
     setup = behind_proxy("lostpool", daemon_grace=2.0)
     setup.proxy.close()
@@ -324,6 +325,16 @@ def test_a_worker_cut_off_from_its_remote_daemon_crashes_the_run_with_the_reason
     assert "no Docker daemon answered" in done.state_message
     assert done.state_message in logs_of(setup.run_id)
     assert time.monotonic() - cut < 30  # the grace, not the client's 300 s timeout
+    # The worker could not remove the stopped container; the next worker on that daemon
+    # does, before its first run (the crashed run is final, auto_remove is the default).
+    assert inspect(docker_env, setup.container)["State"]["Status"] == "exited"
+    monkeypatch.setenv("DOCKER_HOST", docker_env.host)
+    monkeypatch.delenv("DOCKER_TLS_VERIFY")
+    monkeypatch.delenv("DOCKER_CERT_PATH")
+    after = create_flow_run(deploy("lostpool", runner_image, "flows.py:ping"))
+    run_to_end("lostpool")
+    assert get_flow_run(after.id).state == "COMPLETED", logs_of(after.id)
+    assert docker_env.cli("ps", "-aq", "--filter", f"id={setup.container}").stdout.strip() == b""
 
 
 def test_a_worker_partitioned_from_its_remote_daemon_crashes_the_run_and_its_container_stops(
@@ -345,6 +356,11 @@ def test_a_worker_partitioned_from_its_remote_daemon_crashes_the_run_and_its_con
     assert inspect(docker_env, setup.container)["State"]["ExitCode"] == 70
     assert "the worker sent nothing for 6 s (cut off)" in docker_env.cli(
         "logs", setup.container).stderr.decode()
+    # docker-py follows output without a timeout: the settled run's stream was closed, so
+    # no reader thread is left waiting on the frozen connection.
+    wait_for(lambda: not any(t.name == f"stowflow-docker-{setup.run_id}" and t.is_alive()
+                             for t in threading.enumerate()), 10,
+             "the run's output reader to end")
 
 
 def test_mem_limit_volumes_network_and_env_are_honoured(

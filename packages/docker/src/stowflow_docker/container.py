@@ -13,7 +13,10 @@ When stdin reaches its end the worker is gone (``StdinOnce`` closes it when the 
 attach connection closes, for any reason), and the run stops at once: a dead worker leaves
 no container running. The worker also writes a newline to stdin every few seconds; when
 the job names ``lifeline_s`` and nothing arrives for that long, the worker is cut off (a
-network partition closes no connection) and the run stops the same way.
+network partition closes no connection) and the run stops the same way. That channel is
+the worker's alone: the job line is read straight from the descriptor, the channel moves
+to a private descriptor, and descriptor 0 — what the flow and every subprocess it starts
+inherit — becomes ``/dev/null``, so a flow reading stdin sees its end, never a keepalive.
 """
 
 from __future__ import annotations
@@ -54,15 +57,34 @@ class StdoutReporter:
         emit({"code_version": version[:200]})
 
 
-def _watch_stdin(silence_s: float | None = None) -> None:
-    """Exit when the worker's end of stdin closes (the worker died or gave up on us), or
-    when it has sent nothing for ``silence_s`` seconds (it is cut off from us)."""
+def _take_worker_channel() -> tuple[str, int]:
+    """Read the job line from descriptor 0 and move the worker's channel off it.
+
+    Returns the job line and a private descriptor of the channel; descriptor 0 is then
+    ``/dev/null``. The line is read with ``os.read``, not through ``sys.stdin``, so no
+    buffered reader holds read-ahead keepalives that the flow would later see.
+    """
+    received = b""
+    while b"\n" not in received:
+        chunk = os.read(0, 65536)
+        if not chunk:
+            break
+        received += chunk
+    channel = os.dup(0)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    return received.split(b"\n", 1)[0].decode(), channel
+
+
+def _watch_stdin(fd: int, silence_s: float | None = None) -> None:
+    """Exit when the worker's end of the channel ``fd`` closes (the worker died or gave up
+    on us), or when it has sent nothing for ``silence_s`` seconds (it is cut off from us)."""
 
     def watch() -> None:
-        # The file descriptor, not sys.stdin: a daemon thread blocked inside the buffered
-        # reader holds its lock, and the interpreter aborts (SIGABRT) when it then closes
-        # stdin at exit — a run that completed would end with exit code 134.
-        fd = sys.stdin.fileno()
+        # A raw descriptor, not a buffered reader: a daemon thread blocked inside one holds
+        # its lock, and the interpreter aborts (SIGABRT) when it then closes it at exit — a
+        # run that completed would end with exit code 134.
         while True:
             ready, _, _ = select.select([fd], [], [], silence_s)
             if not ready:
@@ -78,13 +100,13 @@ def _watch_stdin(silence_s: float | None = None) -> None:
 
 def main() -> int:
     """Read the job from stdin, run it, report everything on stdout; return the exit code."""
-    line = sys.stdin.readline()
+    line, channel = _take_worker_channel()
     if not line.strip():
         print("stowflow_docker.container: no job on stdin (the worker starts this)",
               file=sys.stderr)
         return 2
     job = json.loads(line)
-    _watch_stdin(job.get("lifeline_s"))
+    _watch_stdin(channel, job.get("lifeline_s"))
 
     from stowflow.redact import redact, register_secret
     from stowflow.workers.capture import LogSink

@@ -22,7 +22,11 @@ CRASHED with that reason: the container cannot report any more, and it stops by 
 once the worker's attach connection is gone (its stdin closes) or, when the network went
 silent instead (a partition closes nothing), once the worker's keepalive newlines on its
 stdin stop for :data:`LIFELINE_S` seconds. The worker inspects its containers with a short
-timeout (:data:`POLL_TIMEOUT`), so an unanswering daemon never blocks its loop for long.
+timeout (:data:`POLL_TIMEOUT`), so an unanswering daemon never blocks its loop for long;
+a finished run's output stream is closed, so no reader thread stays behind on a dead
+connection. A container the worker could not remove when its run ended (the daemon was out
+of reach) is removed by the next docker worker on that daemon, before its first run
+(:meth:`DockerLauncher.sweep_leftovers`).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from stowflow.errors import (
     ConfigError,
     DaemonUnreachableError,
     ImageNotFoundError,
+    NotFoundError,
     StowflowError,
 )
 from stowflow.placeholders import is_placeholder
@@ -50,6 +55,8 @@ from stowflow.runs import (
     InvalidTransitionError,
     State,
     deployment_for_run,
+    get_flow_run,
+    is_final,
     is_image_id,
     phase,
     pull_steps_for,
@@ -287,6 +294,7 @@ class ContainerRun:
     got_running: bool = False
     got_final: bool = False
     _reader: threading.Thread | None = None
+    _stream: Any = None
     _exit_code: int | None = None
     _lost_since: float | None = None
     _done: threading.Event = field(default_factory=threading.Event)
@@ -312,8 +320,12 @@ class ContainerRun:
     def _read(self) -> None:
         buffer = b""
         try:
-            for chunk in self.container.logs(stream=True, follow=True, stdout=True,
-                                             stderr=True):
+            # docker-py reads a followed stream without a timeout: cleanup() closes it.
+            self._stream = self.container.logs(stream=True, follow=True, stdout=True,
+                                               stderr=True)
+            if self._done.is_set():  # cleaned up while the request was on its way
+                self._stream.close()
+            for chunk in self._stream:
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
                 for line in lines:
@@ -321,6 +333,8 @@ class ContainerRun:
             if buffer:
                 self._handle(buffer.decode(errors="replace"))
         except Exception as exc:  # the daemon went away: poll() settles the run
+            if self._done.is_set():  # cleanup() closed the stream: the run is settled
+                return
             log.warning("flow run %s: lost the container's output: %s", self.run_id, exc)
             with contextlib.suppress(Exception):
                 write_logs(self.run_id, [("WARNING", "the worker lost the container's output "
@@ -436,6 +450,9 @@ class ContainerRun:
         self._done.set()
         with contextlib.suppress(Exception):
             self.stdin.close()
+        if self._stream is not None:
+            with contextlib.suppress(Exception):
+                self._stream.close()
         if self.remove:
             with contextlib.suppress(Exception):
                 (self.watched or self.container).remove(force=True)
@@ -454,6 +471,7 @@ class DockerLauncher:
     poll_timeout: int = POLL_TIMEOUT
     _client: docker.DockerClient | None = None
     _poll_client: docker.DockerClient | None = None
+    _swept: bool = False
 
     @property
     def client(self) -> docker.DockerClient:
@@ -469,8 +487,46 @@ class DockerLauncher:
             self._poll_client = docker_client(timeout=self.poll_timeout)
         return self._poll_client
 
+    def sweep_leftovers(self) -> list[str]:
+        """Remove the stopped containers of finished runs that were to be removed (no
+        ``auto_remove: false``) but are still on this daemon — their worker could not reach
+        it when the run ended; return the run ids. Runs this database does not know, and
+        containers still running, are left alone."""
+        removed: list[str] = []
+        try:
+            with translated("listing the containers of finished runs on", "this daemon"):
+                stopped = self.poll_client.containers.list(
+                    all=True, filters={"label": LABEL_RUN,
+                                       "status": ["exited", "dead", "created"]})
+        except StowflowError as exc:
+            log.warning("could not look for leftover containers: %s", exc)
+            return removed
+        for container in stopped:
+            run_id = container.labels.get(LABEL_RUN, "")
+            if container.labels.get(LABEL_KEEP) == "1":
+                continue
+            try:
+                if not is_final(get_flow_run(run_id).state):
+                    continue
+            except NotFoundError:
+                continue
+            try:
+                with translated("removing the container of flow run", run_id):
+                    container.remove(force=True)
+                removed.append(run_id)
+            except StowflowError as exc:
+                log.warning("flow run %s: could not remove its container: %s", run_id, exc)
+        if removed:
+            log.info("removed the containers of %d finished runs left on the daemon",
+                     len(removed))
+        return removed
+
     def launch(self, run: FlowRunRecord, worker_name: str) -> ContainerRun:
-        """Resolve the run, pull its image, start its container; return the handle."""
+        """Resolve the run, pull its image, start its container; return the handle (the
+        first launch removes what earlier workers left: :meth:`sweep_leftovers`)."""
+        if not self._swept:
+            self._swept = True
+            self.sweep_leftovers()
         with phase(run.id, "resolve") as p:
             deployment = deployment_for_run(run)
             variables = job_variables(run, deployment)
