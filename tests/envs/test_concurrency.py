@@ -12,9 +12,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 from stowflow.envs import LayerSpec, layers_root, read_requirements
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "workers"))
-from wheels import build_wheel
+from stowflow.testing.packages import build_wheel
 
 BUILDER = '''
 import json, os, sys, time

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import textwrap
 import threading
 import time
@@ -17,11 +16,9 @@ from stowflow.envs import LayerSpec, ensure_layer, layers_root
 from stowflow.envs.inventory import list_layers, prune
 from stowflow.errors import ConfigError
 from stowflow.runs import create_flow_run, get_flow_run, read_events, read_logs
+from stowflow.testing.packages import build_wheel
 from stowflow.workers.pools import create_pool
 from stowflow.workers.worker import Worker
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "workers"))
-from wheels import build_wheel
 
 FLOW = '''
 import time

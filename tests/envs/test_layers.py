@@ -5,14 +5,11 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from stowflow.envs import layers as envlayer
 from stowflow.errors import RunError
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "workers"))
-from wheels import build_wheel
+from stowflow.testing.packages import build_wheel
 
 
 @pytest.fixture(autouse=True)

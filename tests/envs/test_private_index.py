@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import subprocess
-import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from stowflow.envs import layers as envlayer
 from stowflow.testing import assert_no_secret
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "workers"))
-from wheels import build_wheel
+from stowflow.testing.packages import build_wheel, serve_package_index
 
 USER, TOKEN = "deploy", "idx-T0ken/with+chars"
 
@@ -24,48 +18,8 @@ USER, TOKEN = "deploy", "idx-T0ken/with+chars"
 def private_index(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
     """A PEP 503 simple index on 127.0.0.1 that answers only HTTP Basic deploy:TOKEN."""
     wheel = build_wheel(tmp_path, "privpkg", "1.2", body="ANSWER = 42\n")
-    expected = "Basic " + base64.b64encode(f"{USER}:{TOKEN}".encode()).decode()
-    seen: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_HEAD(self) -> None:
-            self.do_GET(head=True)
-
-        def do_GET(self, head: bool = False) -> None:
-            seen.append(self.path)
-            if self.headers.get("Authorization") != expected:
-                self.send_response(401)
-                self.send_header("WWW-Authenticate", 'Basic realm="index"')
-                self.end_headers()
-                return
-            if self.path.rstrip("/") == "/simple/privpkg":
-                body = f'<a href="/files/{wheel.name}">{wheel.name}</a>'.encode()
-                content_type = "text/html"
-            elif self.path == f"/files/{wheel.name}":
-                body, content_type = wheel.read_bytes(), "application/octet-stream"
-            else:
-                self.send_response(404)
-                self.end_headers()
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if not head:
-                self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    quoted = TOKEN.replace("/", "%2F").replace("+", "%2B")
-    url = f"http://{USER}:{quoted}@127.0.0.1:{server.server_port}/simple/"
-    try:
-        yield url, seen
-    finally:
-        server.shutdown()
+    with serve_package_index([wheel], auth=(USER, TOKEN)) as index:
+        yield index.url, index.requested
 
 
 def test_index_credentials_reach_the_installer_but_not_argv_or_disk(

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 from stowflow.envs import LayerSpec, ensure_layer, read_requirements
 from stowflow.errors import RunError, StepError
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "workers"))
-from wheels import build_wheel
+from stowflow.testing.packages import build_wheel
 
 
 @pytest.fixture(autouse=True)

@@ -10,9 +10,7 @@ import pytest
 from stowflow.envs import LayerSpec, read_requirements
 from stowflow.envs import run as run_env
 from stowflow.steps.utility_steps import pip_install_requirements
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "workers"))
-from wheels import build_wheel
+from stowflow.testing.packages import build_wheel
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 import sysconfig
 import textwrap
 from pathlib import Path
@@ -15,11 +14,9 @@ from stowflow.deployments.records import upsert_deployment
 from stowflow.envs import layers_root
 from stowflow.runs import create_flow_run, get_flow_run, read_events, read_logs
 from stowflow.testing import assert_no_secret
+from stowflow.testing.packages import build_wheel
 from stowflow.workers.pools import create_pool
 from stowflow.workers.worker import Worker
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "workers"))
-from wheels import build_wheel
 
 FLOW = '''
 import time

@@ -16,13 +16,11 @@ from stowflow.blocks import Secret
 from stowflow.deployments.records import upsert_deployment
 from stowflow.runs import create_flow_run, get_flow_run, read_events, read_logs, request_cancel
 from stowflow.testing import assert_no_secret
+from stowflow.testing.packages import build_wheel
 from stowflow.workers.claim import reap_crashed_runs
 from stowflow.workers.pools import create_pool
 from stowflow.workers.runner import run_dir
 from stowflow.workers.worker import Worker
-
-sys.path.insert(0, str(Path(__file__).parent))
-from wheels import build_wheel
 
 FLOW = '''
 import logging

@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from stowflow.runs import (
 )
 from stowflow.testing import assert_no_secret
 from stowflow.testing.faults import FaultProxy
+from stowflow.testing.packages import build_wheel, serve_package_index
 from stowflow.testing.servers.docker import DockerDaemon, DockerRegistry, make_tls_certificates
 from stowflow.workers.pools import create_pool
 from stowflow.workers.types import worker_type
@@ -42,9 +42,6 @@ from stowflow_docker import DockerImage, DockerRegistryCredentials
 from stowflow_docker._client import docker_client
 from stowflow_docker.images import build_image, push_image
 from stowflow_docker.worker import LABEL_RUN
-
-sys.path.insert(0, str(Path(__file__).parents[3] / "tests" / "workers"))
-from wheels import build_wheel
 
 pytestmark = pytest.mark.slow
 
@@ -416,33 +413,9 @@ def test_extra_pip_packages_install_once_per_image(
 def package_index(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
     """A PEP 503 simple index on 127.0.0.1 with one wheel built here; yields its URL and
     the paths requested from it."""
-    root = tmp_path / "index"
-    files, project = root / "files", root / "simple" / "sfdockerindexed"
-    files.mkdir(parents=True)
-    project.mkdir(parents=True)
-    wheel = build_wheel(files, "sfdockerindexed", "3.1")
-    (project / "index.html").write_text(f'<a href="/files/{wheel.name}">{wheel.name}</a>\n')
-    requested: list[str] = []
-
-    class Handler(SimpleHTTPRequestHandler):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, directory=str(root), **kwargs)
-
-        def send_head(self) -> Any:
-            requested.append(self.path)
-            return super().send_head()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/simple/", requested
-    finally:
-        server.shutdown()
-        server.server_close()
+    wheel = build_wheel(tmp_path, "sfdockerindexed", "3.1")
+    with serve_package_index([wheel]) as index:
+        yield index.url, index.requested
 
 
 def test_extra_pip_packages_from_an_index_install_once_per_image(

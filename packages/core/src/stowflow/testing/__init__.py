@@ -4,6 +4,7 @@
 - :mod:`stowflow.testing.servers`: real servers on 127.0.0.1 (S3, Azure, GCS, git, PostgreSQL).
 - :mod:`stowflow.testing.conformance`: the suite every ``ObjectStore`` subclasses.
 - :mod:`stowflow.testing.plugins`: the suite every provider package's ``test_plugin.py`` subclasses.
+- :mod:`stowflow.testing.packages`: tiny wheels and a PEP 503 index on 127.0.0.1 for install tests.
 - :func:`assert_no_secret`: the check that a secret value appears nowhere in captured output.
 """
 
