@@ -137,6 +137,44 @@ def test_a_schedule_without_a_required_parameter_is_refused_at_its_line(
     assert _deployments() == 1
 
 
+def test_schedule_parameters_the_flow_refuses_are_refused_at_deploy_time(
+        project: Path, capsys) -> None:
+    # Runs made with them could never start: the same rule as 'deployment run'.
+    from stowflow.errors import DeploymentError
+    from stowflow.flows import Flow
+
+    path = project / "stowflow.yaml"
+    path.write_text(YAML.replace("parameters: {days: 7}", 'parameters: {days: "seven"}'))
+    with pytest.raises(StowflowYamlError) as info:
+        deploy_project(path)
+    assert (info.value.line, info.value.field) == (
+        11, "deployments[0].schedules[1].parameters.days")
+    assert "is not of type 'integer'" in str(info.value)
+    path.write_text(YAML.replace("parameters: {days: 7}", "parameters: {weeks: 7}"))
+    code, _, err = run_cli(capsys, "deploy")
+    assert code == 1 and f"{path}:11" in err and "'weeks' was unexpected" in err
+    assert _deployments() == 0
+    path.write_text(YAML.replace("    timezone: Europe/Berlin\n", "    timezone: Europe/Berlin\n"
+                                 "    parameters: {region: '{{ $REGION }}'}\n"))
+    deploy_project(path)  # a placeholder is only known at run time
+
+    flow = Flow.from_source(source=str(project), entrypoint="flows/report.py:report")
+    with pytest.raises(DeploymentError, match=r"invalid parameters: days: 'x' is not of type"):
+        flow.deploy("py", work_pool_name="pool-a", parameters={"region": "eu"},
+                    schedules=[{"interval": 60, "parameters": {"days": "x"}}])
+    assert "py" not in _names()
+
+    code, _, err = run_cli(capsys, "deployment", "schedule", "add", "report/daily",
+                           "--interval", "60", "-p", "days=x", "-p", "colour=red")
+    assert code == 1 and "'colour' was unexpected" in err and "days: 'x' is not of type" in err
+    assert len(list_schedules(find_deployment("report/daily").id)) == 3
+
+    path.write_text(YAML.replace(
+        "  parameters: {region: eu}\n", "  parameters: {region: eu}\n"
+        "  enforce_parameter_schema: false\n").replace("{days: 7}", "{days: seven}"))
+    deploy_project(path)  # the deployment does not enforce its schema
+
+
 def test_deploy_from_python_takes_cron_interval_rrule_and_schedules(project: Path) -> None:
     from stowflow.errors import DeploymentError
     from stowflow.flows import Flow

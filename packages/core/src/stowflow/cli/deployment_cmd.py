@@ -217,7 +217,7 @@ def schedule_add_cmd(
 
     from stowflow.runs import find_deployment, parse_param_pairs
     from stowflow.schedules import ScheduleSpec, add_schedule
-    from stowflow.schedules.model import missing_parameters
+    from stowflow.schedules.model import invalid_parameters, missing_parameters
 
     dep = find_deployment(name)
     values: dict[str, object] = {"cron": cron, "interval": interval, "rrule": rrule,
@@ -237,6 +237,13 @@ def schedule_add_cmd(
         raise ConfigError(f"the flow requires {', '.join(repr(m) for m in missing)}, which "
                           "neither the deployment nor this schedule gives",
                           hint="pass --param NAME=VALUE")
+    problems = invalid_parameters(spec, dep.parameter_schema) \
+        if dep.enforce_parameter_schema else []
+    if problems:
+        raise ConfigError("--param: " + "; ".join(f"{field or '(parameters)'}: {message}"
+                                                  for field, message in problems),
+                          hint="the flow's parameters are: " + (", ".join(
+                              (dep.parameter_schema or {}).get("properties") or {}) or "none"))
     record = add_schedule(dep.id, spec)
     console.print(f"Added schedule {record.id[:8]} ({spec.describe()}) to "
                   f"{dep.flow_name}/{dep.name}")

@@ -21,7 +21,7 @@ from stowflow.deployments.project import PROJECT_FILE, DeploymentConfig, Project
 from stowflow.errors import DeploymentError
 from stowflow.flows.deploy import Confirm
 from stowflow.flows.metadata import read_flow_metadata
-from stowflow.schedules.model import ScheduleSpec, missing_parameters
+from stowflow.schedules.model import ScheduleSpec, invalid_parameters, missing_parameters
 from stowflow.steps import requires as _requires
 from stowflow.steps.engine import import_step, parse_step, run_steps
 from stowflow.steps.templating import resolve
@@ -193,7 +193,8 @@ def plan_deployment(
 
 def check_schedules(config: ProjectConfig, chosen: list[DeploymentConfig], root: Path) -> None:
     """Raise the file/line/field error of the first schedule whose runs would lack a
-    required parameter (before anything is built, pushed or written)."""
+    required parameter or whose own parameters the flow's schema refuses (when the
+    deployment enforces it), before anything is built, pushed or written."""
     index_of = {spec.name: index for index, spec in enumerate(config.deployments)}
     for spec in chosen:
         if not spec.schedules:
@@ -207,6 +208,16 @@ def check_schedules(config: ProjectConfig, chosen: list[DeploymentConfig], root:
                     f"the flow requires {', '.join(repr(m) for m in missing)} and neither the "
                     "deployment's nor the schedule's parameters give a value",
                     hint="add them under the deployment's 'parameters:' or the schedule's")
+            problems = invalid_parameters(schedule, schema) if spec.enforce_parameter_schema \
+                else []
+            if problems:
+                field, message = problems[0]
+                where: tuple[str | int, ...] = (
+                    "deployments", index_of[spec.name], "schedules", position, "parameters",
+                    *([field.split(".")[0]] if field else []))
+                raise config.error(where, message,
+                                   hint=f"the flow's parameters are: "
+                                   f"{', '.join(schema.get('properties') or {}) or 'none'}")
 
 
 def deploy_project(

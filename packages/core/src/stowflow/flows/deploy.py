@@ -117,8 +117,9 @@ def deploy_flow(
     schedules; with none of them given its schedules stay as they are. Raises
     :class:`DeploymentError` for a flow with neither source nor image, a missing work pool,
     a pool that runs no images, job variables the pool does not use, invalid default
-    parameters, an invalid schedule or one whose runs would lack a required parameter. ``create_missing`` creates a missing work pool or queue instead
-    of failing (for CI; ``stowflow deploy`` asks in a terminal).
+    parameters, an invalid schedule, or one whose runs would lack a required parameter or
+    whose own parameters the flow's schema refuses. ``create_missing`` creates a missing
+    work pool or queue instead of failing (for CI; ``stowflow deploy`` asks in a terminal).
     """
     from stowflow.deployments.records import (
         DeploymentSpec,
@@ -136,8 +137,8 @@ def deploy_flow(
     ensure_work_pool(work_pool_name, work_queue_name, create=create_missing)
     if parameters:
         flow.validate_parameters(parameters, partial=True)
-    specs = _schedules(flow, parameters, cron=cron, interval=interval, rrule=rrule,
-                       timezone=timezone, schedules=schedules)
+    specs = _schedules(flow, parameters, enforce=enforce_parameter_schema, cron=cron,
+                       interval=interval, rrule=rrule, timezone=timezone, schedules=schedules)
     job_variables = dict(job_variables or {})
     code_directory = None
     if image is not None:
@@ -181,10 +182,15 @@ def deploy_flow(
     ))
 
 
-def _schedules(flow: Flow, parameters: dict[str, Any] | None, **given: Any) -> list[Any] | None:
+def _schedules(flow: Flow, parameters: dict[str, Any] | None, *, enforce: bool,
+               **given: Any) -> list[Any] | None:
     from pydantic import ValidationError
 
-    from stowflow.schedules.model import missing_parameters, schedules_from_arguments
+    from stowflow.schedules.model import (
+        invalid_parameters,
+        missing_parameters,
+        schedules_from_arguments,
+    )
 
     try:
         specs = schedules_from_arguments(**given)
@@ -200,6 +206,13 @@ def _schedules(flow: Flow, parameters: dict[str, Any] | None, **given: Any) -> l
                 f"flow '{flow.name}': schedule {spec.describe()} would run without the "
                 f"required parameter(s) {', '.join(repr(m) for m in missing)}",
                 hint="pass them in parameters= or in the schedule's 'parameters'")
+        problems = invalid_parameters(spec, flow.parameter_schema) if enforce else []
+        if problems:
+            raise DeploymentError(
+                f"flow '{flow.name}': schedule {spec.describe()} has invalid parameters: "
+                + "; ".join(f"{field or '(parameters)'}: {message}"
+                            for field, message in problems),
+                hint="fix the schedule's 'parameters'")
     return specs
 
 

@@ -61,8 +61,29 @@ def parse_rrule(spec: ScheduleSpec) -> Any:
             rule = rule.replace(dtstart=rule._dtstart.replace(tzinfo=tz))
         rule.after(datetime(2000, 1, 1, tzinfo=UTC))  # mixing naive and aware fails here
     except (ValueError, TypeError, AttributeError) as exc:
-        raise ValueError(f"invalid rrule {spec.rrule!r}: {exc}") from None
+        raise ValueError(f"invalid rrule {spec.rrule!r}: {_rrule_reason(spec.rrule, exc)}"
+                         ) from None
     return rule
+
+
+def _rrule_reason(text: str, exc: Exception) -> str:
+    """Say what is wrong with an rrule in the user's words: dateutil's own message where it
+    names the problem (``invalid 'FREQ': SOMETIMES``, ``hour must be in 0..23``), not the
+    Python errors its parser raises for a part without ``=`` or a rule without FREQ."""
+    example = "e.g. 'FREQ=WEEKLY;BYDAY=MO;BYHOUR=9'"
+    if "unpack" in str(exc):
+        parts = []
+        for line in text.splitlines():
+            name, colon, rest = line.strip().partition(":")
+            if colon and name.upper() not in ("RRULE", "EXRULE"):
+                continue  # DTSTART:, RDATE:... hold dates, not NAME=VALUE parts
+            parts += (rest if colon else line).split(";")
+        bare = [part.strip() for part in parts if part.strip() and "=" not in part]
+        if bare:
+            return f"{bare[0]!r} is not a NAME=VALUE part ({example})"
+    if isinstance(exc, TypeError) and "freq" in str(exc):
+        return f"it has no FREQ ({example})"
+    return str(exc)
 
 
 def _hour_is_wildcard(expression: str) -> bool:

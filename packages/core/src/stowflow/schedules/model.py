@@ -148,3 +148,18 @@ def missing_parameters(spec: ScheduleSpec, defaults: dict[str, Any],
     deployment's ``defaults`` and the schedule's own ``parameters``."""
     given = {**(defaults or {}), **spec.parameters}
     return [name for name in (schema or {}).get("required") or [] if name not in given]
+
+
+def invalid_parameters(spec: ScheduleSpec, schema: dict[str, Any]) -> list[tuple[str, str]]:
+    """Return the ``(field, message)`` problems ``schema`` finds in the schedule's own
+    ``parameters`` (a wrong type, a name the flow does not take), by the rule ``deployment
+    run`` applies (:func:`stowflow.runs.params.parameter_problems`), so a schedule never
+    creates runs that cannot start. Only the given values are checked (missing ones are
+    :func:`missing_parameters`'); a ``{{ placeholder }}`` is only known at run time.
+    ``field`` is the parameter's dotted path, ``""`` for the parameters as a whole."""
+    from stowflow.runs.params import parameter_problems
+
+    values = {name: value for name, value in spec.parameters.items()
+              if not (isinstance(value, str) and "{{" in value)}
+    given_only = {key: value for key, value in (schema or {}).items() if key != "required"}
+    return parameter_problems(values, given_only)
