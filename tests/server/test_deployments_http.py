@@ -134,3 +134,27 @@ def test_the_deployment_list_pages(http: httpx.Client, on_server: object) -> Non
     assert shown[0] + shown[1][:3] == [f"{prefix}-{i:03d}" for i in range(PAGE_SIZE + 3)]
     assert "?page=1" in second.text
     assert "No deployments on this page" in http.get("/deployments?page=999").text
+
+
+def test_a_paused_deployment_runs_only_when_forced(http: httpx.Client, on_server: object) -> None:
+    # The rule of 'deployment run' (paused unless --force), on the page and over the API.
+    dep_id, ref = _deployment()
+    token = _csrf(http, f"/deployments/{dep_id}")
+    http.post(f"/deployments/{dep_id}/pause", data={"csrf_token": token})
+    form = http.get(f"/deployments/{dep_id}/run")
+    assert 'id="paused-notice"' in form.text and 'name="__force__"' in form.text
+    refused = http.post(f"/deployments/{dep_id}/run", data={"csrf_token": token})
+    assert refused.status_code == 409
+    assert f"deployment {ref} is paused" in refused.text and "run it anyway" in refused.text
+    api = http.post("/api/flow-runs", json={"deployment": ref})
+    assert api.status_code == 409 and api.json()["error"] == f"deployment {ref} is paused"
+    assert '"force": true' in api.json()["hint"]
+    assert list_flow_runs(deployment_id=dep_id, limit=10) == []
+    forced = http.post(f"/deployments/{dep_id}/run", data={"csrf_token": token,
+                                                           "__force__": "on"})
+    assert forced.status_code == 303
+    assert http.post("/api/flow-runs", json={"deployment": ref, "force": True}).status_code == 201
+    assert len(list_flow_runs(deployment_id=dep_id, limit=10)) == 2
+    http.post(f"/deployments/{dep_id}/resume", data={"csrf_token": token})
+    assert 'id="paused-notice"' not in http.get(f"/deployments/{dep_id}/run").text
+    assert http.post("/api/flow-runs", json={"deployment": ref}).status_code == 201

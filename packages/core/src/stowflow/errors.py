@@ -160,6 +160,10 @@ class DeploymentError(StowflowError):
     """A deployment could not be defined, validated or recorded."""
 
 
+class DeploymentPausedError(DeploymentError):
+    """A paused deployment was asked for a run without forcing it."""
+
+
 class FlowError(StowflowError):
     """A flow could not be loaded, its entrypoint is invalid, or its parameters are wrong."""
 

@@ -68,7 +68,7 @@ def run_cmd(
     validates it the same way) instead of the database.
     """
     from stowflow.api_client import as_record, client_from_settings
-    from stowflow.errors import DeploymentError
+    from stowflow.runs import refuse_if_paused
     from stowflow.runs.params import parse_param_pairs
 
     api = client_from_settings()
@@ -77,14 +77,12 @@ def run_cmd(
         from stowflow.runs import find_deployment
 
         dep = find_deployment(name)
-    if dep.paused and not force:
-        raise DeploymentError(f"deployment {dep.flow_name}/{dep.name} is paused",
-                              hint="resume it with 'stowflow deployment resume', "
-                              "or pass --force to run it once anyway")
+    refuse_if_paused(dep, force=force)
     parameters = parse_param_pairs(param, dep.parameter_schema)
     if api is not None:
         run: Any = as_record(api.post("flow-runs", {"deployment": dep.id,
-                                                     "parameters": parameters}))
+                                                     "parameters": parameters,
+                                                     "force": force}))
     else:
         from stowflow.runs import create_flow_run
 

@@ -22,7 +22,7 @@ from stowflow.db import (
     session,
     utcnow,
 )
-from stowflow.errors import NotFoundError, RunError
+from stowflow.errors import DeploymentPausedError, NotFoundError, RunError
 from stowflow.redact import redact
 from stowflow.runs.params import validate_parameters
 from stowflow.runs.states import State, is_final, sources_of
@@ -76,6 +76,19 @@ def deployment_for_run(run: FlowRunRecord) -> dict[str, Any]:
             raise RunError(f"flow run {run.id}: its deployment no longer exists")
         return {column.key: getattr(record, column.key)
                 for column in DeploymentRecord.__mapper__.column_attrs}
+
+
+def refuse_if_paused(deployment: Any, *, force: bool, how_to_force: str = "pass --force") -> None:
+    """Raise :class:`DeploymentPausedError` when ``deployment`` (a record, or the API's view
+    of one) is paused and ``force`` is not set: the rule every way of starting a run by hand
+    follows (``deployment run``, the Run form, ``POST /api/flow-runs``); ``how_to_force``
+    says how the caller forces it."""
+    if deployment.paused and not force:
+        ref = f"{deployment.flow_name}/{deployment.name}"
+        raise DeploymentPausedError(
+            f"deployment {ref} is paused",
+            hint=f"resume it ('stowflow deployment resume {ref}'), or {how_to_force} to run "
+                 "it once anyway")
 
 
 def create_flow_run(deployment: str | DeploymentRecord, parameters: dict[str, Any] | None = None,

@@ -135,15 +135,19 @@ class RunRequest(BaseModel):
     parameters: dict[str, Any] = Field(default_factory=dict,
                                        description="Parameter values (JSON); the "
                                        "deployment's defaults fill the rest.")
+    force: bool = Field(False, description="Start it even if the deployment is paused.")
 
 
 @router.post("/flow-runs", tags=["flow runs"], status_code=201,
              dependencies=[Depends(require_write)])
 def create_run(body: RunRequest) -> dict[str, Any]:
-    """Start a run of a deployment, validated as ``stowflow deployment run`` does."""
-    from stowflow.runs import create_flow_run
+    """Start a run of a deployment, validated as ``stowflow deployment run`` does (a paused
+    deployment is refused, 409, unless ``force``)."""
+    from stowflow.runs import create_flow_run, find_deployment, refuse_if_paused
 
-    return _run_json(create_flow_run(body.deployment, body.parameters))
+    dep = find_deployment(body.deployment)
+    refuse_if_paused(dep, force=body.force, how_to_force='send "force": true')
+    return _run_json(create_flow_run(dep, body.parameters))
 
 
 @router.get("/flow-runs", tags=["flow runs"])

@@ -24,6 +24,7 @@ from starlette.responses import Response
 from stowflow.errors import (
     BlockAlreadyExistsError,
     BlockInUseError,
+    DeploymentPausedError,
     NotFoundError,
     StowflowError,
 )
@@ -39,7 +40,7 @@ def _status_of(exc: StowflowError) -> int:
         return 403
     if isinstance(exc, NotFoundError) or type(exc).__name__.endswith("NotFoundError"):
         return 404
-    if isinstance(exc, BlockAlreadyExistsError | BlockInUseError):
+    if isinstance(exc, BlockAlreadyExistsError | BlockInUseError | DeploymentPausedError):
         return 409
     return 400
 

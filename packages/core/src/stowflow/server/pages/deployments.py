@@ -14,9 +14,15 @@ from sqlalchemy.orm import load_only
 from starlette.responses import RedirectResponse, Response
 
 from stowflow.db import DeploymentRecord, DeploymentVersionRecord, FlowRunRecord, session
-from stowflow.errors import NotFoundError
+from stowflow.errors import DeploymentPausedError, NotFoundError
 from stowflow.redact import redact_data
-from stowflow.runs import ParameterError, create_flow_run, find_deployment, list_flow_runs
+from stowflow.runs import (
+    ParameterError,
+    create_flow_run,
+    find_deployment,
+    list_flow_runs,
+    refuse_if_paused,
+)
 from stowflow.schedules import (
     delete_deployment,
     get_schedule,
@@ -164,11 +170,15 @@ async def start_run(request: Request, ref: str) -> Response:
     """Create the run; problems are shown beside their parameters."""
     dep = find_deployment(ref)
     form = dict(await request.form())
+    force = form.pop("__force__", None) is not None  # a dunder, as the block form's __name__
     fields = forms.parameter_form(dep.parameter_schema or {})
     shown = forms.submitted_text(fields, form)
     try:
+        refuse_if_paused(dep, force=force, how_to_force="tick 'run it anyway'")
         parameters = forms.parse_fields(fields, form)
         run = create_flow_run(dep, parameters)
+    except DeploymentPausedError as exc:
+        return _run_form(request, dep, shown, {"": f"{exc.message}: {exc.hint}"}, 409)
     except forms.FormError as exc:
         return _run_form(request, dep, shown, exc.errors, 422)
     except ParameterError as exc:
