@@ -18,6 +18,7 @@ from stowflow.db.models import (
     WorkPoolRecord,
     WorkQueueRecord,
     new_id,
+    new_ids,
     utcnow,
 )
 
@@ -40,6 +41,7 @@ __all__ = [
     "dispose_engines",
     "get_engine",
     "new_id",
+    "new_ids",
     "session",
     "utcnow",
 ]
