@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from stowflow.errors import FlowError, NotFoundError, RunError
 from stowflow.redact import register_secret
@@ -14,6 +16,7 @@ from stowflow.runs import (
     phase,
     read_events,
     read_logs,
+    read_states,
     request_cancel,
     set_state,
     write_logs,
@@ -111,3 +114,42 @@ def test_a_run_keeps_the_deployment_version_it_was_created_for(stowflow_database
     assert run.deployment_version == 1
     assert deployment_for_run(run)["entrypoint"] == "old.py:hello"
     assert deployment_for_run(create_flow_run("hello/dep"))["entrypoint"] == "new.py:hello"
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)  # SQLite: naive UTC
+
+
+def test_a_runs_first_state_is_implied_by_the_run_and_never_repeated(stowflow_database,
+                                                                     make_deployment):
+    # Fails on the code that stored the first state: the table held a SCHEDULED row.
+    from sqlalchemy import func, insert, select
+    from stowflow.db import FlowRunStateRecord, session
+
+    def stored() -> list[str]:
+        with session() as db:
+            return list(db.scalars(select(FlowRunStateRecord.state)
+                                   .where(FlowRunStateRecord.flow_run_id == run.id)))
+
+    make_deployment()
+    run = create_flow_run("hello/dep")
+    (first,) = read_states(run.id)
+    assert (first.state, _utc(first.timestamp), first.message) == (
+        "SCHEDULED", _utc(run.created), None)
+    assert stored() == []
+    set_state(run.id, State.PENDING)
+    set_state(run.id, State.SCHEDULED, message="handed back")
+    history = read_states(run.id)
+    assert [(s.state, s.message) for s in history] == [
+        ("SCHEDULED", None), ("PENDING", None), ("SCHEDULED", "handed back")]
+    assert _utc(history[0].timestamp) == _utc(run.created) and stored() == ["PENDING", "SCHEDULED"]
+    assert read_states("no-such-run") == []
+    # A run written before: its first state stored as a row, which is not shown twice.
+    older = create_flow_run("hello/dep")
+    with session() as db:
+        db.execute(insert(FlowRunStateRecord).values(
+            flow_run_id=older.id, state="SCHEDULED", timestamp=older.created))
+        assert db.scalar(select(func.count()).select_from(FlowRunStateRecord)
+                         .where(FlowRunStateRecord.flow_run_id == older.id)) == 1
+    assert [s.state for s in read_states(older.id)] == ["SCHEDULED"]
+    assert read_states(older.id)[0].id is not None  # the stored row itself

@@ -16,6 +16,7 @@ from stowflow.runs import (
     get_flow_run,
     list_flow_runs,
     read_logs,
+    read_states,
     shown_state,
 )
 from stowflow.runs.retry import pin_pull_steps, retry_flow_run
@@ -70,6 +71,9 @@ def test_retry_runs_the_exact_commit_and_latest_code_runs_the_new_one(
     _work()
     exact = get_flow_run(exact.id)
     assert exact.state == "COMPLETED" and exact.code_version == old_sha
+    # A retry's history begins SCHEDULED like any run's (before, a retry had none stored).
+    assert [s.state for s in read_states(exact.id)] == [
+        "SCHEDULED", "PENDING", "RUNNING", "COMPLETED"]
     assert "code version one n=7" in _logs(exact.id)
 
     latest = retry_flow_run(first.id, latest_code=True)

@@ -119,10 +119,7 @@ def create_flow_run(deployment: str | DeploymentRecord, parameters: dict[str, An
         scheduled_at=scheduled_at or utcnow(),
     )
     with session() as db:
-        db.add(run)
-        db.flush()
-        db.add(FlowRunStateRecord(flow_run_id=run_id, state=State.SCHEDULED.value,
-                                  timestamp=run.created or utcnow()))
+        db.add(run)  # its first state is implied, not stored: see read_states
     return run
 
 
@@ -226,11 +223,26 @@ def set_state(run_id: str, state: State, *, message: str | None = None,
 
 
 def read_states(run_id: str) -> list[FlowRunStateRecord]:
-    """Return the states the run entered, oldest first (its state history)."""
+    """Return the states the run entered, oldest first (its state history).
+
+    Every run begins SCHEDULED, at its ``created`` time, and that first state is implied by
+    the run row rather than stored (the scheduler creates a thousand runs at a time; see
+    ``schedules/_bulk.py``): ``flow_run_states`` holds each change after it, and the first
+    entry returned is built from the run (a record not in the database, ``id`` ``None``).
+    Runs written before this stored it as their first row; a stored history that starts
+    with SCHEDULED is that one (a later SCHEDULED, a hand-back, always follows a PENDING),
+    so it is not repeated. A run that does not exist has no history (``[]``).
+    """
     with session() as db:
-        return list(db.scalars(select(FlowRunStateRecord)
-                               .where(FlowRunStateRecord.flow_run_id == run_id)
-                               .order_by(FlowRunStateRecord.id)))
+        created = db.scalar(select(FlowRunRecord.created).where(FlowRunRecord.id == run_id))
+        stored = list(db.scalars(select(FlowRunStateRecord)
+                                 .where(FlowRunStateRecord.flow_run_id == run_id)
+                                 .order_by(FlowRunStateRecord.id)))
+    if created is None or (stored and stored[0].state == State.SCHEDULED.value):
+        return stored
+    first = FlowRunStateRecord(flow_run_id=run_id, state=State.SCHEDULED.value,
+                               message=None, timestamp=created)
+    return [first, *stored]
 
 
 def update_run(run_id: str, **fields: Any) -> None:

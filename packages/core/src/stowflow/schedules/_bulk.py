@@ -6,11 +6,14 @@ rows travel as one JSON array — ``[run id, schedule id, scheduled time, parame
 null]`` each — and the database joins them to their schedule and deployment for the other
 columns (``INSERT ... SELECT FROM json_each`` / ``json_array_elements``). The unique key
 (deployment, schedule, scheduled time) with ``ON CONFLICT DO NOTHING`` keeps one run per
-time however many schedulers insert it; the runs actually created get their first
-state-history row (SCHEDULED) in the same transaction. The watermarks move the same way:
-the schedule ids of each new watermark as one JSON array (:func:`move_watermarks`), not
-one bound parameter each (1,000 of those cost SQLAlchemy's compiler and psycopg's query
-parser ~25 ms of CPU per tick, more than the UPDATE itself).
+time however many schedulers insert it. The watermarks move the same way: the schedule
+ids of each new watermark as one JSON array (:func:`move_watermarks`), not one bound
+parameter each (1,000 of those cost SQLAlchemy's compiler and psycopg's query parser ~25 ms
+of CPU per tick, more than the UPDATE itself).
+
+A run's first state (SCHEDULED, at its creation) is not written to ``flow_run_states``:
+the run row implies it (``runs.read_states``). That spares a tick 1,000 rows and, on
+PostgreSQL, their foreign-key checks (~25 ms of server time per tick).
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ from typing import Any
 
 from sqlalchemy import Connection, DateTime, bindparam, text
 
+from stowflow.db import new_ids
 from stowflow.runs.states import State
 
-#: One run to create: (run id, schedule id, scheduled time (UTC), parameters or ``None``:
-#: the deployment's own).
-RunRow = tuple[str, str, datetime, dict[str, Any] | None]
+#: One run to create: (schedule id, scheduled time (UTC), parameters or ``None``: the
+#: deployment's own). :func:`insert_runs` gives each its id.
+RunRow = tuple[str, datetime, dict[str, Any] | None]
 
 _COLUMNS = ("id, name, deployment_id, deployment_version, flow_name, work_pool_name, "
             "work_queue_name, state, parameters, scheduled_at, schedule_id, cancel_requested, "
@@ -47,38 +51,26 @@ ON CONFLICT (deployment_id, schedule_id, scheduled_at) DO NOTHING
 RETURNING id
 """
 
-_SQLITE_STATES = f"""
-INSERT INTO flow_run_states (flow_run_id, state, timestamp)
-SELECT j.value, '{State.SCHEDULED.value}', :now FROM json_each(:ids) AS j WHERE true
-"""
-
-# PostgreSQL does both inserts in one round trip (a data-modifying CTE).
-_POSTGRES = f"""
-WITH created AS (
-    INSERT INTO flow_runs ({_COLUMNS})
-    SELECT r.v ->> 0, d.name || '-' || substr(r.v ->> 0, 1, 8),
-           d.id, d.version_number, d.flow_name, d.work_pool_name, d.work_queue_name,
-           '{State.SCHEDULED.value}',
-           CASE WHEN json_typeof(r.v -> 3) = 'object' THEN r.v -> 3
-                ELSE coalesce(d.parameters, '{{}}'::json) END,
-           (r.v ->> 2)::timestamptz, s.id, false, :now, :now
-    FROM json_array_elements(CAST(:rows AS json)) AS r(v)
-    JOIN deployment_schedules AS s ON s.id = r.v ->> 1
-    JOIN deployments AS d ON d.id = s.deployment_id
-    ON CONFLICT (deployment_id, schedule_id, scheduled_at) DO NOTHING
-    RETURNING id
-), states AS (
-    INSERT INTO flow_run_states (flow_run_id, state, timestamp)
-    SELECT id, '{State.SCHEDULED.value}', :now FROM created
-)
-SELECT id FROM created
+_POSTGRES_RUNS = f"""
+INSERT INTO flow_runs ({_COLUMNS})
+SELECT r.v ->> 0, d.name || '-' || substr(r.v ->> 0, 1, 8),
+       d.id, d.version_number, d.flow_name, d.work_pool_name, d.work_queue_name,
+       '{State.SCHEDULED.value}',
+       CASE WHEN json_typeof(r.v -> 3) = 'object' THEN r.v -> 3
+            ELSE coalesce(d.parameters, '{{}}'::json) END,
+       (r.v ->> 2)::timestamptz, s.id, false, :now, :now
+FROM json_array_elements(CAST(:rows AS json)) AS r(v)
+JOIN deployment_schedules AS s ON s.id = r.v ->> 1
+JOIN deployments AS d ON d.id = s.deployment_id
+ON CONFLICT (deployment_id, schedule_id, scheduled_at) DO NOTHING
+RETURNING id
 """
 
 
 def insert_runs(connection: Connection, rows: list[RunRow], now: datetime) -> list[str]:
-    """Create the SCHEDULED runs ``rows`` describe, each with its SCHEDULED state row,
-    inside the caller's transaction; a run whose (deployment, schedule, time) exists is
-    left out. Returns the ids of the runs created.
+    """Create the SCHEDULED runs ``rows`` describe (created at ``now``, each with a new
+    id) inside the caller's transaction; a run whose (deployment, schedule, time) exists
+    is left out. Returns the ids of the runs created.
 
     A row whose schedule no longer exists creates nothing (the join drops it).
     """
@@ -87,22 +79,17 @@ def insert_runs(connection: Connection, rows: list[RunRow], now: datetime) -> li
     stamp = _time_renderer(connection)
     rendered: dict[datetime, str] = {}  # few distinct times per tick: render each once
     payload = []
-    for run_id, schedule_id, moment, parameters in rows:
+    for run_id, (schedule_id, moment, parameters) in zip(new_ids(len(rows)), rows,
+                                                     strict=True):
         at = rendered.get(moment)
         if at is None:
             at = rendered[moment] = stamp(moment)
         payload.append([run_id, schedule_id, at, parameters])
-    now_param = bindparam("now", now, type_=DateTime(timezone=True))
+    statement = text(_POSTGRES_RUNS if connection.dialect.name == "postgresql"
+                     else _SQLITE_RUNS).bindparams(
+        bindparam("now", now, type_=DateTime(timezone=True)))
     rows_json = json.dumps(payload, separators=(",", ":"))
-    if connection.dialect.name == "postgresql":
-        statement = text(_POSTGRES).bindparams(now_param)
-        return list(connection.execute(statement, {"rows": rows_json}).scalars())
-    created = list(connection.execute(text(_SQLITE_RUNS).bindparams(now_param),
-                                      {"rows": rows_json}).scalars())
-    if created:
-        connection.execute(text(_SQLITE_STATES).bindparams(now_param),
-                           {"ids": json.dumps(created)})
-    return created
+    return list(connection.execute(statement, {"rows": rows_json}).scalars())
 
 
 _SQLITE_MARKS = """

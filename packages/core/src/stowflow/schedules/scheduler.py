@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import chain
@@ -157,19 +157,24 @@ def tick(*, now: datetime | None = None, horizon: timedelta = DEFAULT_HORIZON,
              .with_for_update(skip_locked=True, key_share=True, of=S))
     with session() as db:
         connection = db.connection()
-        rows = list(connection.execute(query))
+        # (next_fire_at is never NULL here: the query excludes it)
+        rows: Sequence[Any] = connection.execute(query).all()
         report.schedules = len(rows)
         plans: dict[tuple[Any, ...], _Plan] = {}
+        starts: dict[datetime, datetime] = {}  # watermark as read -> timezone-aware
         run_rows: list[RunRow] = []
         skip_rows: list[dict[str, Any]] = []
         marks: dict[datetime | None, list[str]] = {}  # new watermark -> schedules
         for row in rows:
-            start = row.next_fire_at if row.next_fire_at.tzinfo else \
-                row.next_fire_at.replace(tzinfo=now.tzinfo)  # SQLite returns naive UTC
+            # Unpacked, not read by attribute: this loop runs once per due schedule.
+            schedule_id, cron, interval_s, rrule, timezone, anchor, read_at, own, base = row
+            start = starts.get(read_at)
+            if start is None:  # SQLite returns naive UTC
+                start = starts[read_at] = read_at if read_at.tzinfo else \
+                    read_at.replace(tzinfo=now.tzinfo)
             # Many deployments share a schedule ("0 * * * *"): expand it once per tick.
             # (A cron does not depend on its anchor.)
-            key = (row.cron, row.interval_s, row.rrule, row.timezone,
-                   None if row.cron else row.anchor_date, start)
+            key = (cron, interval_s, rrule, timezone, None if cron else anchor, start)
             plan = plans.get(key)
             if plan is None:
                 resume = _ITERATORS.pop(key, None)
@@ -180,21 +185,27 @@ def tick(*, now: datetime | None = None, horizon: timedelta = DEFAULT_HORIZON,
                         plan = plan_schedule(spec_of(row), start, now, end,
                                              max_runs=max_runs, catchup=catchup)
                 except Exception as exc:  # one broken schedule must not stop the others
-                    log.error("schedule %s cannot be expanded: %s", row.id, exc)
+                    log.error("schedule %s cannot be expanded: %s", schedule_id, exc)
                     continue
                 plans[key] = plan
                 if plan.rest is not None:
                     if len(_ITERATORS) >= _ITERATORS_MAX:
                         _ITERATORS.clear()
                     _ITERATORS[(*key[:-1], plan.next_fire_at)] = plan.rest
-            parameters = _overrides(row.parameters_json, row.dep_parameters_json)
-            run_rows += [(new_id(), row.id, moment, parameters) for moment in plan.create]
+            parameters = _overrides(own, base)
+            for moment in plan.create:
+                run_rows.append((schedule_id, moment, parameters))
             if plan.skipped:
                 first, last, count = plan.skipped
-                skip_rows.append({"id": new_id(), "schedule_id": row.id, "first_at": first,
-                                  "last_at": last, "count": count, "created": now})
+                skip_rows.append({"id": new_id(), "schedule_id": schedule_id,
+                                  "first_at": first, "last_at": last, "count": count,
+                                  "created": now})
                 report.skipped += count or 0
-            marks.setdefault(plan.next_fire_at, []).append(row.id)
+            mark = marks.get(plan.next_fire_at)
+            if mark is None:
+                marks[plan.next_fire_at] = [schedule_id]
+            else:
+                mark.append(schedule_id)
         report.created = insert_runs(connection, run_rows, now)
         _insert_ignore(connection, ScheduleSkipRecord.__table__, skip_rows,
                        ["schedule_id", "first_at"])
@@ -226,7 +237,7 @@ def backfill(deployment_id: str, start: datetime, end: datetime, *,
             raise StowflowError(f"the range holds more than {limit} scheduled times",
                                 hint="backfill a shorter range at a time")
         parameters = _overrides(schedule.parameters, dep.parameters)
-        rows += [(new_id(), schedule.id, moment, parameters) for moment in times]
+        rows += [(schedule.id, moment, parameters) for moment in times]
     with session() as db:
         created = insert_runs(db.connection(), rows, utcnow())
     return len(created), len(rows) - len(created)
