@@ -158,3 +158,27 @@ def test_a_paused_deployment_runs_only_when_forced(http: httpx.Client, on_server
     http.post(f"/deployments/{dep_id}/resume", data={"csrf_token": token})
     assert 'id="paused-notice"' not in http.get(f"/deployments/{dep_id}/run").text
     assert http.post("/api/flow-runs", json={"deployment": ref}).status_code == 201
+
+
+def test_late_runs_are_shown_late_on_the_pages_and_in_the_api(http: httpx.Client,
+                                                              on_server: object) -> None:
+    # LATE is derived (runs.shown_state), as 'flow-run ls' shows it; stored: SCHEDULED.
+    from datetime import timedelta
+
+    dep_id, _ = _deployment()
+    late = create_flow_run(dep_id, {}, scheduled_at=utcnow() - timedelta(minutes=5))
+    later = create_flow_run(dep_id, {}, scheduled_at=utcnow() + timedelta(hours=5))
+    listed = http.get("/flow-runs", params={"state": "LATE", "deployment": dep_id})
+    assert '<option value="LATE" selected>' in listed.text
+    rows = re.findall(r'href="/flow-runs/([0-9a-f-]+)">.*?class="state state-(\w+)"',
+                      listed.text, re.S)
+    assert rows == [(late.id, "LATE")]
+    assert re.search(r'id="run-state" class="state state-LATE">LATE<',
+                     http.get(f"/flow-runs/{late.id}").text)
+    assert 'state-SCHEDULED">SCHEDULED<' in http.get(f"/flow-runs/{later.id}").text
+    poll = http.get(f"/flow-runs/{late.id}/logs").text
+    assert 'class="state state-LATE">LATE<' in poll
+    assert 'state-LATE">LATE<' in http.get(f"/deployments/{dep_id}").text
+    shown = http.get(f"/api/flow-runs/{late.id}").json()
+    assert (shown["state"], shown["late"]) == ("SCHEDULED", True)
+    assert http.get(f"/api/flow-runs/{later.id}").json()["late"] is False

@@ -30,13 +30,15 @@ def health() -> dict[str, Any]:
 
 
 def _run_json(run: Any) -> dict[str, Any]:
+    from stowflow.runs import is_late
+
     return {"id": run.id, "name": run.name, "flow_name": run.flow_name, "state": run.state,
             "state_message": run.state_message, "deployment_id": run.deployment_id,
             "deployment_version": run.deployment_version,
             "work_pool_name": run.work_pool_name, "parameters": run.parameters,
             "code_version": run.code_version, "worker_name": run.worker_name,
             "created": run.created, "scheduled_at": run.scheduled_at, "started_at": run.started_at, "ended_at": run.ended_at,
-            "cancel_requested": run.cancel_requested}
+            "cancel_requested": run.cancel_requested, "late": is_late(run)}
 
 
 def _deployment_json(dep: Any) -> dict[str, Any]:

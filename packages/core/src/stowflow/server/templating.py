@@ -36,10 +36,13 @@ def templates() -> Jinja2Templates:
     from fastapi.templating import Jinja2Templates
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+    from stowflow.runs import shown_state
+
     env = Environment(loader=FileSystemLoader(TEMPLATES_DIR),
                       autoescape=select_autoescape(default=True, default_for_string=True))
     env.filters["when"] = _when
     env.filters["seconds"] = _seconds
+    env.filters["shown_state"] = shown_state  # a run's state, or LATE (derived, not stored)
     return Jinja2Templates(env=env)
 
 

@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from stowflow.db import RunEventRecord
 from stowflow.runs import (
+    LATE,
     State,
     get_flow_run,
     is_final,
@@ -72,7 +73,7 @@ def list_page(request: Request, state: str = "", deployment: str = "", work_pool
     return render(request, "flow_runs/list.html", {
         "runs": runs[:PAGE_SIZE], "more": len(runs) > PAGE_SIZE, "page": page,
         "state": state, "deployment": deployment, "work_pool": work_pool,
-        "states": list(State.__members__), "pools": [p.name for p in list_pools()],
+        "states": [*State.__members__, LATE], "pools": [p.name for p in list_pools()],
         "deployments": deployment_names()})
 
 
