@@ -61,3 +61,30 @@ def test_an_unreachable_server_is_one_clear_error(monkeypatch: pytest.MonkeyPatc
     err = capsys.readouterr().err
     assert "cannot reach the stowflow server at http://127.0.0.1:1" in err
     assert "Traceback" not in err
+
+
+def test_a_token_server_takes_the_token_and_says_when_it_is_missing_or_wrong(
+        tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from stowflow.testing.servers.web import start_stowflow_server
+
+    token = "planted-remote-token-0c3e55aa"
+    server = start_stowflow_server(tmp_path / "token-home", token=token)
+    try:
+        monkeypatch.setenv("STOWFLOW_DATABASE_URL", UNREACHABLE_DB)
+        monkeypatch.setenv("STOWFLOW_API_URL", server.url)
+        assert main(["block", "ls"]) == 1
+        err = capsys.readouterr().err
+        assert "needs a token" in err and "STOWFLOW_API_TOKEN" in err
+        monkeypatch.setenv("STOWFLOW_API_TOKEN", "not-the-token-at-all")
+        assert main(["flow-run", "ls"]) == 1
+        err = capsys.readouterr().err
+        assert "refused the token in STOWFLOW_API_TOKEN" in err and "Traceback" not in err
+        assert "not-the-token-at-all" not in err
+        monkeypatch.setenv("STOWFLOW_API_TOKEN", token)
+        assert main(["flow-run", "ls"]) == 0
+        assert main(["deployment", "run", "nope/nope"]) == 1
+        captured = capsys.readouterr()
+        assert "no deployment" in captured.err
+        assert_no_secret(token, captured.out, captured.err, server.log())
+    finally:
+        server.stop()

@@ -63,6 +63,11 @@ class ApiClient:
                 answer = {}
             message = answer.get("error") or f"HTTP {exc.code} from {self.url}"
             cls = NotFoundError if exc.code == 404 else ApiError
+            if exc.code == 401 and self.token:
+                raise ApiError(f"the server at {self.url} refused the token in "
+                               "STOWFLOW_API_TOKEN",
+                               hint="set it to the token the server was started with "
+                               "(its --auth-token or STOWFLOW_SERVER_TOKEN)") from None
             if exc.code == 401:
                 raise ApiError(f"the server at {self.url} needs a token",
                                hint="set STOWFLOW_API_TOKEN to the server's token") from None
