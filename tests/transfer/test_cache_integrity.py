@@ -204,3 +204,50 @@ def test_removing_a_tree_never_vouches_for_an_entry_edited_through_another(
     result = transfer.pull(store, "p", tmp_path / "run3")
     assert read_tree(tmp_path / "run3") == expected()
     assert result.cached_files == 1 and result.fetched_objects >= 1
+
+
+def _parsed_file(version: str) -> Path:
+    return ContentCache().root / "manifests" / f"{version}.parsed"
+
+
+def test_a_warm_pull_reads_the_parsed_manifest_not_the_json(
+    store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stowflow.transfer import manifest
+
+    first = transfer.pull(store, "p", tmp_path / "one")
+    assert first.version is not None and _parsed_file(first.version).is_file()
+
+    def no_parse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the JSON manifest was parsed again")
+
+    monkeypatch.setattr(manifest, "parse", no_parse)
+    transfer.pull(store, "p", tmp_path / "two")
+    assert read_tree(tmp_path / "two") == expected()
+
+
+def test_a_changed_parsed_manifest_is_ignored(store: ObjectStore, tmp_path: Path) -> None:
+    """The parsed manifest is checked against its sha256 (of the version id and the data):
+    a torn or changed file, or another version's, is never used — the pull parses the
+    JSON again. Without the check the pull below would lay out ``evil.py``."""
+    version = transfer.pull(store, "p", tmp_path / "one").version
+    assert version is not None
+    parsed = _parsed_file(version)
+    data = parsed.read_bytes()
+    assert data.count(b"app.py") == 1
+    parsed.write_bytes(data.replace(b"app.py", b"evilpy"))  # same length, digest kept
+    transfer.pull(store, "p", tmp_path / "two")
+    assert read_tree(tmp_path / "two") == expected()
+
+    # another version's parsed manifest, renamed to this one's
+    write_tree(tmp_path / "src2", {"other.py": b"other\n"})
+    other = transfer.push(tmp_path / "src2", store, "p").version
+    assert other is not None
+    transfer.pull(store, "p", tmp_path / "three")
+    parsed.write_bytes(_parsed_file(other).read_bytes())
+    transfer.pull(store, "p", tmp_path / "four", version=version)
+    assert read_tree(tmp_path / "four") == expected()
+
+    parsed.write_bytes(data[: len(data) // 2])  # torn
+    transfer.pull(store, "p", tmp_path / "five", version=version)
+    assert read_tree(tmp_path / "five") == expected()

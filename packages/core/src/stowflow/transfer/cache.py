@@ -7,6 +7,8 @@ Layout under ``<STOWFLOW_HOME>/cache/transfer/``::
                                  hex; git checkouts, whose bytes git already checked)
     objects/<sha[:2]>/<sha>.x    the same content with exec bits (0555), made on demand
     manifests/<id>.json          manifests by version id (immutable, verified on read)
+    manifests/<id>.parsed        the same manifest parsed and validated, as ``marshal``
+                                 data behind its sha256 (a warm pull skips the JSON)
     records/<digest>.json        which version a pull last put in a destination
     foreign/<digest>.json        key → (size, etag, sha256) of foreign folders' objects
     locks/<digest>.lock          one lock per destination folder
@@ -28,9 +30,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import marshal
 import os
 import shutil
 import stat
+import sys
 import tempfile
 import time
 from collections.abc import Iterable
@@ -39,11 +43,15 @@ from pathlib import Path
 from typing import Any
 
 from stowflow.settings import get_settings
-from stowflow.transfer.manifest import version_id
+from stowflow.transfer.manifest import FileEntry, Manifest, version_id
 from stowflow.transfer.stamps import Stamp, StampBook, stamp_of
 
 READ_ONLY = 0o444
 READ_EXEC = 0o555
+#: The first line of a ``.parsed`` manifest: its format, and the interpreter's marshal
+#: version (another Python may not read it; then the JSON is parsed again).
+_PARSED_TAG = (f"stowflow parsed manifest 1 py{sys.version_info[0]}.{sys.version_info[1]} "
+               f"marshal {marshal.version}\n").encode()
 
 
 def digest_text(text: str) -> str:
@@ -350,6 +358,41 @@ class ContentCache:
     def save_manifest(self, version: str, data: bytes) -> None:
         """Cache verified manifest bytes under their version id."""
         self._write_atomic(self.root / "manifests" / f"{version}.json", data)
+
+    def parsed_manifest(self, version: str) -> Manifest | None:
+        """Return manifest ``version`` as :meth:`save_parsed_manifest` kept it, else ``None``.
+
+        The file holds the sha256 of the version id and the ``marshal`` data; anything
+        else — torn, changed, written by another Python, or another version's — is
+        ignored (the caller parses the JSON again). It is trusted as the stamps are: it
+        stops corruption, not someone who may rewrite the cache (who could rewrite the
+        stamps and the entries too).
+        """
+        try:
+            data = (self.root / "manifests" / f"{version}.parsed").read_bytes()
+        except OSError:
+            return None
+        tag = len(_PARSED_TAG)
+        payload = data[tag + 32:]
+        if (data[:tag] != _PARSED_TAG
+                or hashlib.sha256(version.encode() + payload).digest() != data[tag:tag + 32]):
+            return None
+        try:
+            kept, files, packs, layout, created, parent = marshal.loads(payload)
+            if kept != version:
+                return None
+            return Manifest(tuple(map(FileEntry._make, files)), packs, layout, created, parent)
+        except (ValueError, TypeError, EOFError):
+            return None
+
+    def save_parsed_manifest(self, version: str, doc: Manifest) -> None:
+        """Keep ``doc`` — manifest ``version``, parsed and validated — for
+        :meth:`parsed_manifest` (about 5x faster to load than parsing the JSON)."""
+        payload = marshal.dumps((version, [tuple(e) for e in doc.files], doc.packs,
+                                 doc.layout, doc.created, doc.parent))
+        digest = hashlib.sha256(version.encode() + payload).digest()
+        self._write_atomic(self.root / "manifests" / f"{version}.parsed",
+                           _PARSED_TAG + digest + payload)
 
     def read_json(self, kind: str, key: str) -> dict[str, Any]:
         """Return the JSON document ``kind/<digest(key)>.json`` or ``{}``."""

@@ -30,15 +30,20 @@ def load_manifest(store: ObjectStore, prefix: str, version: str,
                   cache: ContentCache | None = None) -> manifest.Manifest:
     """Return version ``version``'s manifest, from the local cache when it is there.
 
-    The bytes are verified against the id, and every path is validated. Raises
-    ``StorageNotFoundError`` naming the store and key when the version does not exist.
+    The bytes are verified against the id, and every path is validated. With a cache, the
+    parsed manifest is kept too (:meth:`ContentCache.parsed_manifest`), so the next load
+    of the same version reads no JSON. Raises ``StorageNotFoundError`` naming the store
+    and key when the version does not exist.
     """
     if not layout.is_sha256(version):
         raise StorageNotFoundError(f"{store.name}: '{version}' is not a version id",
                                    hint="list versions with `stowflow storage versions URL`")
     key = layout.manifest_key(prefix, version)
     where = f"{store.name}/{key}"
+    if cache is not None and (parsed := cache.parsed_manifest(version)) is not None:
+        return parsed
     data = cache.manifest(version) if cache is not None else None
+    fetched = data is None
     if data is None:
         try:
             data = store.get_bytes(key)
@@ -47,11 +52,12 @@ def load_manifest(store: ObjectStore, prefix: str, version: str,
                 f"{store.name}: version {version} not found (no '{key}')",
                 hint="list versions with `stowflow storage versions URL`",
             ) from exc
-        parsed = manifest.parse(data, where=where, expected_id=version)
-        if cache is not None:
+    parsed = manifest.parse(data, where=where, expected_id=version)
+    if cache is not None:
+        if fetched:
             cache.save_manifest(version, data)
-        return parsed
-    return manifest.parse(data, where=where, expected_id=version)
+        cache.save_parsed_manifest(version, parsed)
+    return parsed
 
 
 def save_manifest(store: ObjectStore, prefix: str, doc: manifest.Manifest,
