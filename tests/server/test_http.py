@@ -119,3 +119,25 @@ def test_binding_another_address_needs_a_token(stowflow_home: object) -> None:
                            text=True, timeout=60)
     assert short.returncode == 1 and "under 16 characters" in short.stderr
     assert "tiny-tok-3" not in short.stderr
+
+
+def test_variables_are_edited_and_a_new_one_never_replaces_another(
+        http: httpx.Client, on_server: object) -> None:
+    from stowflow.variables import get_variable, set_variable
+
+    set_variable("region", "eu", overwrite=True)
+    token = _csrf(http, "/variables")
+    edit = http.get("/variables", params={"edit": "region"})
+    assert "Edit region" in edit.text and 'name="editing" value="region"' in edit.text
+    assert http.post("/variables", data={"csrf_token": token, "editing": "region",
+                                         "name": "region", "value": '["eu", "us"]'}
+                     ).status_code == 303
+    assert get_variable("region") == ["eu", "us"]
+    # the "New variable" form with a taken name says so and keeps the saved value
+    taken = http.post("/variables", data={"csrf_token": token, "name": "region",
+                                          "value": "oops"})
+    assert taken.status_code == 409 and "variable &#39;region&#39; already exists" in taken.text
+    assert ">oops</textarea>" in taken.text  # what was typed is kept
+    assert get_variable("region") == ["eu", "us"]
+    assert http.post("/variables", data={"csrf_token": token, "name": "bad name!",
+                                         "value": "1"}).status_code == 422

@@ -16,6 +16,10 @@ class VariableError(StowflowError):
     """A variable name or value is invalid, or the variable already exists."""
 
 
+class VariableExistsError(VariableError):
+    """The variable already exists and replacing it was not asked for."""
+
+
 def _check_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME.match(name):
         raise VariableError(
@@ -41,7 +45,7 @@ def set_variable(name: str, value: Any, *, overwrite: bool = False) -> None:
         elif overwrite:
             record.value = value
         else:
-            raise VariableError(
+            raise VariableExistsError(
                 f"variable '{name}' already exists", hint="pass --overwrite to replace it"
             )
 

@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from stowflow.server.security import require_write
 from stowflow.server.templating import render
-from stowflow.variables import VariableError, list_variables, set_variable
+from stowflow.variables import VariableError, VariableExistsError, list_variables, set_variable
 from stowflow.workers.pools import pool_overview
 
 router = APIRouter(include_in_schema=False)
@@ -23,10 +23,11 @@ def pools_page(request: Request) -> Response:
 
 
 def _variables_page(request: Request, error: str | None = None, name: str = "",
-                    value: str = "", status_code: int = 200) -> Response:
+                    value: str = "", status_code: int = 200, *, editing: str = "") -> Response:
     shown = {k: json.dumps(v) for k, v in list_variables().items()}
     return render(request, "variables.html", {"variables": shown, "error": error,
-                                              "name": name, "value": value},
+                                              "name": name, "value": value,
+                                              "editing": editing},
                   status_code=status_code)
 
 
@@ -35,18 +36,25 @@ def variables_page(request: Request, edit: str = "") -> Response:
     """Every variable (values as JSON), and a form to create or edit one."""
     current = list_variables()
     value = json.dumps(current[edit]) if edit in current else ""
-    return _variables_page(request, name=edit if edit in current else "", value=value)
+    shown = edit if edit in current else ""
+    return _variables_page(request, name=shown, value=value, editing=shown)
 
 
 @router.post("/variables", dependencies=[Depends(require_write)])
-def save_variable(request: Request, name: str = Form(""), value: str = Form("")) -> Response:
-    """Create or replace a variable; the value is JSON, or text when it is not JSON."""
+def save_variable(request: Request, name: str = Form(""), value: str = Form(""),
+                  editing: str = Form("")) -> Response:
+    """Create a variable, or replace the one the form was opened to edit (``editing``); the
+    value is JSON, or text when it is not JSON. A new variable never replaces another."""
     try:
         parsed = json.loads(value)
     except json.JSONDecodeError:
         parsed = value
+    name = name.strip()
     try:
-        set_variable(name.strip(), parsed, overwrite=True)
+        set_variable(name, parsed, overwrite=bool(editing) and editing == name)
+    except VariableExistsError as exc:
+        return _variables_page(request, f"{exc.message}: open it with its edit link to "
+                               "change its value", name, value, 409, editing=editing)
     except VariableError as exc:
-        return _variables_page(request, str(exc), name, value, 422)
+        return _variables_page(request, str(exc), name, value, 422, editing=editing)
     return RedirectResponse("/variables", 303)
