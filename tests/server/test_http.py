@@ -141,3 +141,14 @@ def test_variables_are_edited_and_a_new_one_never_replaces_another(
     assert get_variable("region") == ["eu", "us"]
     assert http.post("/variables", data={"csrf_token": token, "name": "bad name!",
                                          "value": "1"}).status_code == 422
+
+
+def test_a_port_in_use_is_one_clear_error(server: object, stowflow_home: object) -> None:
+    port = server.url.rsplit(":", 1)[1]  # type: ignore[attr-defined]
+    taken = subprocess.run([sys.executable, "-m", "stowflow", "server", "start", "--port",
+                            port], capture_output=True, text=True, timeout=60)
+    assert taken.returncode == 1
+    assert taken.stderr.strip() == (
+        f"Error: cannot listen on 127.0.0.1:{port}: address already in use (stop what "
+        "listens there, or choose another --port)")
+    assert taken.stdout == ""  # no start-up banner for a server that never started

@@ -40,12 +40,7 @@ def start_cmd(
                           hint="use critical, error, warning, info or debug")
     config = ServerConfig(host=host, port=port,
                           token=SecretStr(auth_token) if auth_token else None)
-    shown = f"[{host}]" if ":" in host else host
-    login = "token required" if config.token else "no login (loopback only)"
-    # Plain echo, not the Rich console: Rich costs ~30 ms of start-up, and this line holds
-    # no secret (the token is never printed) and no markup.
-    typer.echo(f"stowflow server on http://{shown}:{port}/ ({login}); API at /api/")
-    serve(config, log_level=log_level.lower())
+    serve(config, log_level=log_level.lower(), banner=True)
 
 
 def register(app: typer.Typer) -> None:
