@@ -98,3 +98,29 @@ def test_the_worker_never_imports_the_web_stack(stowflow_home: object) -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=120)
     assert "CODE 0 WEB []" in result.stdout, result.stdout + result.stderr
+
+
+def test_every_state_changing_route_needs_the_csrf_token(client: httpx.Client) -> None:
+    # Logged in (session cookie) but without the session's CSRF token, every POST, PUT,
+    # PATCH and DELETE route of the app — API and pages, listed from the routers, so a new
+    # route is checked too — is refused before its handler runs.
+    from fastapi.routing import APIRoute
+    from stowflow.server import api, api_blocks
+    from stowflow.server.pages import ROUTERS
+
+    routes = [r for router in [api.router, api_blocks.router, *ROUTERS]
+              for r in router.routes if isinstance(r, APIRoute)]
+    unsafe = sorted({(method, route.path) for route in routes
+                     for method in route.methods - {"GET", "HEAD"}})
+    assert len(unsafe) >= 20 and ("PUT", "/api/variables/{name}") in unsafe
+    good = client.post("/login", data={"token": TOKEN, "next": "/",
+                                       "csrf_token": _csrf(client.get("/login").text)})
+    assert good.status_code == 303 and client.get("/blocks").status_code == 200
+    for method, path in unsafe:
+        url = re.sub(r"\{[^}]+\}", "x", path)
+        if path.startswith("/api/"):
+            answer = client.request(method, url, json={"name": "x", "data": {}})
+        else:
+            answer = client.request(method, url, data={"token": TOKEN, "name": "x"})
+        assert answer.status_code == 403, (method, path, answer.status_code)
+    assert client.get("/blocks").status_code == 200  # still logged in: only writes refused
