@@ -182,3 +182,18 @@ def test_late_runs_are_shown_late_on_the_pages_and_in_the_api(http: httpx.Client
     shown = http.get(f"/api/flow-runs/{late.id}").json()
     assert (shown["state"], shown["late"]) == ("SCHEDULED", True)
     assert http.get(f"/api/flow-runs/{later.id}").json()["late"] is False
+
+
+def test_a_retry_links_to_the_run_it_retries(http: httpx.Client, on_server: object) -> None:
+    from stowflow.runs import State, retry_flow_run, set_state
+
+    dep_id, _ = _deployment()
+    first = create_flow_run(dep_id, {})
+    set_state(first.id, State.CANCELLED)
+    again = retry_flow_run(first.id, latest_code=True)
+    page = http.get(f"/flow-runs/{again.id}").text
+    link = re.search(r'id="retry-of"><a href="/flow-runs/([0-9a-f-]+)">', page)
+    assert link and link.group(1) == first.id and "on the deployment's latest code" in page
+    assert 'id="retry-of"' not in http.get(f"/flow-runs/{first.id}").text
+    shown = http.get(f"/api/flow-runs/{again.id}").json()
+    assert (shown["retry_of"], shown["pinned_code_version"]) == (first.id, None)

@@ -38,7 +38,8 @@ def _run_json(run: Any) -> dict[str, Any]:
             "work_pool_name": run.work_pool_name, "parameters": run.parameters,
             "code_version": run.code_version, "worker_name": run.worker_name,
             "created": run.created, "scheduled_at": run.scheduled_at, "started_at": run.started_at, "ended_at": run.ended_at,
-            "cancel_requested": run.cancel_requested, "late": is_late(run)}
+            "cancel_requested": run.cancel_requested, "late": is_late(run),
+            "retry_of": run.retry_of, "pinned_code_version": run.pinned_code_version}
 
 
 def _deployment_json(dep: Any) -> dict[str, Any]:
