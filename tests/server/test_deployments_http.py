@@ -197,3 +197,14 @@ def test_a_retry_links_to_the_run_it_retries(http: httpx.Client, on_server: obje
     assert 'id="retry-of"' not in http.get(f"/flow-runs/{first.id}").text
     shown = http.get(f"/api/flow-runs/{again.id}").json()
     assert (shown["retry_of"], shown["pinned_code_version"]) == (first.id, None)
+
+
+def test_the_run_list_filters_by_a_deployment_name_as_the_cli_does(
+        http: httpx.Client, on_server: object) -> None:
+    dep_id, ref = _deployment()
+    run = create_flow_run(dep_id, {})
+    by_name = http.get("/flow-runs", params={"deployment": ref})
+    assert f'href="/flow-runs/{run.id}"' in by_name.text
+    assert f'<option value="{dep_id}" selected>' in by_name.text
+    unknown = http.get("/flow-runs", params={"deployment": "no-such/deployment"})
+    assert unknown.status_code == 404 and "no deployment" in unknown.text

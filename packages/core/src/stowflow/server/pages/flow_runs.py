@@ -13,6 +13,7 @@ from stowflow.db import RunEventRecord
 from stowflow.runs import (
     LATE,
     State,
+    find_deployment,
     get_flow_run,
     is_final,
     list_flow_runs,
@@ -63,8 +64,11 @@ def phase_bars(events: list[RunEventRecord]) -> list[Bar]:
 @router.get("")
 def list_page(request: Request, state: str = "", deployment: str = "", work_pool: str = "",
               page: int = 1) -> Response:
-    """The newest runs, filtered."""
+    """The newest runs, filtered (``deployment``: an id, ``flow/name`` or a unique name,
+    as in the API and ``flow-run ls -d``; an unknown one is a 404, not an empty list)."""
     page = max(page, 1)
+    if deployment:
+        deployment = find_deployment(deployment).id
     runs = list_flow_runs(deployment_id=deployment or None, state=state or None,
                           work_pool_name=work_pool or None, limit=PAGE_SIZE + 1,
                           offset=(page - 1) * PAGE_SIZE)
