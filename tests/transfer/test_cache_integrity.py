@@ -251,3 +251,79 @@ def test_a_changed_parsed_manifest_is_ignored(store: ObjectStore, tmp_path: Path
     parsed.write_bytes(data[: len(data) // 2])  # torn
     transfer.pull(store, "p", tmp_path / "five", version=version)
     assert read_tree(tmp_path / "five") == expected()
+
+
+def test_a_warm_pull_from_a_stamp_set_still_sees_an_edit_with_its_mtime_set_back(
+    store: ObjectStore, tmp_path: Path
+) -> None:
+    """The second pull writes the stamps of its entries as one set row; the third reads
+    them from it: an edit made in between (mtime restored) is still seen."""
+    transfer.pull(store, "p", tmp_path / "run1")
+    transfer.pull(store, "p", tmp_path / "run2")  # stamps read from, and written to, the set
+    damage_in_place(tmp_path / "run2" / "app.py")
+    result = transfer.pull(store, "p", tmp_path / "run3")
+    assert read_tree(tmp_path / "run3") == expected()
+    assert result.cached_files == 1 and result.fetched_objects >= 1
+
+
+def test_alternating_versions_that_share_entries_hash_nothing(
+    store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two versions share ``lib/util.py``'s entry; pulling one moves the entry's ctime
+    away from the other's stamp set. Fails without reading the other sets on a mismatch:
+    the pull of the first version hashed the shared entry again."""
+    first = transfer.pull(store, "p", tmp_path / "v1-a").version
+    write_tree(tmp_path / "src2", {**FILES, "app.py": b"print('version two')\n"})
+    second = transfer.push(tmp_path / "src2", store, "p").version
+    transfer.pull(store, "p", tmp_path / "v2-a", version=second)
+    transfer.pull(store, "p", tmp_path / "v1-b", version=first)
+    transfer.pull(store, "p", tmp_path / "v2-b", version=second)
+    hashed: list[Path] = []
+    real = cache_module.hash_file
+    monkeypatch.setattr(cache_module, "hash_file", lambda path: hashed.append(path) or real(path))
+    result = transfer.pull(store, "p", tmp_path / "v1-c", version=first)
+    assert result.cached_files == 2 and hashed == []
+    assert read_tree(tmp_path / "v1-c") == expected()
+
+
+def test_stamp_sets_keep_only_what_each_process_took_and_forget_drops_them(
+    tmp_path: Path
+) -> None:
+    """Two pulls (two books) of the same entries each write the stamps they took into the
+    set's row; neither overwrites the other's with what it read before. Removing an
+    entry from the cache drops its stamp from every set."""
+    from stowflow.transfer.stamps import StampBook
+
+    path = tmp_path / "stamps.sqlite"
+    names = ["a" * 64, "b" * 64, "c" * 64]
+    one, two = StampBook(path), StampBook(path)
+    assert one.read_set(names) is None and two.read_set(names) is None
+    one.put(names[0], (1, 10, 100, 1000))
+    two.put(names[1], (2, 20, 200, 2000))
+    one.flush()
+    two.flush()  # merged into the row one wrote, not written over it
+    three = StampBook(path)
+    assert three.read_set(names) == {names[0]: (1, 10, 100, 1000),
+                                     names[1]: (2, 20, 200, 2000)}
+    three.put(names[2], (3, 30, 300, 3000))
+    three.flush()
+    StampBook(path).forget([names[0]])
+    assert StampBook(path).read_set(names) == {names[1]: (2, 20, 200, 2000),
+                                               names[2]: (3, 30, 300, 3000)}
+    assert names[0] not in StampBook(path).read_all(names)
+
+
+def test_a_new_versions_first_pull_hashes_none_of_the_entries_it_shares(
+    store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fails if a list of entries without a stamp set of its own read only the per-entry
+    rows: the stamps of ``lib/util.py``'s entry are in the first version's set."""
+    transfer.pull(store, "p", tmp_path / "v1-a")
+    transfer.pull(store, "p", tmp_path / "v1-b")
+    write_tree(tmp_path / "src2", {**FILES, "app.py": b"print('version two')\n"})
+    transfer.push(tmp_path / "src2", store, "p")
+    hashed: list[Path] = []
+    real = cache_module.hash_file
+    monkeypatch.setattr(cache_module, "hash_file", lambda path: hashed.append(path) or real(path))
+    result = transfer.pull(store, "p", tmp_path / "v2")
+    assert result.cached_files == 1 and hashed == []

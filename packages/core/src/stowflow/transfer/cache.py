@@ -45,6 +45,7 @@ from typing import Any
 from stowflow.settings import get_settings
 from stowflow.transfer.manifest import FileEntry, Manifest, version_id
 from stowflow.transfer.stamps import Stamp, StampBook, stamp_of
+from stowflow.transfer.stamps import set_id as stamps_set_id
 
 READ_ONLY = 0o444
 READ_EXEC = 0o555
@@ -105,6 +106,10 @@ class ContentCache:
         self.stamps = StampBook(self.root / "stamps.sqlite")
         self._known: dict[str, Stamp] = {}
         self._asked: set[str] = set()  # names whose stamps were read (found or not)
+        # names whose stamps came from a stamp set only, and the set: on the first
+        # mismatch every other stamp recorded for them is read (:meth:`_others`)
+        self._from_set: tuple[str, list[str]] | None = None
+        self._more: dict[str, set[Stamp]] = {}
         self._objects = os.fspath(self.root / "objects")
 
     # --- content -----------------------------------------------------------------------
@@ -125,11 +130,32 @@ class ContentCache:
         return f"{sha}.x" if executable else sha
 
     def load_stamps(self, names: Iterable[str]) -> None:
-        """Read the stamps of the entries ``names`` (see :meth:`entry_name`) in one query,
-        for :meth:`find`; a stamp it needs beyond them is read on its own."""
-        wanted = set(names)
+        """Read the stamps of the entries ``names`` (see :meth:`entry_name`) for
+        :meth:`find`: their stamp set's row when an earlier pull of the same entries wrote
+        one (one row), else every stamp recorded for them (the per-entry rows and the
+        other sets). A stamp it needs beyond them is read on its own. Stamps taken after
+        this go to that set."""
+        wanted = list(dict.fromkeys(names))
+        if not wanted:
+            return
         self._asked.update(wanted)
-        self._known.update(self.stamps.read(wanted))
+        found = self.stamps.read_set(wanted)
+        if found is None:  # a new list (a new version): every stamp recorded for them
+            for name, stamps in self.stamps.read_all(wanted).items():
+                self._more.setdefault(name, set()).update(stamps)
+            return
+        self._known.update(found)
+        if self._from_set is None:
+            self._from_set = (stamps_set_id(wanted), wanted)
+
+    def _others(self, name: str) -> set[Stamp]:
+        """Every other stamp recorded for ``name`` (per-entry rows, other sets), read for
+        all the names of the loaded set at once, the first time one is asked for."""
+        if self._from_set is not None:
+            key, names = self._from_set
+            self._from_set = None
+            self._more = self.stamps.read_all(names, skip=key)
+        return self._more.get(name, set())
 
     def _stamp(self, name: str) -> Stamp | None:
         stamp = self._known.get(name)
@@ -166,9 +192,10 @@ class ContentCache:
                 continue
             if size is not None and st.st_size != size:
                 continue
-            if not verify and self._stamp(name) == (
-                    st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns):
-                return path
+            if not verify:
+                now = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                if self._stamp(name) == now or now in self._others(name):
+                    return path
             if content_key(path, sha) != sha:
                 self._evict(Path(path))
                 continue
