@@ -89,7 +89,7 @@ def insert_runs(connection: Connection, rows: list[RunRow], now: datetime) -> li
                      else _SQLITE_RUNS).bindparams(
         bindparam("now", now, type_=DateTime(timezone=True)))
     rows_json = json.dumps(payload, separators=(",", ":"))
-    return list(connection.execute(statement, {"rows": rows_json}).scalars())
+    return list(connection.execute(statement, {"rows": rows_json}).scalars().all())
 
 
 _SQLITE_MARKS = """
