@@ -313,3 +313,32 @@ def test_ticking_through_dst_changes_gives_the_expansions_own_times(scheduled, t
         spec = ScheduleSpec(cron=cron, timezone=timezone)
         expected = [t for start, end in windows for t in fire_times(spec, start, end)]
         assert _times(dep.id) == expected and len(expected) > 2
+
+
+def test_moving_watermarks_writes_no_index_entry_on_postgresql(scheduled):
+    # Fails before migration 0006: ix_deployment_schedules_due held next_fire_at, so each
+    # moved watermark was a new row version with an entry in every index (no HOT update).
+    from sqlalchemy import text
+    from stowflow.schedules._bulk import move_watermarks
+
+    ids = [list_schedules(scheduled({"interval": 600}, name=f"d{i}").id)[0].id
+           for i in range(20)]
+    with session() as db:
+        connection = db.connection()
+        if connection.dialect.name != "postgresql":
+            pytest.skip("HOT updates are PostgreSQL's")
+        move_watermarks(connection, {datetime(2031, 1, 1, tzinfo=UTC): ids}, datetime.now(UTC))
+        updated, hot = connection.execute(text(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables "
+            "WHERE relname = 'deployment_schedules'")).one()
+    assert (updated, hot) == (20, 20)
+    assert {s.next_fire_at.replace(tzinfo=UTC) if s.next_fire_at.tzinfo is None
+            else s.next_fire_at for i in ids for s in [_schedule(i)]} == {
+        datetime(2031, 1, 1, tzinfo=UTC)}
+
+
+def _schedule(schedule_id: str) -> ScheduleRecord:
+    with session() as db:
+        record = db.get(ScheduleRecord, schedule_id)
+        assert record is not None
+        return record

@@ -33,7 +33,7 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 
 #: The newest migration's revision. A database already at it skips Alembic entirely (loading
 #: Alembic costs most of a CLI command's start-up); a test keeps this equal to the real head.
-HEAD_REVISION = "0005_drop_run_deployment_index"
+HEAD_REVISION = "0006_schedule_watermarks_hot"
 
 
 _URL_HINT = ("STOWFLOW_DATABASE_URL must look like postgresql+psycopg://user:password@host/db, "

@@ -177,11 +177,17 @@ class ScheduleRecord(TimestampMixin, Base):
     """One schedule of a deployment: exactly one of ``cron``, ``interval_s``, ``rrule``.
 
     ``next_fire_at`` is the earliest scheduled time no run has been created for yet (the
-    scheduler's watermark; ``None`` when the schedule never fires again).
+    scheduler's watermark; ``None`` when the schedule never fires again). On PostgreSQL no
+    index holds it (migration 0006): the scheduler moves it on every tick, and that is a
+    HOT update (no index entries; the migration sets fillfactor 50 to leave room for
+    them) only while no index covers the column. SQLite, with no HOT update, keeps the
+    due index.
     """
 
     __tablename__ = "deployment_schedules"
-    __table_args__ = (Index("ix_deployment_schedules_due", "active", "next_fire_at"),)
+    __table_args__ = (
+        Index("ix_deployment_schedules_due", "active", "next_fire_at").ddl_if(dialect="sqlite"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     deployment_id: Mapped[str] = mapped_column(
