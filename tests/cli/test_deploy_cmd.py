@@ -155,3 +155,18 @@ def test_deploy_yes_creates_a_missing_pool_and_queue_and_without_it_says_how(
     assert not pool_exists("ci-pool")
     assert main(["deploy", "--yes"]) == 0
     assert pool_exists("ci-pool") and queue_exists("ci-pool", "nightly")
+
+
+def test_deploy_in_a_terminal_offers_to_create_a_missing_queue(folder: Path,
+                                                               stowflow_home) -> None:
+    from stowflow.workers.pools import create_pool, queue_exists
+
+    create_pool("have-pool")
+    (folder / "stowflow.yaml").write_text(
+        "deployments:\n- name: q\n  entrypoint: flows/etl.py:etl\n"
+        "  work_pool: {name: have-pool, work_queue_name: nightly}\n")
+    env = {**os.environ, "STOWFLOW_HOME": str(stowflow_home), "COLUMNS": "200"}
+    said = _drive([sys.executable, "-m", "stowflow.cli", "deploy"], folder, [
+        ("Work pool 'have-pool' has no queue 'nightly'. Create it", "y")], env)
+    assert queue_exists("have-pool", "nightly"), said
+    assert "Deployed 1 deployment(s)" in said
