@@ -26,13 +26,13 @@ def start_cmd(
     """Tick until stopped (Ctrl-C): create the runs of every active schedule."""
     from stowflow.schedules import Scheduler
 
-    logging.getLogger("stowflow.schedules").setLevel(logging.INFO)
     scheduler = Scheduler(interval=interval, **scheduler_options(horizon, max_runs, catchup))  # type: ignore[arg-type]
-    if once:
+    if once:  # one summary line; the tick's own log line would say it again
         report = scheduler.tick()
         console.print(f"Scheduler: {report.schedules} schedule(s) due, created "
                       f"{len(report.created)} run(s), skipped {report.skipped} missed time(s).")
         return
+    logging.getLogger("stowflow.schedules").setLevel(logging.INFO)
     signal.signal(signal.SIGTERM, lambda *_: scheduler.stop(timeout=0))
     console.print(f"Scheduler ticking every {interval:g}s, {horizon:g}s ahead. Ctrl-C to stop.")
     with contextlib.suppress(KeyboardInterrupt):
