@@ -186,3 +186,20 @@ def test_pool_overview_matches_the_per_pool_functions(stowflow_database, make_de
     assert [q.name for q in overview["pool"].queues] == ["default", "urgent", "bulk"]
     assert {w.name for w in overview["pool"].workers} == {"w1", "w2"}
     assert overview["empty"].counts == {} and overview["empty"].workers == []
+
+
+def test_a_worker_for_a_missing_pool_says_it_created_it_and_names_close_ones(capsys, monkeypatch):
+    # Before, 'worker start --pool prdo' created the pool without a word: a typo gave an
+    # idle worker polling an empty pool.
+    monkeypatch.setenv("COLUMNS", "200")
+    create_pool("prod")
+    code, out, err = run_cli(capsys, "worker", "start", "--pool", "prdo", "--run-once",
+                             "--no-scheduler")
+    assert code == 0, err
+    assert "Work pool 'prdo' did not exist: created it (type process). Did you mean 'prod'?" in out
+    code, out, _ = run_cli(capsys, "worker", "start", "--pool", "prdo", "--run-once",
+                           "--no-scheduler")
+    assert code == 0 and "did not exist" not in out  # it exists now
+    code, out, _ = run_cli(capsys, "worker", "start", "--pool", "zzz-new", "--run-once",
+                           "--no-scheduler")
+    assert "created it (type process). Deployments name their pool in work_pool.name." in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 
 import typer
@@ -35,11 +36,20 @@ def start_cmd(
     catchup: int = CATCHUP,
 ) -> None:
     """Claim and run the pool's flow runs (Ctrl-C: finish runs in flight; twice: cancel)."""
-    from stowflow.workers.pools import create_pool, get_queue, worker_type
+    from stowflow.workers.pools import create_pool, get_queue, list_pools, pool_exists, worker_type
     from stowflow.workers.worker import Worker
 
     logging.getLogger("stowflow.workers").setLevel(logging.INFO)
-    record = create_pool(pool, exist_ok=True)
+    if not pool_exists(pool):
+        others = [p.name for p in list_pools()]
+        record = create_pool(pool, exist_ok=True)
+        close = difflib.get_close_matches(pool, others, n=3)
+        console.print(f"[yellow]Work pool {pool!r} did not exist: created it "
+                      f"(type {record.type}).[/yellow]" +
+                      (f" Did you mean {', '.join(repr(c) for c in close)}?" if close else
+                       " Deployments name their pool in work_pool.name."))
+    else:
+        record = create_pool(pool, exist_ok=True)
     launcher = worker_type(record.type).make_launcher(pool)
     for name_ in queue:
         get_queue(pool, name_)  # a misspelled queue would be polled forever for nothing
