@@ -208,3 +208,28 @@ def test_the_run_list_filters_by_a_deployment_name_as_the_cli_does(
     assert f'<option value="{dep_id}" selected>' in by_name.text
     unknown = http.get("/flow-runs", params={"deployment": "no-such/deployment"})
     assert unknown.status_code == 404 and "no deployment" in unknown.text
+
+
+def test_the_page_shows_every_version_and_the_code_each_run_ran(http: httpx.Client,
+                                                                on_server: object) -> None:
+    from stowflow.runs import update_run
+
+    create_pool("versions-pool", exist_ok=True)
+    name = f"ver-{uuid.uuid4().hex[:8]}"
+    dep_id = upsert_deployment(name=name, flow_name="ver-flow", entrypoint="flows/a.py:a")
+    first = create_flow_run(dep_id)
+    update_run(first.id, code_version="1111111aaaa")
+    upsert_deployment(name=name, flow_name="ver-flow", entrypoint="flows/b.py:b",
+                      work_pool_name="versions-pool")
+    second = create_flow_run(dep_id)
+    update_run(second.id, code_version="2222222bbbb")
+    page = http.get(f"/deployments/{dep_id}").text
+    versions = page.split('id="deployment-versions"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr><td>(\d+)</td><td>[^<]*</td>\s*<td class=\"mono\">([^<]*)</td>"
+                      r"<td>([^<]*)</td></tr>", versions)
+    assert rows == [("2", "flows/b.py:b", "versions-pool"), ("1", "flows/a.py:a", "-")]
+    runs = page.split('id="deployment-runs"', 1)[1].split("</table>", 1)[0]
+    assert runs.index(second.id) < runs.index(first.id)  # newest first
+    for run, code in ((first, "1111111aaaa"), (second, "2222222bbbb")):
+        row = runs.split(run.id, 1)[1].split("</tr>", 1)[0]
+        assert f'<td class="mono">{code}</td>' in row
