@@ -327,3 +327,25 @@ def test_a_new_versions_first_pull_hashes_none_of_the_entries_it_shares(
     monkeypatch.setattr(cache_module, "hash_file", lambda path: hashed.append(path) or real(path))
     result = transfer.pull(store, "p", tmp_path / "v2")
     assert result.cached_files == 1 and hashed == []
+
+
+def test_removing_a_tree_removes_all_of_it_and_nothing_a_symlink_points_to(
+    store: ObjectStore, tmp_path: Path
+) -> None:
+    from stowflow.transfer.materialise import remove_tree
+
+    outside = tmp_path / "outside"
+    write_tree(outside, {"keep.txt": b"keep\n", "sub/keep.txt": b"keep\n"})
+    tree = tmp_path / "run1"
+    transfer.pull(store, "p", tree)
+    (tree / "deep" / "er").mkdir(parents=True)
+    (tree / "deep" / "er" / "empty").write_bytes(b"")
+    (tree / "deep" / "link-to-folder").symlink_to(outside)
+    (tree / "lib" / "link-to-file").symlink_to(outside / "keep.txt")
+    remove_tree(tree)
+    assert not tree.exists()
+    assert read_tree(outside) == {"keep.txt": (b"keep\n", False), "sub/keep.txt": (b"keep\n", False)}
+    link = tmp_path / "link-to-tree"
+    link.symlink_to(outside)
+    remove_tree(link)  # a symlink is never a pulled tree: what it points to stays
+    assert read_tree(outside) == {"keep.txt": (b"keep\n", False), "sub/keep.txt": (b"keep\n", False)}

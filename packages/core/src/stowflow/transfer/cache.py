@@ -218,30 +218,58 @@ class ContentCache:
         A file whose stat, taken right before its unlink, equals its entry's stamp is
         intact (the stamp says so; the unlink writes no byte), so the entry is stamped
         again right after the unlink; any other file is just removed and its entry hashed
-        at its next use, as before. Errors never stop the removal.
+        at its next use, as before. One walk of the tree (files and folders are removed
+        by it, deepest first). Errors never stop the removal.
         """
         top = os.fspath(tree)
-        shared: list[str] = []
-        for folder, _dirs, files in os.walk(top):
-            for name in files:
-                path = f"{folder}/{name}"
-                with contextlib.suppress(OSError):
-                    st = os.lstat(path)
-                    if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
-                        shared.append(path)
+        if os.path.islink(top):  # never a pulled tree; never delete what it points to
+            return
+        shared: dict[str, int] = {}  # files sharing an inode with others -> inode
+        others: list[str] = []
+        folders: list[str] = []
+        try:
+            self._walk(top, shared, others, folders)
+        except OSError:
+            shutil.rmtree(top, ignore_errors=True)
+            return
         if shared:
             with contextlib.suppress(Exception):  # stamps only save work
                 self._release_links(shared)
-        with contextlib.suppress(FileNotFoundError):
+        for path in others:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        for folder in reversed(folders):  # children were listed after their parents
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
+        if os.path.lexists(top):  # something was left (a file added meanwhile, an error)
             shutil.rmtree(top, ignore_errors=True)
 
-    def _release_links(self, paths: list[str]) -> None:
-        """Unlink ``paths`` (files sharing an inode with others), stamping again each
-        entry whose stamp still held just before."""
-        inodes = {}
-        for path in paths:
-            with contextlib.suppress(OSError):
-                inodes[path] = os.lstat(path).st_ino
+    @staticmethod
+    def _walk(top: str, shared: dict[str, int], others: list[str],
+              folders: list[str]) -> None:
+        """List the tree under ``top``: regular files with other links (and their inode),
+        every other entry, and the folders (parents first)."""
+        pending = [top]
+        while pending:
+            folder = pending.pop()
+            folders.append(folder)
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(entry.path)
+                        continue
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+                        shared[entry.path] = st.st_ino
+                    else:
+                        others.append(entry.path)
+
+    def _release_links(self, inodes: dict[str, int]) -> None:
+        """Unlink the files ``inodes`` names (path -> inode; files sharing an inode with
+        others), stamping again each entry whose stamp still held just before."""
         known = self.stamps.by_inode(inodes.values())
         for path, ino in inodes.items():
             try:
