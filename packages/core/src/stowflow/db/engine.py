@@ -17,14 +17,16 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import URL, Engine, create_engine, event, make_url
-from sqlalchemy.orm import Session, sessionmaker
 
 from stowflow.errors import ConfigError, StowflowError
 from stowflow.redact import register_secret
 from stowflow.settings import get_settings
+
+if TYPE_CHECKING:  # the ORM is imported by the first session(): see session()
+    from sqlalchemy.orm import Session, sessionmaker
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
@@ -204,8 +206,14 @@ os.register_at_fork(after_in_child=_forget_engines_in_child)
 
 @contextmanager
 def session() -> Iterator[Session]:
-    """Yield a session in one transaction: committed on success, rolled back on error."""
+    """Yield a session in one transaction: committed on success, rolled back on error.
+
+    The ORM (``sqlalchemy.orm``, ~0.1 s to import) is imported here, by the first session
+    of the process, not with this module: ``get_engine()`` and the migration check are
+    SQLAlchemy Core, and ``stowflow server start`` answers ``/api/health`` without it.
+    """
     from sqlalchemy.exc import DataError
+    from sqlalchemy.orm import sessionmaker
 
     engine = get_engine()
     maker = _makers.get(engine)

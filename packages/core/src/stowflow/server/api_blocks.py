@@ -16,11 +16,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from stowflow.blocks import Block, get_block_class
-from stowflow.blocks import documents as block_store
 from stowflow.blocks.types import known_block_types
 from stowflow.blocks.views import MASKED, masked_view
 from stowflow.errors import BlockError
-from stowflow.server.forms import block_classes_in
 from stowflow.server.security import require_write
 
 router = APIRouter(prefix="/api", tags=["blocks"])
@@ -66,6 +64,8 @@ class BlockInvalid(Exception):
 def _reference(cls: type[Block], field: str, value: Any, current: Block | None) -> Any:
     """Turn a block reference (``"slug/name"`` or ``{"block": "slug/name"}``) given for a
     block-typed field into the saved block; other values go to pydantic as they are."""
+    from stowflow.server.forms import block_classes_in
+
     if not block_classes_in(cls.model_fields[field].annotation):
         return value
     ref = value.get("block") if isinstance(value, dict) and "block" in value else value
@@ -130,6 +130,10 @@ def block_types() -> list[dict[str, Any]]:
 @router.get("/blocks")
 def list_blocks(type: str | None = None, q: str | None = None) -> list[dict[str, str]]:
     """Saved blocks (``slug``, ``name``, ``id``), optionally of one type or matching ``q``."""
+    # The document store (and the ORM, cryptography) is imported by the first request that
+    # uses it, not before the server answers /api/health.
+    from stowflow.blocks import documents as block_store
+
     return [{"slug": slug, "name": name, "id": doc_id}
             for slug, name, doc_id in block_store.list_documents(type, search=q)]
 
@@ -168,4 +172,6 @@ def edit_block(slug: str, name: str, body: BlockEdit) -> dict[str, Any]:
                responses={409: {"description": "Another block refers to it (named)."}})
 def delete_block(slug: str, name: str) -> None:
     """Delete a saved block, unless another block refers to it (the error names them)."""
+    from stowflow.blocks import documents as block_store
+
     block_store.delete_document(slug, name)
