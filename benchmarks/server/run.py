@@ -9,9 +9,11 @@ renders nothing). Also the server's start-up: ``stowflow server start`` to the f
 healthy ``/api/health`` answer, wall time and the server process's CPU seconds (the figure
 that does not depend on how loaded the machine is), next to two baselines started in the
 same run: an empty interpreter, and one that only imports the libraries the server needs
-before it answers (fastapi, uvicorn, sqlalchemy.orm, typer; on PostgreSQL also psycopg and
-SQLAlchemy's dialect for it) — the floor no code of ours can go under. Jinja2 is not in it:
-the server loads it with the first page rendered.
+before it answers (fastapi, uvicorn, SQLAlchemy Core with the database's dialect, typer; on
+PostgreSQL also psycopg) — the floor no code of ours can go under — and the floor as it was
+while the server imported SQLAlchemy's ORM before serving (+ sqlalchemy.orm). Jinja2 and the
+ORM are not in the floor: the server loads them with the first page / API request, whose
+times (right after the first healthy answer) are printed too.
 Start-ups run with bytecode caching on (one warm-up start first), as an installed stowflow
 runs; the test environment's ``PYTHONDONTWRITEBYTECODE`` would otherwise recompile every
 module on every start.
@@ -135,8 +137,11 @@ def timed(url: str, n: int) -> tuple[float, float]:
     return statistics.median(samples), samples[max(0, round(0.95 * len(samples)) - 1)]
 
 
-STACK = "import fastapi, uvicorn, sqlalchemy.orm, typer"
+STACK = "import fastapi, uvicorn, sqlalchemy, typer"
+SQLITE_DRIVER = ", sqlalchemy.dialects.sqlite"
 PG_DRIVER = ", psycopg, sqlalchemy.dialects.postgresql.psycopg"
+#: The first requests after start-up: what the lazy imports (ORM, models, pages) cost once.
+FIRST_REQUESTS = ("/api/flow-runs?limit=50", "/flow-runs")
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -156,9 +161,10 @@ def _child_cpu(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def _server_start(env: dict[str, str]) -> tuple[float, float]:
+def _server_start(env: dict[str, str]) -> tuple[float, float, list[float]]:
     """Start ``stowflow server start``; return (wall, its CPU seconds) at the first healthy
-    ``/api/health`` answer, then stop it."""
+    ``/api/health`` answer and the wall seconds of each of :data:`FIRST_REQUESTS` after it,
+    then stop it."""
     from stowflow.testing.servers._process import free_port
 
     port = free_port()
@@ -177,7 +183,14 @@ def _server_start(env: dict[str, str]) -> tuple[float, float]:
                 if process.poll() is not None or time.perf_counter() - started > 120:
                     raise RuntimeError("the server did not start") from None
                 time.sleep(0.005)
-        return time.perf_counter() - started, _cpu_seconds(process.pid)
+        wall, cpu = time.perf_counter() - started, _cpu_seconds(process.pid)
+        firsts = []
+        for path in FIRST_REQUESTS:
+            begun = time.perf_counter()
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=60) as page:
+                page.read()
+            firsts.append(time.perf_counter() - begun)
+        return wall, cpu, firsts
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -189,21 +202,29 @@ def startup(env_extra: dict[str, str], runs: int) -> None:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     _server_start(env)  # warm-up: writes the bytecode caches, creates the database
     postgres = env.get("STOWFLOW_DATABASE_URL", "").startswith("postgresql")
-    stack = STACK + (PG_DRIVER if postgres else "")
-    rows = {
-        "python -c pass (baseline)": [_child_cpu([sys.executable, "-c", "pass"], env)
-                                      for _ in range(runs)],
-        "import of the stack only (baseline)": [_child_cpu([sys.executable, "-c", stack], env)
-                                                for _ in range(runs)],
-        "stowflow server start -> healthy": [_server_start(env) for _ in range(runs)],
-    }
+    stack = STACK + (PG_DRIVER if postgres else SQLITE_DRIVER)
+    names = ("python -c pass (baseline)", "import of the stack only (baseline)",
+             "... + sqlalchemy.orm (the old floor)", "stowflow server start -> healthy")
+    rows: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+    firsts: list[list[float]] = []
+    for _ in range(runs):  # interleaved, so a change of load hits every row alike
+        rows[names[0]].append(_child_cpu([sys.executable, "-c", "pass"], env))
+        rows[names[1]].append(_child_cpu([sys.executable, "-c", stack], env))
+        rows[names[2]].append(_child_cpu([sys.executable, "-c", stack + ", sqlalchemy.orm"],
+                                         env))
+        wall, cpu, first = _server_start(env)
+        rows[names[3]].append((wall, cpu))
+        firsts.append(first)
     print(f"{'start-up':45} {'wall s':>8} {'CPU s':>8} {'wall/floor':>11}   (median of {runs}, "
           f"load average {os.getloadavg()[0]:.1f})")
-    floor = statistics.median(w for w, _ in rows["import of the stack only (baseline)"])
+    floor = statistics.median(w for w, _ in rows[names[1]])
     for name, samples in rows.items():
         wall = statistics.median(w for w, _ in samples)
         print(f"{name:45} {wall:8.2f} {statistics.median(c for _, c in samples):8.2f} "
               f"{wall / floor:10.2f}x")
+    for index, path in enumerate(FIRST_REQUESTS):
+        first_ms = statistics.median(f[index] for f in firsts) * 1000
+        print(f"{'first ' + path + ' after healthy (ms)':45} {first_ms:8.1f}")
 
 
 def run_on(label: str, database_url: str | None, n: int) -> None:
