@@ -32,6 +32,7 @@ import array
 import contextlib
 import fcntl
 import hashlib
+import itertools
 import json
 import os
 import sqlite3
@@ -96,6 +97,7 @@ class _Set:
 
     def __init__(self, key: str, names: list[str], known: bool) -> None:
         self.key, self.names, self.known = key, names, known  # known: its row exists
+        self.index = dict(zip(names, range(len(names)), strict=True))  # name -> position
         self.taken: dict[int, Stamp] = {}  # position -> stamp taken by this process
 
 
@@ -111,10 +113,7 @@ def _unpack(blob: object) -> list[Stamp]:
 
 
 def _pack(stamps: list[Stamp]) -> bytes:
-    values = array.array("q")
-    for stamp in stamps:
-        values.extend(stamp)
-    return values.tobytes()
+    return array.array("q", itertools.chain.from_iterable(stamps)).tobytes()
 
 
 class StampBook:
@@ -125,7 +124,6 @@ class StampBook:
         self._lock = threading.Lock()
         self._pending: dict[str, Stamp] = {}
         self._sets: dict[str, _Set] = {}
-        self._where: dict[str, list[tuple[_Set, int]]] = {}  # name -> places in _sets
 
     @contextlib.contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -138,11 +136,8 @@ class StampBook:
             connection.close()
 
     def _register(self, key: str, names: list[str], known: bool) -> None:
-        if key in self._sets:
-            return
-        entry = self._sets[key] = _Set(key, names, known)
-        for position, name in enumerate(names):
-            self._where.setdefault(name, []).append((entry, position))
+        if key not in self._sets:
+            self._sets[key] = _Set(key, names, known)
 
     def read_set(self, names: list[str]) -> dict[str, Stamp] | None:
         """Return the stamps the set of ``names`` (distinct, in a stable order) holds, or
@@ -235,12 +230,14 @@ class StampBook:
     def put(self, name: str, stamp: Stamp) -> None:
         """Keep entry ``name``'s ``stamp`` (from a stat taken just now) for :meth:`flush`."""
         with self._lock:
-            places = self._where.get(name)
-            if places is None:
+            placed = False
+            for entry in self._sets.values():
+                position = entry.index.get(name)
+                if position is not None:
+                    entry.taken[position] = stamp
+                    placed = True
+            if not placed:
                 self._pending[name] = stamp
-                return
-            for entry, position in places:
-                entry.taken[position] = stamp
 
     def flush(self) -> None:
         """Write every stamp put since the last flush, in one transaction: the per-entry
@@ -299,8 +296,10 @@ class StampBook:
         with self._lock:
             for name in gone:
                 self._pending.pop(name, None)
-                for entry, position in self._where.get(name, ()):
-                    entry.taken.pop(position, None)
+                for entry in self._sets.values():
+                    position = entry.index.get(name)
+                    if position is not None:
+                        entry.taken.pop(position, None)
         with self._db() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
