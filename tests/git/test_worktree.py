@@ -240,3 +240,119 @@ def test_a_removed_workspace_costs_the_next_pull_no_hash(git_remote: GitHTTPServ
     assert hashed == []
     assert (run / "data" / "big.bin").read_bytes() == (repo.work / "data" / "big.bin").read_bytes()
     assert git("status", "--porcelain", cwd=run) == ""
+
+
+def folders_of(folder: Path) -> set[str]:
+    """Return every folder under ``folder`` outside ``.git`` (empty ones included)."""
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*")
+            if p.is_dir() and not p.is_symlink() and ".git" not in p.relative_to(folder).parts}
+
+
+def reshape(repo) -> str:  # type: ignore[no-untyped-def]
+    """Commit a change of every kind a tree can see: file <-> folder, gitlink -> file, a
+    folder emptied, an exec bit flipped on the same content, a symlink retargeted, a file
+    changed, one added; return the new commit."""
+    import shutil
+
+    work = repo.work
+    (work / "a.txt").unlink()
+    (work / "a.txt").mkdir()
+    (work / "a.txt" / "inner.txt").write_text("now a folder")
+    shutil.rmtree(work / "d")
+    (work / "d").write_text("now a file")
+    shutil.rmtree(work / "gone")
+    subprocess.run(["git", "rm", "-q", "--cached", "sub"], cwd=work, check=True)
+    (work / "sub").write_text("was a submodule")
+    (work / "flows" / "etl.py").chmod(0o755)
+    (work / "etl-link.py").unlink()
+    os.symlink("run.sh", work / "etl-link.py")
+    (work / "data" / "big.bin").write_bytes(os.urandom(1000))
+    (work / "flows" / "new.py").write_text("new")
+    return repo.commit({}, "reshape")
+
+
+@pytest.mark.parametrize("directories", [None, ["flows"]])
+def test_a_moved_branch_changes_only_what_differs_and_matches_a_fresh_checkout(
+        git_remote: GitHTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        directories: list[str] | None) -> None:
+    """The commit the mirror last fetched is laid out while the host is asked; when the
+    branch has moved, only the paths that differ are changed — and the result is what
+    ``git clone`` makes of the new commit, for every kind of change. Fails on the old code
+    (which laid out only the new commit, after the host answered)."""
+    from stowflow.git import worktree
+
+    repo, _ = make_repo(git_remote)
+    sub = git_remote.create_repo(files={"s.txt": "s"})
+    files = {"a.txt": "a file", "d/x.txt": "in d", "gone/deep/only.txt": "only"}
+    old = repo.commit(files)
+    old = repo.add_submodule("sub", sub.url, sub.rev_parse())
+    first = pull(repo.url, tmp_path / "first", directories=directories).directory
+    assert git("rev-parse", "HEAD", cwd=first) == old
+    new = reshape(repo)
+    laid_out: list[str] = []
+    moved: list[str] = []
+    real_lay_out, real_retarget = worktree.lay_out, worktree.retarget
+    monkeypatch.setattr(worktree, "lay_out", lambda builder, mirror, sha, dirs: (
+        laid_out.append(sha), real_lay_out(builder, mirror, sha, dirs))[1])
+    monkeypatch.setattr(worktree, "retarget", lambda layout, mirror, sha: (
+        moved.append(sha), real_retarget(layout, mirror, sha))[1])
+    run = pull(repo.url, tmp_path / "run", directories=directories).directory
+    assert (laid_out, moved) == ([old], [new])
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", "--no-checkout", repo.url, str(clone)], check=True,
+                   timeout=60)
+    if directories:
+        git("sparse-checkout", "set", "--cone", *directories, cwd=clone)
+    git("checkout", "-q", "main", cwd=clone)
+    assert tree_of(run) == tree_of(clone)
+    assert folders_of(run) == folders_of(clone)  # no folder left behind, the gitlink's gone
+    assert git("rev-parse", "HEAD", cwd=run) == new
+    assert git("status", "--porcelain", "--untracked-files=all", "--ignored", cwd=run) == ""
+    assert git("ls-files", "-s", cwd=run) == git("ls-files", "-s", cwd=clone)
+    if directories:
+        assert "S data/big.bin" in git("ls-files", "-t", cwd=run).splitlines()
+    else:  # the unchanged files are the first tree's inodes: linked, not written
+        assert (run / "run.sh").stat().st_ino == (first / "run.sh").stat().st_ino
+    assert git("status", "--porcelain", cwd=first) == ""  # the first tree is untouched
+
+
+def test_the_last_fetched_commit_is_laid_out_privately_while_the_host_answers(
+        git_remote: GitHTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While ``ls-remote`` runs, the commit last fetched is already linked in a temporary
+    tree only its owner can enter (0700); a host that then refuses the caller leaves
+    nothing behind and the destination is never made. Fails on the old code (nothing was
+    laid out before the host answered)."""
+    import time
+
+    from stowflow.errors import GitAuthError
+    from stowflow.git.mirror import Mirror
+
+    repo, _ = make_repo(git_remote)
+    git_remote.accept({("user", "good-token")})
+    good = {"access_token": "good-token", "username": "user"}
+    pull(repo.url, tmp_path / "first", credentials=good)
+    seen: list[tuple[int, bool]] = []
+    real = Mirror.remote_refs
+
+    def watching(self, branch):  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            trees = list(tmp_path.glob(".*.stowflow-new-*"))
+            if trees and (trees[0] / "data" / "big.bin").exists():
+                seen.append((stat.S_IMODE(trees[0].stat().st_mode),
+                             (trees[0] / "data" / "big.bin").stat().st_ino in cache_inodes()))
+                break
+            time.sleep(0.01)
+        return real(self, branch)
+
+    monkeypatch.setattr(Mirror, "remote_refs", watching)
+    run = pull(repo.url, tmp_path / "run", credentials=good).directory
+    assert seen == [(0o700, True)]
+    assert stat.S_IMODE(run.stat().st_mode) == 0o755
+    with pytest.raises(GitAuthError):
+        pull(repo.url, tmp_path / "refused", credentials={"access_token": "bad-token",
+                                                           "username": "user"})
+    assert seen[1:] == [(0o700, True)]  # laid out, then thrown away
+    assert sorted(p.name for p in tmp_path.iterdir()
+                  if ".stowflow-old-" not in p.name and p.name != "git-argv.log") == \
+        ["first", "run"]

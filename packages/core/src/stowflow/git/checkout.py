@@ -16,7 +16,9 @@ files themselves never depend on it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from filelock import FileLock
@@ -28,6 +30,8 @@ from stowflow.git.runner import GitEnv, run_git
 from stowflow.git.url import GitURL
 from stowflow.transfer.cache import ContentCache
 from stowflow.transfer.materialise import TreeBuilder, swap_in
+
+log = logging.getLogger(__name__)
 
 
 def normalize_directories(directories: Sequence[str] | str | None) -> list[str]:
@@ -138,44 +142,87 @@ def previous_checkout(destination: Path, mirror: Mirror, directories: Sequence[s
     return (head, branch) if head and branch else None
 
 
-def materialise(mirror: Mirror, url: GitURL, env: GitEnv, target: Target, destination: Path,
-                *, directories: Sequence[str] = (), include_submodules: bool = False,
-                previous: tuple[str, str] | None = None) -> Path:
-    """Lay ``target`` out in ``destination`` as a fresh work tree; return ``destination``.
+def materialise(mirror: Mirror, url: GitURL, env: GitEnv, target: Callable[[], Target],
+                destination: Path, *, directories: Sequence[str] = (),
+                include_submodules: bool = False, guess: str | None = None) -> tuple[Path, Target]:
+    """Lay the commit ``target()`` names out in ``destination`` as a fresh work tree; return
+    ``destination`` and that target.
 
-    Built in a temporary sibling from hard links to the content cache (see
-    :mod:`.worktree`; only files the cache lacks are written) with an index that matches
-    them, and swapped in at the end: on any failure the previous ``destination`` is
-    untouched. Submodules (``include_submodules``) are fetched shallow, recursively, with
-    the same credentials for submodules on the same host.
+    ``target`` waits for the mirror to hold the commit (:meth:`Mirror.prepare`, which
+    proves the credentials). Meanwhile the commit the mirror last fetched (``guess``, see
+    :meth:`Mirror.last_known`) is laid out from the content cache in a private (0700)
+    temporary sibling; once the target is known only the paths it differs in are
+    changed (:func:`.worktree.retarget`), the index is written, the files the cache lacks
+    are written by git, submodules (``include_submodules``) are fetched shallow, and the
+    tree is swapped in at the end: on any failure — the host's answer included — the
+    previous ``destination`` is untouched and the temporary tree removed.
 
-    When ``destination`` already is a clean checkout of ``target`` (``previous`` is
-    :func:`previous_checkout`'s answer for it), it is kept as it is.
+    When ``destination`` already is a clean checkout of the target (see
+    :func:`previous_checkout`) it is kept as it is; when it is one of ``guess``, nothing
+    is laid out before the host has answered.
     """
     destination = destination.absolute()
-    if previous == (target.commit_sha, target.branch or "(detached)") \
-            and not include_submodules:
-        return destination
+    previous = previous_checkout(destination, mirror, directories, include_submodules)
+    if previous is not None and previous[0] == guess:
+        guess = None  # most likely kept as it is: lay nothing out before the answer
     cache = ContentCache()
     # Pulls into one destination take turns (as object-store pulls do): a new tree's
     # builder sweeps away unfinished trees next to the destination.
     with FileLock(str(cache.lock_path(str(destination)))):
+        builder: TreeBuilder | None = None
+        layout: worktree.Layout | None = None
         try:
-            builder = TreeBuilder(destination, cache)
-        except StorageError as exc:  # the destination's folder is missing, read-only, a file
-            raise GitError(
-                str(exc.message).replace("cannot pull into", "cannot check out into"),
-                hint="check out into a folder you can write to") from exc
-        try:
-            _prepare_repo(builder.root, mirror, url, target, directories)
-            worktree.build(builder, mirror, target.commit_sha, directories)
+            if guess is not None:
+                builder = _builder(destination, cache)
+                try:
+                    layout = worktree.lay_out(builder, mirror, guess, directories)
+                except (GitError, OSError) as exc:  # the mirror changed under us: no guess
+                    log.debug("no early layout of %s: %s", guess[:12], exc)
+                    builder.abort()
+                    builder = None
+            resolved = target()
+            if previous == (resolved.commit_sha, resolved.branch or "(detached)") \
+                    and not include_submodules:
+                if builder is not None:
+                    builder.abort()
+                return destination, resolved
+            if builder is None:
+                builder = _builder(destination, cache)
+            if layout is None:
+                layout = worktree.lay_out(builder, mirror, resolved.commit_sha, directories)
+            else:
+                try:
+                    worktree.retarget(layout, mirror, resolved.commit_sha)
+                except OSError as exc:  # the tree was changed under us: lay it out again
+                    log.debug("relaying %s: %s", resolved.commit_sha[:12], exc)
+                    builder.abort()
+                    builder = _builder(destination, cache)
+                    layout = worktree.lay_out(builder, mirror, resolved.commit_sha,
+                                              directories)
+            _prepare_repo(builder.root, mirror, url, resolved, directories)
+            worktree.finish(layout, mirror)
             if include_submodules:
                 run_git(["-c", "submodule.fetchJobs=4", "submodule", "--quiet", "update",
                          "--init", "--recursive", "--depth", "1"], cwd=builder.root, env=env,
                         retry=True, action=f"submodule update of {url}")
+            os.chmod(builder.root, 0o755)  # the credentials are proven: for the user's tools
             swap_in(builder.root, destination)
             builder.cache.stamps.flush()  # what the builder noted (abort flushes on failure)
         except BaseException:
-            builder.abort()
+            if builder is not None:
+                builder.abort()
             raise
-    return destination
+    return destination, resolved
+
+
+def _builder(destination: Path, cache: ContentCache) -> TreeBuilder:
+    """Start a private temporary tree next to ``destination`` (0700 until it is swapped in:
+    it may be laid out before the host has proven the caller may read the repository)."""
+    try:
+        builder = TreeBuilder(destination, cache)
+    except StorageError as exc:  # the destination's folder is missing, read-only, a file
+        raise GitError(
+            str(exc.message).replace("cannot pull into", "cannot check out into"),
+            hint="check out into a folder you can write to") from exc
+    os.chmod(builder.root, 0o700)
+    return builder

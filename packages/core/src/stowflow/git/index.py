@@ -14,17 +14,17 @@ import hashlib
 import os
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 _MASK = 0xFFFFFFFF
 _EXTENDED = 0x4000
 _SKIP = struct.pack(">H", 0x4000)  # skip-worktree, in the extended flags
 
 
-@dataclass(frozen=True)
-class IndexEntry:
-    """One path of the index: git mode (``0o100644``...), blob or commit id, and its file.
+class IndexEntry(NamedTuple):
+    """One path of the index: git mode (``0o100644``...), blob or commit id, and its file
+    (a tuple: a pull makes one per file).
 
     ``stat`` is the file's ``os.lstat`` result, or ``None`` for an entry with no file in
     the work tree (a gitlink not checked out, a skip-worktree file: git then compares the

@@ -194,6 +194,32 @@ class Mirror:
                         refs[key] = sha
         return refs
 
+    def last_known(self, branch: str | None, commit_sha: str | None) -> str | None:
+        """Return the commit the mirror last fetched for this request, or ``None``.
+
+        A guess, read from the mirror's own refs (no process, no network): the host decides
+        with :meth:`prepare`. A pull lays this commit out while the host answers. Only a
+        commit a ref names is returned, so its trees are in the mirror (reading an object
+        a partial clone lacks would make git fetch it).
+        """
+        if not self.exists():
+            return None
+        refs = self.local_refs()
+        if commit_sha:
+            sha = commit_sha.strip().lower()
+            return sha if _FULL_SHA.match(sha) and sha in refs.values() else None
+        if branch:
+            name = branch.removeprefix("refs/heads/")
+            names = [f"refs/heads/{name}", f"refs/tags/{name}^{{}}", f"refs/tags/{name}"]
+        else:
+            try:
+                head = (self.path / "HEAD").read_text().strip()
+            except OSError:
+                return None
+            names = [head[5:]] if head.startswith("ref: ") else []
+            names.append("refs/stowflow/HEAD")
+        return next((refs[name] for name in names if name in refs), None)
+
     def remote_refs(self, branch: str | None) -> dict[str, str]:
         """Ask the host for ``HEAD`` and ``branch`` (as a branch and as a tag).
 

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from stowflow.errors import ConfigError
-from stowflow.git.checkout import materialise, normalize_directories, previous_checkout
+from stowflow.git.checkout import materialise, normalize_directories
 from stowflow.git.classify import GitCorruptionError
 from stowflow.git.credentials import resolve_git_auth
-from stowflow.git.mirror import Mirror
+from stowflow.git.mirror import Mirror, Target
 from stowflow.git.runner import GitEnv
 from stowflow.git.url import parse_git_url
 from stowflow.settings import get_settings
@@ -63,16 +63,14 @@ def pull(url: str, destination: Path, *, credentials: Any = None, branch: str | 
     destination = Path(destination).absolute()
     for attempt in (1, 2):
         try:
-            # Looking at the previous checkout is local work; do it while the host answers.
+            # The host is asked (and the mirror fetched) on a side thread; meanwhile the
+            # commit last fetched is laid out from the cache (see checkout.materialise).
             with ThreadPoolExecutor(1, thread_name_prefix="stowflow-git") as pool:
-                previous = pool.submit(previous_checkout, destination, mirror, dirs,
-                                       include_submodules)
-                with mirror.locked():
-                    target = mirror.prepare(branch, sha, dirs)
-                state = previous.result()
-            fetched = time.monotonic()
-            directory = materialise(mirror, git_url, env, target, destination, directories=dirs,
-                                    include_submodules=include_submodules, previous=state)
+                guess = mirror.last_known(branch, sha)
+                future = pool.submit(_prepare, mirror, branch, sha, dirs)
+                directory, resolved = materialise(
+                    mirror, git_url, env, future.result, destination, directories=dirs,
+                    include_submodules=include_submodules, guess=guess)
         except GitCorruptionError as exc:
             if attempt == 2:
                 raise
@@ -80,8 +78,18 @@ def pull(url: str, destination: Path, *, credentials: Any = None, branch: str | 
             with mirror.locked():
                 mirror.rebuild()
             continue
-        log.info("pulled %s at %s into %s (fetch %.2fs, checkout %.2fs)", git_url,
-                 target.commit_sha[:12], directory, fetched - started,
-                 time.monotonic() - fetched)
-        return GitPullResult(directory, target.commit_sha, target.branch)
+        log.info("pulled %s at %s into %s in %.2fs", git_url, resolved.commit_sha[:12],
+                 directory, time.monotonic() - started)
+        return GitPullResult(directory, resolved.commit_sha, resolved.branch)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _prepare(mirror: Mirror, branch: str | None, sha: str | None,
+             directories: Sequence[str]) -> Target:
+    """Make the mirror hold the requested commit, under its lock (see :meth:`Mirror.prepare`)."""
+    started = time.monotonic()
+    with mirror.locked():
+        target = mirror.prepare(branch, sha, directories)
+    log.debug("the cache of %s holds %s after %.2fs", mirror.url, target.commit_sha[:12],
+              time.monotonic() - started)
+    return target

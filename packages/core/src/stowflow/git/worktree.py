@@ -4,12 +4,20 @@ The files of a pulled commit live in the sync engine's content-addressed cache
 (:class:`~stowflow.transfer.cache.ContentCache`, read-only entries), named by their git
 blob id: git has already checked every blob it fetched, and ``ls-tree`` names each file's
 blob, so a checkout needs no hash of its own. A new work tree is made by
-:class:`~stowflow.transfer.materialise.TreeBuilder`: one hard link per file already
-cached; only the files the cache lacks are written, by one ``git checkout-index`` from the
-mirror's packs (parallel workers), which also records their stat data in the index, and
-then they are hard-linked into the cache (no second write, no read). So a first pull
-costs about what ``git clone`` costs, a warm pull into a new folder writes no file
-content, and a new commit writes only the files it changed.
+:class:`~stowflow.transfer.materialise.TreeBuilder` in two steps:
+
+- :func:`lay_out` — one folder per folder, one hard link per file already cached (the
+  stat data of each into the index to be written); it reads only the mirror's trees, so
+  it may run before the host has said which commit a ref names (a pull lays out the
+  commit it last fetched while ``ls-remote`` runs), and :func:`retarget` then moves the
+  layout to another commit by touching only the paths the two commits differ in;
+- :func:`finish` — the index, then the files the cache lacks written by one
+  ``git checkout-index`` from the mirror's packs (parallel workers), which also records
+  their stat data in the index, then hard-linked into the cache (no second write, no
+  read).
+
+So a first pull costs about what ``git clone`` costs, a warm pull into a new folder writes
+no file content, and a new commit writes only the files it changed.
 
 Cached files share inodes with every tree they are linked into, so a file edited in place
 (root ignores the read-only bit) edits its cache entry too. A cache entry is linked only
@@ -23,7 +31,7 @@ again right after.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -67,20 +75,94 @@ def list_tree(mirror: Mirror, commit_sha: str) -> list[TreeEntry]:
     return entries
 
 
-def build(builder: TreeBuilder, mirror: Mirror, commit_sha: str,
-          directories: Sequence[str]) -> None:
-    """Lay ``commit_sha`` out in ``builder``'s tree and write its ``.git/index``.
+class Layout:
+    """A commit laid out (or being laid out) in a :class:`TreeBuilder`'s tree.
 
-    The tree's ``.git`` must exist (it borrows the mirror's objects). Cached files are
-    hard-linked; the rest — files the cache lacks, symlinks — are written by one
-    ``git checkout-index`` (parallel workers, C speed, straight from the packs, their stat
-    data into the index), then adopted into the cache by hard link, so no file is written
-    twice. Empty files are created writable (they share nothing). Files outside the
-    sparse cone of ``directories`` get no file and the skip-worktree bit; gitlinks
-    (submodules) get an empty folder.
+    ``entries`` holds every path of the commit; ``index`` the index entries known so far
+    (linked and empty files with their stat data, gitlinks, skip-worktree paths);
+    ``missing`` the paths :func:`finish` has git write (blobs the cache lacks, symlinks).
     """
+
+    def __init__(self, builder: TreeBuilder, commit: str, directories: Sequence[str]) -> None:
+        self.builder = builder
+        self.commit = commit
+        self.directories = list(directories)
+        self.entries: dict[str, TreeEntry] = {}
+        self.index: dict[str, IndexEntry] = {}
+        self.missing: dict[str, TreeEntry] = {}
+
+    def wanted(self, path: str) -> bool:
+        """True when ``path`` gets a file in this tree (inside the sparse cone, if any)."""
+        return not self.directories or in_cone(path, self.directories)
+
+
+def lay_out(builder: TreeBuilder, mirror: Mirror, commit_sha: str,
+            directories: Sequence[str]) -> Layout:
+    """Lay ``commit_sha`` out in ``builder``'s tree from the cache; return the layout.
+
+    Makes every folder, hard-links every file the cache holds intact, creates empty files
+    (writable: they share nothing) and an empty folder per gitlink (submodule). Files
+    outside the sparse cone of ``directories`` get no file and the skip-worktree bit.
+    Reads only the mirror's trees (no blob, no ref, no network); the tree's ``.git`` is
+    not needed until :func:`finish`.
+    """
+    layout = Layout(builder, commit_sha, directories)
     entries = list_tree(mirror, commit_sha)
-    wanted = [e for e in entries if in_cone(e.path, directories)]
+    layout.entries = {e.path: e for e in entries}
+    _place(layout, entries)
+    return layout
+
+
+def retarget(layout: Layout, mirror: Mirror, commit_sha: str) -> None:
+    """Move ``layout`` (not yet finished) to ``commit_sha``: remove the files and folders
+    of the paths that differ, then place the new ones; every other file stays as laid out.
+    """
+    if commit_sha == layout.commit:
+        return
+    old = layout.entries
+    new = {e.path: e for e in list_tree(mirror, commit_sha)}
+    root = os.fspath(layout.builder.root)
+    wanted = layout.wanted
+    for path, entry in old.items():
+        if new.get(path) == entry:
+            continue
+        layout.index.pop(path, None)
+        if layout.missing.pop(path, None) is not None or not wanted(path):
+            continue  # never written (git writes it in finish), or outside the cone
+        if entry.mode == _GITLINK:
+            os.rmdir(f"{root}/{path}")
+        else:
+            os.unlink(f"{root}/{path}")
+    stale = _folders(p for p in old if wanted(p)) - _folders(p for p in new if wanted(p))
+    for folder in sorted(stale, reverse=True):  # a child sorts after its parent
+        os.rmdir(f"{root}/{folder}")
+    layout.entries = new
+    layout.commit = commit_sha
+    _place(layout, [e for path, e in new.items() if old.get(path) != e])
+
+
+def _folders(paths: Iterable[str]) -> set[str]:
+    """Return every folder that files at ``paths`` sit in (their parents included)."""
+    folders: set[str] = set()
+    for path in paths:
+        folder = path.rpartition("/")[0]
+        while folder and folder not in folders:
+            folders.add(folder)
+            folder = folder.rpartition("/")[0]
+    return folders
+
+
+def _place(layout: Layout, entries: Sequence[TreeEntry]) -> None:
+    """Put ``entries`` (paths not in the tree yet) into ``layout``'s tree and index."""
+    builder, index, missing = layout.builder, layout.index, layout.missing
+    if layout.directories:
+        wanted = [e for e in entries if layout.wanted(e.path)]
+        for entry in entries:
+            if not layout.wanted(entry.path):
+                index[entry.path] = IndexEntry(entry.path, entry.mode, entry.oid,
+                                               skip_worktree=True)
+    else:
+        wanted = list(entries)
     builder.make_dirs([e.path for e in wanted])
     cache = builder.cache
     try:  # a blob whose shard folder is missing is not cached: no stamp, no stat to say so
@@ -91,46 +173,57 @@ def build(builder: TreeBuilder, mirror: Mirror, commit_sha: str,
     # read on its own by find)
     cache.load_stamps(f"{e.oid}.x" if e.mode == _EXEC else e.oid
                       for e in wanted if e.oid[:2] in shards)
-    write: list[TreeEntry] = []  # written by git (and the cacheable ones adopted)
-    first: dict[str, TreeEntry] = {}  # each blob the cache lacks is written once …
-    again: list[TreeEntry] = []  # … and its other paths are linked to the cache after
-    index: list[IndexEntry] = []
-    in_tree = {e.path for e in wanted} if directories else None
     root = builder.root
     root_str = os.fspath(root)
-    for entry in entries:
-        mode, oid, path = entry.mode, entry.oid, entry.path
-        if in_tree is not None and path not in in_tree:
-            index.append(IndexEntry(path, mode, oid, skip_worktree=True))
-            continue
+    for entry in wanted:
+        mode, oid, path = entry
         executable = mode == _EXEC
         if mode == _GITLINK:
             (root / path).mkdir(exist_ok=True)
-            index.append(IndexEntry(path, mode, oid))
-            continue
-        if mode == _LINK:
-            write.append(entry)  # symlink targets are not cached
-            continue
-        if oid == EMPTY_BLOB:
+            index[path] = IndexEntry(path, mode, oid)
+        elif mode == _LINK:
+            missing[path] = entry  # symlink targets are not cached: git writes them
+        elif oid == EMPTY_BLOB:
             builder.empty(path, executable)  # writable, as git makes it
-            index.append(IndexEntry(path, mode, oid, os.lstat(f"{root_str}/{path}")))
-            continue
-        if oid in first:
-            again.append(entry)  # the same content at another path: linked once cached
-            continue
-        source = cache.find(oid, None, executable=executable) if oid[:2] in shards else None
-        if source is None:
-            first[oid] = entry
+            index[path] = IndexEntry(path, mode, oid, os.lstat(f"{root_str}/{path}"))
+        else:
+            source = cache.find(oid, None, executable=executable) \
+                if oid[:2] in shards else None
+            if source is None:
+                missing[path] = entry
+                continue
+            # the builder links (and stamps again) or makes the other exec bit's copy; the
+            # file's stat is then the entry's (one inode; git ignores the ctime the link
+            # moved)
+            st = builder.link_cached(path, oid, executable, source)
+            index[path] = IndexEntry(path, mode, oid, st or os.lstat(f"{root_str}/{path}"))
+
+
+def finish(layout: Layout, mirror: Mirror) -> None:
+    """Write the tree's ``.git/index`` and have git write the files the cache lacked.
+
+    The tree's ``.git`` must exist (it borrows the mirror's objects). Each blob the cache
+    lacks is written once by one ``git checkout-index`` (C speed, straight from the packs,
+    its stat data into the index) and adopted into the cache by hard link; its other
+    paths, if any, are linked to that entry afterwards.
+    """
+    builder = layout.builder
+    write: list[TreeEntry] = []  # written by git (and the cacheable ones adopted)
+    first: dict[str, TreeEntry] = {}  # each blob the cache lacks is written once …
+    again: list[TreeEntry] = []  # … and its other paths are linked to the cache after
+    for entry in layout.missing.values():
+        if entry.mode == _LINK:
             write.append(entry)
-            continue
-        # the builder links (and stamps again) or makes the other exec bit's copy; the
-        # file's stat is then the entry's (one inode; git ignores the ctime the link moved)
-        st = builder.link_cached(path, oid, executable, source)
-        index.append(IndexEntry(path, mode, oid, st or os.lstat(f"{root_str}/{path}")))
-    index_path = root / ".git" / "index"
+        elif entry.oid in first:
+            again.append(entry)
+        else:
+            first[entry.oid] = entry
+            write.append(entry)
+    root = builder.root
     # the files git writes enter the index with no stat data; checkout-index -u fills it
-    index += [IndexEntry(e.path, e.mode, e.oid) for e in (*write, *again)]
-    write_index(index_path, index)
+    write_index(root / ".git" / "index",
+                [*layout.index.values(),
+                 *(IndexEntry(e.path, e.mode, e.oid) for e in layout.missing.values())])
     if write:
         _checkout(root, mirror, [e.path for e in write])
         _adopt(builder, list(first.values()))
@@ -141,6 +234,13 @@ def build(builder: TreeBuilder, mirror: Mirror, commit_sha: str,
         run_git(["update-index", "-z", "--stdin"], cwd=root, env=mirror.env.local(),
                 input="\0".join(e.path for e in again).encode() + b"\0",
                 action=f"index update from the cache of {mirror.url}")
+
+
+def build(builder: TreeBuilder, mirror: Mirror, commit_sha: str,
+          directories: Sequence[str]) -> None:
+    """Lay ``commit_sha`` out in ``builder``'s tree and write its ``.git/index``
+    (:func:`lay_out`, then :func:`finish`)."""
+    finish(lay_out(builder, mirror, commit_sha, directories), mirror)
 
 
 def _checkout(root: Path, mirror: Mirror, paths: Sequence[str]) -> None:
