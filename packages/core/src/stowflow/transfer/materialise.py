@@ -61,14 +61,8 @@ class TreeBuilder:
 
     def make_dirs(self, paths: Iterable[str]) -> None:
         """Create every folder the files at ``paths`` need (one ``mkdir`` per folder)."""
-        folders: set[str] = set()
-        for path in paths:
-            folder = path.rpartition("/")[0]
-            while folder and folder not in folders:
-                folders.add(folder)
-                folder = folder.rpartition("/")[0]
         root = os.fspath(self.root)
-        for folder in sorted(folders):  # a parent sorts before its children
+        for folder in sorted(folders_of(paths)):  # a parent sorts before its children
             with contextlib.suppress(FileExistsError):
                 os.mkdir(f"{root}/{folder}")
 
@@ -156,6 +150,17 @@ class TreeBuilder:
                             for rel, name in self._files.items()])
         except OSError:  # a file is gone already: the next re-pull takes its checked path
             return None
+
+
+def folders_of(paths: Iterable[str]) -> set[str]:
+    """Return every folder that files at relative ``paths`` sit in (parents included)."""
+    folders: set[str] = set()
+    for path in paths:
+        folder = path.rpartition("/")[0]
+        while folder and folder not in folders:
+            folders.add(folder)
+            folder = folder.rpartition("/")[0]
+    return folders
 
 
 def swap_in(new: Path, dest: Path) -> None:
