@@ -31,14 +31,14 @@ again right after.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 from stowflow.git.index import IndexEntry, write_index
 from stowflow.git.mirror import Mirror, in_cone
 from stowflow.git.runner import run_git
-from stowflow.transfer.materialise import TreeBuilder
+from stowflow.transfer.materialise import TreeBuilder, folders_of
 
 _FILE, _EXEC, _LINK, _GITLINK = 0o100644, 0o100755, 0o120000, 0o160000
 
@@ -133,23 +133,12 @@ def retarget(layout: Layout, mirror: Mirror, commit_sha: str) -> None:
             os.rmdir(f"{root}/{path}")
         else:
             os.unlink(f"{root}/{path}")
-    stale = _folders(p for p in old if wanted(p)) - _folders(p for p in new if wanted(p))
+    stale = folders_of(p for p in old if wanted(p)) - folders_of(p for p in new if wanted(p))
     for folder in sorted(stale, reverse=True):  # a child sorts after its parent
         os.rmdir(f"{root}/{folder}")
     layout.entries = new
     layout.commit = commit_sha
     _place(layout, [e for path, e in new.items() if old.get(path) != e])
-
-
-def _folders(paths: Iterable[str]) -> set[str]:
-    """Return every folder that files at ``paths`` sit in (their parents included)."""
-    folders: set[str] = set()
-    for path in paths:
-        folder = path.rpartition("/")[0]
-        while folder and folder not in folders:
-            folders.add(folder)
-            folder = folder.rpartition("/")[0]
-    return folders
 
 
 def _place(layout: Layout, entries: Sequence[TreeEntry]) -> None:
