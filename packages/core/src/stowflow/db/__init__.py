@@ -34,28 +34,6 @@ if TYPE_CHECKING:
         utcnow,
     )
 
-#: Names of ``stowflow.db.models`` this package re-exports, imported on first use.
-_MODELS = frozenset({
-    "Base",
-    "BlockDocumentRecord",
-    "BlockTypeRecord",
-    "DeploymentRecord",
-    "DeploymentVersionRecord",
-    "FlowRunRecord",
-    "FlowRunStateRecord",
-    "RunEventRecord",
-    "RunLogRecord",
-    "ScheduleRecord",
-    "ScheduleSkipRecord",
-    "VariableRecord",
-    "WorkPoolRecord",
-    "WorkQueueRecord",
-    "WorkerRecord",
-    "new_id",
-    "new_ids",
-    "utcnow",
-})
-
 __all__ = [
     "Base",
     "BlockDocumentRecord",
@@ -79,6 +57,9 @@ __all__ = [
     "session",
     "utcnow",
 ]
+
+#: Names of ``stowflow.db.models`` this package re-exports, imported on first use.
+_MODELS = frozenset(__all__) - {"dispose_engines", "get_engine", "session"}
 
 
 def __getattr__(name: str) -> Any:
