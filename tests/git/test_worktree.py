@@ -356,3 +356,29 @@ def test_the_last_fetched_commit_is_laid_out_privately_while_the_host_answers(
     assert sorted(p.name for p in tmp_path.iterdir()
                   if ".stowflow-old-" not in p.name and p.name != "git-argv.log") == \
         ["first", "run"]
+
+
+def test_after_a_moved_branch_the_next_pull_reads_its_stamps_as_one_set(
+        git_remote: GitHTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pull moved to a new commit leaves that commit's stamp set, which the next pull
+    (laying that commit out first) reads as one row: no scan of every set, no hash. Fails
+    on the code before (the set was the first-laid-out commit's, so each new commit
+    scanned every stamp set twice)."""
+    from stowflow.transfer import cache as cache_module
+
+    repo, _ = make_repo(git_remote)
+    pull(repo.url, tmp_path / "first")
+    repo.commit({"flows/etl.py": "print('v2')\n"})
+    pull(repo.url, tmp_path / "run1")
+    repo.commit({"flows/etl.py": "print('v3')\n"})
+    scans: list[object] = []
+    hashed: list[object] = []
+    real_scan, real_key = StampBook.read_all, cache_module.content_key
+    monkeypatch.setattr(StampBook, "read_all", lambda self, names, **kw: (
+        scans.append(1), real_scan(self, names, **kw))[1])
+    monkeypatch.setattr(cache_module, "content_key",
+                        lambda path, name: hashed.append(path) or real_key(path, name))
+    run = pull(repo.url, tmp_path / "run2").directory
+    assert (scans, hashed) == ([], [])
+    assert (run / "flows" / "etl.py").read_text() == "print('v3')\n"
+    assert git("status", "--porcelain", cwd=run) == ""

@@ -30,8 +30,9 @@ again right after.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -39,6 +40,7 @@ from stowflow.git.index import IndexEntry, write_index
 from stowflow.git.mirror import Mirror, in_cone
 from stowflow.git.runner import run_git
 from stowflow.transfer.materialise import TreeBuilder, folders_of
+from stowflow.transfer.stamps import stamp_of
 
 _FILE, _EXEC, _LINK, _GITLINK = 0o100644, 0o100755, 0o120000, 0o160000
 
@@ -90,6 +92,8 @@ class Layout:
         self.entries: dict[str, TreeEntry] = {}
         self.index: dict[str, IndexEntry] = {}
         self.missing: dict[str, TreeEntry] = {}
+        #: each cache entry linked -> its stat after its last link here (its stamp)
+        self.linked: dict[str, os.stat_result] = {}
 
     def wanted(self, path: str) -> bool:
         """True when ``path`` gets a file in this tree (inside the sparse cone, if any)."""
@@ -132,17 +136,49 @@ def retarget(layout: Layout, mirror: Mirror, commit_sha: str) -> None:
         if entry.mode == _GITLINK:
             os.rmdir(f"{root}/{path}")
         else:
-            os.unlink(f"{root}/{path}")
+            _unlink(layout, entry, f"{root}/{path}")
     stale = folders_of(p for p in old if wanted(p)) - folders_of(p for p in new if wanted(p))
     for folder in sorted(stale, reverse=True):  # a child sorts after its parent
         os.rmdir(f"{root}/{folder}")
     layout.entries = new
     layout.commit = commit_sha
-    _place(layout, [e for path, e in new.items() if old.get(path) != e])
+    # the few new paths' entries are looked up one by one (no stamp set of their own)
+    _place(layout, [e for path, e in new.items() if old.get(path) != e], load=False)
+    # The next pull lays this commit out first: give it this commit's stamp set (one row
+    # to read) by registering the set and stamping the linked entries into it again.
+    cache = layout.builder.cache
+    cache.stamps.read_set(_stamp_names(e for path, e in new.items() if wanted(path)))
+    for name, st in layout.linked.items():
+        cache.restamp(name, st)
 
 
-def _place(layout: Layout, entries: Sequence[TreeEntry]) -> None:
-    """Put ``entries`` (paths not in the tree yet) into ``layout``'s tree and index."""
+def _unlink(layout: Layout, entry: TreeEntry, path: str) -> None:
+    """Remove the file at ``path``; if it links a cache entry that nobody touched since our
+    last link (its stat still equals the one taken then), keep that entry's stamp true by
+    taking it again after the unlink (which moves the ctime but writes no byte)."""
+    executable = entry.mode == _EXEC
+    name = f"{entry.oid}.x" if executable else entry.oid
+    linked = layout.linked.pop(name, None)
+    before = os.lstat(path)
+    os.unlink(path)
+    if linked is None or stamp_of(before) != stamp_of(linked):
+        return
+    with contextlib.suppress(OSError):
+        after = os.stat(layout.builder.cache.entry_path(entry.oid, executable))
+        if (after.st_ino, after.st_size, after.st_mtime_ns) == \
+                (before.st_ino, before.st_size, before.st_mtime_ns):
+            layout.linked[name] = after
+
+
+def _stamp_names(entries: Iterable[TreeEntry]) -> list[str]:
+    """Return the cache entry names of ``entries`` (``<blob id>[.x]``), each once, in tree
+    order: the stamp set a layout of the same commit reads again."""
+    return list(dict.fromkeys(f"{e.oid}.x" if e.mode == _EXEC else e.oid for e in entries))
+
+
+def _place(layout: Layout, entries: Sequence[TreeEntry], *, load: bool = True) -> None:
+    """Put ``entries`` (paths not in the tree yet) into ``layout``'s tree and index;
+    ``load`` reads their stamps first as one set (see :func:`_stamp_names`)."""
     builder, index, missing = layout.builder, layout.index, layout.missing
     if layout.directories:
         wanted = [e for e in entries if layout.wanted(e.path)]
@@ -158,10 +194,11 @@ def _place(layout: Layout, entries: Sequence[TreeEntry]) -> None:
         shards = frozenset(os.listdir(cache.root / "objects"))
     except FileNotFoundError:
         shards = frozenset()
-    # the wanted exec bit's stamps in one query (the other bit's entry, rarely there, is
-    # read on its own by find)
-    cache.load_stamps(f"{e.oid}.x" if e.mode == _EXEC else e.oid
-                      for e in wanted if e.oid[:2] in shards)
+    if load and shards:
+        # the wanted exec bit's stamps in one set (the other bit's entry, rarely there, is
+        # read on its own by find); not filtered by shard, so a commit's set is the same
+        # whichever entries the cache holds
+        cache.load_stamps(_stamp_names(wanted))
     root = builder.root
     root_str = os.fspath(root)
     for entry in wanted:
@@ -185,7 +222,11 @@ def _place(layout: Layout, entries: Sequence[TreeEntry]) -> None:
             # file's stat is then the entry's (one inode; git ignores the ctime the link
             # moved)
             st = builder.link_cached(path, oid, executable, source)
-            index[path] = IndexEntry(path, mode, oid, st or os.lstat(f"{root_str}/{path}"))
+            if st is None:  # copied (another filesystem)
+                st = os.lstat(f"{root_str}/{path}")
+            else:
+                layout.linked[f"{oid}.x" if executable else oid] = st
+            index[path] = IndexEntry(path, mode, oid, st)
 
 
 def finish(layout: Layout, mirror: Mirror) -> None:
