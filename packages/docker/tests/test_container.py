@@ -107,14 +107,17 @@ def write_project(tmp_path: Path) -> Path:
     return project
 
 
+def job(project: Path, flow: str, out: Path) -> dict:  # type: ignore[type-arg]
+    """The job a worker would send for flow ``flow`` of ``project`` (parameter ``out``)."""
+    return {"run_id": f"run-{flow}", "entrypoint": f"flows.py:{flow}",
+            "deployment": f"{flow}/d", "parameters": {"out": str(out)}, "secrets": [],
+            "pull_steps": [{"stowflow.deployments.steps.set_working_directory":
+                            {"directory": str(project)}}]}
+
+
 def test_a_container_run_imports_no_database_settings_or_sdk(tmp_path: Path) -> None:
-    project = write_project(tmp_path)
     out = tmp_path / "modules.json"
-    messages = run_container_job(tmp_path, {
-        "run_id": "run-1", "entrypoint": "flows.py:modules", "deployment": "modules/d",
-        "parameters": {"out": str(out)}, "secrets": [],
-        "pull_steps": [{"stowflow.deployments.steps.set_working_directory":
-                        {"directory": str(project)}}]})
+    messages = run_container_job(tmp_path, job(write_project(tmp_path), "modules", out))
     assert messages[-1] == {"final": {"state": "COMPLETED", "message": None}}
     assert ["INFO", "modules written"] in [line for m in messages for line in m.get("logs", [])]
     loaded = json.loads(out.read_text())
@@ -127,12 +130,8 @@ def test_the_flow_and_its_subprocesses_never_see_the_workers_keepalives(tmp_path
     # The worker's channel (job line, keepalive newlines) is moved off descriptor 0:
     # before, a flow reading stdin got the keepalives and a subprocess reading it to its
     # end waited for the worker to go away.
-    project = write_project(tmp_path)
     out = tmp_path / "stdin.json"
-    messages = run_container_job(tmp_path, {
-        "run_id": "run-2", "entrypoint": "flows.py:stdin_seen", "deployment": "stdin/d",
-        "parameters": {"out": str(out)}, "secrets": [],
-        "pull_steps": [{"stowflow.deployments.steps.set_working_directory":
-                        {"directory": str(project)}}]}, keepalive_s=0.1)
+    messages = run_container_job(tmp_path, job(write_project(tmp_path), "stdin_seen", out),
+                                 keepalive_s=0.1)
     assert messages[-1] == {"final": {"state": "COMPLETED", "message": None}}, messages
     assert json.loads(out.read_text()) == {"own": "b''", "child": "''"}
