@@ -315,7 +315,9 @@ def test_ticking_through_dst_changes_gives_the_expansions_own_times(scheduled, t
         assert _times(dep.id) == expected and len(expected) > 2
 
 
-def test_moving_watermarks_writes_no_index_entry_on_postgresql(scheduled):
+@pytest.mark.parametrize("stowflow_database", [pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)  # HOT updates are PostgreSQL's: no SQLite case to skip
+def test_moving_watermarks_writes_no_index_entry_on_postgresql(stowflow_database, scheduled):
     # Fails before migration 0006: ix_deployment_schedules_due held next_fire_at, so each
     # moved watermark was a new row version with an entry in every index (no HOT update).
     from sqlalchemy import text
@@ -325,8 +327,7 @@ def test_moving_watermarks_writes_no_index_entry_on_postgresql(scheduled):
            for i in range(20)]
     with session() as db:
         connection = db.connection()
-        if connection.dialect.name != "postgresql":
-            pytest.skip("HOT updates are PostgreSQL's")
+        assert connection.dialect.name == "postgresql"
         move_watermarks(connection, {datetime(2031, 1, 1, tzinfo=UTC): ids}, datetime.now(UTC))
         updated, hot = connection.execute(text(
             "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables "
