@@ -266,13 +266,6 @@ def finish(layout: Layout, mirror: Mirror) -> None:
                 action=f"index update from the cache of {mirror.url}")
 
 
-def build(builder: TreeBuilder, mirror: Mirror, commit_sha: str,
-          directories: Sequence[str]) -> None:
-    """Lay ``commit_sha`` out in ``builder``'s tree and write its ``.git/index``
-    (:func:`lay_out`, then :func:`finish`)."""
-    finish(lay_out(builder, mirror, commit_sha, directories), mirror)
-
-
 def _checkout(root: Path, mirror: Mirror, paths: Sequence[str]) -> None:
     """Have git write ``paths`` of the index into the tree (from the mirror's objects) and
     record their stat data in the index."""

@@ -157,9 +157,10 @@ def invalid_parameters(spec: ScheduleSpec, schema: dict[str, Any]) -> list[tuple
     creates runs that cannot start. Only the given values are checked (missing ones are
     :func:`missing_parameters`'); a ``{{ placeholder }}`` is only known at run time.
     ``field`` is the parameter's dotted path, ``""`` for the parameters as a whole."""
+    from stowflow.placeholders import has_placeholder
     from stowflow.runs.params import parameter_problems
 
     values = {name: value for name, value in spec.parameters.items()
-              if not (isinstance(value, str) and "{{" in value)}
+              if not has_placeholder(value)}
     given_only = {key: value for key, value in (schema or {}).items() if key != "required"}
     return parameter_problems(values, given_only)

@@ -21,12 +21,11 @@ def serve(config: ServerConfig, *, log_level: str = "info", banner: bool = False
 
     check_listenable(config.host, config.port)
     if banner:
-        shown = f"[{config.host}]" if ":" in config.host else config.host
         login = "token required" if config.token else "no login (loopback only)"
         # Plain print, not the Rich console: Rich costs ~30 ms of start-up, and this line
         # holds no secret (the token is never printed) and no markup.
-        print(f"stowflow server on http://{shown}:{config.port}/ ({login}); API at /api/",
-              flush=True)
+        print(f"stowflow server on http://{_address(config.host, config.port)}/ ({login}); "
+              "API at /api/", flush=True)
     from stowflow.db import get_engine
 
     get_engine()  # create or migrate the database before the first request, not during it
@@ -47,7 +46,7 @@ def check_listenable(host: str, port: int) -> None:
     process holds, an address that is not this machine's): uvicorn would log the OSError
     and exit 3 after the start-up banner, not say it in one line. Binds and closes a probe
     socket with uvicorn's options (``SO_REUSEADDR``: a port in TIME_WAIT is free)."""
-    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    where = _address(host, port)
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
@@ -64,3 +63,8 @@ def check_listenable(host: str, port: int) -> None:
                               hint="stop what listens there, or choose another --port"
                               if exc.errno == 98 else "--host takes an address of this "
                               "machine") from None
+
+
+def _address(host: str, port: int) -> str:
+    """``host:port`` as written in a URL (an IPv6 address in brackets)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
