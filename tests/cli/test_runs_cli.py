@@ -84,6 +84,18 @@ def test_deployment_ls_inspect_delete(capsys, deployment):
     assert code == 1 and "no deployment 'greet/dep'" in err
 
 
+def test_deployment_inspect_masks_a_literal_token_in_its_pull_steps(capsys, tmp_path):
+    upsert_deployment(name="lit", flow_name="greet", entrypoint="greet.py:greet",
+                      pull_steps=[{"stowflow.deployments.steps.git_clone": {
+                          "repository": "https://github.com/o/r.git",
+                          "access_token": "ghp_literalInspectToken42"}}],
+                      job_variables={"env": {"API_TOKEN": "literal-env-token-42"}})
+    code, out, _ = run_cli(capsys, "deployment", "inspect", "greet/lit")
+    assert code == 0 and "https://github.com/o/r.git" in out
+    assert "ghp_literalInspectToken42" not in out and "literal-env-token-42" not in out
+    assert out.count('"********"') == 2
+
+
 def test_deployment_run_validates_params(capsys, deployment):
     code, _, err = run_cli(capsys, "deployment", "run", deployment, "--param", "times=x",
                            "--param", "who=me")

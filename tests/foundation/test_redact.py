@@ -57,3 +57,22 @@ def test_structured_data_is_redacted_all_the_way_down():
             "deep": {"k": ("nested-secret-789",)}, "n": 3}
     assert "nested-secret-789" not in repr(redact_data(data))
     assert redact_data(data)["n"] == 3
+
+
+def test_secret_named_fields_are_masked_and_the_rest_kept():
+    from stowflow.redact import MASKED, mask_secret_fields
+
+    data = {"git_clone": {"repository": "https://github.com/o/r.git",
+                          "access_token": "ghp_literal-not-registered"},
+            "env": [{"DB_PASSWORD": "hunter2-literal", "page_token": "cursor-1",
+                     "apiKey": "k-literal", "retries": 3, "token": None}],
+            "credentials": {"aws_access_key_id": "AKIA1", "aws_secret_access_key": "s/k"},
+            "kept": {"password": "{{ x }}"}}
+    shown = mask_secret_fields(data, keep=lambda text: text.startswith("{{"))
+    assert shown["git_clone"] == {"repository": "https://github.com/o/r.git",
+                                  "access_token": MASKED}
+    assert shown["env"] == [{"DB_PASSWORD": MASKED, "page_token": "cursor-1",
+                             "apiKey": MASKED, "retries": 3, "token": None}]
+    assert shown["credentials"] == {"aws_access_key_id": "AKIA1",
+                                    "aws_secret_access_key": MASKED}
+    assert shown["kept"] == {"password": "{{ x }}"}

@@ -233,3 +233,43 @@ def test_the_page_shows_every_version_and_the_code_each_run_ran(http: httpx.Clie
     for run, code in ((first, "1111111aaaa"), (second, "2222222bbbb")):
         row = runs.split(run.id, 1)[1].split("</tr>", 1)[0]
         assert f'<td class="mono">{code}</td>' in row
+
+
+def test_literal_credentials_in_pull_steps_and_job_variables_are_never_shown(
+        http: httpx.Client, on_server: object) -> None:
+    # A pull step may take a literal token (git_clone's access_token is documented as "a
+    # string"); the page and the API show that a value is there, never the value, and keep
+    # placeholders and every other argument readable.
+    from stowflow.testing import assert_no_secret
+
+    token, key, env_secret = ("ghp_plantedLiteralPullToken0123", "planted/literal+S3key",
+                              "planted-env-secret-9c1e")
+    name = f"lit-{uuid.uuid4().hex[:8]}"
+    dep_id = upsert_deployment(
+        name=name, flow_name="lit-flow", entrypoint="flows/f.py:f",
+        pull_steps=[
+            {"stowflow.deployments.steps.git_clone": {
+                "repository": "https://github.com/org/repo.git", "access_token": token}},
+            {"stowflow_aws.deployments.steps.pull_from_s3": {
+                "bucket": "code-bucket", "folder": "f", "credentials": {
+                    "aws_access_key_id": "AKIAPLAIN", "aws_secret_access_key": key}}},
+            {"stowflow.deployments.steps.git_clone": {
+                "repository": "https://github.com/org/other.git",
+                "access_token": "{{ stowflow.blocks.secret.gh-token }}"}}],
+        job_variables={"env": {"GITHUB_TOKEN": env_secret, "LOG_LEVEL": "debug"}})
+    page = http.get(f"/deployments/{dep_id}").text
+    api = http.get(f"/api/deployments/{dep_id}")
+    listed = http.get("/api/deployments").text
+    assert_no_secret(token, page, api.text, listed)
+    assert_no_secret(key, page, api.text, listed)
+    assert_no_secret(env_secret, api.text, listed)
+    steps = api.json()["pull_steps"]
+    assert steps[0]["stowflow.deployments.steps.git_clone"] == {
+        "repository": "https://github.com/org/repo.git", "access_token": "********"}
+    assert steps[1]["stowflow_aws.deployments.steps.pull_from_s3"]["credentials"] == {
+        "aws_access_key_id": "AKIAPLAIN", "aws_secret_access_key": "********"}
+    assert steps[2]["stowflow.deployments.steps.git_clone"]["access_token"] == \
+        "{{ stowflow.blocks.secret.gh-token }}"
+    assert api.json()["job_variables"] == {"env": {"GITHUB_TOKEN": "********",
+                                                   "LOG_LEVEL": "debug"}}
+    assert "{{ stowflow.blocks.secret.gh-token }}" in page and "AKIAPLAIN" in page

@@ -23,7 +23,7 @@ import logging
 import re
 import threading
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 MASK = "***"
@@ -205,6 +205,24 @@ def redact_data(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [redact_data(v) for v in value]
     return value
+
+
+def mask_secret_fields(value: Any, *, keep: Callable[[str], bool] | None = None) -> Any:
+    """Return JSON-like ``value`` redacted (:func:`redact_data`), with the string held by
+    every secret-named key (:func:`is_secret_param`: ``access_token``, ``password``,
+    ``aws_secret_access_key``, ``GITHUB_TOKEN``) replaced by :data:`MASKED`, at any depth.
+
+    For configuration written by people and shown back (a deployment's pull steps and job
+    variables): a literal token there is not a registered secret, so :func:`redact` alone
+    would show it. ``keep(text)`` true keeps a string as written (a placeholder).
+    """
+    if isinstance(value, dict):
+        return {redact_data(k): MASKED if isinstance(k, str) and is_secret_param(k)
+                and isinstance(v, str) and v and not (keep and keep(v))
+                else mask_secret_fields(v, keep=keep) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_secret_fields(v, keep=keep) for v in value]
+    return redact_data(value)
 
 
 class RedactingFilter(logging.Filter):

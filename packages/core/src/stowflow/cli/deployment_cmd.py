@@ -38,14 +38,14 @@ def ls_cmd() -> None:
 @deployment_app.command("inspect")
 def inspect_cmd(name: str = typer.Argument(..., help="FLOW/DEPLOYMENT, a unique name or id.")
                 ) -> None:
-    """Show a deployment; pull steps are shown as stored (placeholders, no secrets)."""
-    from stowflow.db import DeploymentRecord
+    """Show a deployment; pull steps and job variables as stored (placeholders kept,
+    literal credentials masked)."""
+    from stowflow.deployments.records import deployment_view
     from stowflow.runs import find_deployment
     from stowflow.schedules import list_schedules, schedule_view, skipped_counts
 
     dep = find_deployment(name)
-    view = {column.key: getattr(dep, column.key)
-            for column in DeploymentRecord.__mapper__.column_attrs}
+    view = deployment_view(dep)
     schedules = list_schedules(dep.id)
     skipped = skipped_counts([s.id for s in schedules])
     view["schedules"] = [schedule_view(s, skipped.get(s.id, 0)) for s in schedules]

@@ -123,6 +123,30 @@ def upsert_deployment(spec: DeploymentSpec | None = None, /, **given: Any) -> st
         return record.id
 
 
+#: The deployment columns people write settings into that may hold a literal credential.
+SHOWN_MASKED = ("pull_steps", "job_variables")
+
+
+def masked_settings(value: Any) -> Any:
+    """Return a deployment's pull steps or job variables as they are shown (``deployment
+    inspect``, the UI, the API): redacted, the literal value of every secret-named field
+    (``access_token``, ``GITHUB_TOKEN``...) masked, placeholders kept as written."""
+    from stowflow.placeholders import has_placeholder
+    from stowflow.redact import mask_secret_fields
+
+    return mask_secret_fields(value, keep=has_placeholder)
+
+
+def deployment_view(record: Any) -> dict[str, Any]:
+    """Return a deployment record's columns as ``deployment inspect`` and the API show them
+    (:data:`SHOWN_MASKED` through :func:`masked_settings`)."""
+    view = {column.key: getattr(record, column.key)
+            for column in type(record).__mapper__.column_attrs}
+    for key in SHOWN_MASKED:
+        view[key] = masked_settings(view.get(key))
+    return view
+
+
 def work_pool_exists(name: str) -> bool:
     """Return whether a work pool called ``name`` exists."""
     from stowflow.db import WorkPoolRecord, session

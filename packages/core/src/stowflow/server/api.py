@@ -46,17 +46,15 @@ def _run_json(run: Any) -> dict[str, Any]:
 
 
 def _deployment_json(dep: Any) -> dict[str, Any]:
-    from stowflow.redact import redact_data
+    from stowflow.deployments.records import deployment_view
 
-    out = {column.key: getattr(dep, column.key)
-           for column in type(dep).__mapper__.column_attrs}
-    out["pull_steps"] = redact_data(out.get("pull_steps"))
-    return out
+    return deployment_view(dep)
 
 
 @router.get("/deployments", tags=["deployments"])
 def list_deployments() -> list[dict[str, Any]]:
-    """Every deployment (pull steps as stored: placeholders, no secrets)."""
+    """Every deployment (pull steps and job variables as stored, placeholders kept, literal
+    credentials masked)."""
     from sqlalchemy import select
 
     from stowflow.db import DeploymentRecord, session

@@ -14,6 +14,7 @@ from sqlalchemy.orm import load_only
 from starlette.responses import RedirectResponse, Response
 
 from stowflow.db import DeploymentRecord, DeploymentVersionRecord, FlowRunRecord, session
+from stowflow.deployments.records import masked_settings
 from stowflow.errors import DeploymentPausedError, NotFoundError
 from stowflow.redact import redact_data
 from stowflow.runs import (
@@ -92,7 +93,7 @@ def detail(request: Request, ref: str) -> Response:
             .order_by(DeploymentVersionRecord.version_number.desc()).limit(20)))
     return render(request, "deployments/detail.html", {
         "dep": dep, "source": deployment_source(dep.pull_steps),
-        "pull_steps": redact_data(dep.pull_steps), "versions": versions,
+        "pull_steps": masked_settings(dep.pull_steps), "versions": versions,
         "schedules": schedule_rows(dep.id),
         "runs": list_flow_runs(deployment_id=dep.id, limit=20)})
 
