@@ -98,6 +98,26 @@ def test_request_validation_errors_do_not_echo_the_input(http: httpx.Client) -> 
     assert PLANTED not in bad.text
 
 
+def test_numbers_too_large_for_the_database_are_a_clear_422(http: httpx.Client,
+                                                            on_server: object) -> None:
+    # A page, offset or log line id the database cannot hold (SQLite's integers are 64-bit)
+    # is refused with the parameter's name, on the pages and in the API, not a 500.
+    from stowflow.deployments.records import upsert_deployment
+    from stowflow.runs import create_flow_run
+
+    run = create_flow_run(upsert_deployment(name="big-numbers", flow_name="big-flow",
+                                            entrypoint="flows/f.py:f"), {})
+    huge = str(10**20)
+    for path, name in [("/flow-runs", "page"), ("/deployments", "page"),
+                       (f"/flow-runs/{run.id}", "before"),
+                       (f"/flow-runs/{run.id}/logs", "after"),
+                       ("/api/flow-runs", "offset"), (f"/api/flow-runs/{run.id}/logs", "after")]:
+        response = http.get(path, params={name: huge})
+        assert response.status_code == 422, (path, response.status_code)
+        assert f"query.{name}" in response.text and "Traceback" not in response.text
+        assert http.get(path, params={name: "1"}).status_code == 200, path
+
+
 def test_help_documents_the_command() -> None:
     result = subprocess.run([sys.executable, "-m", "stowflow", "server", "start", "--help"],
                             capture_output=True, text=True, timeout=60)

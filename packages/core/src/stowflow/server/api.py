@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from stowflow.db import get_engine
+from stowflow.server.params import LineId, Offset
 from stowflow.server.security import require_write
 
 router = APIRouter(prefix="/api")
@@ -157,7 +158,7 @@ def create_run(body: RunRequest) -> dict[str, Any]:
 @router.get("/flow-runs", tags=["flow runs"])
 def list_runs(state: str | None = None, deployment: str | None = None,
               work_pool: str | None = None, limit: int = Query(50, ge=1, le=1000),
-              offset: int = Query(0, ge=0)) -> list[dict[str, Any]]:
+              offset: Offset = 0) -> list[dict[str, Any]]:
     """The newest runs, filtered by state, deployment (id, flow/name or name) and pool."""
     from stowflow.runs import find_deployment, list_flow_runs
 
@@ -182,7 +183,7 @@ def get_run(run_id: str) -> dict[str, Any]:
 
 
 @router.get("/flow-runs/{run_id}/logs", tags=["flow runs"])
-def get_logs(run_id: str, after: int = Query(0, ge=0),
+def get_logs(run_id: str, after: LineId = 0,
              limit: int = Query(1000, ge=1, le=10_000)) -> dict[str, Any]:
     """Log lines after line id ``after`` (already redacted), and whether the run is final."""
     from stowflow.runs import get_flow_run, is_final, read_logs

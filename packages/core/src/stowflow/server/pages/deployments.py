@@ -35,6 +35,7 @@ from stowflow.schedules import (
     spec_of,
 )
 from stowflow.server import forms
+from stowflow.server.params import Page
 from stowflow.server.security import require_write
 from stowflow.server.templating import render
 
@@ -62,9 +63,8 @@ PAGE_SIZE = 50
 
 
 @router.get("")
-def list_page(request: Request, page: int = 1) -> Response:
+def list_page(request: Request, page: Page = 1) -> Response:
     """Deployments by flow and name, 50 a page, with pool, version and number of runs."""
-    page = max(page, 1)
     shown = (DeploymentRecord.id, DeploymentRecord.flow_name, DeploymentRecord.name,
              DeploymentRecord.tags, DeploymentRecord.updated, DeploymentRecord.version_number,
              DeploymentRecord.work_pool_name, DeploymentRecord.pull_steps)

@@ -23,6 +23,7 @@ from stowflow.runs import (
     read_states,
     request_cancel,
 )
+from stowflow.server.params import LineId, Page
 from stowflow.server.security import require_write
 from stowflow.server.templating import render
 from stowflow.workers.pools import list_pools
@@ -63,10 +64,9 @@ def phase_bars(events: list[RunEventRecord]) -> list[Bar]:
 
 @router.get("")
 def list_page(request: Request, state: str = "", deployment: str = "", work_pool: str = "",
-              page: int = 1) -> Response:
+              page: Page = 1) -> Response:
     """The newest runs, filtered (``deployment``: an id, ``flow/name`` or a unique name,
     as in the API and ``flow-run ls -d``; an unknown one is a 404, not an empty list)."""
-    page = max(page, 1)
     if deployment:
         deployment = find_deployment(deployment).id
     runs = list_flow_runs(deployment_id=deployment or None, state=state or None,
@@ -90,7 +90,7 @@ def _log_context(run_id: str, before: int | None) -> dict[str, object]:
 
 
 @router.get("/{run_id}")
-def detail(request: Request, run_id: str, before: int | None = None) -> Response:
+def detail(request: Request, run_id: str, before: LineId | None = None) -> Response:
     """One run: state, history, phases, parameters, logs (the newest page, or the page
     before log line ``before``)."""
     run = get_flow_run(run_id)
@@ -101,7 +101,7 @@ def detail(request: Request, run_id: str, before: int | None = None) -> Response
 
 
 @router.get("/{run_id}/logs")
-def new_logs(request: Request, run_id: str, after: int = 0) -> Response:
+def new_logs(request: Request, run_id: str, after: LineId = 0) -> Response:
     """The htmx poll: log lines after ``after`` and the run's state, as out-of-band swaps,
     and the next poller (none once the run is final and every line was sent)."""
     run = get_flow_run(run_id)
