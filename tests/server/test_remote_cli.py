@@ -63,6 +63,27 @@ def test_an_unreachable_server_is_one_clear_error(monkeypatch: pytest.MonkeyPatc
     assert "Traceback" not in err
 
 
+def test_an_address_that_is_not_a_stowflow_server_is_one_clear_error(
+        on_server, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from stowflow.testing.http_recorder import recording_http_server
+
+    monkeypatch.setenv("STOWFLOW_DATABASE_URL", UNREACHABLE_DB)
+    # a login proxy's page (200) or another web server's 404: not JSON, not stowflow
+    for status in (200, 404):
+        with recording_http_server(status=status, html="<html>sign in</html>") as other:
+            monkeypatch.setenv("STOWFLOW_API_URL", other.url)
+            assert main(["block", "ls"]) == 1
+            err = capsys.readouterr().err
+            assert f"{other.url} does not answer as a stowflow server" in err, err
+            assert "STOWFLOW_API_URL" in err and "JSONDecodeError" not in err
+    # the address the banner prints, with the "/api" it mentions: refused, saying why
+    monkeypatch.setenv("STOWFLOW_API_URL", f"{on_server.url}/api/")
+    assert main(["block", "ls"]) == 1
+    err = capsys.readouterr().err
+    assert "ends with /api" in err and on_server.url in err
+
+
 def test_a_token_server_takes_the_token_and_says_when_it_is_missing_or_wrong(
         tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from stowflow.testing.servers.web import start_stowflow_server

@@ -34,6 +34,10 @@ class ApiClient:
             raise ConfigError(f"STOWFLOW_API_URL {redact(url)!r} is not an http(s) URL",
                               hint="e.g. STOWFLOW_API_URL=http://127.0.0.1:4300")
         self.url = url.rstrip("/")
+        if urllib.parse.urlsplit(self.url).path.endswith("/api"):
+            raise ConfigError(f"STOWFLOW_API_URL {redact(url)!r} ends with /api",
+                              hint="give the server's address, e.g. "
+                              f"{redact(self.url.removesuffix('/api'))}: the CLI adds /api/")
         self.token = token
         self.timeout = timeout
         if token:
@@ -55,13 +59,16 @@ class ApiClient:
         request = urllib.request.Request(target, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return json.loads(response.read() or b"null")
+                try:
+                    return json.loads(response.read() or b"null")
+                except ValueError:  # not JSON (UnicodeDecodeError is one too)
+                    raise self._not_stowflow(f"its answer to /api/{path.lstrip('/')} is "
+                                             "not JSON") from None
         except urllib.error.HTTPError as exc:
             try:
                 answer = json.loads(exc.read() or b"{}")
-            except json.JSONDecodeError:
-                answer = {}
-            message = answer.get("error") or f"HTTP {exc.code} from {self.url}"
+            except ValueError:
+                answer = None
             cls = NotFoundError if exc.code == 404 else ApiError
             if exc.code == 401 and self.token:
                 raise ApiError(f"the server at {self.url} refused the token in "
@@ -71,12 +78,22 @@ class ApiClient:
             if exc.code == 401:
                 raise ApiError(f"the server at {self.url} needs a token",
                                hint="set STOWFLOW_API_TOKEN to the server's token") from None
-            raise cls(message, hint=answer.get("hint")) from None
+            if not isinstance(answer, dict) or not answer.get("error"):
+                raise self._not_stowflow(
+                    f"HTTP {exc.code} to /api/{path.lstrip('/')}") from None
+            raise cls(answer["error"], hint=answer.get("hint")) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise ConfigError(f"cannot reach the stowflow server at {self.url}: {reason}",
                               hint="check STOWFLOW_API_URL, or unset it to use the "
                               "database directly") from None
+
+    def _not_stowflow(self, what: str) -> ApiError:
+        """The error for an answer no stowflow server gives (another web server, a login
+        proxy's page)."""
+        return ApiError(f"{self.url} does not answer as a stowflow server ({what})",
+                        hint="set STOWFLOW_API_URL to the address 'stowflow server start' "
+                        "prints, e.g. http://127.0.0.1:4300")
 
     def get(self, path: str, **params: Any) -> Any:
         """``GET /api/<path>?params``."""

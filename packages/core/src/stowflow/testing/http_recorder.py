@@ -46,13 +46,17 @@ class RecordingServer:
 
 
 @contextmanager
-def recording_http_server(body: Any = None, status: int = 200) -> Iterator[RecordingServer]:
+def recording_http_server(body: Any = None, status: int = 200, *,
+                          html: str | None = None) -> Iterator[RecordingServer]:
     """Run a threaded HTTP server on a free 127.0.0.1 port for the ``with`` block.
 
     Every request (any method, any path) is recorded and answered with ``status`` and
-    ``body`` as JSON (``{}`` when ``body`` is ``None``).
+    ``body`` as JSON (``{}`` when ``body`` is ``None``), or with ``html`` as an HTML page
+    (what a web server that is not the expected API, or a login proxy, answers).
     """
-    payload = json.dumps({} if body is None else body).encode()
+    payload = (html.encode() if html is not None
+               else json.dumps({} if body is None else body).encode())
+    content_type = "text/html" if html is not None else "application/json"
     recorded: list[RecordedRequest] = []
     lock = threading.Lock()
 
@@ -64,7 +68,7 @@ def recording_http_server(body: Any = None, status: int = 200) -> Iterator[Recor
             with lock:
                 recorded.append(RecordedRequest(self.command, self.path, dict(self.headers)))
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
