@@ -139,6 +139,12 @@ def test_binding_another_address_needs_a_token(stowflow_home: object) -> None:
                            text=True, timeout=60)
     assert short.returncode == 1 and "under 16 characters" in short.stderr
     assert "tiny-tok-3" not in short.stderr
+    # a refused token is not registered as a secret: its words do not mask the message
+    worded = subprocess.run([sys.executable, "-m", "stowflow", "server", "start", "--host",
+                             "0.0.0.0", "--auth-token", "short"], capture_output=True,
+                            text=True, timeout=60)
+    assert worded.returncode == 1
+    assert "the server token is too short (under 16 characters)" in worded.stderr
 
 
 def test_variables_are_edited_and_a_new_one_never_replaces_another(

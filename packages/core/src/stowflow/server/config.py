@@ -39,13 +39,14 @@ class ServerConfig:
     def __post_init__(self) -> None:
         if self.token is not None:
             value = self.token.get_secret_value()
-            register_secret(value)
-            if len(value) < MIN_TOKEN_LENGTH:
+            if len(value) < MIN_TOKEN_LENGTH:  # the message never quotes it
                 raise ConfigError(
                     f"the server token is too short (under {MIN_TOKEN_LENGTH} characters)",
                     hint="generate one with: python -c 'import secrets; "
                     "print(secrets.token_urlsafe(32))'",
                 )
+            # Registered once accepted: a refused "short" would mask the word in the message.
+            register_secret(value)
         elif not is_loopback(self.host):
             raise ConfigError(
                 f"binding {self.host} would let other machines use the UI without a login",
