@@ -118,6 +118,18 @@ def test_numbers_too_large_for_the_database_are_a_clear_422(http: httpx.Client,
         assert http.get(path, params={name: "1"}).status_code == 200, path
 
 
+def test_a_key_that_is_not_json_is_refused_beside_its_input(http: httpx.Client) -> None:
+    # GCP Credentials checks its key's JSON: the problem is the field's, so the form shows it
+    # there (not at the top of the form), without quoting the key.
+    token = _csrf(http, "/blocks/new/gcp-credentials")
+    answer = http.post("/blocks/new/gcp-credentials", data={
+        "csrf_token": token, "__name__": "bad-key", "service_account_info": f"{{{PLANTED}"})
+    assert answer.status_code == 422
+    field = answer.text.split('data-field="service_account_info"', 1)[1].split("</div>", 1)[0]
+    assert "not valid JSON" in field
+    assert_no_secret(PLANTED, answer.text)
+
+
 def test_help_documents_the_command() -> None:
     result = subprocess.run([sys.executable, "-m", "stowflow", "server", "start", "--help"],
                             capture_output=True, text=True, timeout=60)

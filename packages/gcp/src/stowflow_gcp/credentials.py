@@ -78,6 +78,14 @@ class GcpCredentials(Block):
             return json.dumps(value)
         return value
 
+    @field_validator("service_account_info")
+    @classmethod
+    def _info_is_a_key(cls, value: SecretStr | None) -> SecretStr | None:
+        # A field validator, so the problem is this field's (a form shows it beside it).
+        if value is not None:
+            cls._parse_info(value.get_secret_value())
+        return value
+
     @model_validator(mode="after")
     def _check_key_sources(self) -> GcpCredentials:
         if self.service_account_info is not None and self.service_account_file is not None:
