@@ -130,6 +130,20 @@ def test_a_key_that_is_not_json_is_refused_beside_its_input(http: httpx.Client) 
     assert_no_secret(PLANTED, answer.text)
 
 
+def test_a_taken_block_name_says_what_to_do_on_the_page(http: httpx.Client,
+                                                         on_server: object) -> None:
+    # The store's hint is the CLI's and Python's (--overwrite, overwrite=True); the form
+    # says what to do in the UI, beside the name, with a link to the block that has it.
+    Secret(value=PLANTED).save("taken-name", overwrite=True)
+    token = _csrf(http)
+    answer = http.post("/blocks/new/secret", data={"csrf_token": token,
+                                                   "__name__": "taken-name", "value": "x1x1"})
+    assert answer.status_code == 422
+    field = answer.text.split('data-field="__name__"', 1)[1].split("</div>", 1)[0]
+    assert "already exists" in field and "overwrite" not in field
+    assert 'href="/blocks/secret/taken-name/edit"' in field
+
+
 def test_help_documents_the_command() -> None:
     result = subprocess.run([sys.executable, "-m", "stowflow", "server", "start", "--help"],
                             capture_output=True, text=True, timeout=60)

@@ -46,12 +46,14 @@ def choose_type(request: Request) -> Response:
 
 def _form_page(request: Request, cls: type[Block], *, name: str, editing: bool,
                current: Any, errors: dict[str, str] | None = None,
-               saved_secrets: set[str] | None = None, status_code: int = 200) -> Response:
+               saved_secrets: set[str] | None = None, status_code: int = 200,
+               taken: bool = False) -> Response:
     return render(request, "blocks/form.html", {
         "slug": cls.get_block_type_slug(), "type_name": cls.get_block_type_name(),
         "description": _doc(cls), "name": name, "editing": editing,
         "fields": forms.model_form(cls, current, errors=errors, saved_secrets=saved_secrets),
         "form_error": (errors or {}).get(""), "name_error": (errors or {}).get("__name__"),
+        "taken": taken,
     }, status_code=status_code)
 
 
@@ -78,9 +80,11 @@ async def create(request: Request, slug: str) -> Response:
     except forms.FormError as exc:
         return _form_page(request, cls, name=name, editing=False, current=shown,
                           errors=exc.errors, status_code=422)
-    except BlockError as exc:  # a bad or taken name
-        key = "__name__" if isinstance(exc, BlockAlreadyExistsError) or "name" in exc.message \
-            else ""
+    except BlockAlreadyExistsError as exc:  # its hint is the CLI's: the page links the block
+        return _form_page(request, cls, name=name, editing=False, current=shown,
+                          errors={"__name__": exc.message}, status_code=422, taken=True)
+    except BlockError as exc:  # a bad name
+        key = "__name__" if "name" in exc.message else ""
         return _form_page(request, cls, name=name, editing=False, current=shown,
                           errors={key: str(exc)}, status_code=422)
     return RedirectResponse(f"/blocks/{slug}/{name}", 303)
