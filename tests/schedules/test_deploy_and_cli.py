@@ -104,13 +104,15 @@ def test_redeploying_the_same_yaml_keeps_the_schedules(project: Path) -> None:
 
 @pytest.mark.parametrize(("change", "line", "field", "words"), [
     ('"0 9 * * MON-FRI"', 7, "deployments[0].schedules[0].cron", "invalid cron expression"),
+    ('cron: "0 9 * * MON-FRI"', 7, "deployments[0].schedules[0].cron", "never fires"),
     ("Europe/Berlin", 8, "deployments[0].schedules[0].timezone", "unknown timezone"),
     ("interval: 3600", 9, "deployments[0].schedules[1].interval", "positive number"),
     ('"FREQ=WEEKLY;BYDAY=SA;BYHOUR=6"', 13, "deployments[0].schedules[2].rrule", "never fires"),
 ])
 def test_a_bad_schedule_names_file_line_and_field_and_writes_nothing(
         project: Path, change: str, line: int, field: str, words: str) -> None:
-    bad = {'"0 9 * * MON-FRI"': '"0 25 * * MON-FRI"', "Europe/Berlin": "Europe/Atlantis",
+    bad = {'"0 9 * * MON-FRI"': '"0 25 * * MON-FRI"', 'cron: "0 9 * * MON-FRI"': 'cron: "0 9 31 2 *"',
+           "Europe/Berlin": "Europe/Atlantis",
            "interval: 3600": "interval: 0",
            '"FREQ=WEEKLY;BYDAY=SA;BYHOUR=6"': '"FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=31"'}[change]
     path = project / "stowflow.yaml"
@@ -194,6 +196,8 @@ def test_deploy_from_python_takes_cron_interval_rrule_and_schedules(project: Pat
     assert len(list_schedules(find_deployment("report/py").id)) == 3
     with pytest.raises(DeploymentError, match="invalid cron expression"):
         flow.deploy("py2", work_pool_name="pool-a", parameters={"region": "eu"}, cron="every day")
+    with pytest.raises(DeploymentError, match="'0 0 30 2 \\*' never fires"):
+        flow.deploy("py2", work_pool_name="pool-a", parameters={"region": "eu"}, cron="0 0 30 2 *")
     with pytest.raises(DeploymentError, match=r"required parameter.*'region'"):
         flow.deploy("py3", work_pool_name="pool-a", interval=60)
     with pytest.raises(DeploymentError, match="unknown timezone"):
@@ -224,6 +228,7 @@ def test_schedule_cli_add_pause_resume_delete(project: Path, capsys) -> None:
     assert len(list_schedules(dep.id)) == 3
     for args, words in [
         (("--cron", "99 * * * *"), "--cron: invalid cron expression"),
+        (("--cron", "0 9 31 4 *"), "--cron: the cron '0 9 31 4 *' never fires"),
         (("--interval", "-1"), "--interval: interval must be a positive"),
         (("--cron", "* * * * *", "--timezone", "Moon/Base"), "--timezone: unknown timezone"),
         ((), "exactly one of"),

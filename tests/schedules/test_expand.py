@@ -120,6 +120,8 @@ def test_rrule_in_a_timezone_follows_dateutil():
     ({"interval": 0}, "interval", "positive"),
     ({"interval": -5}, "interval", "positive"),
     ({"rrule": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"}, "rrule", "never fires"),
+    ({"cron": "0 9 31 2 *"}, "cron", "never fires"),
+    ({"cron": "0 9 31 4,6 *"}, "cron", "never fires"),
     ({"rrule": "FREQ=DAILY;COUNT=2", "anchor_date": "2020-01-01T00:00:00"}, "rrule", "never fires"),
     ({"rrule": "FREQ=SOMETIMES"}, "rrule", "invalid rrule"),
     ({"rrule": "garbage"}, "rrule", "'garbage' is not a NAME=VALUE part"),

@@ -37,13 +37,20 @@ def zone(name: str) -> ZoneInfo:
 
 
 def check_cron(expression: str) -> str:
-    """Return ``expression`` if croniter accepts it as a 5-field cron; ValueError otherwise."""
-    from croniter import croniter
+    """Return ``expression`` if croniter accepts it as a 5-field cron that fires; ValueError
+    otherwise (also for a day that no month has, ``0 9 31 2 *``: croniter parses it and only
+    fails when asked for a time, which the scheduler would be, for ever)."""
+    from croniter import CroniterBadDateError, croniter
 
     if not isinstance(expression, str) or len(expression.split()) != 5 \
             or not croniter.is_valid(expression):
         raise ValueError(f"invalid cron expression {expression!r}: expected 5 fields "
                          "'minute hour day-of-month month day-of-week', e.g. '0 9 * * MON-FRI'")
+    try:
+        croniter(expression, datetime.now(UTC)).get_next(datetime)
+    except CroniterBadDateError:
+        raise ValueError(f"the cron {expression!r} never fires: no month has the day its "
+                         "day-of-month and month fields name") from None
     return expression
 
 
