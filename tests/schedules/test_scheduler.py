@@ -148,6 +148,26 @@ def test_paused_deployment_or_schedule_creates_nothing_and_loses_its_future_runs
     assert report.created and {r.schedule_id for r in _runs(dep.id)} == {second.id}
 
 
+def test_a_pause_also_removes_the_late_runs_its_schedules_created(scheduled):
+    # Runs due before the pause that no worker took yet (LATE) would otherwise start as soon
+    # as a worker comes back: a paused deployment or schedule starts nothing it scheduled.
+    from stowflow.workers.claim import claim_runs
+    from stowflow.workers.pools import create_pool
+
+    create_pool("pool")
+    dep = scheduled({"interval": 600}, {"interval": 900})
+    first, second = list_schedules(dep.id)
+    now = datetime.now(UTC)
+    backfill(dep.id, now - timedelta(hours=1), now - timedelta(minutes=1))
+    by_hand = create_flow_run(dep, scheduled_at=now - timedelta(minutes=5))
+    set_schedule_active(first.id, False)
+    assert first.id not in {r.schedule_id for r in _runs(dep.id)}
+    assert second.id in {r.schedule_id for r in _runs(dep.id)}
+    set_deployment_paused(dep.id, True)
+    assert [r.id for r in _runs(dep.id)] == [by_hand.id]  # a run asked for by hand stays
+    assert [r.id for r in claim_runs("w", 10, pool="pool")] == [by_hand.id]
+
+
 def test_changing_a_schedule_removes_its_future_runs_but_not_started_or_past_ones(scheduled):
     dep = scheduled({"interval": 600})
     now = datetime.now(UTC)

@@ -2,8 +2,10 @@
 
 Every change that stops a schedule from firing as before (a redeploy, a changed or deleted
 schedule, a paused schedule or deployment) deletes the runs it had created ahead of time
-that have not started (SCHEDULED, due in the future); a schedule that starts firing again
-(resumed, new, redeployed) counts from now, so time spent paused is not caught up.
+that have not started (SCHEDULED, due in the future); a pause also deletes those already
+due that no worker took yet (LATE), which would otherwise start as soon as a worker came
+back. A schedule that starts firing again (resumed, new, redeployed) counts from now, so
+time spent paused is not caught up.
 """
 
 from __future__ import annotations
@@ -64,8 +66,10 @@ def _values(spec: ScheduleSpec, now: datetime) -> dict[str, Any]:
     return values
 
 
-def delete_future_runs(db: Session, schedule_ids: list[str], now: datetime) -> int:
-    """Delete the not-started runs of ``schedule_ids`` due after ``now``; return how many.
+def delete_future_runs(db: Session, schedule_ids: list[str], now: datetime, *,
+                       late_too: bool = False) -> int:
+    """Delete the not-started runs of ``schedule_ids`` due after ``now`` (``late_too``: due
+    or not, a pause); return how many.
 
     The schedule rows are locked first, so a scheduler inserting runs for them either
     finished before (and its runs are deleted here) or waits and then fails on the deleted
@@ -75,9 +79,11 @@ def delete_future_runs(db: Session, schedule_ids: list[str], now: datetime) -> i
         return 0
     list(db.scalars(select(ScheduleRecord.id).where(ScheduleRecord.id.in_(schedule_ids))
                     .order_by(ScheduleRecord.id).with_for_update()))
-    result = db.execute(delete(FlowRunRecord).where(
-        FlowRunRecord.schedule_id.in_(schedule_ids), FlowRunRecord.state == "SCHEDULED",
-        FlowRunRecord.scheduled_at > now).execution_options(synchronize_session=False))
+    waiting = [FlowRunRecord.schedule_id.in_(schedule_ids), FlowRunRecord.state == "SCHEDULED"]
+    if not late_too:
+        waiting.append(FlowRunRecord.scheduled_at > now)
+    result = db.execute(delete(FlowRunRecord).where(*waiting)
+                        .execution_options(synchronize_session=False))
     return int(getattr(result, "rowcount", 0) or 0)
 
 
@@ -171,14 +177,15 @@ def get_schedule(deployment_id: str, ref: str) -> ScheduleRecord:
 
 
 def set_schedule_active(schedule_id: str, active: bool) -> ScheduleRecord:
-    """Pause (``active=False``: its future runs are deleted) or resume a schedule."""
+    """Pause (``active=False``: its runs not yet started are deleted, late ones too) or
+    resume a schedule."""
     now = utcnow()
     with session() as db:
         record = db.get(ScheduleRecord, schedule_id)
         if record is None:
             raise NotFoundError(f"no schedule {schedule_id!r}")
         if not active:
-            delete_future_runs(db, [record.id], now)
+            delete_future_runs(db, [record.id], now, late_too=True)
         record.active = active
         record.next_fire_at = next_fire(spec_of(record), now) if active else None
     return record
@@ -202,8 +209,9 @@ def delete_deployment(deployment_id: str) -> None:
 
 
 def set_deployment_paused(deployment_id: str, paused: bool) -> DeploymentRecord:
-    """Pause a deployment (no scheduled runs; its future ones are deleted) or resume it
-    (its active schedules fire again from now)."""
+    """Pause a deployment (no scheduled runs; those its schedules created that have not
+    started are deleted, late ones too) or resume it (its active schedules fire again from
+    now). Runs asked for by hand (``deployment run --force``, retries) are left alone."""
     now = utcnow()
     with session() as db:
         record = db.get(DeploymentRecord, deployment_id)
@@ -212,7 +220,7 @@ def set_deployment_paused(deployment_id: str, paused: bool) -> DeploymentRecord:
         schedules = list(db.scalars(select(ScheduleRecord)
                                     .where(ScheduleRecord.deployment_id == deployment_id)))
         if paused:
-            delete_future_runs(db, [s.id for s in schedules], now)
+            delete_future_runs(db, [s.id for s in schedules], now, late_too=True)
         else:
             for schedule in schedules:
                 if schedule.active:
