@@ -88,3 +88,30 @@ def test_hostile_names_render_as_text(page, server, on_server, capture, screensh
     screenshot(page, "blocks")
     assert_no_secret(OTHER_SECRET, *capture.texts, server.log())
     assert_no_secret(GITHUB_TOKEN, *capture.texts, server.log())
+
+
+def test_a_saved_secret_can_be_cleared_on_edit(page, server, on_server, capture) -> None:
+    # Bitbucket takes a token or a username and password, not both: switching needs the
+    # saved token removed, which an empty input (keep it) cannot say. An optional secret with
+    # a saved value has a "clear" box; a required one has none.
+    from stowflow_bitbucket import BitBucketCredentials
+
+    BitBucketCredentials(token=GITHUB_TOKEN).save("switch-me", overwrite=True)
+    page.goto(f"{server.url}/blocks/bitbucket-credentials/switch-me/edit")
+    assert page.locator("[data-field=password] input[type=checkbox]").count() == 0  # none saved
+    page.fill("#f-username", "ci-user")
+    page.fill("#f-password", OTHER_SECRET)
+    page.click("#block-form button[type=submit]")  # token kept, password added: refused
+    assert "not both" in page.inner_text("#block-form, .error")
+    page.check("[data-field=token] input[type=checkbox]")
+    page.fill("#f-password", OTHER_SECRET)
+    page.click("#block-form button[type=submit]")
+    page.wait_for_url(f"{server.url}/blocks/bitbucket-credentials/switch-me")
+    saved = Block.load("bitbucket-credentials/switch-me")
+    assert saved.token is None and saved.username == "ci-user"
+    assert saved.password.get_secret_value() == OTHER_SECRET
+    Secret(value=OTHER_SECRET).save("required-one", overwrite=True)
+    page.goto(f"{server.url}/blocks/secret/required-one/edit")
+    assert page.locator("[data-field=value] input[type=checkbox]").count() == 0  # required
+    assert_no_secret(GITHUB_TOKEN, *capture.texts, server.log())
+    assert_no_secret(OTHER_SECRET, *capture.texts, server.log())

@@ -30,6 +30,9 @@ from stowflow.runs import coerce_text
 _SCALARS = frozenset({"string", "boolean", "integer", "number"})
 #: The select value that keeps a nested block saved without a name (from Python code).
 KEEP_CURRENT = "__current__"
+#: The prefix of the checkbox that clears an optional secret's saved value (``NAME`` is the
+#: input's name): an empty password input keeps it.
+CLEAR = "__clear__."
 
 
 @dataclass
@@ -47,6 +50,11 @@ class FormField:
     error: str | None = None
     children: list[FormField] = field(default_factory=list)
     prop: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def clear_name(self) -> str:
+        """The name of this secret input's "clear the saved value" box."""
+        return CLEAR + self.name
 
 
 def _as_text(value: Any) -> str:
@@ -216,7 +224,8 @@ class FormError(Exception):
 def parse_fields(fields: list[FormField], form: Mapping[str, Any],
                  current: BaseModel | None = None) -> dict[str, Any]:
     """Turn submitted form text into values for ``fields``; an empty input is left out (the
-    default applies), except that an empty secret keeps ``current``'s saved value.
+    default applies), except that an empty secret keeps ``current``'s saved value unless
+    its :data:`CLEAR` box is ticked (optional secrets only).
 
     Raises :class:`FormError` for text that is not JSON where JSON is needed, or a block
     that cannot be loaded.
@@ -240,6 +249,8 @@ def parse_fields(fields: list[FormField], form: Mapping[str, Any],
         elif item.kind == "password":
             if raw:
                 values[key] = raw
+            elif form.get(item.clear_name) and not item.required:
+                continue  # cleared: the field's default (None) applies
             elif current is not None and getattr(current, key, None) is not None:
                 values[key] = getattr(current, key)
         elif raw == "":
@@ -309,6 +320,7 @@ def build_block(cls: type[Block], form: Mapping[str, Any],
 
 
 __all__ = [
+    "CLEAR",
     "KEEP_CURRENT",
     "FormError",
     "FormField",
