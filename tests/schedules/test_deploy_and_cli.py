@@ -89,6 +89,29 @@ def test_schedules_from_yaml_are_stored_and_shown(project: Path, capsys) -> None
     assert '{"days": 7}' in out
 
 
+def test_next_run_is_the_schedules_next_time_not_the_schedulers_watermark(
+        project: Path, capsys) -> None:
+    # After a tick the watermark is an hour ahead (the horizon); the next run is not.
+    from datetime import UTC, datetime
+
+    from stowflow.schedules import tick
+
+    (project / "stowflow.yaml").write_text(YAML.replace('"0 9 * * MON-FRI"', '"* * * * *"'))
+    deploy_project(project / "stowflow.yaml")
+    tick()
+    minute = datetime.now(UTC).replace(second=0, microsecond=0)
+    soon = [minute + timedelta(minutes=k) for k in (1, 2)]  # a minute may turn meanwhile
+    code, out, _ = run_cli(capsys, "deployment", "schedule", "ls", "report/daily", "--json")
+    shown = json.loads(out)
+    assert code == 0 and datetime.fromisoformat(shown[0]["next_run_at"]) in soon
+    assert shown[2]["next_run_at"] is None  # the paused rrule
+    code, out, _ = run_cli(capsys, "deployment", "schedule", "ls", "report/daily")
+    assert any(f"{moment:%Y-%m-%dT%H:%M:%S}" in out for moment in soon)
+    code, out, _ = run_cli(capsys, "deployment", "inspect", "report/daily")
+    view = json.loads(out[:out.rindex("}") + 1])["schedules"][0]
+    assert datetime.fromisoformat(view["next_run_at"]) in soon
+
+
 def test_redeploying_the_same_yaml_keeps_the_schedules(project: Path) -> None:
     (project / "stowflow.yaml").write_text(YAML)
     deploy_project(project / "stowflow.yaml")

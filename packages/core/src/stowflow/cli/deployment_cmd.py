@@ -48,7 +48,8 @@ def inspect_cmd(name: str = typer.Argument(..., help="FLOW/DEPLOYMENT, a unique 
     view = deployment_view(dep)
     schedules = list_schedules(dep.id)
     skipped = skipped_counts([s.id for s in schedules])
-    view["schedules"] = [schedule_view(s, skipped.get(s.id, 0)) for s in schedules]
+    view["schedules"] = [schedule_view(s, skipped.get(s.id, 0), paused=dep.paused)
+                         for s in schedules]
     console.print_json(json.dumps(view, default=str))
 
 
@@ -178,17 +179,17 @@ def schedule_ls_cmd(name: str = typer.Argument(..., help="FLOW/DEPLOYMENT, a uni
     dep = find_deployment(name)
     schedules = list_schedules(dep.id)
     skipped = skipped_counts([s.id for s in schedules])
+    views = [schedule_view(s, skipped.get(s.id, 0), paused=dep.paused) for s in schedules]
     if as_json:
-        console.print_json(json.dumps([schedule_view(s, skipped.get(s.id, 0))
-                                       for s in schedules], default=str))
+        console.print_json(json.dumps(views, default=str))
         return
-    table = Table("#", "id", "schedule", "active", "next run", "parameters", "skipped")
-    for number, record in enumerate(schedules, 1):
+    table = Table("#", "id", "schedule", "active", "next run (UTC)", "parameters", "skipped")
+    for number, (record, view) in enumerate(zip(schedules, views, strict=True), 1):
         spec = spec_of(record)
+        next_run = view["next_run_at"]
         table.add_row(str(number), record.id[:8], spec.describe(),
                       "yes" if record.active else "no",
-                      record.next_fire_at.isoformat(timespec="seconds")
-                      if record.next_fire_at and record.active and not dep.paused else "-",
+                      next_run.removesuffix("+00:00") if next_run else "-",
                       json.dumps(spec.parameters) if spec.parameters else "-",
                       str(skipped.get(record.id, 0)))
     console.print(table)

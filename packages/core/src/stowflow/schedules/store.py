@@ -142,13 +142,20 @@ def skipped_counts(schedule_ids: list[str]) -> dict[str, int]:
         return {schedule_id: int(total or 0) for schedule_id, total in rows}
 
 
-def schedule_view(record: ScheduleRecord, skipped: int = 0) -> dict[str, Any]:
+def schedule_view(record: ScheduleRecord, skipped: int = 0, *,
+                  paused: bool = False) -> dict[str, Any]:
     """A schedule as ``deployment inspect``, ``schedule ls --json`` (and the web UI) show it:
-    its id, its spec's fields that are set, the next time it fires and how many it skipped."""
+    its id, its spec's fields that are set, ``next_run_at`` (the next time it fires from
+    now; ``None`` when it is inactive, its deployment is ``paused`` or it never fires
+    again), ``next_fire_at`` (the scheduler's watermark: the first time it has created no
+    run for, up to a horizon ahead) and how many times it skipped."""
     next_at = record.next_fire_at
     if next_at is not None and next_at.tzinfo is None:
         next_at = next_at.replace(tzinfo=UTC)
-    return {"id": record.id, **spec_of(record).model_dump(mode="json", exclude_none=True),
+    spec = spec_of(record)
+    next_run = next_fire(spec, utcnow()) if record.active and not paused else None
+    return {"id": record.id, **spec.model_dump(mode="json", exclude_none=True),
+            "next_run_at": next_run.isoformat() if next_run else None,
             "next_fire_at": next_at.isoformat() if next_at else None, "skipped": skipped}
 
 
