@@ -41,7 +41,12 @@ def test_pages_need_a_login_and_the_api_a_bearer_token(client: httpx.Client,
     assert page.status_code == 303 and page.headers["location"] == "/login?next=/blocks"
     api = client.get("/api/blocks")
     assert api.status_code == 401 and api.headers["www-authenticate"] == "Bearer"
-    assert client.get("/api/blocks", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    wrong = client.get("/api/blocks", headers={"Authorization": "Bearer wrong-token-xyz"})
+    assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"
+    # a wrong token is told apart from a missing one, and never echoed
+    assert wrong.json()["error"] == "the bearer token is not this server's token"
+    assert "STOWFLOW_SERVER_TOKEN" in wrong.json()["hint"] and "wrong-token-xyz" not in wrong.text
+    assert api.json()["error"] == "authentication required"
     ok = client.get("/api/blocks", headers={"Authorization": f"Bearer {TOKEN}"})
     assert ok.status_code == 200
     assert client.get("/api/health").status_code == 200  # open, for load balancers

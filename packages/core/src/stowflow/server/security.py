@@ -92,10 +92,14 @@ class Guard:
             response = PlainTextResponse("unknown host: use 127.0.0.1 or localhost", 400)
         elif not self.authenticated(request) and not path.startswith(OPEN_PREFIXES):
             if path.startswith("/api/"):
-                response = JSONResponse(
-                    {"error": "authentication required",
-                     "hint": "send Authorization: Bearer <token>"},
-                    401, headers={"WWW-Authenticate": "Bearer"})
+                scheme = request.headers.get("authorization", "").partition(" ")[0]
+                refused = ({"error": "the bearer token is not this server's token",
+                            "hint": "send the token the server was started with (its "
+                            "--auth-token or STOWFLOW_SERVER_TOKEN)"}
+                           if scheme.lower() == "bearer" else
+                           {"error": "authentication required",
+                            "hint": "send Authorization: Bearer <token>"})
+                response = JSONResponse(refused, 401, headers={"WWW-Authenticate": "Bearer"})
             else:
                 response = RedirectResponse(f"/login?next={quote(path)}", 303)
         else:
