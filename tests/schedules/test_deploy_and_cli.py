@@ -226,6 +226,12 @@ def test_deploy_from_python_takes_cron_interval_rrule_and_schedules(project: Pat
     with pytest.raises(DeploymentError, match="unknown timezone"):
         flow.deploy("py4", work_pool_name="pool-a", parameters={"region": "eu"},
                     cron="* * * * *", timezone="Nowhere/Land")
+    # timezone= is read for cron=/interval=/rrule= only: alone, or with schedules=, it
+    # would be dropped without a word.
+    for given in ({}, {"schedules": [{"cron": "0 9 * * *"}]}):
+        with pytest.raises(DeploymentError, match="timezone= applies to cron=, interval= or"):
+            flow.deploy("py5", work_pool_name="pool-a", parameters={"region": "eu"},
+                        timezone="Europe/Berlin", **given)
     assert {d for d in _names()} == {"py"}
 
 

@@ -136,8 +136,12 @@ def schedules_from_arguments(*, cron: str | None = None, interval: float | timed
     """Return the schedules the ``deploy()`` keyword arguments describe (``None``: none given).
 
     ``schedules`` items may be ScheduleSpec or dicts; ``cron``/``interval``/``rrule`` add one
-    schedule each (``timezone`` applies to them). Raises ValueError for an invalid one.
+    schedule each (``timezone`` applies to them only: given without any of them it is a
+    ValueError, not dropped). Raises ValueError for an invalid one.
     """
+    if timezone and cron is None and interval is None and rrule is None:
+        raise ValueError("timezone= applies to cron=, interval= or rrule=; a schedule in "
+                         "schedules= takes its own 'timezone'")
     if cron is None and interval is None and rrule is None and schedules is None:
         return None
     found = [s if isinstance(s, ScheduleSpec) else ScheduleSpec.model_validate(s)
