@@ -115,3 +115,15 @@ def test_a_saved_secret_can_be_cleared_on_edit(page, server, on_server, capture)
     assert page.locator("[data-field=value] input[type=checkbox]").count() == 0  # required
     assert_no_secret(GITHUB_TOKEN, *capture.texts, server.log())
     assert_no_secret(OTHER_SECRET, *capture.texts, server.log())
+
+
+def test_the_pages_load_without_a_console_error(page, server) -> None:
+    # Every resource a page asks for exists (the browser's favicon request too) and no
+    # script or style is refused by the CSP: the console of a fresh page stays clean.
+    errors: list[str] = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    for path in ("/flow-runs", "/deployments", "/blocks", "/blocks/new/secret", "/work-pools",
+                 "/variables"):
+        page.goto(f"{server.url}{path}")
+        page.wait_for_load_state("networkidle")
+    assert errors == []
