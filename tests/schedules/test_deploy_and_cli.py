@@ -303,6 +303,16 @@ def test_backfill_cli(project: Path, capsys) -> None:
     assert code == 1 and "--from expects an ISO date" in err
     with session() as db:
         assert db.scalar(select(func.count()).select_from(ScheduleRecord)) == 3
+    # A paused deployment gets no scheduled runs: a backfill says so, as 'deployment run'
+    # does, unless forced.
+    assert run_cli(capsys, "deployment", "pause", "report/daily")[0] == 0
+    week = ("--from", "2025-02-03", "--to", "2025-02-07T23:59")
+    code, _, err = run_cli(capsys, "deployment", "backfill", "report/daily", *week)
+    assert code == 1 and "is paused" in err and "--force" in err
+    with session() as db:
+        assert db.scalar(select(func.count()).select_from(FlowRunRecord)) == 0  # pause: gone
+    code, out, err = run_cli(capsys, "deployment", "backfill", "report/daily", *week, "--force")
+    assert code == 0 and "created 5 run(s)" in out, err
 
 
 def test_worker_start_runs_the_scheduler_unless_told_not_to(project: Path, capsys) -> None:

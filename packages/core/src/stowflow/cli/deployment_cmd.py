@@ -153,13 +153,16 @@ def backfill_cmd(
     name: str = typer.Argument(..., help="FLOW/DEPLOYMENT, a unique name or id."),
     from_: str = typer.Option(..., "--from", help="Start (ISO date/time; UTC without offset)."),
     to: str = typer.Option(..., "--to", help="End, inclusive."),
+    force: bool = typer.Option(False, "--force", help="Backfill even if the deployment is "
+                               "paused."),
 ) -> None:
     """Create the runs the deployment's active schedules had between --from and --to."""
     from stowflow.runs import find_deployment
     from stowflow.schedules import backfill
 
     dep = find_deployment(name)
-    created, existing = backfill(dep.id, _moment(from_, "--from"), _moment(to, "--to"))
+    created, existing = backfill(dep.id, _moment(from_, "--from"), _moment(to, "--to"),
+                                 force=force)
     console.print(f"Backfilled {dep.flow_name}/{dep.name}: created {created} run(s)"
                   + (f", {existing} already existed" if existing else ""))
 

@@ -215,15 +215,18 @@ def tick(*, now: datetime | None = None, horizon: timedelta = DEFAULT_HORIZON,
 
 
 def backfill(deployment_id: str, start: datetime, end: datetime, *,
-             limit: int = 10_000) -> tuple[int, int]:
+             limit: int = 10_000, force: bool = False) -> tuple[int, int]:
     """Create the runs the deployment's active schedules had in ``[start, end]``.
 
     Runs that already exist (the unique key) are left alone. Returns ``(created, existing)``.
-    Raises StowflowError when the range holds more than ``limit`` times.
+    Raises StowflowError when the range holds more than ``limit`` times, and
+    DeploymentPausedError for a paused deployment unless ``force`` (the rule of
+    ``deployment run``).
     """
-    from stowflow.runs import find_deployment
+    from stowflow.runs import find_deployment, refuse_if_paused
 
     dep = find_deployment(deployment_id)
+    refuse_if_paused(dep, force=force, how_to_force="pass --force (force=True)")
     schedules = [s for s in list_schedules(dep.id) if s.active]
     if not schedules:
         raise StowflowError(f"deployment {dep.flow_name}/{dep.name} has no active schedule",
