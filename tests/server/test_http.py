@@ -144,6 +144,21 @@ def test_a_taken_block_name_says_what_to_do_on_the_page(http: httpx.Client,
     assert 'href="/blocks/secret/taken-name/edit"' in field
 
 
+def test_a_database_it_cannot_reach_is_an_error_before_any_banner(stowflow_home: object) -> None:
+    # "stowflow server on http://..." is printed once the server can serve: not before a
+    # database error that ends it.
+    from stowflow.testing.servers._process import free_port
+
+    result = subprocess.run(
+        [sys.executable, "-m", "stowflow", "server", "start", "--port", str(free_port())],
+        capture_output=True, text=True, timeout=60,
+        env={**__import__("os").environ,
+             "STOWFLOW_DATABASE_URL": "postgresql+psycopg://u:pw@127.0.0.1:1/none"})
+    assert result.returncode == 1
+    assert "cannot reach or migrate the database" in result.stderr
+    assert "stowflow server on" not in result.stdout
+
+
 def test_help_documents_the_command() -> None:
     result = subprocess.run([sys.executable, "-m", "stowflow", "server", "start", "--help"],
                             capture_output=True, text=True, timeout=60)

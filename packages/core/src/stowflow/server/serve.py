@@ -13,23 +13,23 @@ from stowflow.server.logs import log_config
 
 def serve(config: ServerConfig, *, log_level: str = "info", banner: bool = False) -> None:
     """Serve the UI and API on ``config.host:config.port`` (blocks until Ctrl-C / SIGTERM);
-    with ``banner``, first print where (once the address is known to be free).
+    with ``banner``, first print where (once the address is free and the database ready).
 
     Raises :class:`ConfigError` when that address cannot be listened on.
     """
     import uvicorn
 
     check_listenable(config.host, config.port)
-    if banner:
+    from stowflow.db import get_engine
+
+    get_engine()  # create or migrate the database before the first request, not during it
+    app = create_app(config)
+    if banner:  # once it can serve: a database error ends it before any "server on" line
         login = "token required" if config.token else "no login (loopback only)"
         # Plain print, not the Rich console: Rich costs ~30 ms of start-up, and this line
         # holds no secret (the token is never printed) and no markup.
         print(f"stowflow server on http://{_address(config.host, config.port)}/ ({login}); "
               "API at /api/", flush=True)
-    from stowflow.db import get_engine
-
-    get_engine()  # create or migrate the database before the first request, not during it
-    app = create_app(config)
     # The ~130,000 objects of the imported stack never die; frozen, the collector stops
     # walking them on every full collection (each one was a 100+ ms pause of some request).
     # No gc.collect() first: it found nothing to free and cost 60 ms of start-up. Enabled
