@@ -273,3 +273,14 @@ def test_literal_credentials_in_pull_steps_and_job_variables_are_never_shown(
     assert api.json()["job_variables"] == {"env": {"GITHUB_TOKEN": "********",
                                                    "LOG_LEVEL": "debug"}}
     assert "{{ stowflow.blocks.secret.gh-token }}" in page and "AKIAPLAIN" in page
+
+
+def test_a_run_page_names_its_deployment(http: httpx.Client, on_server: object) -> None:
+    dep_id, ref = _deployment()
+    run = create_flow_run(dep_id, {})
+    row = http.get(f"/flow-runs/{run.id}").text.split("<th>deployment</th>", 1)[1]
+    row = row.split("</tr>", 1)[0]
+    assert f'<a href="/deployments/{dep_id}">{ref}</a> (version 1)' in row
+    http.delete(f"/api/deployments/{dep_id}")  # its past runs are kept, without it
+    row = http.get(f"/flow-runs/{run.id}").text.split("<th>deployment</th>", 1)[1]
+    assert row.split("</tr>", 1)[0] == "<td>-</td>"

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import RedirectResponse, Response
 
 from stowflow.db import RunEventRecord
+from stowflow.errors import NotFoundError
 from stowflow.runs import (
     LATE,
     State,
@@ -96,8 +97,21 @@ def detail(request: Request, run_id: str, before: LineId | None = None) -> Respo
     run = get_flow_run(run_id)
     events = read_events(run.id)
     return render(request, "flow_runs/detail.html", {
-        "run": run, "final": is_final(run.state), "states": read_states(run.id),
+        "run": run, "deployment": _deployment_name(run.deployment_id),
+        "final": is_final(run.state), "states": read_states(run.id),
         "events": events, "bars": phase_bars(events), **_log_context(run.id, before)})
+
+
+def _deployment_name(deployment_id: str | None) -> str | None:
+    """``flow/name`` of a run's deployment (``None``: it has none, or it was deleted while
+    the page was being made)."""
+    if not deployment_id:
+        return None
+    try:
+        dep = find_deployment(deployment_id)
+    except NotFoundError:
+        return None
+    return f"{dep.flow_name}/{dep.name}"
 
 
 @router.get("/{run_id}/logs")
