@@ -245,17 +245,23 @@ def test_max_active_runs_holds_back_the_schedules_next_run(scheduled):
     assert [r.schedule_id for r in claim_runs("w2", 10, pool="pool")] == [limited.id]
 
 
-def test_deleting_a_deployment_deletes_the_runs_its_schedules_created_ahead(scheduled):
+def test_deleting_a_deployment_deletes_its_runs_not_started_and_keeps_its_history(scheduled):
+    # A run left SCHEDULED, due or not, by hand or by a schedule, would be claimed and fail:
+    # its deployment is gone. What ran is history and stays.
     from stowflow.schedules import delete_deployment
 
     dep = scheduled({"interval": 600})
     backfill(dep.id, datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 1, 0, 10, tzinfo=UTC))
+    ran = _runs(dep.id)[0]
+    for state in (State.PENDING, State.RUNNING, State.COMPLETED):
+        set_state(ran.id, state)
+    create_flow_run(dep, scheduled_at=datetime.now(UTC) - timedelta(minutes=5))
     tick()
     assert any(_utc(r.scheduled_at) > datetime.now(UTC) for r in _runs(dep.id))
     delete_deployment(dep.id)
     with session() as db:
         left = list(db.scalars(select(FlowRunRecord)))
-    assert len(left) == 2 and all(r.deployment_id is None for r in left)  # the past ones
+    assert [(r.id, r.deployment_id) for r in left] == [(ran.id, None)]
     with session() as db:
         assert db.scalar(select(func.count()).select_from(ScheduleRecord)) == 0
 

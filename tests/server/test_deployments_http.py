@@ -12,7 +12,14 @@ import pytest
 from stowflow.db import utcnow
 from stowflow.deployments.records import upsert_deployment
 from stowflow.errors import NotFoundError
-from stowflow.runs import create_flow_run, find_deployment, get_flow_run, list_flow_runs
+from stowflow.runs import (
+    State,
+    create_flow_run,
+    find_deployment,
+    get_flow_run,
+    list_flow_runs,
+    set_state,
+)
 from stowflow.schedules import ScheduleSpec, list_schedules, tick
 from stowflow.workers.pools import create_pool
 
@@ -82,6 +89,9 @@ def test_the_page_shows_schedules_and_pauses_them(http: httpx.Client, on_server:
 def test_delete_from_the_page_asks_first(http: httpx.Client, on_server: object) -> None:
     dep_id, _ = _deployment()
     manual = create_flow_run(dep_id, {})
+    for state in (State.PENDING, State.RUNNING, State.COMPLETED):  # a past run: it ran
+        set_state(manual.id, state)
+    waiting = create_flow_run(dep_id, {})  # never started: claimed later, it would fail
     confirm = http.get(f"/deployments/{dep_id}/delete")
     assert confirm.status_code == 200 and 'id="confirm-delete"' in confirm.text
     find_deployment(dep_id)  # showing the confirmation deleted nothing
@@ -93,6 +103,8 @@ def test_delete_from_the_page_asks_first(http: httpx.Client, on_server: object) 
     with pytest.raises(NotFoundError):
         find_deployment(dep_id)
     assert get_flow_run(manual.id).id == manual.id  # its past runs are kept
+    with pytest.raises(NotFoundError):
+        get_flow_run(waiting.id)
     assert list_schedules(dep_id) == []
     assert http.get(f"/deployments/{dep_id}").status_code == 404
 

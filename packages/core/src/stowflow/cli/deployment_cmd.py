@@ -107,7 +107,7 @@ def run_cmd(
 @deployment_app.command("delete")
 def delete_cmd(name: str = typer.Argument(..., help="FLOW/DEPLOYMENT, a unique name or id.")
                ) -> None:
-    """Delete a deployment and its scheduled runs not yet started (its past runs are kept)."""
+    """Delete a deployment and its runs not yet started (the runs that started are kept)."""
     from stowflow.runs import find_deployment
     from stowflow.schedules import delete_deployment
 

@@ -206,12 +206,16 @@ def delete_schedule(schedule_id: str) -> None:
 
 
 def delete_deployment(deployment_id: str) -> None:
-    """Delete a deployment with its schedules and the runs they created that have not
-    started (they would be claimed and fail: their deployment is gone); past runs are kept."""
+    """Delete a deployment with its schedules and its runs that have not started, due or
+    not, by hand or by a schedule (they would be claimed and fail: their deployment is
+    gone); the runs that started are kept."""
     with session() as db:
         ids = list(db.scalars(select(ScheduleRecord.id)
                               .where(ScheduleRecord.deployment_id == deployment_id)))
-        delete_future_runs(db, ids, utcnow())
+        delete_future_runs(db, ids, utcnow())  # locks the schedules against a tick
+        db.execute(delete(FlowRunRecord).where(
+            FlowRunRecord.deployment_id == deployment_id, FlowRunRecord.state == "SCHEDULED")
+            .execution_options(synchronize_session=False))
         db.execute(delete(DeploymentRecord).where(DeploymentRecord.id == deployment_id))
 
 
