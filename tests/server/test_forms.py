@@ -66,6 +66,9 @@ def test_nested_block_fields_are_selects_of_saved_blocks() -> None:
     Secret(value="x").save("not-aws")
     fields = _by_name(forms.model_form(S3Bucket))
     assert fields["credentials"].kind == "block"
+    # labelled as pydantic titles the other fields ("Bucket Name"), though its schema is a $ref
+    assert (fields["credentials"].label, fields["bucket_name"].label) == ("Credentials",
+                                                                          "Bucket Name")
     values = [value for value, _ in fields["credentials"].options]
     assert "aws-credentials/prod-aws" in values and "secret/not-aws" not in values
     bucket = forms.build_block(S3Bucket, {"bucket_name": "b1",

@@ -176,7 +176,8 @@ def model_form(model: type[BaseModel], current: Mapping[str, Any] | BaseModel | 
         classes = _classes_in(info.annotation)
         blocks = block_classes_in(info.annotation)
         models = [c for c in classes if issubclass(c, BaseModel) and not issubclass(c, Block)]
-        label = prop.get("title") or name
+        # pydantic's own title rule for a field whose schema has none (a $ref to a block)
+        label = prop.get("title") or info.title or name.replace("_", " ").title()
         if name in secret:
             item = FormField(name=path, label=label, kind="password", help=info.description,
                              required=info.is_required(),
