@@ -342,7 +342,7 @@ def test_worker_start_runs_the_scheduler_unless_told_not_to(project: Path, capsy
 
 
 def test_deploy_from_python_creates_a_missing_pool_only_when_asked(project: Path) -> None:
-    from stowflow.errors import DeploymentError
+    from stowflow.errors import DeploymentError, FlowError
     from stowflow.flows import Flow
     from stowflow.workers.pools import pool_exists, queue_exists
 
@@ -352,6 +352,15 @@ def test_deploy_from_python_creates_a_missing_pool_only_when_asked(project: Path
                     parameters={"region": "eu"})
     with pytest.raises(DeploymentError, match="work pool 'ci' does not exist"):
         flow.deploy("a", work_pool_name="ci", parameters={"region": "eu"})
+    # Bad input is refused before anything is created: no pool is left behind.
+    for bad in ({"cron": "0 9 31 2 *"}, {"interval": 60, "parameters": {"days": "x"}},
+                {"interval": 60, "parameters": {}, "anchor_date": "never"}):
+        with pytest.raises(DeploymentError, match=r"invalid schedule|invalid parameters"):
+            flow.deploy("a", work_pool_name="ci", work_queue_name="q1", create_missing=True,
+                        parameters={"region": "eu"}, schedules=[bad])
+    with pytest.raises(FlowError, match="parameter 'days'"):
+        flow.deploy("a", work_pool_name="ci", create_missing=True, parameters={"days": "x"})
+    assert not pool_exists("ci")
     flow.deploy("a", work_pool_name="ci", work_queue_name="q1", parameters={"region": "eu"},
                 create_missing=True)
     assert pool_exists("ci") and queue_exists("ci", "q1")

@@ -134,11 +134,12 @@ def deploy_flow(
             hint="use flow.from_source(source=..., entrypoint=...).deploy(...) so workers "
             "know where to fetch the code, or pass image=",
         )
-    ensure_work_pool(work_pool_name, work_queue_name, create=create_missing)
     if parameters:
         flow.validate_parameters(parameters, partial=True)
     specs = _schedules(flow, parameters, enforce=enforce_parameter_schema, cron=cron,
                        interval=interval, rrule=rrule, timezone=timezone, schedules=schedules)
+    # After the checks of what was given: a refused deploy leaves no pool or queue behind.
+    ensure_work_pool(work_pool_name, work_queue_name, create=create_missing)
     job_variables = dict(job_variables or {})
     code_directory = None
     if image is not None:
