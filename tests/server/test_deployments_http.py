@@ -298,3 +298,32 @@ def test_a_run_page_names_its_deployment(http: httpx.Client, on_server: object) 
     http.delete(f"/api/deployments/{dep_id}")  # its past runs are kept, without it
     row = http.get(f"/flow-runs/{run.id}").text.split("<th>deployment</th>", 1)[1]
     assert row.split("</tr>", 1)[0] == "<td>-</td>"
+
+
+def test_a_secret_parameter_is_never_shown(http: httpx.Client, on_server: object) -> None:
+    # A flow parameter typed SecretStr (schema: writeOnly, format password) is a password
+    # input on the Run form; its value is not shown back on any page or API answer.
+    from stowflow.testing import assert_no_secret
+
+    default, given = "planted-default-param-secret", "planted-given-param-secret"
+    schema = {"type": "object", "required": ["api_key"], "properties": {
+        "api_key": {"type": "string", "format": "password", "writeOnly": True},
+        "n": {"type": "integer", "default": 1}}}
+    dep_id = upsert_deployment(name=f"sp-{uuid.uuid4().hex[:8]}", flow_name="secret-param",
+                               entrypoint="flows/f.py:f", parameter_schema=schema,
+                               parameters={"api_key": default},
+                               schedules=[ScheduleSpec(interval=3600,
+                                                       parameters={"api_key": default})])
+    made = http.post("/api/flow-runs", json={"deployment": dep_id,
+                                             "parameters": {"api_key": given, "n": 7}})
+    assert made.status_code == 201, made.text
+    run_id = made.json()["id"]
+    answers = [made.text, http.get(f"/api/flow-runs/{run_id}").text,
+               http.get("/api/flow-runs", params={"deployment": dep_id}).text,
+               http.get(f"/flow-runs/{run_id}").text, http.get(f"/deployments/{dep_id}").text,
+               http.get(f"/deployments/{dep_id}/run").text, http.get(f"/api/deployments/{dep_id}").text]
+    for secret in (default, given):
+        assert_no_secret(secret, *answers)
+    assert http.get(f"/api/flow-runs/{run_id}").json()["parameters"] == {
+        "api_key": "********", "n": 7}
+    assert get_flow_run(run_id).parameters["api_key"] == given  # stored for the run

@@ -139,11 +139,15 @@ def masked_settings(value: Any) -> Any:
 
 def deployment_view(record: Any) -> dict[str, Any]:
     """Return a deployment record's columns as ``deployment inspect`` and the API show them
-    (:data:`SHOWN_MASKED` through :func:`masked_settings`)."""
+    (:data:`SHOWN_MASKED` through :func:`masked_settings`, secret parameters' defaults
+    through :func:`stowflow.runs.masked_parameters`)."""
+    from stowflow.runs.params import masked_parameters
+
     view = {column.key: getattr(record, column.key)
             for column in type(record).__mapper__.column_attrs}
     for key in SHOWN_MASKED:
         view[key] = masked_settings(view.get(key))
+    view["parameters"] = masked_parameters(view.get("parameters"), view.get("parameter_schema"))
     return view
 
 

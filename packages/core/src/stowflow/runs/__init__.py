@@ -32,8 +32,10 @@ from stowflow.runs.logs import (
 from stowflow.runs.params import (
     ParameterError,
     coerce_text,
+    masked_parameters,
     parameter_problems,
     parse_param_pairs,
+    secret_parameter_names,
     validate_parameters,
 )
 from stowflow.runs.retry import is_image_id, pull_steps_for, retry_flow_run
@@ -57,6 +59,7 @@ __all__ = [
     "is_image_id",
     "is_late",
     "list_flow_runs",
+    "masked_parameters",
     "parameter_problems",
     "parse_param_pairs",
     "phase",
@@ -69,6 +72,7 @@ __all__ = [
     "refuse_if_paused",
     "request_cancel",
     "retry_flow_run",
+    "secret_parameter_names",
     "set_state",
     "shown_state",
     "update_run",

@@ -20,6 +20,30 @@ def _declared_types(schema: dict[str, Any], name: str) -> set[str]:
     return types
 
 
+def secret_parameter_names(schema: dict[str, Any] | None) -> set[str]:
+    """Return the parameters a flow's schema marks secret: typed ``SecretStr`` (JSON schema
+    ``writeOnly`` or ``format: password``, also as a variant of ``anyOf`` / ``oneOf``)."""
+    names = set()
+    for name, prop in ((schema or {}).get("properties") or {}).items():
+        variants = [prop, *prop.get("anyOf", []), *prop.get("oneOf", [])] \
+            if isinstance(prop, dict) else []
+        if any(isinstance(v, dict) and (v.get("writeOnly") or v.get("format") == "password")
+               for v in variants):
+            names.add(name)
+    return names
+
+
+def masked_parameters(parameters: dict[str, Any] | None,
+                      schema: dict[str, Any] | None) -> dict[str, Any]:
+    """Return ``parameters`` as they are shown: the value of each secret parameter
+    (:func:`secret_parameter_names`) as :data:`~stowflow.redact.MASKED` (``None`` kept)."""
+    from stowflow.redact import MASKED
+
+    secret = secret_parameter_names(schema)
+    return {name: MASKED if name in secret and value is not None else value
+            for name, value in (parameters or {}).items()}
+
+
 def coerce_text(raw: str, prop: dict[str, Any] | None) -> Any:
     """Turn the text a user typed for one parameter (or form field) into its value.
 

@@ -33,13 +33,32 @@ def health() -> dict[str, Any]:
     return {"status": "ok", "version": __version__, "database": engine.dialect.name}
 
 
-def _run_json(run: Any) -> dict[str, Any]:
-    from stowflow.runs import is_late
+def _schemas(deployment_ids: set[str | None]) -> dict[str, Any]:
+    """The parameter schemas of these deployments, by id (one query)."""
+    from sqlalchemy import select
 
+    from stowflow.db import DeploymentRecord, session
+
+    wanted = [i for i in deployment_ids if i]
+    if not wanted:
+        return {}
+    with session() as db:
+        return dict(db.execute(select(DeploymentRecord.id, DeploymentRecord.parameter_schema)
+                               .where(DeploymentRecord.id.in_(wanted))).all())
+
+
+def _run_json(run: Any, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A run as the API shows it; ``schema`` (its deployment's parameter schema, looked up
+    when not given) says which parameters are secret and shown masked."""
+    from stowflow.runs import is_late, masked_parameters
+
+    if schema is None:
+        schema = _schemas({run.deployment_id}).get(run.deployment_id or "")
     return {"id": run.id, "name": run.name, "flow_name": run.flow_name, "state": run.state,
             "state_message": run.state_message, "deployment_id": run.deployment_id,
             "deployment_version": run.deployment_version,
-            "work_pool_name": run.work_pool_name, "parameters": run.parameters,
+            "work_pool_name": run.work_pool_name,
+            "parameters": masked_parameters(run.parameters, schema),
             "code_version": run.code_version, "worker_name": run.worker_name,
             "created": run.created, "scheduled_at": run.scheduled_at, "started_at": run.started_at, "ended_at": run.ended_at,
             "cancel_requested": run.cancel_requested, "late": is_late(run),
@@ -75,7 +94,7 @@ def get_deployment(ref: str) -> dict[str, Any]:
     dep = find_deployment(ref)
     return {**_deployment_json(dep),
             "schedules": [{**row["view"], "description": row["describe"]}
-                          for row in schedule_rows(dep.id)]}
+                          for row in schedule_rows(dep.id, dep.parameter_schema)]}
 
 
 @router.delete("/deployments/{ref:path}", tags=["deployments"], status_code=204,
@@ -152,7 +171,7 @@ def create_run(body: RunRequest) -> dict[str, Any]:
 
     dep = find_deployment(body.deployment)
     refuse_if_paused(dep, force=body.force, how_to_force='send "force": true')
-    return _run_json(create_flow_run(dep, body.parameters))
+    return _run_json(create_flow_run(dep, body.parameters), dep.parameter_schema or {})
 
 
 @router.get("/flow-runs", tags=["flow runs"])
@@ -163,9 +182,10 @@ def list_runs(state: str | None = None, deployment: str | None = None,
     from stowflow.runs import find_deployment, list_flow_runs
 
     deployment_id = find_deployment(deployment).id if deployment else None
-    return [_run_json(r) for r in list_flow_runs(
-        deployment_id=deployment_id, state=state, work_pool_name=work_pool, limit=limit,
-        offset=offset)]
+    runs = list_flow_runs(deployment_id=deployment_id, state=state, work_pool_name=work_pool,
+                          limit=limit, offset=offset)
+    schemas = _schemas({r.deployment_id for r in runs})
+    return [_run_json(r, schemas.get(r.deployment_id or "") or {}) for r in runs]
 
 
 @router.get("/flow-runs/{run_id}", tags=["flow runs"])

@@ -22,6 +22,7 @@ from stowflow.runs import (
     create_flow_run,
     find_deployment,
     list_flow_runs,
+    masked_parameters,
     refuse_if_paused,
 )
 from stowflow.schedules import (
@@ -93,19 +94,26 @@ def detail(request: Request, ref: str) -> Response:
             .order_by(DeploymentVersionRecord.version_number.desc()).limit(20)))
     return render(request, "deployments/detail.html", {
         "dep": dep, "source": deployment_source(dep.pull_steps),
+        "parameters": masked_parameters(dep.parameters, dep.parameter_schema),
         "pull_steps": masked_settings(dep.pull_steps), "versions": versions,
-        "schedules": schedule_rows(dep.id),
+        "schedules": schedule_rows(dep.id, dep.parameter_schema),
         "runs": list_flow_runs(deployment_id=dep.id, limit=20)})
 
 
-def schedule_rows(deployment_id: str) -> list[dict[str, Any]]:
+def schedule_rows(deployment_id: str,
+                  schema: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Return the deployment's schedules as the page shows them: position, description
-    (``cron '0 9 * * *' (UTC)``) and :func:`stowflow.schedules.schedule_view`."""
+    (``cron '0 9 * * *' (UTC)``) and :func:`stowflow.schedules.schedule_view` (the
+    parameters the flow's ``schema`` marks secret masked)."""
     schedules = list_schedules(deployment_id)
     skipped = skipped_counts([s.id for s in schedules])
-    return [{"number": number, "describe": spec_of(record).describe(),
-             "view": schedule_view(record, skipped.get(record.id, 0))}
-            for number, record in enumerate(schedules, 1)]
+    rows = []
+    for number, record in enumerate(schedules, 1):
+        view = schedule_view(record, skipped.get(record.id, 0))
+        if view.get("parameters"):
+            view["parameters"] = masked_parameters(view["parameters"], schema)
+        rows.append({"number": number, "describe": spec_of(record).describe(), "view": view})
+    return rows
 
 
 @router.post("/{ref}/pause", dependencies=[Depends(require_write)])

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import RedirectResponse, Response
 
-from stowflow.db import RunEventRecord
+from stowflow.db import DeploymentRecord, RunEventRecord
 from stowflow.errors import NotFoundError
 from stowflow.runs import (
     LATE,
@@ -18,6 +18,7 @@ from stowflow.runs import (
     get_flow_run,
     is_final,
     list_flow_runs,
+    masked_parameters,
     read_events,
     read_log_page,
     read_logs,
@@ -96,22 +97,27 @@ def detail(request: Request, run_id: str, before: LineId | None = None) -> Respo
     before log line ``before``)."""
     run = get_flow_run(run_id)
     events = read_events(run.id)
+    dep = _deployment_of(run.deployment_id)
     return render(request, "flow_runs/detail.html", {
-        "run": run, "deployment": _deployment_name(run.deployment_id),
+        "run": run, "deployment": _deployment_name(dep), "parameters": masked_parameters(
+            run.parameters, dep.parameter_schema if dep is not None else None),
         "final": is_final(run.state), "states": read_states(run.id),
         "events": events, "bars": phase_bars(events), **_log_context(run.id, before)})
 
 
-def _deployment_name(deployment_id: str | None) -> str | None:
-    """``flow/name`` of a run's deployment (``None``: it has none, or it was deleted while
-    the page was being made)."""
+def _deployment_of(deployment_id: str | None) -> DeploymentRecord | None:
+    """A run's deployment (``None``: it has none, or it was deleted while the page was
+    being made)."""
     if not deployment_id:
         return None
     try:
-        dep = find_deployment(deployment_id)
+        return find_deployment(deployment_id)
     except NotFoundError:
         return None
-    return f"{dep.flow_name}/{dep.name}"
+
+
+def _deployment_name(dep: DeploymentRecord | None) -> str | None:
+    return f"{dep.flow_name}/{dep.name}" if dep is not None else None
 
 
 @router.get("/{run_id}/logs")
