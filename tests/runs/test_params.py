@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import SecretStr
 from stowflow.errors import FlowError
-from stowflow.runs import parse_param_pairs
+from stowflow.runs import masked_parameters, parse_param_pairs, secret_parameter_names
 
 SCHEMA = {"properties": {"code": {"type": "string"}, "n": {"type": "integer"},
                          "maybe": {"anyOf": [{"type": "string"}, {"type": "null"}]}}}
@@ -23,3 +24,17 @@ def test_string_parameters_stay_text():
 def test_pair_without_equals_is_an_error():
     with pytest.raises(FlowError, match="name=value"):
         parse_param_pairs(["oops"])
+
+
+def test_secret_parameters_are_named_by_the_flow_schema_and_masked():
+    from stowflow import flow
+
+    @flow
+    def secretive(api_key: SecretStr, maybe: SecretStr | None = None, n: int = 1) -> None:
+        """A flow with a required and an optional secret."""
+
+    schema = secretive.parameter_schema
+    assert secret_parameter_names(schema) == {"api_key", "maybe"}
+    assert masked_parameters({"api_key": "k", "maybe": None, "n": 2}, schema) == {
+        "api_key": "********", "maybe": None, "n": 2}
+    assert masked_parameters({"api_key": "k"}, None) == {"api_key": "k"}  # no schema known
