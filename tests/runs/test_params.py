@@ -38,3 +38,18 @@ def test_secret_parameters_are_named_by_the_flow_schema_and_masked():
     assert masked_parameters({"api_key": "k", "maybe": None, "n": 2}, schema) == {
         "api_key": "********", "maybe": None, "n": 2}
     assert masked_parameters({"api_key": "k"}, None) == {"api_key": "k"}  # no schema known
+
+
+def test_a_problem_with_a_secret_parameter_never_quotes_its_value():
+    from stowflow.runs import ParameterError, validate_parameters
+
+    schema = {"type": "object", "properties": {
+        "api_key": {"type": "string", "format": "password", "writeOnly": True,
+                    "minLength": 32},
+        "n": {"type": "integer"}}}
+    with pytest.raises(ParameterError) as caught:
+        validate_parameters({"api_key": "short-planted-key", "n": "x"}, schema, where="d")
+    assert "short-planted-key" not in str(caught.value)
+    assert dict(caught.value.problems)["api_key"] == (
+        "not a valid value (minLength; a secret parameter's value is not quoted)")
+    assert dict(caught.value.problems)["n"] == "'x' is not of type 'integer'"

@@ -90,7 +90,8 @@ def parameter_problems(parameters: dict[str, Any],
                        schema: dict[str, Any]) -> list[tuple[str, str]]:
     """Return every ``(field, message)`` problem of ``parameters`` against ``schema``.
 
-    A missing required parameter is reported under its own name.
+    A missing required parameter is reported under its own name; a problem with a secret
+    parameter (:func:`secret_parameter_names`) names the rule it breaks, not its value.
     """
     if not schema:
         return []
@@ -98,6 +99,7 @@ def parameter_problems(parameters: dict[str, Any],
 
     validator_cls = jsonschema.validators.validator_for(schema)
     problems: list[tuple[str, str]] = []
+    secret = secret_parameter_names(schema)  # their messages would quote the value
     for error in sorted(validator_cls(schema).iter_errors(parameters),
                         key=lambda e: list(e.absolute_path)):
         path = ".".join(str(p) for p in error.absolute_path)
@@ -106,6 +108,10 @@ def parameter_problems(parameters: dict[str, Any],
             for name in error.validator_value:
                 if name not in error.instance:
                     problems.append((str(name), f"{name!r} is a required property"))
+            continue
+        if error.absolute_path and str(error.absolute_path[0]) in secret:
+            problems.append((path, f"not a valid value ({error.validator}; a secret "
+                                   "parameter's value is not quoted)"))
             continue
         problems.append((path, error.message))
     return problems
