@@ -4,6 +4,7 @@ hostile names rendered as text. Every response is grepped for the planted secret
 
 from __future__ import annotations
 
+import pytest
 from stowflow.blocks import Block, Secret
 from stowflow.testing import assert_no_secret
 
@@ -65,11 +66,13 @@ def test_nested_block_select_and_errors_beside_fields(page, server, on_server,
 
     # the credentials are used by the repository: delete is refused and names it
     page.goto(f"{server.url}/blocks/github-credentials/nested-creds")
-    page.click("button.danger")
+    page.click("#delete-button")
+    page.click("#confirm-delete button.danger")
     assert "github-repository/repo-one" in page.inner_text(".error")
     assert Block.load("github-credentials/nested-creds")
     page.goto(f"{server.url}/blocks/github-repository/repo-one")
-    page.click("button.danger")
+    page.click("#delete-button")
+    page.click("#confirm-delete button.danger")
     page.wait_for_url(f"{server.url}/blocks")
     assert_no_secret(GITHUB_TOKEN, *capture.texts, server.log())
 
@@ -188,3 +191,31 @@ def test_every_installed_block_type_is_created_and_edited_through_its_form(
     for text in capture.texts:
         assert "s3cr3t" not in text
     assert "s3cr3t" not in server.log()
+
+
+def test_delete_asks_first_and_names_the_deployments_that_use_the_block(
+        page, server, on_server, capture) -> None:
+    # Deleting a credentials block cannot be undone and breaks the runs of every deployment
+    # whose pull steps name it: the page says which, and deletes only when confirmed.
+    from stowflow.deployments.records import upsert_deployment
+    from stowflow.errors import BlockNotFoundError
+    from stowflow_github import GitHubCredentials
+
+    GitHubCredentials(token=GITHUB_TOKEN).save("confirm-me", overwrite=True)
+    upsert_deployment(name="uses-it", flow_name="confirm-flow", entrypoint="f.py:f",
+                      pull_steps=[{"stowflow.deployments.steps.git_clone": {
+                          "repository": "https://github.com/o/r.git",
+                          "credentials": "{{ stowflow.blocks.github-credentials.confirm-me }}"}}])
+    page.goto(f"{server.url}/blocks/github-credentials/confirm-me")
+    page.click("#delete-button")
+    assert page.url.endswith("/blocks/github-credentials/confirm-me/delete")
+    assert "confirm-flow/uses-it" in page.inner_text("#block-users")
+    assert Block.load("github-credentials/confirm-me")  # asking deleted nothing
+    page.click("#confirm-delete a.button")  # Cancel
+    assert page.url.endswith("/blocks/github-credentials/confirm-me")
+    page.click("#delete-button")
+    page.click("#confirm-delete button.danger")
+    page.wait_for_url(f"{server.url}/blocks")
+    with pytest.raises(BlockNotFoundError):
+        Block.load("github-credentials/confirm-me")
+    assert_no_secret(GITHUB_TOKEN, *capture.texts, server.log())

@@ -124,6 +124,31 @@ async def update(request: Request, slug: str, name: str) -> Response:
     return RedirectResponse(f"/blocks/{slug}/{name}", 303)
 
 
+def deployments_using(ref: str) -> list[tuple[str, str]]:
+    """Return ``(id, "flow/name")`` of the deployments whose pull steps name block ``ref``
+    (``slug/name``) in a placeholder."""
+    from sqlalchemy import select
+
+    from stowflow.db import DeploymentRecord, session
+    from stowflow.placeholders import block_refs
+
+    with session() as db:
+        rows = db.execute(select(DeploymentRecord.id, DeploymentRecord.flow_name,
+                                 DeploymentRecord.name, DeploymentRecord.pull_steps)
+                          .order_by(DeploymentRecord.flow_name, DeploymentRecord.name)).all()
+    return [(dep_id, f"{flow}/{name}") for dep_id, flow, name, steps in rows
+            if ref in block_refs(steps or [])]
+
+
+@router.get("/{slug}/{name}/delete")
+def confirm_delete(request: Request, slug: str, name: str) -> Response:
+    """The confirmation page: the deployments whose pull steps use the block."""
+    block = Block.load(f"{slug}/{name}")
+    return render(request, "blocks/delete.html", {
+        "slug": slug, "name": name, "type_name": type(block).get_block_type_name(),
+        "deployments": deployments_using(f"{slug}/{name}")})
+
+
 @router.post("/{slug}/{name}/delete", dependencies=[Depends(require_write)])
 def delete(request: Request, slug: str, name: str) -> Response:
     """Delete the block, unless another block refers to it (the page names those)."""
