@@ -219,3 +219,29 @@ def test_a_port_in_use_is_one_clear_error(server: object, stowflow_home: object)
         f"Error: cannot listen on 127.0.0.1:{port}: address already in use (stop what "
         "listens there, or choose another --port)")
     assert taken.stdout == ""  # no start-up banner for a server that never started
+
+
+def test_an_unexpected_error_is_a_500_page_and_one_traceback_in_the_log(
+        http: httpx.Client, on_server: object) -> None:
+    # A row the server cannot read (here: parameters that are not JSON) is an internal error:
+    # a short answer without a traceback, and the traceback once in the server log.
+    from sqlalchemy import text as sql
+    from stowflow.db import get_engine
+    from stowflow.deployments.records import upsert_deployment
+    from stowflow.runs import create_flow_run
+
+    run = create_flow_run(upsert_deployment(name="broken-row", flow_name="broken-flow",
+                                            entrypoint="f.py:f"), {})
+    with get_engine().begin() as connection:
+        connection.execute(sql("UPDATE flow_runs SET parameters = '{not json' WHERE id = :id"),
+                           {"id": run.id})
+    before = on_server.log().count("Traceback")  # type: ignore[attr-defined]
+    for path in (f"/api/flow-runs/{run.id}", f"/flow-runs/{run.id}"):
+        answer = http.get(path)
+        assert answer.status_code == 500 and "Traceback" not in answer.text
+        assert "content-security-policy" in answer.headers
+        assert "internal error" in answer.text
+    import time
+
+    time.sleep(0.5)  # the log is written after the answer
+    assert on_server.log().count("Traceback") - before == 2  # type: ignore[attr-defined]

@@ -89,6 +89,35 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return _error(request, 500, "internal error (the server log has the details)")
 
 
+class _Contain:
+    """ASGI middleware that answers an unexpected error inside the app: Starlette's outermost
+    handler of ``Exception`` re-raises after answering, and uvicorn then logs the traceback a
+    second time and closes the connection (the client's next request on it is reset)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Run the request; an error before the answer started becomes the 500 answer."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:  # every expected error has its handler inside the routes
+            if started:
+                raise
+            response = await _unexpected(Request(scope, receive), exc)
+            await response(scope, receive, send)
+
+
 class _Pages:
     """The UI's pages (:data:`stowflow.server.pages.ROUTERS`), imported and routed by the
     first request no API route or static file took.
@@ -145,6 +174,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(api_blocks.BlockInvalid, _block_invalid)
     app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(_Contain)  # inside the guard: the 500 gets its headers too
     app.middleware("http")(guard.middleware)
     # Added last, so it runs first: the guard reads the session.
     app.add_middleware(SessionMiddleware, secret_key=secrets.token_urlsafe(32),
