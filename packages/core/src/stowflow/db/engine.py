@@ -167,9 +167,27 @@ def get_engine(url: str | None = None) -> Engine:
             try:
                 _migrate(engine, url)
             except Exception as exc:
-                raise ConfigError(f"cannot reach or migrate the database: {exc}") from exc
+                engine.dispose()
+                raise _database_unusable(url, exc) from exc
         _engines[url] = engine
         return engine
+
+
+def _database_unusable(url: str, exc: Exception) -> ConfigError:
+    """The one error for a database that cannot be reached or brought to the current
+    schema: the URL without its password, the driver's first line (psycopg adds a second
+    "Is the server running...?" line and SQLAlchemy a link to its docs), what to check."""
+    from sqlalchemy.exc import OperationalError
+
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    first = reason[0] if reason else type(exc).__name__
+    if isinstance(exc, OperationalError):  # no connection: refused, unknown host, bad login
+        return ConfigError(f"cannot reach the database at {safe_url(url)}: {first}",
+                           hint="check that the server runs and accepts connections there, "
+                           "and the user, password and database name in STOWFLOW_DATABASE_URL")
+    return ConfigError(f"cannot migrate the database at {safe_url(url)}: {first}",
+                       hint="the user in STOWFLOW_DATABASE_URL needs to create and alter "
+                       "tables there; 'stowflow' must not be older than the database's schema")
 
 
 def dispose_engines() -> None:
