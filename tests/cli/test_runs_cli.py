@@ -183,3 +183,22 @@ def test_flow_run_logs_follow_follows_a_running_run(capsys, tmp_path: Path):
     assert code == 0
     assert [f"tick {i}" in out for i in range(6)] == [True] * 6  # it waited for the end
     assert get_flow_run(run.id).state == "COMPLETED"
+
+
+def test_flow_run_inspect_masks_a_secret_parameter(capsys, tmp_path):
+    # A parameter the flow types SecretStr (writeOnly / format password) is stored for the
+    # run but shown masked, as on the run page and in the API; the others as given.
+    from stowflow.testing import assert_no_secret
+
+    schema = {"type": "object", "properties": {
+        "api_key": {"anyOf": [{"type": "string", "format": "password", "writeOnly": True},
+                              {"type": "null"}]},
+        "n": {"type": "integer"}}}
+    upsert_deployment(name="secret", flow_name="greet", entrypoint="greet.py:greet",
+                      parameter_schema=schema)
+    run = create_flow_run("greet/secret", {"api_key": "planted-inspect-secret", "n": 3})
+    code, out, err = run_cli(capsys, "flow-run", "inspect", run.id)
+    assert code == 0, err
+    assert_no_secret("planted-inspect-secret", out, err)
+    assert '"api_key": "********"' in out and '"n": 3' in out
+    assert get_flow_run(run.id).parameters["api_key"] == "planted-inspect-secret"

@@ -3,6 +3,7 @@ retry, cancel."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from typing import TYPE_CHECKING, Any
@@ -139,15 +140,22 @@ def ls_cmd(
 
 @flow_run_app.command("inspect")
 def inspect_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique prefix).")) -> None:
-    """Show a run: state, parameters, code version, worker, and each phase's timing."""
-    from stowflow.runs import get_flow_run, is_late
+    """Show a run: state, parameters (secret ones masked), code version, worker, and each
+    phase's timing."""
+    from stowflow.errors import NotFoundError
+    from stowflow.runs import find_deployment, get_flow_run, is_late, masked_parameters
 
     run = get_flow_run(run_id)
+    schema = None
+    if run.deployment_id is not None:
+        with contextlib.suppress(NotFoundError):  # deleted since: nothing says what is secret
+            schema = find_deployment(run.deployment_id).parameter_schema
     view = {
         "id": run.id, "name": run.name, "flow": run.flow_name, "state": run.state,
         "state_message": run.state_message, "deployment_id": run.deployment_id,
         "deployment_version": run.deployment_version, "work_pool": run.work_pool_name,
-        "parameters": run.parameters, "code_version": run.code_version,
+        "parameters": masked_parameters(run.parameters, schema),
+        "code_version": run.code_version,
         "worker": run.worker_name, "scheduled": _when(run.scheduled_at),
         "started": _when(run.started_at), "ended": _when(run.ended_at),
         "cancel_requested": run.cancel_requested, "late": is_late(run),
