@@ -100,3 +100,24 @@ def test_parameter_forms_follow_the_flow_schema() -> None:
     with pytest.raises(forms.FormError) as caught:
         forms.parse_fields(list(fields.values()), {"tags": "[not json"})
     assert set(caught.value.errors) == {"tags"}
+
+
+def test_a_required_choice_without_a_default_is_not_chosen_for_the_user() -> None:
+    # A browser submits a select's first option when none is marked selected: a required
+    # enum (or boolean) with no default starts on an empty "(choose one)" option instead,
+    # and submitting it unchosen is the 'required' error of deployment run's rules.
+    from stowflow.runs import parameter_problems
+
+    schema = {"type": "object", "required": ["mode", "loud"], "properties": {
+        "mode": {"enum": ["fast", "slow"]}, "loud": {"type": "boolean"},
+        "level": {"enum": ["a", "b"], "default": "b"}}}
+    fields = _by_name(forms.parameter_form(schema, {"level": None}))
+    for name in ("mode", "loud"):
+        assert fields[name].options[0] == ("", "(choose one)") and fields[name].value == ""
+    assert [v for v, _ in fields["level"].options] == ["", "a", "b"]  # optional: (none)
+    assert fields["level"].value == "b"
+    assert _by_name(forms.parameter_form(schema, {"mode": "slow"}))["mode"].value == "slow"
+    values = forms.parse_fields(list(fields.values()), {"mode": "", "loud": "", "level": "b"})
+    assert values == {"level": "b"}
+    assert {field for field, _ in parameter_problems(values, schema)} == {"mode", "loud"}
+

@@ -109,6 +109,10 @@ def field_from_property(name: str, prop: dict[str, Any], *, required: bool, valu
         out.kind = "json"
     if out.kind == "select" and (nullable or not required):
         out.options.insert(0, ("", "(none)"))
+    elif out.kind == "select" and value is None:
+        # Required with no default: a browser would preselect the first choice and submit
+        # it unasked. Nothing is chosen until the user chooses (empty: 'required' error).
+        out.options.insert(0, ("", "(choose one)"))
     out.value = "" if out.kind == "password" else _as_text(value)
     return out
 
