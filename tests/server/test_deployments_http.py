@@ -65,6 +65,15 @@ def test_the_page_shows_schedules_and_pauses_them(http: httpx.Client, on_server:
     assert HOSTILE not in page.text
     assert '{"who": "\\u003cb\\u003ex\\u003c/b\\u003e"}' in table  # tojson escapes <
     first = list_schedules(dep_id)[0]
+    # "next run" is the schedule's next time from now, not the scheduler's watermark
+    # (after a tick, the first time past the horizon: an hour or more ahead)
+    from stowflow.schedules import schedule_view
+
+    hourly = list_schedules(dep_id)[1]
+    view = schedule_view(hourly)
+    assert view["next_run_at"] != view["next_fire_at"]
+    row = table[table.index("every 3600s"):].split("</tr>", 1)[0]
+    assert view["next_run_at"] in row and view["next_fire_at"] not in row
     token = _csrf(http, f"/deployments/{dep_id}")
     forged = http.post(f"/deployments/{dep_id}/schedules/{first.id}/pause")
     assert forged.status_code == 403 and list_schedules(dep_id)[0].active
