@@ -98,12 +98,12 @@ class ScheduleSpec(BaseModel):
     def _rrule(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None or "timezone" not in info.data:
             return value  # an invalid timezone is reported on its own
-        from stowflow.schedules.expand import parse_rrule
+        from stowflow.schedules.expand import next_fire, parse_rrule
 
         probe = cls.model_construct(rrule=value, timezone=info.data["timezone"],
                                     anchor_date=info.data.get("anchor_date"))
-        rule = parse_rrule(probe)  # ValueError when dateutil cannot read it
-        if rule.after(datetime.now(UTC)) is None:
+        parse_rrule(probe)  # ValueError when dateutil cannot read it
+        if next_fire(probe, datetime.now(UTC)) is None:
             raise ValueError(f"the rrule {value!r} never fires again")
         return value
 
