@@ -176,6 +176,18 @@ def test_rrule_expansion_matches_dateutil_walking_from_its_start(text, tz, day, 
     assert previous_times(spec, start, 3) == sorted(set(before))[::-1][:3]
 
 
+def test_naive_rdate_and_exdate_are_read_in_the_schedules_timezone():
+    # As a naive DTSTART is: dateutil leaves them naive, and comparing them with the rule's
+    # aware times failed ("can't compare offset-naive and offset-aware datetimes").
+    spec = ScheduleSpec(rrule="RRULE:FREQ=DAILY;BYHOUR=9;BYMINUTE=0;BYSECOND=0\n"
+                        "EXDATE:20270102T090000\nRDATE:20270103T123000",
+                        timezone="Europe/Berlin", anchor_date=datetime(2027, 1, 1))
+    start = datetime(2027, 1, 1, tzinfo=UTC)
+    assert fire_times(spec, start, start + timedelta(days=3)) == [
+        datetime(2027, 1, 1, 8, tzinfo=UTC),  # 09:00 in Berlin (CET)
+        datetime(2027, 1, 3, 8, tzinfo=UTC), datetime(2027, 1, 3, 11, 30, tzinfo=UTC)]
+
+
 @pytest.mark.parametrize(("values", "field", "words"), [
     ({"cron": "61 * * * *"}, "cron", "invalid cron expression"),
     ({"cron": "0 9 * *"}, "cron", "5 fields"),
@@ -190,6 +202,7 @@ def test_rrule_expansion_matches_dateutil_walking_from_its_start(text, tz, day, 
     ({"rrule": "garbage"}, "rrule", "'garbage' is not a NAME=VALUE part"),
     ({"rrule": "FREQ=DAILY;BYHOUR"}, "rrule", "'BYHOUR' is not a NAME=VALUE part"),
     ({"rrule": "BYHOUR=3"}, "rrule", "it has no FREQ"),
+    ({"rrule": "FREQ=DAILY;UNTIL=20300101T000000"}, "rrule", "UNTIL must be a UTC time: end"),
     ({}, None, "exactly one of"),
     ({"cron": "* * * * *", "interval": 60}, None, "exactly one of"),
     ({"cron": "* * * * *", "max_active_runs": 0}, "max_active_runs", "greater than"),

@@ -59,11 +59,32 @@ def parse_rrule(spec: ScheduleSpec) -> Any:
         rule = rrulestr(spec.rrule, dtstart=anchor_of(spec).astimezone(tz), unfold=True)
         if isinstance(rule, RRule) and rule._dtstart.tzinfo is None:
             rule = rule.replace(dtstart=rule._dtstart.replace(tzinfo=tz))
+        elif not isinstance(rule, RRule):
+            rule = _dates_read_in(rule, tz)
         rule.after(datetime(2000, 1, 1, tzinfo=UTC))  # mixing naive and aware fails here
     except (ValueError, TypeError, AttributeError) as exc:
         raise ValueError(f"invalid rrule {spec.rrule!r}: {_rrule_reason(spec.rrule, exc)}"
                          ) from None
     return rule
+
+
+def _dates_read_in(rules: Any, tz: Any) -> Any:
+    """``rules`` (a set) with its naive RDATE / EXDATE times read in ``tz``, as a naive
+    DTSTART is (dateutil leaves them naive, and comparing them with the aware times fails)."""
+    from dateutil.rrule import rruleset
+
+    if all(d.tzinfo is not None for d in (*rules._rdate, *rules._exdate)):
+        return rules
+    read = rruleset()
+    for item in rules._rrule:
+        read.rrule(item)
+    for item in rules._exrule:
+        read.exrule(item)
+    for date in rules._rdate:
+        read.rdate(_aware(date, tz))
+    for date in rules._exdate:
+        read.exdate(_aware(date, tz))
+    return read
 
 
 def _rrule_reason(text: str, exc: Exception) -> str:
@@ -83,6 +104,8 @@ def _rrule_reason(text: str, exc: Exception) -> str:
             return f"{bare[0]!r} is not a NAME=VALUE part ({example})"
     if isinstance(exc, TypeError) and "freq" in str(exc):
         return f"it has no FREQ ({example})"
+    if "UNTIL" in str(exc) and "UTC" in str(exc):
+        return "its UNTIL must be a UTC time: end it with Z (e.g. UNTIL=20301231T235959Z)"
     return str(exc)
 
 
