@@ -24,6 +24,7 @@ Equal instants are yielded once.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -71,20 +72,26 @@ def parse_rrule(spec: ScheduleSpec) -> Any:
 def _dates_read_in(rules: Any, tz: Any) -> Any:
     """``rules`` (a set) with its naive RDATE / EXDATE times read in ``tz``, as a naive
     DTSTART is (dateutil leaves them naive, and comparing them with the aware times fails)."""
-    from dateutil.rrule import rruleset
-
     if all(d.tzinfo is not None for d in (*rules._rdate, *rules._exdate)):
         return rules
-    read = rruleset()
-    for item in rules._rrule:
-        read.rrule(item)
+    return _set_like(rules, rules._rrule, dates=lambda d: _aware(d, tz))
+
+
+def _set_like(rules: Any, rrules: list[Any], *, dates: Any = None) -> Any:
+    """A new rruleset with ``rules``' EXRULEs, its RDATE / EXDATE times (each through
+    ``dates``, when given) and ``rrules`` as its rules."""
+    from dateutil.rrule import rruleset
+
+    made = rruleset()
+    for item in rrules:
+        made.rrule(item)
     for item in rules._exrule:
-        read.exrule(item)
+        made.exrule(item)
     for date in rules._rdate:
-        read.rdate(_aware(date, tz))
+        made.rdate(dates(date) if dates else date)
     for date in rules._exdate:
-        read.exdate(_aware(date, tz))
-    return read
+        made.exdate(dates(date) if dates else date)
+    return made
 
 
 def _rrule_reason(text: str, exc: Exception) -> str:
@@ -114,21 +121,42 @@ def _hour_is_wildcard(expression: str) -> bool:
 
 
 def _cron(spec: ScheduleSpec, point: datetime, forward: bool) -> Iterator[datetime]:
+    if not forward:
+        # croniter's get_prev steps the wall clock back and, across a repeated hour, skips
+        # a pass that get_next yields: going back is the forward times of growing windows.
+        yield from _back_by_windows(lambda start: _cron(spec, start, True), point)
+        return
     from croniter import croniter
 
     assert spec.cron is not None
     tz = zone(spec.timezone)
     keep_second_pass = _hour_is_wildcard(spec.cron)
     # croniter steps strictly past its start; one second back makes ``point`` inclusive.
-    start = (point - _ONE_SECOND) if forward else point
-    it = croniter(spec.cron, start.astimezone(tz))
-    step = it.get_next if forward else it.get_prev
+    it = croniter(spec.cron, (point - _ONE_SECOND).astimezone(tz))
     while True:
-        local = step(datetime)
-        moment = local.astimezone(UTC)
+        moment = it.get_next(datetime).astimezone(UTC)
         if not keep_second_pass and moment.astimezone(tz).fold == 1:
             continue  # the repeated hour's second pass: this wall time already fired
         yield moment
+
+
+#: How far back a cron looks: nothing before this is a time it fired at.
+_CRON_EPOCH = datetime(1971, 1, 1, tzinfo=UTC)
+
+
+def _back_by_windows(forward_from: Any, point: datetime) -> Iterator[datetime]:
+    """The times before ``point``, newest first, from ``forward_from(start)`` (the times
+    at or after ``start``, oldest first) over windows of 2, 4, 8... days back."""
+    end, window = point, _BACK_WINDOW
+    while end > _CRON_EPOCH:
+        start = max(point - window, _CRON_EPOCH)
+        chunk = []
+        for moment in forward_from(start):
+            if moment >= end:
+                break
+            chunk.append(moment)
+        yield from reversed(chunk)
+        end, window = start, window * 2
 
 
 def _interval(spec: ScheduleSpec, point: datetime, forward: bool) -> Iterator[datetime]:
@@ -153,23 +181,51 @@ def _interval(spec: ScheduleSpec, point: datetime, forward: bool) -> Iterator[da
 def _rrule(spec: ScheduleSpec, point: datetime, forward: bool) -> Iterator[datetime]:
     rule = parse_rrule(spec)
     if forward:
-        for local in _started_near(rule, point).xafter(point, inc=True):
-            yield local.astimezone(UTC)
-        return
-    # Back from ``point`` a window at a time (each twice the last), each window's times
-    # newest first: the windows tile [DTSTART, point), so every time is yielded once.
+        # Every time at or after ``point`` is at or after the moved DTSTART (a day earlier).
+        times = (local.astimezone(UTC) for local in _started_near(rule, point))
+        return _in_time_order(times, forward=True)
+    return _in_time_order(_back_from(rule, point), forward=False)
+
+
+def _back_from(rule: Any, point: datetime) -> Iterator[datetime]:
+    """The rule's times before ``point``, going back a window at a time (each twice the
+    last): a window takes the real times in [its DTSTART + a day, the previous window's
+    start) — all of them, as wall-clock order and real order differ by less than a day —
+    in wall-clock order, newest first."""
     end, window = point, _BACK_WINDOW
     while True:
         near = _started_near(rule, point - window)
-        # Once the window reaches the rule's own DTSTART, the rest at once (from _EVER: an
-        # RDATE may come before any DTSTART).
-        start = _EVER if near is rule else _dtstart_of(near) - _ONE_SECOND
-        chunk = near.between(start, end, inc=False) if start < end else []
-        for local in reversed(chunk):
-            yield local.astimezone(UTC)
+        # Once the window reaches the rule's own DTSTART, the rest (from _EVER: an RDATE
+        # may come before any DTSTART).
+        start = _EVER if near is rule else _dtstart_of(near).astimezone(UTC) + _SLACK
+        chunk = []
+        for local in near:
+            moment = local.astimezone(UTC)
+            if moment > end + _SLACK:  # every later one is after ``end``
+                break
+            if start <= moment < end:
+                chunk.append(moment)
+        yield from reversed(chunk)
         if near is rule:
             return
-        end, window = start + _ONE_SECOND, window * 2
+        end, window = start, window * 2
+
+
+def _in_time_order(times: Iterator[datetime], *, forward: bool) -> Iterator[datetime]:
+    """``times`` in wall-clock order, yielded in real-time order (oldest first when
+    ``forward``). dateutil steps the wall clock, and a wall time in a spring-forward gap is
+    read as the real time after it (02:27 with a 30-minute gap is 02:57), so real times
+    come out of order by less than a day (:data:`_SLACK`): each is held until a time a day
+    past it has come."""
+    sign = 1 if forward else -1
+    held: list[tuple[float, datetime]] = []
+    for moment in times:
+        key = sign * moment.timestamp()
+        heapq.heappush(held, (key, moment))
+        while held and held[0][0] < key - _SLACK.total_seconds():
+            yield heapq.heappop(held)[1]
+    while held:
+        yield heapq.heappop(held)[1]
 
 
 #: dateutil walks every time of a rule from its DTSTART (the 2020 anchor when the text has
@@ -201,7 +257,6 @@ def _started_near(rule: Any, moment: datetime) -> Any:
     is sound (see :data:`_FINE_PERIODS`); else ``rule`` itself. A set (RDATE, EXDATE) gets
     each of its rules started so, its dates kept."""
     from dateutil.rrule import rrule as RRule
-    from dateutil.rrule import rruleset
 
     if isinstance(rule, RRule):
         period = _FINE_PERIODS.get(rule._freq)
@@ -220,14 +275,7 @@ def _started_near(rule: Any, moment: datetime) -> Any:
     moved_rules = [_started_near(r, moment) for r in rule._rrule]
     if all(a is b for a, b in zip(moved_rules, rule._rrule, strict=True)):
         return rule
-    started = rruleset()
-    for item in moved_rules:
-        started.rrule(item)
-    for date in rule._rdate:
-        started.rdate(date)
-    for date in rule._exdate:
-        started.exdate(date)
-    return started
+    return _set_like(rule, moved_rules)
 
 
 def _unique(times: Iterator[datetime]) -> Iterator[datetime]:
