@@ -3,7 +3,6 @@ retry, cancel."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from typing import TYPE_CHECKING, Any
@@ -142,14 +141,11 @@ def ls_cmd(
 def inspect_cmd(run_id: str = typer.Argument(..., help="Run id (or a unique prefix).")) -> None:
     """Show a run: state, parameters (secret ones masked), code version, worker, and each
     phase's timing."""
-    from stowflow.errors import NotFoundError
-    from stowflow.runs import find_deployment, get_flow_run, is_late, masked_parameters
+    from stowflow.runs import deployment_or_none, get_flow_run, is_late, masked_parameters
 
     run = get_flow_run(run_id)
-    schema = None
-    if run.deployment_id is not None:
-        with contextlib.suppress(NotFoundError):  # deleted since: nothing says what is secret
-            schema = find_deployment(run.deployment_id).parameter_schema
+    dep = deployment_or_none(run.deployment_id)  # deleted: nothing says what is secret
+    schema = dep.parameter_schema if dep is not None else None
     view = {
         "id": run.id, "name": run.name, "flow": run.flow_name, "state": run.state,
         "state_message": run.state_message, "deployment_id": run.deployment_id,

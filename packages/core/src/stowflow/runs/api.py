@@ -58,6 +58,17 @@ def find_deployment(ref: str) -> DeploymentRecord:
     return found
 
 
+
+def deployment_or_none(deployment_id: str | None) -> DeploymentRecord | None:
+    """Return a run's deployment by id, or ``None`` when it has none or it was deleted."""
+    if not deployment_id:
+        return None
+    try:
+        return find_deployment(deployment_id)
+    except NotFoundError:
+        return None
+
+
 def deployment_for_run(run: FlowRunRecord) -> dict[str, Any]:
     """Return the deployment as it was when ``run`` was created (its version snapshot).
 

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import RedirectResponse, Response
 
 from stowflow.db import DeploymentRecord, RunEventRecord
-from stowflow.errors import NotFoundError
 from stowflow.runs import (
     LATE,
     State,
+    deployment_or_none,
     find_deployment,
     get_flow_run,
     is_final,
@@ -97,23 +97,12 @@ def detail(request: Request, run_id: str, before: LineId | None = None) -> Respo
     before log line ``before``)."""
     run = get_flow_run(run_id)
     events = read_events(run.id)
-    dep = _deployment_of(run.deployment_id)
+    dep = deployment_or_none(run.deployment_id)
     return render(request, "flow_runs/detail.html", {
         "run": run, "deployment": _deployment_name(dep), "parameters": masked_parameters(
             run.parameters, dep.parameter_schema if dep is not None else None),
         "final": is_final(run.state), "states": read_states(run.id),
         "events": events, "bars": phase_bars(events), **_log_context(run.id, before)})
-
-
-def _deployment_of(deployment_id: str | None) -> DeploymentRecord | None:
-    """A run's deployment (``None``: it has none, or it was deleted while the page was
-    being made)."""
-    if not deployment_id:
-        return None
-    try:
-        return find_deployment(deployment_id)
-    except NotFoundError:
-        return None
 
 
 def _deployment_name(dep: DeploymentRecord | None) -> str | None:
