@@ -202,3 +202,27 @@ def test_flow_run_inspect_masks_a_secret_parameter(capsys, tmp_path):
     assert_no_secret("planted-inspect-secret", out, err)
     assert '"api_key": "********"' in out and '"n": 3' in out
     assert get_flow_run(run.id).parameters["api_key"] == "planted-inspect-secret"
+
+
+def test_schedule_views_mask_a_secret_parameter(capsys):
+    # A schedule's parameter overrides are shown like the run's and the defaults: the
+    # secret ones masked, in deployment inspect and schedule ls (table and --json).
+    from stowflow.schedules import ScheduleSpec
+    from stowflow.testing import assert_no_secret
+
+    schema = {"type": "object", "properties": {
+        "api_key": {"type": "string", "format": "password", "writeOnly": True},
+        "n": {"type": "integer"}}}
+    upsert_deployment(name="sched-secret", flow_name="greet", entrypoint="greet.py:greet",
+                      parameter_schema=schema,
+                      schedules=[ScheduleSpec(interval=3600, parameters={
+                          "api_key": "planted-schedule-secret", "n": 2})])
+    outputs = []
+    for args in (("deployment", "inspect", "greet/sched-secret"),
+                 ("deployment", "schedule", "ls", "greet/sched-secret"),
+                 ("deployment", "schedule", "ls", "greet/sched-secret", "--json")):
+        code, out, err = run_cli(capsys, *args)
+        assert code == 0, err
+        outputs += [out, err]
+        assert '"api_key": "********"' in out and '"n": 2' in out
+    assert_no_secret("planted-schedule-secret", *outputs)

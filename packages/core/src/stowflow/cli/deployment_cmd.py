@@ -48,8 +48,8 @@ def inspect_cmd(name: str = typer.Argument(..., help="FLOW/DEPLOYMENT, a unique 
     view = deployment_view(dep)
     schedules = list_schedules(dep.id)
     skipped = skipped_counts([s.id for s in schedules])
-    view["schedules"] = [schedule_view(s, skipped.get(s.id, 0), paused=dep.paused)
-                         for s in schedules]
+    view["schedules"] = [schedule_view(s, skipped.get(s.id, 0), paused=dep.paused,
+                                       schema=dep.parameter_schema) for s in schedules]
     console.print_json(json.dumps(view, default=str))
 
 
@@ -182,7 +182,8 @@ def schedule_ls_cmd(name: str = typer.Argument(..., help="FLOW/DEPLOYMENT, a uni
     dep = find_deployment(name)
     schedules = list_schedules(dep.id)
     skipped = skipped_counts([s.id for s in schedules])
-    views = [schedule_view(s, skipped.get(s.id, 0), paused=dep.paused) for s in schedules]
+    views = [schedule_view(s, skipped.get(s.id, 0), paused=dep.paused,
+                           schema=dep.parameter_schema) for s in schedules]
     if as_json:
         console.print_json(json.dumps(views, default=str))
         return
@@ -193,7 +194,7 @@ def schedule_ls_cmd(name: str = typer.Argument(..., help="FLOW/DEPLOYMENT, a uni
         table.add_row(str(number), record.id[:8], spec.describe(),
                       "yes" if record.active else "no",
                       next_run.removesuffix("+00:00") if next_run else "-",
-                      json.dumps(spec.parameters) if spec.parameters else "-",
+                      json.dumps(view["parameters"]) if view.get("parameters") else "-",
                       str(skipped.get(record.id, 0)))
     console.print(table)
     if dep.paused:

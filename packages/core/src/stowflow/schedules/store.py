@@ -142,19 +142,25 @@ def skipped_counts(schedule_ids: list[str]) -> dict[str, int]:
         return {schedule_id: int(total or 0) for schedule_id, total in rows}
 
 
-def schedule_view(record: ScheduleRecord, skipped: int = 0, *,
-                  paused: bool = False) -> dict[str, Any]:
+def schedule_view(record: ScheduleRecord, skipped: int = 0, *, paused: bool = False,
+                  schema: dict[str, Any] | None = None) -> dict[str, Any]:
     """A schedule as ``deployment inspect``, ``schedule ls --json`` (and the web UI) show it:
     its id, its spec's fields that are set, ``next_run_at`` (the next time it fires from
     now; ``None`` when it is inactive, its deployment is ``paused`` or it never fires
     again), ``next_fire_at`` (the scheduler's watermark: the first time it has created no
-    run for, up to a horizon ahead) and how many times it skipped."""
+    run for, up to a horizon ahead) and how many times it skipped. Its ``parameters`` that
+    the flow's ``schema`` marks secret are masked (:func:`stowflow.runs.masked_parameters`)."""
+    from stowflow.runs.params import masked_parameters
+
     next_at = record.next_fire_at
     if next_at is not None and next_at.tzinfo is None:
         next_at = next_at.replace(tzinfo=UTC)
     spec = spec_of(record)
     next_run = next_fire(spec, utcnow()) if record.active and not paused else None
-    return {"id": record.id, **spec.model_dump(mode="json", exclude_none=True),
+    view = spec.model_dump(mode="json", exclude_none=True)
+    if view.get("parameters"):
+        view["parameters"] = masked_parameters(view["parameters"], schema)
+    return {"id": record.id, **view,
             "next_run_at": next_run.isoformat() if next_run else None,
             "next_fire_at": next_at.isoformat() if next_at else None, "skipped": skipped}
 

@@ -149,7 +149,8 @@ def _set_schedule(ref: str, schedule: str, *, active: bool) -> dict[str, Any]:
     from stowflow.schedules import get_schedule, schedule_view, set_schedule_active
 
     dep = find_deployment(ref)
-    return schedule_view(set_schedule_active(get_schedule(dep.id, schedule).id, active))
+    return schedule_view(set_schedule_active(get_schedule(dep.id, schedule).id, active),
+                         paused=dep.paused, schema=dep.parameter_schema)
 
 
 class RunRequest(BaseModel):

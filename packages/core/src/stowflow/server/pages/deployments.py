@@ -107,13 +107,9 @@ def schedule_rows(deployment_id: str,
     parameters the flow's ``schema`` marks secret masked)."""
     schedules = list_schedules(deployment_id)
     skipped = skipped_counts([s.id for s in schedules])
-    rows = []
-    for number, record in enumerate(schedules, 1):
-        view = schedule_view(record, skipped.get(record.id, 0))
-        if view.get("parameters"):
-            view["parameters"] = masked_parameters(view["parameters"], schema)
-        rows.append({"number": number, "describe": spec_of(record).describe(), "view": view})
-    return rows
+    return [{"number": number, "describe": spec_of(record).describe(),
+             "view": schedule_view(record, skipped.get(record.id, 0), schema=schema)}
+            for number, record in enumerate(schedules, 1)]
 
 
 @router.post("/{ref}/pause", dependencies=[Depends(require_write)])
