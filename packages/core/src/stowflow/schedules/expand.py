@@ -146,8 +146,9 @@ _CRON_EPOCH = datetime(1971, 1, 1, tzinfo=UTC)
 
 def _back_by_windows(forward_from: Any, point: datetime) -> Iterator[datetime]:
     """The times before ``point``, newest first, from ``forward_from(start)`` (the times
-    at or after ``start``, oldest first) over windows of 2, 4, 8... days back."""
-    end, window = point, _BACK_WINDOW
+    at or after ``start``, oldest first) over windows of 10, 20, 40... minutes back (a
+    tick's catch-up asks for the last one or few: a minute cron steps about 10 times)."""
+    end, window = point, timedelta(minutes=10)
     while end > _CRON_EPOCH:
         start = max(point - window, _CRON_EPOCH)
         chunk = []
